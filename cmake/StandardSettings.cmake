@@ -1,0 +1,12 @@
+# Settings every first-party target links privately, so third-party code is never held to them.
+add_library(loadmatrix_settings INTERFACE)
+target_compile_options(loadmatrix_settings INTERFACE -Wall -Wextra -Werror -Wshadow
+                                                     -Wnon-virtual-dtor -Wold-style-cast)
+target_compile_definitions(loadmatrix_settings INTERFACE BOOST_PROCESS_USE_STD_FS
+                                                         BOOST_ASIO_NO_DEPRECATED)
+if(LOADMATRIX_SANITIZE)
+  target_compile_options(loadmatrix_settings INTERFACE -fsanitize=address,undefined
+                                                       -fno-omit-frame-pointer
+                                                       -fno-sanitize-recover=undefined)
+  target_link_options(loadmatrix_settings INTERFACE -fsanitize=address,undefined)
+endif()

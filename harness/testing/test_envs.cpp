@@ -1,0 +1,54 @@
+#include "testing/test_envs.h"
+
+#include "matrix/matrix.h"
+#include "util/resources.h"
+
+#include <cstdlib>
+#include <unistd.h>
+
+namespace loadmatrix::test_support {
+
+std::vector<std::string> default_env_names() {
+  std::vector<std::string> names;
+  for (const auto& spec : load_matrix(resources().home / "matrix" / "default.json").envs) {
+    names.push_back(spec.name);
+  }
+  return names;
+}
+
+EnvCache test_env_cache() { return EnvCache(EnvCache::resolve_dir("")); }
+
+Environment open_test_env(const std::string& name) {
+  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+  EnvSpec spec = matrix.select_envs({name}).front();
+  SystemProcessRunner runner;
+  Provisioner provisioner(test_env_cache(), runner, [](const std::string&) {});
+  auto env = provisioner.open(spec);
+  if (!env) {
+    throw FatalError("test env not provisioned: " + env.error().message);
+  }
+  return *env;
+}
+
+TempDir::TempDir() {
+  std::string templ = (std::filesystem::temp_directory_path() / "loadmatrix-test.XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) {
+    throw FatalError("mkdtemp " + templ + ": " + std::strerror(errno));
+  }
+  path_ = templ;
+  // The sandbox runs commands as nobody, who must be able to read what tests put here.
+  std::filesystem::permissions(path_, std::filesystem::perms(0755));
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void give_to_sandbox_user(const std::filesystem::path& dir) {
+  if (::chown(dir.c_str(), 65534, 65534) != 0) {
+    throw FatalError("chown " + dir.string() + ": " + std::strerror(errno));
+  }
+}
+
+} // namespace loadmatrix::test_support

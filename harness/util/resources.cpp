@@ -1,0 +1,46 @@
+#include "util/resources.h"
+
+#include <cstdlib>
+#include <unistd.h>
+
+#ifndef LOADMATRIX_SOURCE_DIR
+#error "LOADMATRIX_SOURCE_DIR must be defined by the build"
+#endif
+#ifndef LOADMATRIX_BINARY_DIR
+#error "LOADMATRIX_BINARY_DIR must be defined by the build"
+#endif
+
+namespace loadmatrix {
+
+namespace {
+
+std::filesystem::path executable_dir() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : self.parent_path();
+}
+
+Resources locate() {
+  Resources r;
+  const char* home = std::getenv("LOADMATRIX_HOME");
+  r.home = home != nullptr && *home != '\0' ? std::filesystem::path(home)
+                                            : std::filesystem::path(LOADMATRIX_SOURCE_DIR);
+  r.cases_dir = r.home / "cases";
+  r.runtime_dir = r.cases_dir / "runtime";
+  r.cpp_probe_dir = r.home / "harness" / "probes" / "cpp_probe";
+  // Beside the running binary first (an installed or copied build), then the build tree.
+  r.sandbox_init = executable_dir() / "loadmatrix-sandbox";
+  if (!std::filesystem::exists(r.sandbox_init)) {
+    r.sandbox_init = std::filesystem::path(LOADMATRIX_BINARY_DIR) / "bin" / "loadmatrix-sandbox";
+  }
+  return r;
+}
+
+} // namespace
+
+const Resources& resources() {
+  static const Resources located = locate();
+  return located;
+}
+
+} // namespace loadmatrix
