@@ -1,0 +1,49 @@
+#include "matrix/env_spec.h"
+
+namespace loadmatrix {
+
+const char* env_kind_name(EnvKind kind) {
+  switch (kind) {
+  case EnvKind::debian:
+    return "debian";
+  case EnvKind::local:
+    return "local";
+  }
+  return "unknown";
+}
+
+const std::vector<std::string>& default_debian_packages() {
+  static const std::vector<std::string> packages = {"python3-torch", "libtorch-dev", "g++",
+                                                    "cmake", "make"};
+  return packages;
+}
+
+Json EnvSpec::identity() const {
+  Json id = {{"name", name}, {"kind", env_kind_name(kind)}};
+  if (kind == EnvKind::debian) {
+    id["suite"] = suite;
+    id["packages"] = packages;
+    id["apt_options"] = apt_options;
+    id["mirror"] = mirror ? Json(*mirror) : Json(nullptr);
+  } else {
+    id["python"] = python;
+    id["libtorch_cmake_dir"] = libtorch_cmake_dir ? Json(*libtorch_cmake_dir) : Json(nullptr);
+  }
+  return id;
+}
+
+bool is_valid_env_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '-') {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace loadmatrix

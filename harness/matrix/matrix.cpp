@@ -1,0 +1,112 @@
+#include "matrix/matrix.h"
+
+#include <fmt/core.h>
+#include <set>
+
+namespace loadmatrix {
+
+namespace {
+
+EnvSpec parse_env(const Json& entry, const std::string& origin, const std::string& path) {
+  JsonFieldReader reader(entry, origin, path);
+  EnvSpec spec;
+  spec.name = reader.required_string("name");
+  if (!is_valid_env_name(spec.name)) {
+    reader.fail("name", fmt::format("'{}' is not a valid env name (letters, digits, '-', '_', "
+                                    "'.'; at most 64; not starting with '.' or '-')",
+                                    spec.name));
+  }
+  std::string kind = reader.required_string("kind");
+  if (kind == "debian") {
+    reader.reject_unknown_keys(
+        {"name", "kind", "description", "suite", "packages", "apt_options", "mirror"});
+    spec.kind = EnvKind::debian;
+    spec.suite = reader.required_string("suite");
+    spec.packages = reader.optional_string_list("packages");
+    if (spec.packages.empty()) {
+      spec.packages = default_debian_packages();
+    }
+    spec.apt_options = reader.optional_string_list("apt_options");
+    if (reader.has("mirror")) {
+      spec.mirror = reader.required_string("mirror");
+    }
+  } else if (kind == "local") {
+    reader.reject_unknown_keys({"name", "kind", "description", "python", "libtorch_cmake_dir"});
+    spec.kind = EnvKind::local;
+    spec.python = reader.required_string("python");
+    if (!spec.python.starts_with('/')) {
+      reader.fail("python", fmt::format("'{}' must be an absolute path to an interpreter",
+                                        spec.python));
+    }
+    if (reader.has("libtorch_cmake_dir")) {
+      spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
+    }
+  } else {
+    reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian' or 'local')", kind));
+  }
+  return spec;
+}
+
+} // namespace
+
+Matrix parse_matrix(const Json& document, const std::string& origin) {
+  JsonFieldReader reader(document, origin, "");
+  reader.reject_unknown_keys({"schema", "description", "envs"});
+  std::string schema = reader.required_string("schema");
+  if (schema != kMatrixSchema) {
+    reader.fail("schema", fmt::format("unsupported schema '{}' (this loadmatrix reads '{}')",
+                                      schema, kMatrixSchema));
+  }
+  const Json& envs = reader.required("envs");
+  if (!envs.is_array() || envs.empty()) {
+    reader.fail("envs", "expected a non-empty array of environments");
+  }
+  Matrix matrix;
+  matrix.origin = origin;
+  std::set<std::string> names;
+  for (size_t i = 0; i < envs.size(); ++i) {
+    std::string path = fmt::format("envs[{}]", i);
+    EnvSpec spec = parse_env(envs[i], origin, path);
+    if (!names.insert(spec.name).second) {
+      reader.fail(path + ".name", fmt::format("duplicate env name '{}'", spec.name));
+    }
+    matrix.envs.push_back(std::move(spec));
+  }
+  return matrix;
+}
+
+Matrix load_matrix(const std::filesystem::path& path) {
+  Json document = read_json_file(path).value_or_throw();
+  return parse_matrix(document, path.string());
+}
+
+const EnvSpec* Matrix::find_env(const std::string& name) const {
+  for (const auto& env : envs) {
+    if (env.name == name) {
+      return &env;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<EnvSpec> Matrix::select_envs(const std::vector<std::string>& names) const {
+  if (names.empty()) {
+    return envs;
+  }
+  std::vector<EnvSpec> selected;
+  for (const auto& name : names) {
+    const EnvSpec* spec = find_env(name);
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& env : envs) {
+        known += (known.empty() ? "" : ", ") + env.name;
+      }
+      throw FatalError(fmt::format("{}: no env named '{}' (the matrix has: {})", origin.string(),
+                                   name, known));
+    }
+    selected.push_back(*spec);
+  }
+  return selected;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,84 @@
+#include "matrix/matrix.h"
+
+#include "util/resources.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    auto json = parse_json(text, "bad.json");
+    if (!json) {
+      return json.error().message;
+    }
+    parse_matrix(*json, "bad.json");
+  } catch (const FatalError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST(MatrixTest, DefaultMatrixDeclaresTheThreeEnvs) {
+  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+  ASSERT_EQ(matrix.envs.size(), 3u);
+  EXPECT_EQ(matrix.envs[0].name, "bookworm");
+  EXPECT_EQ(matrix.envs[0].kind, EnvKind::local);
+  EXPECT_EQ(matrix.envs[0].python, "/usr/bin/python3");
+  EXPECT_EQ(matrix.envs[1].suite, "trixie");
+  EXPECT_EQ(matrix.envs[1].packages, default_debian_packages());
+  EXPECT_EQ(matrix.envs[2].apt_options.size(), 1u);
+}
+
+TEST(MatrixTest, MalformedJsonNamesLineAndColumn) {
+  EXPECT_EQ(error_of("{\"schema\": \"loadmatrix.matrix/1\",\n\"envs\": [}"),
+            "bad.json:2:10: invalid JSON: syntax error while parsing value - unexpected '}'; "
+            "expected '[', '{', or a literal");
+}
+
+TEST(MatrixTest, UnknownFieldIsAnErrorNotASilentDefault) {
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1",
+    "envs": [{"name": "a", "kind": "debian", "sutie": "trixie"}]})"),
+            "bad.json: envs[0].sutie: unknown field (expected one of: name, kind, description, "
+            "suite, packages, apt_options, mirror)");
+}
+
+TEST(MatrixTest, MissingAndMistypedFieldsAreNamed) {
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "debian"}]})"),
+            "bad.json: envs[0].suite: missing required field");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": 3}]})"),
+            "bad.json: envs[0].python: expected a string, got number");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": "python3"}]})"),
+            "bad.json: envs[0].python: 'python3' must be an absolute path to an interpreter");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "docker"}]})"),
+            "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian' or 'local')");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/2", "envs": []})"),
+            "bad.json: schema: unsupported schema 'loadmatrix.matrix/2' (this loadmatrix reads "
+            "'loadmatrix.matrix/1')");
+}
+
+TEST(MatrixTest, RejectsDuplicateAndUnsafeEnvNames) {
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "a", "kind": "debian", "suite": "sid"}, {"name": "a", "kind": "debian", "suite": "sid"}]})"),
+            "bad.json: envs[1].name: duplicate env name 'a'");
+  EXPECT_NE(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "../x", "kind": "debian", "suite": "sid"}]})")
+                .find("envs[0].name: '../x' is not a valid env name"),
+            std::string::npos);
+}
+
+TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {
+  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+  try {
+    matrix.select_envs({"bullseye"});
+    FAIL() << "expected an error";
+  } catch (const FatalError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "no env named 'bullseye' (the matrix has: bookworm, trixie, sid)"),
+              std::string::npos)
+        << e.what();
+  }
+}
