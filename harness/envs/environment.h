@@ -1,0 +1,34 @@
+// A provisioned environment, ready to run things in: its spec, what it measured itself to
+// be, and the sandbox that enters it. Later stages take these, never raw specs.
+#pragma once
+
+#include "envs/env_cache.h"
+#include "envs/manifest.h"
+#include "envs/sandbox.h"
+#include "matrix/env_spec.h"
+
+#include <string>
+
+namespace loadmatrix {
+
+struct Environment {
+  EnvSpec spec;
+  Manifest manifest;
+  Sandbox sandbox;
+  std::string python; // the interpreter as seen inside the sandbox
+
+  const Fingerprint& fingerprint() const { return manifest.fingerprint; }
+};
+
+// The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`.
+Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache);
+std::string python_for(const EnvSpec& spec);
+
+// Runs `script` (a file under the runtime dir) with the env's interpreter in its sandbox and
+// returns the "@loadmatrix" report it printed. The error names the env and what went wrong.
+Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
+                                  const std::string& python, const std::string& env_name,
+                                  const std::string& script,
+                                  const std::vector<std::string>& args = {});
+
+} // namespace loadmatrix

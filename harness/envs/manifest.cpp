@@ -1,0 +1,149 @@
+#include "envs/manifest.h"
+
+#include <ctime>
+#include <fmt/core.h>
+#include <sstream>
+
+namespace loadmatrix {
+
+namespace {
+
+std::optional<std::string> optional_string(const Json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) {
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+bool flag(const Json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::vector<std::string> strings(const Json& object, const char* key) {
+  std::vector<std::string> result;
+  auto it = object.find(key);
+  if (it != object.end() && it->is_array()) {
+    for (const auto& item : *it) {
+      if (item.is_string()) {
+        result.push_back(item.get<std::string>());
+      }
+    }
+  }
+  return result;
+}
+
+} // namespace
+
+Expected<Fingerprint> Fingerprint::from_json(const Json& report, const std::string& origin) {
+  if (!report.is_object()) {
+    return Error{fmt::format("{}: fingerprint is not a JSON object", origin)};
+  }
+  if (auto error = optional_string(report, "error")) {
+    std::string python = optional_string(report, "python_executable").value_or("python");
+    return Error{fmt::format("{}: {} {}", origin, python, *error)};
+  }
+  Fingerprint fp;
+  auto torch = optional_string(report, "torch");
+  auto python = optional_string(report, "python");
+  if (!torch || !python) {
+    return Error{fmt::format("{}: fingerprint lacks the torch or python version", origin)};
+  }
+  fp.torch = *torch;
+  fp.python = *python;
+  fp.numpy = optional_string(report, "numpy");
+  fp.has_weights_only = flag(report, "has_weights_only");
+  if (auto it = report.find("weights_only_default"); it != report.end() && it->is_boolean()) {
+    fp.weights_only_default = it->get<bool>();
+  }
+  fp.has_add_safe_globals = flag(report, "has_add_safe_globals");
+  fp.has_safe_globals = flag(report, "has_safe_globals");
+  fp.has_get_unsafe_globals_in_checkpoint = flag(report, "has_get_unsafe_globals_in_checkpoint");
+  fp.has_mmap = flag(report, "has_mmap");
+  fp.cxx = optional_string(report, "cxx");
+  fp.libtorch_cmake_dirs = strings(report, "libtorch_cmake_dirs");
+  if (auto it = report.find("allowlist"); it != report.end() && it->is_array()) {
+    fp.allowlist = strings(report, "allowlist");
+  }
+  fp.blocklisted_modules = strings(report, "blocklisted_modules");
+  fp.torch_file = optional_string(report, "torch_file").value_or("");
+  fp.raw = report;
+  return fp;
+}
+
+Json Manifest::to_json() const {
+  Json document = {{"schema", kManifestSchema},
+                   {"name", name},
+                   {"kind", env_kind_name(kind)},
+                   {"spec", spec},
+                   {"created", created},
+                   {"build_seconds", build_seconds},
+                   {"packages", packages},
+                   {"fingerprint", fingerprint.raw}};
+  if (torch_mtime) {
+    document["torch_mtime"] = *torch_mtime;
+  }
+  return document;
+}
+
+Expected<Manifest> Manifest::from_json(const Json& document, const std::string& origin) {
+  if (!document.is_object()) {
+    return Error{fmt::format("{}: expected a JSON object", origin)};
+  }
+  if (document.value("schema", "") != kManifestSchema) {
+    return Error{fmt::format("{}: schema: expected '{}', got {}", origin, kManifestSchema,
+                             document.contains("schema") ? document["schema"].dump() : "none")};
+  }
+  Manifest manifest;
+  try {
+    manifest.name = document.at("name").get<std::string>();
+    std::string kind = document.at("kind").get<std::string>();
+    manifest.kind = kind == "local" ? EnvKind::local : EnvKind::debian;
+    manifest.spec = document.at("spec");
+    manifest.created = document.at("created").get<std::string>();
+    manifest.build_seconds = document.value("build_seconds", 0.0);
+    manifest.packages = document.value("packages", std::map<std::string, std::string>{});
+    if (document.contains("torch_mtime")) {
+      manifest.torch_mtime = document.at("torch_mtime").get<long long>();
+    }
+  } catch (const Json::exception& e) {
+    return Error{fmt::format("{}: {}", origin, e.what())};
+  }
+  auto fingerprint = Fingerprint::from_json(document.value("fingerprint", Json()), origin);
+  if (!fingerprint) {
+    return fingerprint.error();
+  }
+  manifest.fingerprint = std::move(fingerprint).value();
+  return manifest;
+}
+
+Expected<Json> find_probe_report(const std::string& stdout_text, const std::string& origin) {
+  std::istringstream lines(stdout_text);
+  std::string line;
+  std::optional<Json> found;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("@loadmatrix ")) {
+      auto parsed = parse_json(std::string_view(line).substr(12), origin);
+      if (!parsed) {
+        return parsed.error();
+      }
+      found = std::move(parsed).value();
+    }
+  }
+  if (!found) {
+    return Error{fmt::format("{}: the probe printed no '@loadmatrix' report line", origin)};
+  }
+  return *found;
+}
+
+std::string utc_now_iso8601() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,58 @@
+// What an environment is, as measured: written once when the env is provisioned, read by
+// every later stage. Versions and allowlists come from the env itself (fingerprint.py).
+#pragma once
+
+#include "matrix/env_spec.h"
+#include "util/error.h"
+#include "util/json_file.h"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+inline constexpr const char* kManifestSchema = "loadmatrix.env/1";
+
+struct Fingerprint {
+  std::string torch;
+  std::string python;
+  std::optional<std::string> numpy;
+  bool has_weights_only = false;
+  std::optional<bool> weights_only_default; // measured by loading a non-allowlisted class
+  bool has_add_safe_globals = false;
+  bool has_safe_globals = false;
+  bool has_get_unsafe_globals_in_checkpoint = false;
+  bool has_mmap = false;
+  std::optional<std::string> cxx;
+  std::vector<std::string> libtorch_cmake_dirs;
+  std::optional<std::vector<std::string>> allowlist;
+  std::vector<std::string> blocklisted_modules;
+  std::string torch_file;
+  Json raw; // everything fingerprint.py said, kept verbatim
+
+  static Expected<Fingerprint> from_json(const Json& report, const std::string& origin);
+};
+
+struct Manifest {
+  std::string name;
+  EnvKind kind = EnvKind::debian;
+  Json spec; // EnvSpec::identity() at build time
+  std::string created; // UTC, ISO 8601
+  double build_seconds = 0;
+  std::map<std::string, std::string> packages; // Debian package -> version, debian kind only
+  std::optional<long long> torch_mtime;        // local kind: detects an upgraded torch
+  Fingerprint fingerprint;
+
+  Json to_json() const;
+  static Expected<Manifest> from_json(const Json& document, const std::string& origin);
+};
+
+// Finds the "@loadmatrix {json}" line a Python probe printed among native libraries' noise.
+Expected<Json> find_probe_report(const std::string& stdout_text, const std::string& origin);
+
+std::string utc_now_iso8601();
+
+} // namespace loadmatrix

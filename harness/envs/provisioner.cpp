@@ -1,0 +1,203 @@
+#include "envs/provisioner.h"
+
+#include <fmt/core.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace loadmatrix {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string joined;
+  for (const auto& item : items) {
+    joined += (joined.empty() ? "" : separator) + item;
+  }
+  return joined;
+}
+
+std::string last_lines(const std::string& text, size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+  }
+  size_t from = lines.size() > count ? lines.size() - count : 0;
+  return join(std::vector<std::string>(lines.begin() + static_cast<long>(from), lines.end()),
+              "\n  ");
+}
+
+// Leftovers of interrupted builds: safe to delete because we hold the env's lock.
+void remove_partial_builds(const EnvCache& cache, const std::string& name) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(cache.dir(), ec)) {
+    std::string file = entry.path().filename().string();
+    if (file.starts_with(name + ".partial-") || file.starts_with(name + ".old-")) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+}
+
+} // namespace
+
+Expected<Fingerprint> Provisioner::fingerprint(const EnvSpec& spec, const Sandbox& sandbox) {
+  auto report =
+      run_runtime_script(runner_, sandbox, python_for(spec), spec.name, "fingerprint.py");
+  if (!report) {
+    return report.error();
+  }
+  return Fingerprint::from_json(*report, fmt::format("env {}", spec.name));
+}
+
+Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
+                                             const ProvisionOptions& options) {
+  auto started = Clock::now();
+  remove_partial_builds(cache_, spec.name);
+  auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());
+  std::filesystem::create_directories(partial);
+  auto rootfs = partial / "rootfs";
+
+  ProcessSpec build;
+  build.argv = {options.mmdebstrap, "--variant=apt", "--include=" + join(spec.packages, ",")};
+  for (const auto& option : spec.apt_options) {
+    build.argv.push_back("--aptopt=" + option);
+  }
+  build.argv.insert(build.argv.end(), {spec.suite, rootfs.string()});
+  if (spec.mirror) {
+    build.argv.push_back(*spec.mirror);
+  }
+  build.timeout = options.build_timeout;
+  build.output_limit = 4 << 20;
+  log_(fmt::format("env {}: building Debian {} ({}) with mmdebstrap into {}", spec.name,
+                   spec.suite, join(spec.packages, " "), cache_.env_dir(spec.name).string()));
+  ProcessResult result = runner_.run(build);
+  if (!result.succeeded()) {
+    std::filesystem::remove_all(partial);
+    return Error{fmt::format("env {}: {} {} failed ({}):\n  {}", spec.name, options.mmdebstrap,
+                             spec.suite, result.describe(),
+                             last_lines(result.stderr_text + result.stdout_text, 8))};
+  }
+  // The sandbox mounts a tmpfs here and binds host directories below it.
+  std::filesystem::create_directories(rootfs / "loadmatrix");
+
+  Sandbox sandbox = Sandbox::chroot(rootfs);
+  auto fp = fingerprint(spec, sandbox);
+  if (!fp) {
+    std::filesystem::remove_all(partial);
+    return fp.error();
+  }
+  Manifest manifest;
+  manifest.name = spec.name;
+  manifest.kind = spec.kind;
+  manifest.spec = spec.identity();
+  manifest.created = utc_now_iso8601();
+  manifest.fingerprint = std::move(fp).value();
+
+  SandboxCommand query;
+  query.argv = {"dpkg-query", "-W", "-f=${Package}\\t${Version}\\n"};
+  ProcessResult packages = sandbox.run(runner_, query);
+  std::istringstream lines(packages.stdout_text);
+  for (std::string line; std::getline(lines, line);) {
+    auto tab = line.find('\t');
+    if (tab != std::string::npos) {
+      manifest.packages[line.substr(0, tab)] = line.substr(tab + 1);
+    }
+  }
+  manifest.build_seconds =
+      std::chrono::duration<double>(Clock::now() - started).count();
+
+  auto written = write_json_file(partial / "manifest.json", manifest.to_json());
+  if (!written) {
+    std::filesystem::remove_all(partial);
+    return written.error();
+  }
+  // Swap in: the finished tree replaces any old one in one rename, so no reader ever sees a
+  // half-built env under the real name.
+  auto target = cache_.env_dir(spec.name);
+  auto old = cache_.dir() / fmt::format("{}.old-{}", spec.name, ::getpid());
+  std::error_code ec;
+  if (std::filesystem::exists(target)) {
+    std::filesystem::rename(target, old, ec);
+    if (ec) {
+      return Error{fmt::format("rename {} to {}: {}", target.string(), old.string(), ec.message())};
+    }
+  }
+  std::filesystem::rename(partial, target, ec);
+  if (ec) {
+    return Error{fmt::format("rename {} to {}: {}", partial.string(), target.string(),
+                             ec.message())};
+  }
+  std::filesystem::remove_all(old, ec);
+  return manifest;
+}
+
+Expected<Manifest> Provisioner::fingerprint_local(const EnvSpec& spec) {
+  if (::access(spec.python.c_str(), X_OK) != 0) {
+    return Error{fmt::format("env {}: python {}: {}", spec.name, spec.python,
+                             std::strerror(errno))};
+  }
+  if (spec.libtorch_cmake_dir &&
+      !std::filesystem::exists(std::filesystem::path(*spec.libtorch_cmake_dir) /
+                               "TorchConfig.cmake")) {
+    return Error{fmt::format("env {}: libtorch_cmake_dir {}: no TorchConfig.cmake there",
+                             spec.name, *spec.libtorch_cmake_dir)};
+  }
+  auto started = Clock::now();
+  auto fp = fingerprint(spec, Sandbox::host());
+  if (!fp) {
+    return fp.error();
+  }
+  Manifest manifest;
+  manifest.name = spec.name;
+  manifest.kind = spec.kind;
+  manifest.spec = spec.identity();
+  manifest.created = utc_now_iso8601();
+  manifest.fingerprint = std::move(fp).value();
+  manifest.torch_mtime = file_mtime_ns(manifest.fingerprint.torch_file);
+  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::filesystem::create_directories(cache_.env_dir(spec.name));
+  auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
+  if (!written) {
+    return written.error();
+  }
+  return manifest;
+}
+
+Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
+                                                  const ProvisionOptions& options) {
+  EnvLock lock(cache_, spec.name);
+  EnvState state = cache_.inspect(spec);
+  if (state.status == EnvStatus::ready && !options.force) {
+    return ProvisionOutcome{
+        Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)}, false};
+  }
+  if (state.status == EnvStatus::stale || state.status == EnvStatus::broken) {
+    log_(fmt::format("env {}: {} ({}); rebuilding", spec.name, env_status_name(state.status),
+                     state.detail));
+  }
+  auto manifest =
+      spec.kind == EnvKind::debian ? build_debian(spec, options) : fingerprint_local(spec);
+  if (!manifest) {
+    return manifest.error();
+  }
+  return ProvisionOutcome{
+      Environment{spec, std::move(manifest).value(), sandbox_for(spec, cache_), python_for(spec)},
+      true};
+}
+
+Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
+  EnvState state = cache_.inspect(spec);
+  if (state.status != EnvStatus::ready) {
+    return Error{fmt::format("env {}: {}{} in {} (run: loadmatrix envs provision {})", spec.name,
+                             env_status_name(state.status),
+                             state.detail.empty() ? "" : " (" + state.detail + ")",
+                             cache_.dir().string(), spec.name)};
+  }
+  return Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)};
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,49 @@
+// Builds the environments a matrix declares, once: debian envs with mmdebstrap into a
+// temporary directory renamed into place only when complete; local envs by fingerprinting
+// the interpreter. Either way the result is a manifest measured from inside the env.
+#pragma once
+
+#include "envs/environment.h"
+#include "util/process.h"
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace loadmatrix {
+
+struct ProvisionOptions {
+  bool force = false; // rebuild even when ready
+  std::chrono::milliseconds build_timeout{std::chrono::minutes(30)};
+  std::string mmdebstrap = "mmdebstrap"; // tests point this at a fake builder
+};
+
+struct ProvisionOutcome {
+  Environment environment;
+  bool built = false; // false: the cached env was ready and reused
+};
+
+class Provisioner {
+public:
+  using Log = std::function<void(const std::string&)>;
+
+  Provisioner(EnvCache cache, ProcessRunner& runner, Log log)
+      : cache_(std::move(cache)), runner_(runner), log_(std::move(log)) {}
+
+  Expected<ProvisionOutcome> provision(const EnvSpec& spec, const ProvisionOptions& options);
+  // A ready env without building anything; an error says how to provision it.
+  Expected<Environment> open(const EnvSpec& spec) const;
+
+  const EnvCache& cache() const { return cache_; }
+
+private:
+  Expected<Manifest> build_debian(const EnvSpec& spec, const ProvisionOptions& options);
+  Expected<Manifest> fingerprint_local(const EnvSpec& spec);
+  Expected<Fingerprint> fingerprint(const EnvSpec& spec, const Sandbox& sandbox);
+
+  EnvCache cache_;
+  ProcessRunner& runner_;
+  Log log_;
+};
+
+} // namespace loadmatrix

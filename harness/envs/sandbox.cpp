@@ -1,0 +1,93 @@
+#include "envs/sandbox.h"
+
+#include "util/json_file.h"
+#include "util/resources.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+namespace loadmatrix {
+
+Sandbox Sandbox::host() { return Sandbox{}; }
+
+Sandbox Sandbox::chroot(std::filesystem::path root) {
+  Sandbox sandbox;
+  sandbox.root_ = std::move(root);
+  return sandbox;
+}
+
+SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::string& label,
+                            bool writable) const {
+  std::filesystem::path absolute = std::filesystem::absolute(host_dir).lexically_normal();
+  if (!is_chroot()) {
+    return SandboxMount{absolute, absolute, writable};
+  }
+  return SandboxMount{absolute, std::filesystem::path("/loadmatrix") / label, writable};
+}
+
+std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
+                                       const std::filesystem::path& status_file) const {
+  std::vector<std::string> argv = {
+      "unshare", "--mount", "--pid", "--net",        "--ipc",
+      "--uts",   "--fork",  "--kill-child", "--propagation", "private",
+      resources().sandbox_init.string(), "--status-file", status_file.string(),
+      "--workdir", command.working_dir.string()};
+  if (root_) {
+    argv.insert(argv.end(), {"--root", root_->string()});
+  }
+  for (const auto& mount : command.mounts) {
+    argv.insert(argv.end(), {mount.writable ? "--bind-rw" : "--bind-ro", mount.host.string(),
+                             mount.inside.string()});
+  }
+  for (const auto& entry : command.env) {
+    argv.insert(argv.end(), {"--env", entry});
+  }
+  if (command.memory_limit_bytes > 0) {
+    argv.insert(argv.end(), {"--memory-limit", std::to_string(command.memory_limit_bytes)});
+  }
+  argv.push_back("--");
+  argv.insert(argv.end(), command.argv.begin(), command.argv.end());
+  return argv;
+}
+
+ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command) const {
+  // A directory only root can enter: the sandboxed command, running as nobody, may see the
+  // host path but can neither read nor forge its own status.
+  char templ[] = "/tmp/loadmatrix-status.XXXXXX";
+  if (::mkdtemp(templ) == nullptr) {
+    ProcessResult failed;
+    failed.spawn_error = fmt::format("mkdtemp {}: {}", templ, std::strerror(errno));
+    return failed;
+  }
+  std::filesystem::path status_dir = templ;
+  std::filesystem::path status_file = status_dir / "status";
+  if (auto created = write_file_atomically(status_file, ""); !created) {
+    std::filesystem::remove_all(status_dir);
+    ProcessResult failed;
+    failed.spawn_error = created.error().message;
+    return failed;
+  }
+
+  ProcessSpec spec;
+  spec.argv = wrap(command, status_file);
+  spec.timeout = command.timeout;
+  spec.output_limit = command.output_limit;
+  ProcessResult result = runner.run(spec);
+
+  // loadmatrix-sandbox writes "exited N" or "signaled N" once the command ends; an empty file
+  // means the sandbox itself failed before or while starting it, which stderr explains.
+  auto status = read_text_file(status_file);
+  std::error_code ec;
+  std::filesystem::remove_all(status_dir, ec);
+  if (status && result.termination == Termination::exited) {
+    int value = 0;
+    if (std::sscanf(status->c_str(), "signaled %d", &value) == 1) {
+      result.termination = Termination::signaled;
+      result.signal = value;
+      result.exit_code = -1;
+    }
+  }
+  return result;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,59 @@
+// How a command runs inside an environment: `unshare` gives it fresh mount, PID, network,
+// IPC and UTS namespaces; loadmatrix-sandbox, PID 1 there, mounts the env root read-only,
+// binds the few host directories the command may see, and starts the command as `nobody`
+// with no capabilities and a clean environment. No network exists inside.
+#pragma once
+
+#include "util/error.h"
+#include "util/process.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+struct SandboxMount {
+  std::filesystem::path host;
+  std::filesystem::path inside; // set by Sandbox::place
+  bool writable = false;
+};
+
+struct SandboxCommand {
+  std::vector<std::string> argv; // as seen inside
+  std::vector<SandboxMount> mounts;
+  std::vector<std::string> env; // NAME=VALUE on top of a minimal PATH/HOME/LANG
+  std::filesystem::path working_dir = "/";
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  size_t output_limit = 1 << 20;
+  uint64_t memory_limit_bytes = 0; // RLIMIT_AS for the command; 0 = none
+};
+
+class Sandbox {
+public:
+  // The host itself (a `local` env): same paths, root remounted read-only.
+  static Sandbox host();
+  // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
+  static Sandbox chroot(std::filesystem::path root);
+
+  bool is_chroot() const { return root_.has_value(); }
+  const std::optional<std::filesystem::path>& root() const { return root_; }
+
+  // Where a host directory appears inside: itself on the host, /loadmatrix/LABEL in a chroot.
+  SandboxMount place(const std::filesystem::path& host_dir, const std::string& label,
+                     bool writable) const;
+
+  // Runs the command; a signal that ends it inside is reported as `signaled`, not as the
+  // 128+N exit status a PID 1 would otherwise turn it into.
+  ProcessResult run(ProcessRunner& runner, const SandboxCommand& command) const;
+
+  // The argv handed to the runner. `status_file` receives the command's real wait status.
+  std::vector<std::string> wrap(const SandboxCommand& command,
+                                const std::filesystem::path& status_file) const;
+
+private:
+  std::optional<std::filesystem::path> root_;
+};
+
+} // namespace loadmatrix

@@ -1,0 +1,333 @@
+#include "envs/sandbox_init.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <grp.h>
+#include <sstream>
+#include <string>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace loadmatrix {
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+constexpr int kSetupFailed = 125;
+
+struct Bind {
+  std::string host;
+  std::string inside;
+  bool writable;
+};
+
+struct Options {
+  std::string status_file;
+  std::string root; // empty: the host's own root
+  std::string workdir = "/";
+  std::vector<Bind> binds;
+  std::vector<std::string> env;
+  unsigned long long memory_limit = 0;
+  std::vector<char*> command;
+};
+
+volatile sig_atomic_t forwarded_signal = 0;
+
+void remember_signal(int signal) { forwarded_signal = signal; }
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "loadmatrix-sandbox: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(kSetupFailed);
+}
+
+[[noreturn]] void usage(const std::string& what) {
+  std::fprintf(stderr, "loadmatrix-sandbox: usage: %s\n", what.c_str());
+  std::exit(kSetupFailed);
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  int i = 1;
+  auto need = [&](int count) {
+    if (i + count >= argc) {
+      usage(std::string(argv[i]) + " needs " + std::to_string(count) + " value(s)");
+    }
+  };
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg == "--status-file") {
+      need(1);
+      options.status_file = argv[++i];
+    } else if (arg == "--root") {
+      need(1);
+      options.root = argv[++i];
+    } else if (arg == "--workdir") {
+      need(1);
+      options.workdir = argv[++i];
+    } else if (arg == "--bind-ro" || arg == "--bind-rw") {
+      need(2);
+      options.binds.push_back({argv[i + 1], argv[i + 2], arg == "--bind-rw"});
+      i += 2;
+    } else if (arg == "--env") {
+      need(1);
+      options.env.emplace_back(argv[++i]);
+    } else if (arg == "--memory-limit") {
+      need(1);
+      options.memory_limit = std::strtoull(argv[++i], nullptr, 10);
+    } else {
+      usage("unknown option " + arg);
+    }
+  }
+  for (; i < argc; ++i) {
+    options.command.push_back(argv[i]);
+  }
+  if (options.command.empty()) {
+    usage("no command after --");
+  }
+  options.command.push_back(nullptr);
+  return options;
+}
+
+void mount_or_die(const char* source, const std::string& target, const char* type,
+                  unsigned long flags, const char* data) {
+  if (::mount(source, target.c_str(), type, flags, data) != 0) {
+    die(std::string("mount ") + (source ? source : "") + " on " + target);
+  }
+}
+
+// Every mount point visible in this namespace, from /proc/self/mountinfo (field 5).
+std::vector<std::string> mount_points() {
+  std::vector<std::string> points;
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    // mountinfo escapes spaces and the like as \040; we only need to match our own paths.
+    points.push_back(point);
+  }
+  return points;
+}
+
+void remount(const std::string& target, bool read_only) {
+  struct statvfs info {};
+  if (::statvfs(target.c_str(), &info) != 0) {
+    return; // vanished or unreachable (e.g. under a mount we covered): nothing to protect
+  }
+  unsigned long flags = MS_REMOUNT | MS_BIND;
+  // Keep the mount's nosuid/nodev/noexec: remount replaces all per-mount flags at once.
+  flags |= (info.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+  flags |= (info.f_flag & ST_NODEV) ? MS_NODEV : 0;
+  flags |= (info.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+  flags |= read_only ? MS_RDONLY : 0;
+  if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0 && read_only) {
+    die("remount read-only " + target);
+  }
+}
+
+// `top` + an absolute path, without the "//" that would defeat comparisons with mountinfo.
+std::string join(const std::string& top, const std::string& path) {
+  return top == "/" ? path : top + path;
+}
+
+bool under(const std::string& path, const std::string& top) {
+  if (top == "/") {
+    return true;
+  }
+  return path == top || path.starts_with(top + "/");
+}
+
+// Opens the file the driver reads our command's wait status from. Its directory (private to
+// root) is first bound onto itself: a mount with an open writer cannot be made read-only, so
+// the writer must sit on a mount of its own.
+int open_status_file(const std::string& path, std::vector<std::string>& keep_writable) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  mount_or_die(dir.c_str(), dir, nullptr, MS_BIND, nullptr);
+  keep_writable.push_back(dir);
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) {
+    die("open " + path);
+  }
+  return fd;
+}
+
+int prepare_filesystem(const Options& options) {
+  const bool chrooted = !options.root.empty();
+  const std::string top = chrooted ? options.root : "/";
+  std::vector<std::string> keep_writable;
+  int status_fd = options.status_file.empty() ? -1 : open_status_file(options.status_file, keep_writable);
+
+  if (chrooted) {
+    // A bind of the root onto itself makes it a mount point whose flags we can change.
+    mount_or_die(options.root.c_str(), top, nullptr, MS_BIND, nullptr);
+    mount_or_die("loadmatrix", join(top, "/loadmatrix"), "tmpfs", MS_NOSUID | MS_NODEV,
+                 "mode=0755,size=16m");
+    mount_or_die("tmp", join(top, "/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=4g");
+    keep_writable.push_back(join(top, "/tmp"));
+  }
+  // A private /dev/shm: the host's is world-writable and shared.
+  mount_or_die("shm", join(top, "/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g");
+  keep_writable.push_back(join(top, "/dev/shm"));
+
+  std::vector<std::pair<std::string, bool>> bind_targets;
+  for (const auto& bind : options.binds) {
+    std::string target = join(top, bind.inside);
+    if (chrooted) {
+      if (!bind.inside.starts_with("/loadmatrix/")) {
+        errno = EINVAL;
+        die("bind target " + bind.inside + " is not under /loadmatrix/");
+      }
+      std::error_code ec;
+      std::filesystem::create_directories(target, ec);
+      if (ec) {
+        errno = ec.value();
+        die("mkdir " + target);
+      }
+    }
+    mount_or_die(bind.host.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr);
+    bind_targets.emplace_back(target, bind.writable);
+  }
+
+  mount_or_die("proc", join(top, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+
+  // Everything at or below the env root becomes read-only, except the scratch mounts above.
+  for (const auto& point : mount_points()) {
+    bool writable_scratch = false;
+    for (const auto& keep : keep_writable) {
+      writable_scratch = writable_scratch || point == keep;
+    }
+    for (const auto& [target, writable] : bind_targets) {
+      writable_scratch = writable_scratch || (writable && under(point, target));
+    }
+    if (under(point, top) && !writable_scratch && !under(point, join(top, "/proc"))) {
+      remount(point, true);
+    }
+  }
+  for (const auto& [target, writable] : bind_targets) {
+    if (writable) {
+      remount(target, false);
+    }
+  }
+  return status_fd;
+}
+
+[[noreturn]] void exec_command(const Options& options) {
+  if (!options.root.empty()) {
+    if (::chroot(options.root.c_str()) != 0) {
+      die("chroot " + options.root);
+    }
+  }
+  if (::chdir(options.workdir.c_str()) != 0) {
+    die("chdir " + options.workdir);
+  }
+  if (options.memory_limit > 0) {
+    rlimit limit{options.memory_limit, options.memory_limit};
+    if (::setrlimit(RLIMIT_AS, &limit) != 0) {
+      die("setrlimit RLIMIT_AS");
+    }
+  }
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+      ::setresuid(kNobody, kNobody, kNobody) != 0) {
+    die("drop privileges to nobody");
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    die("prctl no_new_privs");
+  }
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin",
+                                   "HOME=/tmp", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+                                   "PYTHONDONTWRITEBYTECODE=1"};
+  for (const auto& extra : options.env) {
+    auto name = extra.substr(0, extra.find('=') + 1);
+    std::erase_if(env, [&](const std::string& e) { return e.starts_with(name); });
+    env.push_back(extra);
+  }
+  std::vector<char*> envp;
+  for (auto& entry : env) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+  environ = envp.data();
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execvp(options.command[0], options.command.data());
+  std::fprintf(stderr, "loadmatrix-sandbox: exec %s: %s\n", options.command[0],
+               std::strerror(errno));
+  std::_Exit(127);
+}
+
+} // namespace
+
+int sandbox_init_main(int argc, char** argv) {
+  Options options = parse(argc, argv);
+  if (::getpid() != 1) {
+    errno = EINVAL;
+    die("must run as PID 1 of a new PID namespace (under unshare --pid --fork)");
+  }
+  int status_fd = prepare_filesystem(options);
+
+  struct sigaction action {};
+  action.sa_handler = remember_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
+    ::sigaction(signal, &action, nullptr);
+  }
+
+  pid_t child = ::fork();
+  if (child < 0) {
+    die("fork");
+  }
+  if (child == 0) {
+    exec_command(options);
+  }
+
+  int child_status = 0;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid == child) {
+      child_status = status;
+      break;
+    }
+    if (pid < 0 && errno == EINTR && forwarded_signal != 0) {
+      // As PID 1 we are the only one the driver's TERM reaches reliably; pass it on.
+      ::kill(-1, forwarded_signal);
+      forwarded_signal = 0;
+    }
+  }
+  // The command is done; nothing it started may outlive it.
+  ::kill(-1, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
+
+  if (status_fd >= 0) {
+    std::string text = WIFSIGNALED(child_status)
+                           ? "signaled " + std::to_string(WTERMSIG(child_status))
+                           : "exited " + std::to_string(WEXITSTATUS(child_status));
+    if (::write(status_fd, text.data(), text.size()) < 0) {
+      std::perror("loadmatrix-sandbox: write status");
+    }
+    ::close(status_fd);
+  }
+  return WIFSIGNALED(child_status) ? 128 + WTERMSIG(child_status) : WEXITSTATUS(child_status);
+}
+
+} // namespace loadmatrix

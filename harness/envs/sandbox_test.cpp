@@ -1,0 +1,136 @@
+// Runs in every env of the default matrix: the sandbox must hold in each of them.
+#include "envs/sandbox.h"
+
+#include "testing/test_envs.h"
+
+#include <csignal>
+#include <fstream>
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+using namespace std::chrono_literals;
+
+namespace {
+
+class SandboxEnvTest : public ::testing::TestWithParam<std::string> {
+protected:
+  void SetUp() override { env_ = std::make_unique<Environment>(test_support::open_test_env(GetParam())); }
+
+  ProcessResult python(const std::string& code, std::vector<SandboxMount> mounts = {},
+                       std::chrono::milliseconds timeout = 60s) {
+    SandboxCommand command;
+    command.argv = {env_->python, "-c", code};
+    command.mounts = std::move(mounts);
+    command.timeout = timeout;
+    return env_->sandbox.run(runner_, command);
+  }
+
+  SystemProcessRunner runner_;
+  std::unique_ptr<Environment> env_;
+};
+
+bool any_process_has_argument(const std::string& needle) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (text.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_P(SandboxEnvTest, NetworkIsUnreachable) {
+  ProcessResult result = python(R"(
+import socket, errno
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=5)
+    print("connected")
+except OSError as e:
+    print("errno", errno.errorcode.get(e.errno, e.errno))
+print("interfaces", sorted(name for _, name in socket.if_nameindex()))
+)");
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("errno ENETUNREACH"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("interfaces ['lo']"), std::string::npos) << result.stdout_text;
+}
+
+TEST_P(SandboxEnvTest, EnvRootIsReadOnlyAndTheCommandIsUnprivileged) {
+  ProcessResult result = python(R"(
+import os
+print("root_readonly", bool(os.statvfs("/").f_flag & os.ST_RDONLY))
+print("usr_readonly", bool(os.statvfs("/usr/lib").f_flag & os.ST_RDONLY))
+print("uid", os.getuid())
+caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")]
+print("capeff", caps[0])
+try:
+    open("/usr/lib/loadmatrix-write-probe", "w")
+    print("wrote")
+except OSError as e:
+    print("write refused", e.strerror)
+)");
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("root_readonly True"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("usr_readonly True"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("uid 65534"), std::string::npos);
+  EXPECT_NE(result.stdout_text.find("capeff 0000000000000000"), std::string::npos);
+  EXPECT_NE(result.stdout_text.find("write refused"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists("/usr/lib/loadmatrix-write-probe"));
+}
+
+TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
+  test_support::TempDir scratch;
+  test_support::give_to_sandbox_user(scratch.path());
+  test_support::TempDir readonly;
+  SandboxMount work = env_->sandbox.place(scratch.path(), "work", true);
+  SandboxMount input = env_->sandbox.place(readonly.path(), "input", false);
+  // python -c takes its arguments after the code.
+  SandboxCommand command;
+  command.argv = {env_->python, "-c",
+                  "import sys\nopen(sys.argv[1] + '/out.txt', 'w').write('hello')\n"
+                  "try:\n    open(sys.argv[2] + '/x', 'w')\nexcept OSError as e:\n"
+                  "    print('input', e.strerror)\n",
+                  work.inside.string(), input.inside.string()};
+  command.mounts = {work, input};
+  ProcessResult result = env_->sandbox.run(runner_, command);
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  std::ifstream out(scratch.path() / "out.txt");
+  std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "hello");
+  EXPECT_NE(result.stdout_text.find("input Read-only file system"), std::string::npos)
+      << result.stdout_text;
+}
+
+TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {
+  // A marker no other process has, to find stragglers on the host afterwards.
+  std::string marker = "loadmatrix-straggler-" + std::to_string(::getpid()) + "-" + GetParam();
+  SandboxCommand command;
+  // The command and the child it forks both carry the marker in their argv.
+  command.argv = {env_->python, "-c", "import os, time; os.fork(); time.sleep(300)", marker};
+  command.timeout = 1s;
+  ProcessResult result = env_->sandbox.run(runner_, command);
+  EXPECT_EQ(result.termination, Termination::timed_out) << result.describe();
+  EXPECT_LT(result.duration, 10s);
+  for (int i = 0; i < 100 && any_process_has_argument(marker); ++i) {
+    usleep(20000);
+  }
+  EXPECT_FALSE(any_process_has_argument(marker)) << "the command or its child survived";
+}
+
+TEST_P(SandboxEnvTest, ACommandKilledByASignalIsReportedAsSignaled) {
+  ProcessResult segv = python("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)");
+  EXPECT_EQ(segv.termination, Termination::signaled) << segv.describe() << segv.stderr_text;
+  EXPECT_EQ(segv.signal, SIGSEGV);
+  ProcessResult abort = python("import os; os.abort()");
+  EXPECT_EQ(abort.termination, Termination::signaled) << abort.describe();
+  EXPECT_EQ(abort.signal, SIGABRT);
+  // An ordinary exit status stays an exit status, even one that looks like 128+N.
+  ProcessResult exit = python("import sys; sys.exit(139)");
+  EXPECT_EQ(exit.termination, Termination::exited);
+  EXPECT_EQ(exit.exit_code, 139);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllEnvs, SandboxEnvTest,
+                         ::testing::ValuesIn(test_support::default_env_names()));
