@@ -1,0 +1,72 @@
+#include "cli/cli.h"
+
+#include "util/error.h"
+#include "util/resources.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <fmt/core.h>
+#include <iostream>
+
+namespace loadmatrix {
+
+std::string GlobalOptions::matrix_path() const {
+  if (!matrix.empty()) {
+    return matrix;
+  }
+  if (const char* from_env = std::getenv("LOADMATRIX_MATRIX"); from_env && *from_env) {
+    return from_env;
+  }
+  return (resources().home / "matrix" / "default.json").string();
+}
+
+ProcessRunner& system_runner() {
+  static SystemProcessRunner runner;
+  return runner;
+}
+
+void log_progress(const GlobalOptions& options, const std::string& line) {
+  if (!options.quiet) {
+    std::cerr << "loadmatrix: " << line << std::endl;
+  }
+}
+
+int loadmatrix_main(int argc, char** argv) {
+  // A worker or probe that dies mid-write must surface as a result, not kill the driver.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"loadmatrix: which checkpoints and loading code break on which torch version, "
+               "why, and what change makes them load again."};
+  app.set_version_flag("--version", "loadmatrix 0.1.0");
+  app.require_subcommand(1);
+  GlobalOptions options;
+  app.add_option("--matrix", options.matrix,
+                 "Matrix JSON (default: $LOADMATRIX_MATRIX, else matrix/default.json)");
+  app.add_option("--env-dir", options.env_dir,
+                 "Env cache (default: $LOADMATRIX_ENV_DIR, else ~/.cache/loadmatrix/envs)");
+  app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");
+  add_envs_command(app, options);
+  add_probe_command(app, options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  } catch (const FatalError& e) {
+    std::cerr << "loadmatrix: error: " << e.what() << std::endl;
+    return kExitHarnessError;
+  } catch (const std::exception& e) {
+    std::cerr << "loadmatrix: internal error: " << e.what() << std::endl;
+    return kExitHarnessError;
+  }
+  return kExitOk;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,38 @@
+// The loadmatrix command line. main() only calls loadmatrix_main; everything else is here so
+// tests can reach it.
+#pragma once
+
+#include "util/process.h"
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace loadmatrix {
+
+// Documented in README.md; `run` and `diff` add 1 for regressions.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRegressions = 1,
+  kExitHarnessError = 2,
+  kExitUsage = 4,
+};
+
+// Options every subcommand shares. Precedence: flag, then environment variable, then default.
+struct GlobalOptions {
+  std::string matrix;  // --matrix, $LOADMATRIX_MATRIX, <home>/matrix/default.json
+  std::string env_dir; // --env-dir, $LOADMATRIX_ENV_DIR, ~/.cache/loadmatrix/envs
+  bool quiet = false;
+
+  std::string matrix_path() const;
+};
+
+ProcessRunner& system_runner();
+// Progress lines on stderr, so stdout stays machine-readable.
+void log_progress(const GlobalOptions& options, const std::string& line);
+
+void add_envs_command(CLI::App& app, GlobalOptions& options);
+void add_probe_command(CLI::App& app, GlobalOptions& options);
+
+int loadmatrix_main(int argc, char** argv);
+
+} // namespace loadmatrix

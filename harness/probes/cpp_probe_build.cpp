@@ -1,0 +1,120 @@
+#include "probes/cpp_probe_build.h"
+
+#include "util/hash.h"
+#include "util/resources.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+namespace loadmatrix {
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+const char* const kSources[] = {"CMakeLists.txt", "cpp_probe.cpp"};
+
+Expected<std::string> probe_key(const Environment& env) {
+  Fnv1a hash;
+  hash.add(env.manifest.to_json().dump());
+  for (const char* source : kSources) {
+    auto text = read_text_file(resources().cpp_probe_dir / source);
+    if (!text) {
+      return text.error();
+    }
+    hash.add(source).add(*text);
+  }
+  return hash.hex();
+}
+
+void chown_tree(const std::filesystem::path& dir) {
+  if (::chown(dir.c_str(), kNobody, kNobody) != 0) {
+    return; // not root: the sandbox would have failed earlier with a clearer message
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    [[maybe_unused]] int ignored = ::lchown(entry.path().c_str(), kNobody, kNobody);
+  }
+}
+
+} // namespace
+
+Expected<CppProbe> ensure_cpp_probe(const Environment& env, const EnvCache& cache,
+                                    ProcessRunner& runner, const ProgressLog& log) {
+  auto key = probe_key(env);
+  if (!key) {
+    return key.error();
+  }
+  CppProbe probe;
+  probe.dir = cache.probes_dir(env.spec.name) / *key;
+  if (std::filesystem::exists(probe.dir / "cpp_probe")) {
+    return probe;
+  }
+  std::string torch_dir;
+  if (env.spec.libtorch_cmake_dir) {
+    torch_dir = *env.spec.libtorch_cmake_dir;
+  } else if (!env.fingerprint().libtorch_cmake_dirs.empty()) {
+    torch_dir = env.fingerprint().libtorch_cmake_dirs.front();
+  } else {
+    return Error{fmt::format("env {}: no libtorch CMake config (TorchConfig.cmake) found; "
+                             "install libtorch-dev there or set libtorch_cmake_dir",
+                             env.spec.name)};
+  }
+
+  auto partial = cache.probes_dir(env.spec.name) / (*key + fmt::format(".partial-{}", ::getpid()));
+  std::filesystem::remove_all(partial);
+  std::filesystem::create_directories(partial);
+  // The build runs as nobody inside the sandbox.
+  chown_tree(partial);
+
+  SandboxMount sources = env.sandbox.place(resources().cpp_probe_dir, "probe-src", false);
+  SandboxMount build = env.sandbox.place(partial, "probe-build", true);
+  SandboxCommand command;
+  command.argv = {"sh", "-c",
+                  "set -e; cmake -S \"$0\" -B \"$1\" -DCMAKE_BUILD_TYPE=Release "
+                  "-DTorch_DIR=\"$2\" >\"$1/configure.log\" 2>&1 || "
+                  "{ tail -n 30 \"$1/configure.log\" >&2; exit 1; }; "
+                  "cmake --build \"$1\" -j2 >\"$1/build.log\" 2>&1 || "
+                  "{ tail -n 30 \"$1/build.log\" >&2; exit 1; }",
+                  sources.inside.string(), build.inside.string(), torch_dir};
+  command.mounts = {sources, build};
+  command.timeout = std::chrono::minutes(15);
+  log(fmt::format("env {}: building the C++ probe against {} (about 30 s)", env.spec.name,
+                  torch_dir));
+  auto started = std::chrono::steady_clock::now();
+  ProcessResult result = env.sandbox.run(runner, command);
+  probe.build_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!result.succeeded() || !std::filesystem::exists(partial / "cpp_probe")) {
+    std::filesystem::remove_all(partial);
+    return Error{fmt::format("env {}: building the C++ probe failed ({}):\n{}", env.spec.name,
+                             result.describe(), result.stderr_text)};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(probe.dir, ec);
+  std::filesystem::rename(partial / "cpp_probe", probe.dir / "cpp_probe", ec);
+  if (ec) {
+    return Error{fmt::format("rename {} into {}: {}", (partial / "cpp_probe").string(),
+                             probe.dir.string(), ec.message())};
+  }
+  std::filesystem::remove_all(partial, ec);
+  probe.built = true;
+  return probe;
+}
+
+CppProbeRun run_cpp_probe(const Environment& env, const CppProbe& probe, ProcessRunner& runner,
+                          const std::string& mode, const std::filesystem::path& file,
+                          std::chrono::milliseconds timeout) {
+  auto absolute = std::filesystem::absolute(file);
+  SandboxMount binary = env.sandbox.place(probe.dir, "probe", false);
+  SandboxMount input = env.sandbox.place(absolute.parent_path(), "input", false);
+  SandboxCommand command;
+  command.argv = {(binary.inside / "cpp_probe").string(), mode,
+                  (input.inside / absolute.filename()).string()};
+  command.mounts = {binary, input};
+  command.timeout = timeout;
+  CppProbeRun run{env.sandbox.run(runner, command), Error{""}};
+  run.report = find_probe_report(run.result.stdout_text,
+                                 fmt::format("env {}: cpp_probe {}", env.spec.name, mode));
+  return run;
+}
+
+} // namespace loadmatrix
