@@ -62,12 +62,12 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     std::cout << Json{{"env_dir", cache.dir().string()}, {"envs", rows}}.dump(2) << "\n";
     return;
   }
-  std::cout << fmt::format("{:<10} {:<7} {:<8} {:<16} {:<8} {:<8} {:<13} {:<9} {}\n", "ENV",
-                           "KIND", "STATUS", "TORCH", "PYTHON", "NUMPY", "WEIGHTS_ONLY",
-                           "ALLOWLIST", "COMPILER");
+  std::cout << fmt::format("{:<10} {:<7} {:<8} {:<16} {:<8} {:<8} {:<13} {:<9} {}\n", "ENV", "KIND",
+                           "STATUS", "TORCH", "PYTHON", "NUMPY", "WEIGHTS_ONLY", "ALLOWLIST",
+                           "COMPILER");
   for (const auto& row : rows) {
     auto text = [&](const char* key) {
-      return row.contains(key) && row[key].is_string() ? row[key].get<std::string>()
+      return row.contains(key) && row[key].is_string()   ? row[key].get<std::string>()
              : row.contains(key) && row[key].is_number() ? row[key].dump()
                                                          : std::string("-");
     };
@@ -101,11 +101,12 @@ void provision_envs(GlobalOptions& options, const EnvsArgs& args) {
       continue;
     }
     const Fingerprint& fp = outcome->environment.fingerprint();
-    std::cout << fmt::format("{}: {} (torch {}, Python {}, numpy {})\n", spec.name,
-                             outcome->built ? fmt::format("built in {:.0f} s",
-                                                          outcome->environment.manifest.build_seconds)
-                                            : "ready, reused",
-                             fp.torch, fp.python, fp.numpy.value_or("none"));
+    std::cout << fmt::format(
+        "{}: {} (torch {}, Python {}, numpy {})\n", spec.name,
+        outcome->built
+            ? fmt::format("built in {:.0f} s", outcome->environment.manifest.build_seconds)
+            : "ready, reused",
+        fp.torch, fp.python, fp.numpy.value_or("none"));
     if (args.skip_probe) {
       continue;
     }
@@ -120,8 +121,8 @@ void provision_envs(GlobalOptions& options, const EnvsArgs& args) {
                                           : "cached");
   }
   if (failures > 0) {
-    throw FatalError(fmt::format("{} of {} env(s) could not be provisioned", failures,
-                                 specs.size()));
+    throw FatalError(
+        fmt::format("{} of {} env(s) could not be provisioned", failures, specs.size()));
   }
 }
 

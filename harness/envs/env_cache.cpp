@@ -75,9 +75,8 @@ EnvState EnvCache::inspect(const EnvSpec& spec) const {
   } else if (spec.kind == EnvKind::debian && !std::filesystem::is_directory(rootfs(spec.name))) {
     state.status = EnvStatus::broken;
     state.detail = rootfs(spec.name).string() + ": missing";
-  } else if (spec.kind == EnvKind::local &&
-             file_mtime_ns(state.manifest->fingerprint.torch_file) !=
-                 state.manifest->torch_mtime.value_or(-2)) {
+  } else if (spec.kind == EnvKind::local && file_mtime_ns(state.manifest->fingerprint.torch_file) !=
+                                                state.manifest->torch_mtime.value_or(-2)) {
     state.status = EnvStatus::stale;
     state.detail = state.manifest->fingerprint.torch_file + " changed since it was fingerprinted";
   }

@@ -44,9 +44,7 @@ public:
     return env_dir(name) / "manifest.json";
   }
   std::filesystem::path rootfs(const std::string& name) const { return env_dir(name) / "rootfs"; }
-  std::filesystem::path probes_dir(const std::string& name) const {
-    return dir_ / "probes" / name;
-  }
+  std::filesystem::path probes_dir(const std::string& name) const { return dir_ / "probes" / name; }
 
   EnvState inspect(const EnvSpec& spec) const;
 

@@ -1,5 +1,4 @@
 #include "envs/env_cache.h"
-
 #include "testing/test_envs.h"
 
 #include <cstdlib>

@@ -33,8 +33,7 @@ std::string tail_lines(const std::string& text, size_t count) {
 
 Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
                                   const std::string& python, const std::string& env_name,
-                                  const std::string& script,
-                                  const std::vector<std::string>& args) {
+                                  const std::string& script, const std::vector<std::string>& args) {
   SandboxMount runtime = sandbox.place(resources().runtime_dir, "runtime", false);
   SandboxCommand command;
   command.argv = {python, (runtime.inside / script).string()};

@@ -73,14 +73,10 @@ Expected<Fingerprint> Fingerprint::from_json(const Json& report, const std::stri
 }
 
 Json Manifest::to_json() const {
-  Json document = {{"schema", kManifestSchema},
-                   {"name", name},
-                   {"kind", env_kind_name(kind)},
-                   {"spec", spec},
-                   {"created", created},
-                   {"build_seconds", build_seconds},
-                   {"packages", packages},
-                   {"fingerprint", fingerprint.raw}};
+  Json document = {{"schema", kManifestSchema},   {"name", name},
+                   {"kind", env_kind_name(kind)}, {"spec", spec},
+                   {"created", created},          {"build_seconds", build_seconds},
+                   {"packages", packages},        {"fingerprint", fingerprint.raw}};
   if (torch_mtime) {
     document["torch_mtime"] = *torch_mtime;
   }

@@ -39,7 +39,7 @@ struct Fingerprint {
 struct Manifest {
   std::string name;
   EnvKind kind = EnvKind::debian;
-  Json spec; // EnvSpec::identity() at build time
+  Json spec;           // EnvSpec::identity() at build time
   std::string created; // UTC, ISO 8601
   double build_seconds = 0;
   std::map<std::string, std::string> packages; // Debian package -> version, debian kind only

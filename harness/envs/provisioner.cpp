@@ -45,16 +45,14 @@ void remove_partial_builds(const EnvCache& cache, const std::string& name) {
 } // namespace
 
 Expected<Fingerprint> Provisioner::fingerprint(const EnvSpec& spec, const Sandbox& sandbox) {
-  auto report =
-      run_runtime_script(runner_, sandbox, python_for(spec), spec.name, "fingerprint.py");
+  auto report = run_runtime_script(runner_, sandbox, python_for(spec), spec.name, "fingerprint.py");
   if (!report) {
     return report.error();
   }
   return Fingerprint::from_json(*report, fmt::format("env {}", spec.name));
 }
 
-Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
-                                             const ProvisionOptions& options) {
+Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const ProvisionOptions& options) {
   auto started = Clock::now();
   remove_partial_builds(cache_, spec.name);
   auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());
@@ -72,8 +70,8 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
   }
   build.timeout = options.build_timeout;
   build.output_limit = 4 << 20;
-  log_(fmt::format("env {}: building Debian {} ({}) with mmdebstrap into {}", spec.name,
-                   spec.suite, join(spec.packages, " "), cache_.env_dir(spec.name).string()));
+  log_(fmt::format("env {}: building Debian {} ({}) with mmdebstrap into {}", spec.name, spec.suite,
+                   join(spec.packages, " "), cache_.env_dir(spec.name).string()));
   ProcessResult result = runner_.run(build);
   if (!result.succeeded()) {
     std::filesystem::remove_all(partial);
@@ -107,8 +105,7 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
       manifest.packages[line.substr(0, tab)] = line.substr(tab + 1);
     }
   }
-  manifest.build_seconds =
-      std::chrono::duration<double>(Clock::now() - started).count();
+  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
   auto written = write_json_file(partial / "manifest.json", manifest.to_json());
   if (!written) {
@@ -128,8 +125,8 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
   }
   std::filesystem::rename(partial, target, ec);
   if (ec) {
-    return Error{fmt::format("rename {} to {}: {}", partial.string(), target.string(),
-                             ec.message())};
+    return Error{
+        fmt::format("rename {} to {}: {}", partial.string(), target.string(), ec.message())};
   }
   std::filesystem::remove_all(old, ec);
   return manifest;
@@ -137,14 +134,14 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec,
 
 Expected<Manifest> Provisioner::fingerprint_local(const EnvSpec& spec) {
   if (::access(spec.python.c_str(), X_OK) != 0) {
-    return Error{fmt::format("env {}: python {}: {}", spec.name, spec.python,
-                             std::strerror(errno))};
+    return Error{
+        fmt::format("env {}: python {}: {}", spec.name, spec.python, std::strerror(errno))};
   }
   if (spec.libtorch_cmake_dir &&
       !std::filesystem::exists(std::filesystem::path(*spec.libtorch_cmake_dir) /
                                "TorchConfig.cmake")) {
-    return Error{fmt::format("env {}: libtorch_cmake_dir {}: no TorchConfig.cmake there",
-                             spec.name, *spec.libtorch_cmake_dir)};
+    return Error{fmt::format("env {}: libtorch_cmake_dir {}: no TorchConfig.cmake there", spec.name,
+                             *spec.libtorch_cmake_dir)};
   }
   auto started = Clock::now();
   auto fp = fingerprint(spec, Sandbox::host());

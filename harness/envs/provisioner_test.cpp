@@ -1,5 +1,4 @@
 #include "envs/provisioner.h"
-
 #include "testing/test_envs.h"
 
 #include <fstream>

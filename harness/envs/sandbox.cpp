@@ -8,7 +8,9 @@
 
 namespace loadmatrix {
 
-Sandbox Sandbox::host() { return Sandbox{}; }
+Sandbox Sandbox::host() {
+  return Sandbox{};
+}
 
 Sandbox Sandbox::chroot(std::filesystem::path root) {
   Sandbox sandbox;
@@ -19,19 +21,28 @@ Sandbox Sandbox::chroot(std::filesystem::path root) {
 SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::string& label,
                             bool writable) const {
   std::filesystem::path absolute = std::filesystem::absolute(host_dir).lexically_normal();
-  if (!is_chroot()) {
-    return SandboxMount{absolute, absolute, writable};
-  }
-  return SandboxMount{absolute, std::filesystem::path("/loadmatrix") / label, writable};
+  // Never the host path itself: its parents may be closed to nobody (/root is 0700).
+  std::filesystem::path base = is_chroot() ? "/loadmatrix" : "/run/loadmatrix";
+  return SandboxMount{absolute, base / label, writable};
 }
 
 std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
                                        const std::filesystem::path& status_file) const {
-  std::vector<std::string> argv = {
-      "unshare", "--mount", "--pid", "--net",        "--ipc",
-      "--uts",   "--fork",  "--kill-child", "--propagation", "private",
-      resources().sandbox_init.string(), "--status-file", status_file.string(),
-      "--workdir", command.working_dir.string()};
+  std::vector<std::string> argv = {"unshare",
+                                   "--mount",
+                                   "--pid",
+                                   "--net",
+                                   "--ipc",
+                                   "--uts",
+                                   "--fork",
+                                   "--kill-child",
+                                   "--propagation",
+                                   "private",
+                                   resources().sandbox_init.string(),
+                                   "--status-file",
+                                   status_file.string(),
+                                   "--workdir",
+                                   command.working_dir.string()};
   if (root_) {
     argv.insert(argv.end(), {"--root", root_->string()});
   }

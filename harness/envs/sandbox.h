@@ -32,7 +32,7 @@ struct SandboxCommand {
 
 class Sandbox {
 public:
-  // The host itself (a `local` env): same paths, root remounted read-only.
+  // The host itself (a `local` env): its root remounted read-only.
   static Sandbox host();
   // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
   static Sandbox chroot(std::filesystem::path root);
@@ -40,7 +40,8 @@ public:
   bool is_chroot() const { return root_.has_value(); }
   const std::optional<std::filesystem::path>& root() const { return root_; }
 
-  // Where a host directory appears inside: itself on the host, /loadmatrix/LABEL in a chroot.
+  // Where a host directory appears inside: /loadmatrix/LABEL in a chroot, /run/loadmatrix/LABEL
+  // on the host. LABEL is a plain name; ".tmp" is taken by the host's private TMPDIR.
   SandboxMount place(const std::filesystem::path& host_dir, const std::string& label,
                      bool writable) const;
 

@@ -26,6 +26,9 @@ namespace loadmatrix {
 namespace {
 
 constexpr uid_t kNobody = 65534;
+// Host-side mount points and scratch: under /run, which only root may write to.
+constexpr const char* kHostMountBase = "/run/loadmatrix/";
+constexpr const char* kHostTmp = "/run/loadmatrix/.tmp";
 constexpr int kSetupFailed = 125;
 
 struct Bind {
@@ -46,7 +49,9 @@ struct Options {
 
 volatile sig_atomic_t forwarded_signal = 0;
 
-void remember_signal(int signal) { forwarded_signal = signal; }
+void remember_signal(int signal) {
+  forwarded_signal = signal;
+}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "loadmatrix-sandbox: %s: %s\n", what.c_str(), std::strerror(errno));
@@ -173,36 +178,54 @@ int prepare_filesystem(const Options& options) {
   const bool chrooted = !options.root.empty();
   const std::string top = chrooted ? options.root : "/";
   std::vector<std::string> keep_writable;
-  int status_fd = options.status_file.empty() ? -1 : open_status_file(options.status_file, keep_writable);
+  int status_fd =
+      options.status_file.empty() ? -1 : open_status_file(options.status_file, keep_writable);
+
+  // Open every bind source first: the tmpfs mounted over /tmp below may cover it.
+  std::vector<int> sources;
+  for (const auto& bind : options.binds) {
+    int fd = ::open(bind.host.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+      die("open " + bind.host);
+    }
+    sources.push_back(fd);
+  }
 
   if (chrooted) {
     // A bind of the root onto itself makes it a mount point whose flags we can change.
     mount_or_die(options.root.c_str(), top, nullptr, MS_BIND, nullptr);
     mount_or_die("loadmatrix", join(top, "/loadmatrix"), "tmpfs", MS_NOSUID | MS_NODEV,
                  "mode=0755,size=16m");
-    mount_or_die("tmp", join(top, "/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=4g");
-    keep_writable.push_back(join(top, "/tmp"));
   }
+  // A private, writable temporary directory: the chroot's /tmp, or on the host (whose /tmp may
+  // hold a local env's venv, so it stays visible, read-only) kHostTmp.
+  std::string tmp = chrooted ? join(top, "/tmp") : kHostTmp;
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(tmp, mkdir_error);
+  mount_or_die("tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=4g");
+  keep_writable.push_back(tmp);
   // A private /dev/shm: the host's is world-writable and shared.
   mount_or_die("shm", join(top, "/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g");
   keep_writable.push_back(join(top, "/dev/shm"));
 
+  const std::string base = chrooted ? "/loadmatrix/" : kHostMountBase;
   std::vector<std::pair<std::string, bool>> bind_targets;
-  for (const auto& bind : options.binds) {
-    std::string target = join(top, bind.inside);
-    if (chrooted) {
-      if (!bind.inside.starts_with("/loadmatrix/")) {
-        errno = EINVAL;
-        die("bind target " + bind.inside + " is not under /loadmatrix/");
-      }
-      std::error_code ec;
-      std::filesystem::create_directories(target, ec);
-      if (ec) {
-        errno = ec.value();
-        die("mkdir " + target);
-      }
+  for (size_t i = 0; i < options.binds.size(); ++i) {
+    const Bind& bind = options.binds[i];
+    if (!bind.inside.starts_with(base)) {
+      errno = EINVAL;
+      die("bind target " + bind.inside + " is not under " + base);
     }
-    mount_or_die(bind.host.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr);
+    std::string target = join(top, bind.inside);
+    std::error_code ec;
+    std::filesystem::create_directories(target, ec);
+    if (ec) {
+      errno = ec.value();
+      die("mkdir " + target);
+    }
+    std::string source = "/proc/self/fd/" + std::to_string(sources[i]);
+    mount_or_die(source.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr);
+    ::close(sources[i]);
     bind_targets.emplace_back(target, bind.writable);
   }
 
@@ -251,9 +274,13 @@ int prepare_filesystem(const Options& options) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     die("prctl no_new_privs");
   }
+  const std::string tmp = options.root.empty() ? kHostTmp : "/tmp";
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin",
-                                   "HOME=/tmp", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
-                                   "PYTHONDONTWRITEBYTECODE=1"};
+                                  "HOME=" + tmp,
+                                  "TMPDIR=" + tmp,
+                                  "LANG=C.UTF-8",
+                                  "LC_ALL=C.UTF-8",
+                                  "PYTHONDONTWRITEBYTECODE=1"};
   for (const auto& extra : options.env) {
     auto name = extra.substr(0, extra.find('=') + 1);
     std::erase_if(env, [&](const std::string& e) { return e.starts_with(name); });

@@ -1,6 +1,5 @@
 // Runs in every env of the default matrix: the sandbox must hold in each of them.
 #include "envs/sandbox.h"
-
 #include "testing/test_envs.h"
 
 #include <csignal>
@@ -14,7 +13,9 @@ namespace {
 
 class SandboxEnvTest : public ::testing::TestWithParam<std::string> {
 protected:
-  void SetUp() override { env_ = std::make_unique<Environment>(test_support::open_test_env(GetParam())); }
+  void SetUp() override {
+    env_ = std::make_unique<Environment>(test_support::open_test_env(GetParam()));
+  }
 
   ProcessResult python(const std::string& code, std::vector<SandboxMount> mounts = {},
                        std::chrono::milliseconds timeout = 60s) {
@@ -70,6 +71,9 @@ try:
     print("wrote")
 except OSError as e:
     print("write refused", e.strerror)
+import tempfile
+with tempfile.NamedTemporaryFile() as scratch:
+    print("tmpdir writable", scratch.name.startswith(tempfile.gettempdir()))
 )");
   ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
   EXPECT_NE(result.stdout_text.find("root_readonly True"), std::string::npos) << result.stdout_text;
@@ -77,6 +81,7 @@ except OSError as e:
   EXPECT_NE(result.stdout_text.find("uid 65534"), std::string::npos);
   EXPECT_NE(result.stdout_text.find("capeff 0000000000000000"), std::string::npos);
   EXPECT_NE(result.stdout_text.find("write refused"), std::string::npos);
+  EXPECT_NE(result.stdout_text.find("tmpdir writable True"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists("/usr/lib/loadmatrix-write-probe"));
 }
 

@@ -13,8 +13,8 @@ const char* env_kind_name(EnvKind kind) {
 }
 
 const std::vector<std::string>& default_debian_packages() {
-  static const std::vector<std::string> packages = {"python3-torch", "libtorch-dev", "g++",
-                                                    "cmake", "make"};
+  static const std::vector<std::string> packages = {"python3-torch", "libtorch-dev", "g++", "cmake",
+                                                    "make"};
   return packages;
 }
 

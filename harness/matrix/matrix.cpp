@@ -35,8 +35,8 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     spec.kind = EnvKind::local;
     spec.python = reader.required_string("python");
     if (!spec.python.starts_with('/')) {
-      reader.fail("python", fmt::format("'{}' must be an absolute path to an interpreter",
-                                        spec.python));
+      reader.fail("python",
+                  fmt::format("'{}' must be an absolute path to an interpreter", spec.python));
     }
     if (reader.has("libtorch_cmake_dir")) {
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
@@ -101,8 +101,8 @@ std::vector<EnvSpec> Matrix::select_envs(const std::vector<std::string>& names) 
       for (const auto& env : envs) {
         known += (known.empty() ? "" : ", ") + env.name;
       }
-      throw FatalError(fmt::format("{}: no env named '{}' (the matrix has: {})", origin.string(),
-                                   name, known));
+      throw FatalError(
+          fmt::format("{}: no env named '{}' (the matrix has: {})", origin.string(), name, known));
     }
     selected.push_back(*spec);
   }

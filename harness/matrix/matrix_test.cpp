@@ -1,5 +1,4 @@
 #include "matrix/matrix.h"
-
 #include "util/resources.h"
 
 #include <gtest/gtest.h>
@@ -48,14 +47,20 @@ TEST(MatrixTest, UnknownFieldIsAnErrorNotASilentDefault) {
 }
 
 TEST(MatrixTest, MissingAndMistypedFieldsAreNamed) {
-  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "debian"}]})"),
-            "bad.json: envs[0].suite: missing required field");
-  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": 3}]})"),
-            "bad.json: envs[0].python: expected a string, got number");
-  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": "python3"}]})"),
-            "bad.json: envs[0].python: 'python3' must be an absolute path to an interpreter");
-  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "docker"}]})"),
-            "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian' or 'local')");
+  EXPECT_EQ(
+      error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "debian"}]})"),
+      "bad.json: envs[0].suite: missing required field");
+  EXPECT_EQ(
+      error_of(
+          R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": 3}]})"),
+      "bad.json: envs[0].python: expected a string, got number");
+  EXPECT_EQ(
+      error_of(
+          R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "local", "python": "python3"}]})"),
+      "bad.json: envs[0].python: 'python3' must be an absolute path to an interpreter");
+  EXPECT_EQ(
+      error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "docker"}]})"),
+      "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian' or 'local')");
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/2", "envs": []})"),
             "bad.json: schema: unsupported schema 'loadmatrix.matrix/2' (this loadmatrix reads "
             "'loadmatrix.matrix/1')");
@@ -65,9 +70,11 @@ TEST(MatrixTest, RejectsDuplicateAndUnsafeEnvNames) {
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "a", "kind": "debian", "suite": "sid"}, {"name": "a", "kind": "debian", "suite": "sid"}]})"),
             "bad.json: envs[1].name: duplicate env name 'a'");
-  EXPECT_NE(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "../x", "kind": "debian", "suite": "sid"}]})")
-                .find("envs[0].name: '../x' is not a valid env name"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "../x", "kind": "debian", "suite": "sid"}]})")
+          .find("envs[0].name: '../x' is not a valid env name"),
+      std::string::npos);
 }
 
 TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {

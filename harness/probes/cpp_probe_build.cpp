@@ -68,13 +68,16 @@ Expected<CppProbe> ensure_cpp_probe(const Environment& env, const EnvCache& cach
   SandboxMount sources = env.sandbox.place(resources().cpp_probe_dir, "probe-src", false);
   SandboxMount build = env.sandbox.place(partial, "probe-build", true);
   SandboxCommand command;
-  command.argv = {"sh", "-c",
+  command.argv = {"sh",
+                  "-c",
                   "set -e; cmake -S \"$0\" -B \"$1\" -DCMAKE_BUILD_TYPE=Release "
                   "-DTorch_DIR=\"$2\" >\"$1/configure.log\" 2>&1 || "
                   "{ tail -n 30 \"$1/configure.log\" >&2; exit 1; }; "
                   "cmake --build \"$1\" -j2 >\"$1/build.log\" 2>&1 || "
                   "{ tail -n 30 \"$1/build.log\" >&2; exit 1; }",
-                  sources.inside.string(), build.inside.string(), torch_dir};
+                  sources.inside.string(),
+                  build.inside.string(),
+                  torch_dir};
   command.mounts = {sources, build};
   command.timeout = std::chrono::minutes(15);
   log(fmt::format("env {}: building the C++ probe against {} (about 30 s)", env.spec.name,

@@ -1,5 +1,4 @@
 #include "probes/cpp_probe_build.h"
-
 #include "testing/test_envs.h"
 
 #include <gtest/gtest.h>
@@ -11,7 +10,9 @@ namespace {
 
 class CppProbeTest : public ::testing::TestWithParam<std::string> {};
 
-int torch_major(const Environment& env) { return std::stoi(env.fingerprint().torch); }
+int torch_major(const Environment& env) {
+  return std::stoi(env.fingerprint().torch);
+}
 
 } // namespace
 
@@ -61,4 +62,5 @@ TEST_P(CppProbeTest, BuildsOnceThenLoadsWhatTheEnvSaved) {
   EXPECT_FALSE(garbage.report->at("message").get<std::string>().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEnvs, CppProbeTest, ::testing::ValuesIn(test_support::default_env_names()));
+INSTANTIATE_TEST_SUITE_P(AllEnvs, CppProbeTest,
+                         ::testing::ValuesIn(test_support::default_env_names()));

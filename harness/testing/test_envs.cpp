@@ -16,7 +16,9 @@ std::vector<std::string> default_env_names() {
   return names;
 }
 
-EnvCache test_env_cache() { return EnvCache(EnvCache::resolve_dir("")); }
+EnvCache test_env_cache() {
+  return EnvCache(EnvCache::resolve_dir(""));
+}
 
 Environment open_test_env(const std::string& name) {
   Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");

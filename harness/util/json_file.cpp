@@ -27,7 +27,9 @@ std::pair<size_t, size_t> line_and_column(std::string_view text, size_t byte_off
 
 } // namespace
 
-std::string json_type_name(const Json& value) { return value.type_name(); }
+std::string json_type_name(const Json& value) {
+  return value.type_name();
+}
 
 Expected<Json> parse_json(std::string_view text, const std::string& origin) {
   try {
@@ -123,7 +125,9 @@ void JsonFieldReader::fail(const std::string& key, const std::string& reason) co
   throw FatalError(fmt::format("{}: {}: {}", origin_, field_path(key), reason));
 }
 
-bool JsonFieldReader::has(const std::string& key) const { return object_.contains(key); }
+bool JsonFieldReader::has(const std::string& key) const {
+  return object_.contains(key);
+}
 
 const Json& JsonFieldReader::required(const std::string& key) const {
   if (!object_.contains(key)) {

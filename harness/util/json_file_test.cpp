@@ -1,6 +1,5 @@
-#include "util/json_file.h"
-
 #include "testing/test_envs.h"
+#include "util/json_file.h"
 
 #include <fstream>
 #include <gtest/gtest.h>

@@ -254,11 +254,10 @@ ProcessResult SystemProcessRunner::run(const ProcessSpec& spec) {
   bp::error_code ec;
   std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
   bp::process_start_dir start_dir(spec.working_dir.value_or("."));
-  bp::basic_process<boost::asio::io_context::executor_type> child =
-      bp::default_process_launcher()(
-          context.get_executor(), ec, executable, args,
-          bp::process_stdio{nullptr, out_pipe.write_end(), err_pipe.write_end()}, start_dir,
-          ChildSetup{environment_pointers.data()});
+  bp::basic_process<boost::asio::io_context::executor_type> child = bp::default_process_launcher()(
+      context.get_executor(), ec, executable, args,
+      bp::process_stdio{nullptr, out_pipe.write_end(), err_pipe.write_end()}, start_dir,
+      ChildSetup{environment_pointers.data()});
   out_pipe.close_write();
   err_pipe.close_write();
   if (ec) {

@@ -54,7 +54,8 @@ TEST(ProcessRunnerTest, ReportsSignalApartFromExitStatus) {
 }
 
 TEST(ProcessRunnerTest, TimeoutKillsTheChildAndItsGrandchildren) {
-  auto pid_file = std::filesystem::temp_directory_path() / ("lm-grandchild-" + std::to_string(getpid()));
+  auto pid_file =
+      std::filesystem::temp_directory_path() / ("lm-grandchild-" + std::to_string(getpid()));
   std::filesystem::remove(pid_file);
   ProcessResult result = run_child({"fork-sleep", "60", pid_file.string()}, 1s);
   EXPECT_EQ(result.termination, Termination::timed_out);
@@ -98,7 +99,7 @@ TEST(ProcessRunnerTest, TruncationNeverSplitsAUtf8Sequence) {
   std::string kept = result.stdout_text.substr(0, result.stdout_text.find('\n'));
   EXPECT_EQ(kept.size(), 1000u);
   EXPECT_EQ(truncate_utf8("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9");
-  EXPECT_EQ(truncate_utf8("a\xe2\x82\xac", 3), "a");      // 3-byte euro sign cut short
+  EXPECT_EQ(truncate_utf8("a\xe2\x82\xac", 3), "a"); // 3-byte euro sign cut short
   EXPECT_EQ(truncate_utf8("a\xe2\x82\xac", 4), "a\xe2\x82\xac");
   EXPECT_EQ(truncate_utf8("abc", 10), "abc");
 }

@@ -7,9 +7,9 @@
 namespace loadmatrix {
 
 struct Resources {
-  std::filesystem::path home;         // the source tree (cases/, harness/probes/, matrix/)
-  std::filesystem::path cases_dir;    // Python run inside envs
-  std::filesystem::path runtime_dir;  // cases/runtime: fingerprint and worker
+  std::filesystem::path home;        // the source tree (cases/, harness/probes/, matrix/)
+  std::filesystem::path cases_dir;   // Python run inside envs
+  std::filesystem::path runtime_dir; // cases/runtime: fingerprint and worker
   std::filesystem::path cpp_probe_dir;
   std::filesystem::path sandbox_init; // the loadmatrix-sandbox executable
 };

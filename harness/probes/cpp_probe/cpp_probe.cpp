@@ -4,14 +4,13 @@
 // Success carries a bounded description of what was loaded, for content checks; failure
 // carries the exception's type and text. Exit status is 0 either way: a file that does not
 // load is a result, not a probe failure.
-#include <torch/script.h>
-#include <torch/serialize.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <torch/script.h>
+#include <torch/serialize.h>
 #include <vector>
 
 namespace {
@@ -133,15 +132,16 @@ int main(int argc, char** argv) {
         report_failure("io", "cannot open " + path);
         return 0;
       }
-      std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
       c10::IValue value = torch::pickle_load(bytes);
       std::printf("@loadmatrix {\"ok\":true,\"type\":%s,\"value\":%s}\n",
                   quote(value.tagKind()).c_str(), describe(value, 0).c_str());
     } else if (mode == "jit") {
       torch::jit::Module module = torch::jit::load(path);
-      std::printf("@loadmatrix {\"ok\":true,\"type\":\"Module\",\"value\":{\"module\":%s}}\n",
-                  quote(module.type()->name() ? module.type()->name()->qualifiedName() : "?")
-                      .c_str());
+      std::printf(
+          "@loadmatrix {\"ok\":true,\"type\":\"Module\",\"value\":{\"module\":%s}}\n",
+          quote(module.type()->name() ? module.type()->name()->qualifiedName() : "?").c_str());
     } else {
       std::fprintf(stderr, "cpp_probe: unknown mode %s\n", mode.c_str());
       return 64;
