@@ -1,5 +1,7 @@
 #include "envs/provisioner.h"
 
+#include "util/text.h"
+
 #include <fmt/core.h>
 #include <sstream>
 #include <unistd.h>
@@ -9,27 +11,6 @@ namespace loadmatrix {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string joined;
-  for (const auto& item : items) {
-    joined += (joined.empty() ? "" : separator) + item;
-  }
-  return joined;
-}
-
-std::string last_lines(const std::string& text, size_t count) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    if (!line.empty()) {
-      lines.push_back(line);
-    }
-  }
-  size_t from = lines.size() > count ? lines.size() - count : 0;
-  return join(std::vector<std::string>(lines.begin() + static_cast<long>(from), lines.end()),
-              "\n  ");
-}
 
 // Leftovers of interrupted builds: safe to delete because we hold the env's lock.
 void remove_partial_builds(const EnvCache& cache, const std::string& name) {
@@ -44,12 +25,22 @@ void remove_partial_builds(const EnvCache& cache, const std::string& name) {
 
 } // namespace
 
-Expected<Fingerprint> Provisioner::fingerprint(const EnvSpec& spec, const Sandbox& sandbox) {
+Expected<Manifest> Provisioner::measure(const EnvSpec& spec, const Sandbox& sandbox) {
   auto report = run_runtime_script(runner_, sandbox, python_for(spec), spec.name, "fingerprint.py");
   if (!report) {
     return report.error();
   }
-  return Fingerprint::from_json(*report, fmt::format("env {}", spec.name));
+  auto fingerprint = Fingerprint::from_json(*report, fmt::format("env {}", spec.name));
+  if (!fingerprint) {
+    return fingerprint.error();
+  }
+  Manifest manifest;
+  manifest.name = spec.name;
+  manifest.kind = spec.kind;
+  manifest.spec = spec.identity();
+  manifest.created = utc_now_iso8601();
+  manifest.fingerprint = std::move(fingerprint).value();
+  return manifest;
 }
 
 Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const ProvisionOptions& options) {
@@ -83,17 +74,12 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   std::filesystem::create_directories(rootfs / "loadmatrix");
 
   Sandbox sandbox = Sandbox::chroot(rootfs);
-  auto fp = fingerprint(spec, sandbox);
-  if (!fp) {
+  auto measured = measure(spec, sandbox);
+  if (!measured) {
     std::filesystem::remove_all(partial);
-    return fp.error();
+    return measured.error();
   }
-  Manifest manifest;
-  manifest.name = spec.name;
-  manifest.kind = spec.kind;
-  manifest.spec = spec.identity();
-  manifest.created = utc_now_iso8601();
-  manifest.fingerprint = std::move(fp).value();
+  Manifest manifest = std::move(measured).value();
 
   SandboxCommand query;
   query.argv = {"dpkg-query", "-W", "-f=${Package}\\t${Version}\\n"};
@@ -144,16 +130,11 @@ Expected<Manifest> Provisioner::fingerprint_local(const EnvSpec& spec) {
                              *spec.libtorch_cmake_dir)};
   }
   auto started = Clock::now();
-  auto fp = fingerprint(spec, Sandbox::host());
-  if (!fp) {
-    return fp.error();
+  auto measured = measure(spec, Sandbox::host());
+  if (!measured) {
+    return measured.error();
   }
-  Manifest manifest;
-  manifest.name = spec.name;
-  manifest.kind = spec.kind;
-  manifest.spec = spec.identity();
-  manifest.created = utc_now_iso8601();
-  manifest.fingerprint = std::move(fp).value();
+  Manifest manifest = std::move(measured).value();
   manifest.torch_mtime = file_mtime_ns(manifest.fingerprint.torch_file);
   manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::filesystem::create_directories(cache_.env_dir(spec.name));

@@ -39,7 +39,8 @@ public:
 private:
   Expected<Manifest> build_debian(const EnvSpec& spec, const ProvisionOptions& options);
   Expected<Manifest> fingerprint_local(const EnvSpec& spec);
-  Expected<Fingerprint> fingerprint(const EnvSpec& spec, const Sandbox& sandbox);
+  // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.
+  Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);
 
   EnvCache cache_;
   ProcessRunner& runner_;

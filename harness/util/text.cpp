@@ -1,0 +1,28 @@
+#include "util/text.h"
+
+#include <sstream>
+
+namespace loadmatrix {
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string joined;
+  for (const auto& item : items) {
+    joined += (joined.empty() ? "" : separator) + item;
+  }
+  return joined;
+}
+
+std::string last_lines(const std::string& text, size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+  }
+  size_t from = lines.size() > count ? lines.size() - count : 0;
+  return join(std::vector<std::string>(lines.begin() + static_cast<long>(from), lines.end()),
+              "\n  ");
+}
+
+} // namespace loadmatrix

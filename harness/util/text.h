@@ -1,0 +1,13 @@
+// Small string helpers shared by error messages.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+std::string join(const std::vector<std::string>& items, const std::string& separator);
+// The last `count` non-empty lines of `text`, indented for a multi-line error message.
+std::string last_lines(const std::string& text, size_t count);
+
+} // namespace loadmatrix
