@@ -45,6 +45,7 @@ int loadmatrix_main(int argc, char** argv) {
   app.add_option("--env-dir", options.env_dir,
                  "Env cache (default: $LOADMATRIX_ENV_DIR, else ~/.cache/loadmatrix/envs)");
   app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");
+  add_run_command(app, options);
   add_envs_command(app, options);
   add_probe_command(app, options);
 

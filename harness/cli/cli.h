@@ -32,6 +32,7 @@ void log_progress(const GlobalOptions& options, const std::string& line);
 
 void add_envs_command(CLI::App& app, GlobalOptions& options);
 void add_probe_command(CLI::App& app, GlobalOptions& options);
+void add_run_command(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

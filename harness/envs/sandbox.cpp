@@ -61,43 +61,49 @@ std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
   return argv;
 }
 
-ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command) const {
-  // A directory only root can enter: the sandboxed command, running as nobody, may see the
-  // host path but can neither read nor forge its own status.
+Expected<SandboxStatus> SandboxStatus::create() {
   char templ[] = "/tmp/loadmatrix-status.XXXXXX";
   if (::mkdtemp(templ) == nullptr) {
-    ProcessResult failed;
-    failed.spawn_error = fmt::format("mkdtemp {}: {}", templ, std::strerror(errno));
-    return failed;
+    return Error{fmt::format("mkdtemp {}: {}", templ, std::strerror(errno))};
   }
-  std::filesystem::path status_dir = templ;
-  std::filesystem::path status_file = status_dir / "status";
-  if (auto created = write_file_atomically(status_file, ""); !created) {
-    std::filesystem::remove_all(status_dir);
-    ProcessResult failed;
-    failed.spawn_error = created.error().message;
-    return failed;
+  SandboxStatus status{std::filesystem::path(templ)};
+  if (auto created = write_file_atomically(status.file(), ""); !created) {
+    return created.error();
   }
+  return status;
+}
 
+SandboxStatus::~SandboxStatus() {
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+void SandboxStatus::apply(ProcessResult& result) const {
+  auto status = read_text_file(file());
+  int value = 0;
+  if (status && result.termination == Termination::exited &&
+      std::sscanf(status->c_str(), "signaled %d", &value) == 1) {
+    result.termination = Termination::signaled;
+    result.signal = value;
+    result.exit_code = -1;
+  }
+}
+
+ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command) const {
+  auto status = SandboxStatus::create();
+  if (!status) {
+    ProcessResult failed;
+    failed.spawn_error = status.error().message;
+    return failed;
+  }
   ProcessSpec spec;
-  spec.argv = wrap(command, status_file);
+  spec.argv = wrap(command, status->file());
   spec.timeout = command.timeout;
   spec.output_limit = command.output_limit;
   ProcessResult result = runner.run(spec);
-
-  // loadmatrix-sandbox writes "exited N" or "signaled N" once the command ends; an empty file
-  // means the sandbox itself failed before or while starting it, which stderr explains.
-  auto status = read_text_file(status_file);
-  std::error_code ec;
-  std::filesystem::remove_all(status_dir, ec);
-  if (status && result.termination == Termination::exited) {
-    int value = 0;
-    if (std::sscanf(status->c_str(), "signaled %d", &value) == 1) {
-      result.termination = Termination::signaled;
-      result.signal = value;
-      result.exit_code = -1;
-    }
-  }
+  status->apply(result);
   return result;
 }
 

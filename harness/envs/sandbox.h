@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loadmatrix {
@@ -28,6 +29,25 @@ struct SandboxCommand {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   size_t output_limit = 1 << 20;
   uint64_t memory_limit_bytes = 0; // RLIMIT_AS for the command; 0 = none
+};
+
+// The file loadmatrix-sandbox writes its command's wait status to ("exited N" / "signaled N"),
+// in a directory only root may enter, so the command can neither read nor forge it.
+class SandboxStatus {
+public:
+  static Expected<SandboxStatus> create();
+  SandboxStatus(SandboxStatus&& other) noexcept : dir_(std::exchange(other.dir_, {})) {}
+  SandboxStatus& operator=(SandboxStatus&&) = delete;
+  ~SandboxStatus();
+
+  std::filesystem::path file() const { return dir_ / "status"; }
+  // A command killed by a signal inside exits from the sandbox as 128+N; this restores the
+  // signal. An empty status means the sandbox failed before the command ran (stderr says why).
+  void apply(ProcessResult& result) const;
+
+private:
+  explicit SandboxStatus(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path dir_;
 };
 
 class Sandbox {

@@ -4,6 +4,8 @@
 #include "util/resources.h"
 
 #include <fmt/core.h>
+#include <map>
+#include <sstream>
 #include <unistd.h>
 
 namespace loadmatrix {
@@ -118,6 +120,65 @@ CppProbeRun run_cpp_probe(const Environment& env, const CppProbe& probe, Process
   run.report = find_probe_report(run.result.stdout_text,
                                  fmt::format("env {}: cpp_probe {}", env.spec.name, mode));
   return run;
+}
+
+} // namespace loadmatrix
+
+namespace loadmatrix {
+
+std::vector<Json> run_cpp_probe_batch(const Environment& env, const CppProbe& probe,
+                                      ProcessRunner& runner, const std::string& mode,
+                                      const std::filesystem::path& root,
+                                      const std::vector<std::filesystem::path>& files,
+                                      std::chrono::seconds per_file_timeout) {
+  SandboxMount binary = env.sandbox.place(probe.dir, "probe", false);
+  SandboxMount input = env.sandbox.place(root, "input", false);
+  SandboxCommand command;
+  command.argv = {(binary.inside / "cpp_probe").string(), mode, "--timeout",
+                  std::to_string(per_file_timeout.count())};
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto inside = (input.inside / std::filesystem::relative(files[i], root)).string();
+    index[inside] = i;
+    command.argv.push_back(inside);
+  }
+  command.mounts = {binary, input};
+  command.timeout =
+      per_file_timeout * static_cast<long>(files.size() + 1) + std::chrono::minutes(1);
+  command.output_limit = 64 << 20;
+  ProcessResult result = env.sandbox.run(runner, command);
+
+  std::vector<Json> facts(files.size(), Json{{"status", "crashed"},
+                                             {"detail", "the C++ probe reported nothing for this "
+                                                        "file (" +
+                                                            result.describe() + ")"}});
+  std::istringstream lines(result.stdout_text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("@loadmatrix ")) {
+      continue;
+    }
+    auto report = parse_json(std::string_view(line).substr(12), "cpp_probe");
+    if (!report || !report->contains("file")) {
+      continue;
+    }
+    auto it = index.find(report->value("file", ""));
+    if (it == index.end()) {
+      continue;
+    }
+    Json& fact = facts[it->second];
+    if (report->value("timeout", false)) {
+      fact = {{"status", "timeout"}, {"detail", "torch did not finish loading in time"}};
+    } else if (report->value("crashed", false)) {
+      fact = {{"status", "crashed"}, {"signal", report->value("signal", 0)}};
+    } else if (report->value("ok", false)) {
+      fact = {{"status", "returned"}, {"description", report->value("value", Json())}};
+    } else {
+      fact = {{"status", "raised"},
+              {"error_type", report->value("error_type", "")},
+              {"message", report->value("message", "")}};
+    }
+  }
+  return facts;
 }
 
 } // namespace loadmatrix

@@ -28,6 +28,15 @@ struct CppProbeRun {
   ProcessResult result;
   Expected<Json> report;
 };
+// Loads many files in one probe process (libtorch starts once; each file forks). Returns one
+// worker-shaped fact per file, in order: {"status": "returned", "description"}, "raised",
+// "crashed" or "timeout".
+std::vector<Json> run_cpp_probe_batch(const Environment& env, const CppProbe& probe,
+                                      ProcessRunner& runner, const std::string& mode,
+                                      const std::filesystem::path& root,
+                                      const std::vector<std::filesystem::path>& files,
+                                      std::chrono::seconds per_file_timeout);
+
 CppProbeRun run_cpp_probe(const Environment& env, const CppProbe& probe, ProcessRunner& runner,
                           const std::string& mode, const std::filesystem::path& file,
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));

@@ -1,16 +1,7 @@
 #include "util/process.h"
 
-// Under BOOST_PROCESS_USE_STD_FS, Boost 1.81's process/v2 headers name boost::optional and
-// boost type traits (remove_pointer, is_same, ...) without including them: these come first.
-#include <boost/optional.hpp>
-#include <boost/type_traits.hpp>
-// clang-format off
-#include <boost/asio/io_context.hpp>
-#include <boost/process/v2/environment.hpp>
-#include <boost/process/v2/process.hpp>
-#include <boost/process/v2/start_dir.hpp>
-#include <boost/process/v2/stdio.hpp>
-// clang-format on
+#include "util/spawn.h"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -20,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace bp = boost::process::v2;
 using Clock = std::chrono::steady_clock;
 
 namespace loadmatrix {
@@ -72,61 +62,6 @@ std::string truncate_utf8(const std::string& text, size_t limit) {
 }
 
 namespace {
-
-// Runs in the child between fork and exec: a group of its own so the whole tree can be
-// signalled, and default SIGPIPE (the driver ignores it; the child must not inherit that).
-struct ChildSetup {
-  // Set here rather than with bp::process_environment, whose on_setup Boost 1.81 only
-  // defines in its separately compiled sources.
-  const char* const* environment;
-
-  template <typename Launcher>
-  bp::error_code on_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
-    launcher.env = environment;
-    return {};
-  }
-
-  template <typename Launcher>
-  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
-    if (::setpgid(0, 0) != 0) {
-      return bp::error_code(errno, bp::system_category());
-    }
-    ::signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    return {};
-  }
-};
-
-class Pipe {
-public:
-  Pipe() {
-    if (::pipe2(fds_, O_CLOEXEC) != 0) {
-      fds_[0] = fds_[1] = -1;
-    }
-  }
-  ~Pipe() {
-    close_read();
-    close_write();
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  bool ok() const { return fds_[0] >= 0; }
-  int read_end() const { return fds_[0]; }
-  int write_end() const { return fds_[1]; }
-  void close_read() { close_fd(fds_[0]); }
-  void close_write() { close_fd(fds_[1]); }
-
-private:
-  static void close_fd(int& fd) {
-    if (fd >= 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  int fds_[2];
-};
 
 struct Capture {
   int fd;
@@ -195,19 +130,6 @@ bool pump(Capture& out, Capture& err, Clock::time_point until) {
   return true;
 }
 
-bool reap(pid_t pid, int& status, bool block) {
-  for (;;) {
-    pid_t rc = ::waitpid(pid, &status, block ? 0 : WNOHANG);
-    if (rc == pid) {
-      return true;
-    }
-    if (rc < 0 && errno == EINTR) {
-      continue;
-    }
-    return false;
-  }
-}
-
 } // namespace
 
 ProcessResult SystemProcessRunner::run(const ProcessSpec& spec) {
@@ -218,56 +140,22 @@ ProcessResult SystemProcessRunner::run(const ProcessSpec& spec) {
     return result;
   }
 
-  bp::filesystem::path executable = spec.argv[0];
-  if (spec.argv[0].find('/') == std::string::npos) {
-    executable = bp::environment::find_executable(spec.argv[0]);
-    if (executable.empty()) {
-      result.spawn_error = fmt::format("{}: not found on PATH", spec.argv[0]);
-      return result;
-    }
-  }
-
   Pipe out_pipe;
   Pipe err_pipe;
   if (!out_pipe.ok() || !err_pipe.ok()) {
     result.spawn_error = fmt::format("pipe: {}", std::strerror(errno));
     return result;
   }
-
-  std::vector<std::string> environment;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    environment.emplace_back(*entry);
-  }
-  for (const auto& extra : spec.env) {
-    auto name = extra.substr(0, extra.find('=') + 1);
-    std::erase_if(environment, [&](const std::string& e) { return e.starts_with(name); });
-    environment.push_back(extra);
-  }
-
-  std::vector<const char*> environment_pointers;
-  for (const auto& entry : environment) {
-    environment_pointers.push_back(entry.c_str());
-  }
-  environment_pointers.push_back(nullptr);
-
-  boost::asio::io_context context;
-  bp::error_code ec;
-  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
-  bp::process_start_dir start_dir(spec.working_dir.value_or("."));
-  bp::basic_process<boost::asio::io_context::executor_type> child = bp::default_process_launcher()(
-      context.get_executor(), ec, executable, args,
-      bp::process_stdio{nullptr, out_pipe.write_end(), err_pipe.write_end()}, start_dir,
-      ChildSetup{environment_pointers.data()});
+  auto spawned = spawn_in_own_group(
+      {spec.argv, spec.env, spec.working_dir, -1, out_pipe.write_end(), err_pipe.write_end()});
   out_pipe.close_write();
   err_pipe.close_write();
-  if (ec) {
-    result.spawn_error = fmt::format("{}: {}", spec.argv[0], ec.message());
+  if (!spawned) {
+    result.spawn_error = spawned.error().message;
     result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     return result;
   }
-  // The deadline loop below owns the child's lifetime; basic_process must not also kill it.
-  pid_t pid = child.id();
-  child.detach();
+  pid_t pid = *spawned;
 
   ::fcntl(out_pipe.read_end(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_pipe.read_end(), F_SETFL, O_NONBLOCK);

@@ -1,16 +1,20 @@
-// Loads one file the way C++ users do and prints one "@loadmatrix {json}" line:
-//   cpp_probe pickle FILE   torch::pickle_load (a torch.save zip)
-//   cpp_probe jit FILE      torch::jit::load (a TorchScript archive)
+// Loads files the way C++ users do and prints one "@loadmatrix {json}" line per file:
+//   cpp_probe pickle [--timeout S] FILE...   torch::pickle_load (a torch.save zip)
+//   cpp_probe jit [--timeout S] FILE...      torch::jit::load (a TorchScript archive)
 // Success carries a bounded description of what was loaded, for content checks; failure
 // carries the exception's type and text. Exit status is 0 either way: a file that does not
 // load is a result, not a probe failure.
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
 #include <torch/script.h>
 #include <torch/serialize.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -111,45 +115,83 @@ std::string describe(const c10::IValue& value, int depth) {
   return "{\"other\":" + quote(value.tagKind()) + "}";
 }
 
-void report_failure(const char* error_type, const std::string& message) {
-  std::printf("@loadmatrix {\"ok\":false,\"error_type\":%s,\"message\":%s}\n",
-              quote(error_type).c_str(), quote(message).c_str());
+void report_failure(const std::string& file, const char* error_type, const std::string& message) {
+  std::printf("@loadmatrix {\"file\":%s,\"ok\":false,\"error_type\":%s,\"message\":%s}\n",
+              quote(file).c_str(), quote(error_type).c_str(), quote(message).c_str());
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: cpp_probe pickle|jit FILE\n");
-    return 64;
-  }
-  std::string mode = argv[1];
-  std::string path = argv[2];
+void load_one(const std::string& mode, const std::string& path) {
   try {
     if (mode == "pickle") {
       std::ifstream in(path, std::ios::binary);
       if (!in) {
-        report_failure("io", "cannot open " + path);
-        return 0;
+        report_failure(path, "io", "cannot open " + path);
+        return;
       }
       std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
       c10::IValue value = torch::pickle_load(bytes);
-      std::printf("@loadmatrix {\"ok\":true,\"type\":%s,\"value\":%s}\n",
-                  quote(value.tagKind()).c_str(), describe(value, 0).c_str());
-    } else if (mode == "jit") {
-      torch::jit::Module module = torch::jit::load(path);
-      std::printf(
-          "@loadmatrix {\"ok\":true,\"type\":\"Module\",\"value\":{\"module\":%s}}\n",
-          quote(module.type()->name() ? module.type()->name()->qualifiedName() : "?").c_str());
+      std::printf("@loadmatrix {\"file\":%s,\"ok\":true,\"type\":%s,\"value\":%s}\n",
+                  quote(path).c_str(), quote(value.tagKind()).c_str(), describe(value, 0).c_str());
     } else {
-      std::fprintf(stderr, "cpp_probe: unknown mode %s\n", mode.c_str());
-      return 64;
+      torch::jit::Module module = torch::jit::load(path);
+      std::string name = module.type()->name() ? module.type()->name()->qualifiedName() : "?";
+      std::printf("@loadmatrix {\"file\":%s,\"ok\":true,\"type\":\"Module\","
+                  "\"value\":{\"module\":%s}}\n",
+                  quote(path).c_str(), quote(name).c_str());
     }
   } catch (const c10::Error& e) {
-    report_failure("c10::Error", e.what_without_backtrace());
+    report_failure(path, "c10::Error", e.what_without_backtrace());
   } catch (const std::exception& e) {
-    report_failure("std::exception", e.what());
+    report_failure(path, "std::exception", e.what());
+  }
+}
+
+} // namespace
+
+// Each file loads in a forked child, so one that crashes or hangs costs only its own result.
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: cpp_probe pickle|jit [--timeout SECONDS] FILE...\n");
+    return 64;
+  }
+  std::string mode = argv[1];
+  if (mode != "pickle" && mode != "jit") {
+    std::fprintf(stderr, "cpp_probe: unknown mode %s\n", mode.c_str());
+    return 64;
+  }
+  int first = 2;
+  int timeout_s = 60;
+  if (std::string(argv[2]) == "--timeout" && argc > 4) {
+    timeout_s = std::atoi(argv[3]);
+    first = 4;
+  }
+  for (int i = first; i < argc; ++i) {
+    std::string path = argv[i];
+    std::fflush(stdout);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      load_one(mode, path);
+      std::fflush(stdout);
+      std::_Exit(0);
+    }
+    int status = 0;
+    bool done = false;
+    for (int waited_ms = 0; waited_ms < timeout_s * 1000; waited_ms += 5) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        done = true;
+        break;
+      }
+      ::usleep(5000);
+    }
+    if (!done) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      std::printf("@loadmatrix {\"file\":%s,\"timeout\":true}\n", quote(path).c_str());
+    } else if (WIFSIGNALED(status)) {
+      std::printf("@loadmatrix {\"file\":%s,\"crashed\":true,\"signal\":%d}\n", quote(path).c_str(),
+                  WTERMSIG(status));
+    }
   }
   std::fflush(stdout);
   return 0;

@@ -1,0 +1,382 @@
+"""A long-lived loadmatrix worker: one per environment, `import torch` paid once.
+
+Protocol (documented in README.md, "Worker protocol"): the driver writes one JSON request per
+line on stdin; the worker answers each with one line `@loadmatrix {json}` on stdout carrying the
+request's "id". Native libraries that print to stdout are moved to stderr at start, and the
+marker tells our lines apart from any that slip through anyway.
+
+Every request runs in a forked child, so a cell that crashes, hangs or changes global state
+(an allowlist) cannot affect the next one. The worker reports facts only: what the load
+returned (a bounded description of its content) or raised (type and text). Deciding what that
+means is the driver's job.
+"""
+
+import collections
+import dataclasses
+import datetime
+import enum
+import functools
+import importlib.util
+import json
+import os
+import pathlib
+import resource
+import select
+import signal
+import sys
+import time
+import traceback
+
+PROTOCOL_FD = os.dup(1)
+os.dup2(2, 1)  # native libraries' stdout noise goes to the log, not the protocol
+
+import torch  # noqa: E402  (after the redirect: torch's import may print)
+
+try:
+    import numpy
+except ImportError:  # pragma: no cover - every Debian torch depends on numpy
+    numpy = None
+
+MAX_ITEMS = 64
+MAX_DEPTH = 10
+
+
+def send(message):
+    data = ("@loadmatrix " + json.dumps(message, sort_keys=True) + "\n").encode()
+    while data:
+        written = os.write(PROTOCOL_FD, data)
+        data = data[written:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Content description: a bounded, version-stable summary of what an object holds, so the
+# driver can tell a load that returned the right thing from one that returned something else.
+
+
+def describe_tensor(tensor):
+    t = tensor.detach()
+    facts = {"class": type(tensor).__name__, "dtype": str(t.dtype).replace("torch.", ""),
+             "shape": list(t.shape), "layout": str(t.layout).replace("torch.", "")}
+    if t.is_quantized:
+        facts["qscheme"] = str(t.qscheme()).replace("torch.", "")
+        t = t.dequantize()
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    if t.is_complex():
+        t = torch.view_as_real(t)
+    values = t.to(torch.float64).flatten()
+    facts["sum"] = round(float(values.sum()), 6) if values.numel() else 0.0
+    facts["head"] = [round(v, 6) for v in values[:8].tolist()]
+    return {"tensor": facts}
+
+
+def describe(value, depth=0):
+    if depth > MAX_DEPTH:
+        return {"truncated": type(value).__name__}
+    nested = functools.partial(describe, depth=depth + 1)
+    if isinstance(value, torch.Tensor):
+        return describe_tensor(value)
+    if isinstance(value, torch.jit.ScriptModule):
+        return {"script_module": value.original_name, "state": nested(dict(value.state_dict()))}
+    if isinstance(value, torch.nn.Module):
+        return {"module": type(value).__name__, "state": nested(dict(value.state_dict()))}
+    # numpy scalars subclass float and int, and numpy 2 reprs them differently: first.
+    if numpy is not None:
+        if isinstance(value, numpy.ndarray):
+            return {"ndarray": str(value.dtype), "shape": list(value.shape),
+                    "values": nested(value.flatten()[:MAX_ITEMS].tolist())}
+        if isinstance(value, numpy.generic):
+            return {"np_scalar": type(value).__name__, "value": nested(value.item())}
+        if isinstance(value, numpy.dtype):
+            return {"np_dtype": str(value)}
+    if isinstance(value, enum.Enum):  # before str/int: str- and int-enums are both
+        return {"enum": type(value).__name__, "name": value.name}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else {"bigint": str(value)}
+    if isinstance(value, float):
+        return {"float": repr(float(value))}
+    if isinstance(value, complex):
+        return {"complex": repr(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": type(value).__name__, "hex": bytes(value[:256]).hex()}
+    if isinstance(value, (slice, range)):
+        return {"repr": repr(value)}
+    if isinstance(value, (torch.dtype, torch.device, torch.Size)):
+        return {"torch": repr(value)}
+    if isinstance(value, datetime.datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, pathlib.PurePath):
+        return {"path": type(value).__name__, "value": str(value)}
+    if isinstance(value, functools.partial):
+        return {"partial": getattr(value.func, "__qualname__", repr(value.func)),
+                "args": nested(list(value.args)), "keywords": nested(dict(value.keywords))}
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: repr(item[0]))[:MAX_ITEMS]
+        return {"dict": type(value).__name__,
+                "items": [[repr(key), nested(item)] for key, item in items]}
+    if isinstance(value, (list, tuple, collections.deque)):
+        return {"seq": type(value).__name__, "items": [nested(v) for v in list(value)[:MAX_ITEMS]]}
+    if isinstance(value, (set, frozenset)):
+        return {"set": type(value).__name__, "items": sorted(repr(v) for v in value)[:MAX_ITEMS]}
+    if dataclasses.is_dataclass(value) or hasattr(value, "__dict__"):
+        # Public data only: each torch version's __setstate__ adds private bookkeeping of its
+        # own (hook dicts, profiler names) that says nothing about what the file holds.
+        attrs = {k: v for k, v in sorted(vars(value).items())
+                 if not k.startswith("_") and not callable(v)}
+        return {"object": type(value).__name__, "attrs": nested(attrs)}
+    return {"type": type(value).__name__}
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations, each run in a forked child.
+
+
+def import_file(path):
+    name = "loadmatrix_case_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def file_format(path):
+    """What torch wrote: a TorchScript archive, a torch.save zip, or the legacy format."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return "legacy"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+        return "torchscript"
+    return "zip"
+
+
+def op_save(request):
+    """Saves a recipe's object, and describes what the producer's own torch loads back.
+
+    The round trip, not the live object, is the expectation: unpickling may legitimately add
+    state (an optimizer's __setstate__), and what a consumer must reproduce is what the file
+    holds. A file the producer cannot read back itself is described from the live object.
+    """
+    recipe = import_file(request["recipe"])
+    value = recipe.build()
+    if hasattr(recipe, "save"):
+        recipe.save(value, request["out"])
+    else:
+        torch.save(value, request["out"])
+    result = {"status": "returned", "format": file_format(request["out"])}
+    try:
+        kwargs = {"weights_only": False} if has_parameter("weights_only") else {}
+        result["description"] = describe(torch.load(request["out"], map_location="cpu", **kwargs))
+        result["expectation"] = "round trip in the producer"
+    except Exception as error:  # noqa: BLE001
+        result["description"] = describe(value)
+        result["expectation"] = f"the live object ({type(error).__name__} on reload: {error})"[:500]
+    return result
+
+
+def resolve_global(name):
+    """The object a pickle's GLOBAL names (module.qualname), imported the way pickle would."""
+    module_name, _, qualname = name.rpartition(".")
+    parts = qualname.split(".")
+    while module_name:
+        try:
+            obj = importlib.import_module(module_name)
+            break
+        except ImportError:
+            module_name, _, head = module_name.rpartition(".")
+            parts.insert(0, head)
+    else:
+        obj = importlib.import_module("builtins")
+    for part in parts:
+        obj = getattr(obj, part)
+    return obj
+
+
+def allow_globals(names, via):
+    """Allowlists `names`, by their names as written in the pickle.
+
+    via="public": torch.serialization.add_safe_globals, what a user would write; the (object,
+    name) form registers the pickle's own spelling (numpy.core... served from numpy._core).
+    via="internal": extends the private default allowlist, for versions without the public
+    API; used only to discover every blocked global, never offered as a fix.
+    """
+    if not names:
+        return
+    if via == "internal":
+        from torch import _weights_only_unpickler as unpickler
+
+        original = unpickler._get_allowed_globals
+        extra = {name: resolve_global(name) for name in names}
+
+        def extended(*args, **kwargs):
+            allowed = original(*args, **kwargs)
+            allowed.update(extra)
+            return allowed
+
+        unpickler._get_allowed_globals = extended
+        return
+    entries = []
+    for name in names:
+        obj = resolve_global(name)
+        own_name = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+        entries.append(obj if own_name == name else (obj, name))
+    try:
+        torch.serialization.add_safe_globals(entries)
+    except (TypeError, ValueError):  # versions without the (object, name) form
+        torch.serialization.add_safe_globals([e[0] if isinstance(e, tuple) else e for e in entries])
+
+
+def has_parameter(name):
+    import inspect
+
+    return name in inspect.signature(torch.load).parameters
+
+
+def op_load(request):
+    mode = request["mode"]
+    path = request["file"]
+    kwargs = {"map_location": "cpu"}
+    if mode in ("weights_only", "unsafe", "forced", "allowlist") and not has_parameter("weights_only"):
+        return {"status": "unsupported", "reason": "torch.load has no weights_only argument"}
+    if mode == "weights_only" or mode == "allowlist":
+        kwargs["weights_only"] = True
+    elif mode == "unsafe":
+        kwargs["weights_only"] = False
+    elif mode == "mmap":
+        if not has_parameter("mmap"):
+            return {"status": "unsupported", "reason": "torch.load has no mmap argument"}
+        kwargs["mmap"] = True
+    elif mode == "forced":
+        import inspect
+
+        if "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in inspect.getsource(torch.serialization):
+            return {"status": "unsupported",
+                    "reason": "this torch does not read TORCH_FORCE_WEIGHTS_ONLY_LOAD"}
+        os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+        kwargs["weights_only"] = False
+    elif mode != "default":
+        raise ValueError(f"unknown mode {mode!r}")
+    if mode == "allowlist" and not hasattr(torch.serialization, "add_safe_globals"):
+        return {"status": "unsupported",
+                "reason": "torch.serialization.add_safe_globals does not exist"}
+    allow_globals(request.get("allow", []), request.get("allow_via", "public"))
+    value = torch.load(path, **kwargs)
+    return {"status": "returned", "description": describe(value)}
+
+
+def op_scenario(request):
+    scenario = import_file(request["script"])
+    value = scenario.run(request["workdir"])
+    return {"status": "returned", "description": describe(value)}
+
+
+OPERATIONS = {"save": op_save, "load": op_load, "scenario": op_scenario}
+
+
+def run_in_child(request):
+    """Forks, runs the operation in the child, and returns what it reported or how it died."""
+    operation = OPERATIONS.get(request.get("op"))
+    if operation is None:
+        return {"status": "protocol_error", "message": f"unknown op {request.get('op')!r}"}
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        code = 0
+        try:
+            limit = request.get("memory_limit_bytes")
+            if limit:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            result = operation(request)
+        except BaseException as error:  # noqa: BLE001 - every failure is a result
+            result = {"status": "raised", "error_type": type(error).__name__,
+                      "error_module": type(error).__module__, "message": str(error)[:20000],
+                      "traceback": traceback.format_exc()[-4000:]}
+        try:
+            payload = json.dumps(result).encode()
+        except (TypeError, ValueError) as error:
+            payload = json.dumps({"status": "raised", "error_type": "ReportError",
+                                  "message": f"cannot encode the result: {error}"}).encode()
+        try:
+            while payload:
+                payload = payload[os.write(write_end, payload):]
+        except OSError:
+            code = 3
+        os._exit(code)
+
+    os.close(write_end)
+    timeout = float(request.get("timeout_s", 60))
+    chunks = []
+    status = None
+    deadline = started + timeout
+    open_pipe = True
+    while True:
+        if open_pipe:
+            ready, _, _ = select.select([read_end], [], [], max(0.0, min(0.05, deadline - time.monotonic())))
+            if ready:
+                chunk = os.read(read_end, 65536)
+                if chunk:
+                    chunks.append(chunk)
+                else:
+                    open_pipe = False
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done and not open_pipe:
+            break
+        if done:
+            # The child is gone; collect what it left in the pipe.
+            while True:
+                chunk = os.read(read_end, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            break
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_end)
+            return {"status": "timeout", "timeout_s": timeout,
+                    "duration_ms": int((time.monotonic() - started) * 1000)}
+        if not open_pipe:
+            time.sleep(0.005)
+    os.close(read_end)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if os.WIFSIGNALED(status):
+        return {"status": "crashed", "signal": os.WTERMSIG(status), "duration_ms": duration_ms}
+    try:
+        result = json.loads(b"".join(chunks).decode())
+    except ValueError:
+        return {"status": "crashed", "exit_code": os.WEXITSTATUS(status),
+                "message": "the cell's process exited without a result",
+                "duration_ms": duration_ms}
+    result["duration_ms"] = duration_ms
+    return result
+
+
+def main():
+    send({"op": "ready", "pid": os.getpid(), "torch": torch.__version__,
+          "python": sys.version.split()[0]})
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            send({"id": None, "status": "protocol_error", "message": f"bad request: {error}"})
+            continue
+        if request.get("op") == "exit":
+            break
+        reply = run_in_child(request)
+        reply["id"] = request.get("id")
+        send(reply)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

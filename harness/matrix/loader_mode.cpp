@@ -1,0 +1,51 @@
+#include "matrix/loader_mode.h"
+
+namespace loadmatrix {
+
+const std::vector<LoaderModeInfo>& loader_modes() {
+  static const std::vector<LoaderModeInfo> modes = {
+      {LoaderMode::default_load, "default", "torch.load(f) with this version's default", false},
+      {LoaderMode::weights_only, "weights_only", "torch.load(f, weights_only=True)", false},
+      {LoaderMode::unsafe, "unsafe", "torch.load(f, weights_only=False); runs pickled code", false},
+      {LoaderMode::mmap, "mmap", "torch.load(f, mmap=True)", false},
+      {LoaderMode::forced, "forced",
+       "TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 and torch.load(f, weights_only=False)", false},
+      {LoaderMode::allowlist, "allowlist",
+       "weights_only=True with the smallest add_safe_globals allowlist that loads it", false},
+      {LoaderMode::cpp_pickle, "cpp_pickle", "torch::pickle_load in C++ (libtorch)", true},
+      {LoaderMode::cpp_jit, "cpp_jit", "torch::jit::load in C++, for TorchScript archives", true},
+  };
+  return modes;
+}
+
+const LoaderModeInfo& loader_mode_info(LoaderMode mode) {
+  for (const auto& info : loader_modes()) {
+    if (info.mode == mode) {
+      return info;
+    }
+  }
+  return loader_modes().front();
+}
+
+const char* loader_mode_id(LoaderMode mode) {
+  return loader_mode_info(mode).id;
+}
+
+std::optional<LoaderMode> parse_loader_mode(std::string_view id) {
+  for (const auto& info : loader_modes()) {
+    if (id == info.id) {
+      return info.mode;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string loader_mode_ids() {
+  std::string ids;
+  for (const auto& info : loader_modes()) {
+    ids += (ids.empty() ? "" : ", ") + std::string(info.id);
+  }
+  return ids;
+}
+
+} // namespace loadmatrix

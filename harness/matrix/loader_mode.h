@@ -1,0 +1,36 @@
+// The ways a checkpoint gets loaded. Ids are fixed: they key records across runs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loadmatrix {
+
+enum class LoaderMode {
+  default_load, // torch.load(f): whatever this version's default is
+  weights_only, // torch.load(f, weights_only=True)
+  unsafe,       // torch.load(f, weights_only=False): runs the pickle's code
+  mmap,         // torch.load(f, mmap=True)
+  forced,       // TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 with torch.load(f, weights_only=False)
+  allowlist,    // weights_only=True plus the smallest add_safe_globals set that works
+  cpp_pickle,   // torch::pickle_load in the C++ probe
+  cpp_jit,      // torch::jit::load in the C++ probe (TorchScript archives)
+};
+
+struct LoaderModeInfo {
+  LoaderMode mode;
+  const char* id;
+  const char* description;
+  bool cpp; // run by the C++ probe, not the Python worker
+};
+
+const std::vector<LoaderModeInfo>& loader_modes();
+const LoaderModeInfo& loader_mode_info(LoaderMode mode);
+const char* loader_mode_id(LoaderMode mode);
+std::optional<LoaderMode> parse_loader_mode(std::string_view id);
+// "default, weights_only, ..." for error messages and --help.
+std::string loader_mode_ids();
+
+} // namespace loadmatrix

@@ -1,0 +1,105 @@
+#include "probes/worker.h"
+
+#include "util/resources.h"
+#include "util/text.h"
+
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+namespace {
+constexpr const char* kMarker = "@loadmatrix ";
+// Beyond the cell's own timeout (enforced inside the worker), what the driver allows for the
+// fork and the reply before it decides the worker itself is stuck.
+constexpr std::chrono::seconds kSlack(30);
+} // namespace
+
+Worker::Worker(const Environment& env, WorkerOptions options)
+    : env_(env), options_(std::move(options)) {}
+
+Worker::~Worker() {
+  if (process_) {
+    process_->send(R"({"op": "exit"})");
+    process_->stop(std::chrono::seconds(2));
+  }
+}
+
+Expected<bool> Worker::ensure_started() {
+  if (process_) {
+    return true;
+  }
+  auto status = SandboxStatus::create();
+  if (!status) {
+    return status.error();
+  }
+  SandboxMount runtime = env_.sandbox.place(resources().runtime_dir, "runtime", false);
+  SandboxCommand command;
+  command.argv = {env_.python, (runtime.inside / "worker.py").string()};
+  command.mounts = options_.mounts;
+  command.mounts.push_back(runtime);
+  command.env = {"PYTHONPATH=" + join(options_.python_path, ":"), "PYTHONUNBUFFERED=1"};
+  auto started = LineProcess::start(env_.sandbox.wrap(command, status->file()), options_.log_file);
+  if (!started) {
+    return Error{fmt::format("env {}: cannot start the worker: {}", env_.spec.name,
+                             started.error().message)};
+  }
+  ++starts_;
+  auto ready = (*started)->read_line(kMarker, LineProcess::Clock::now() + options_.start_timeout);
+  if (ready.status != LineProcess::ReadStatus::line) {
+    ProcessResult result = (*started)->stop(std::chrono::seconds(1));
+    status->apply(result);
+    auto log = read_text_file(options_.log_file);
+    return Error{fmt::format("env {}: the worker did not start ({}); its log {} ends:\n  {}",
+                             env_.spec.name, result.describe(), options_.log_file.string(),
+                             log ? last_lines(*log, 8) : std::string("(unreadable)"))};
+  }
+  process_ = std::move(started).value();
+  status_ = std::make_unique<SandboxStatus>(std::move(status).value());
+  return true;
+}
+
+Json Worker::fail_and_restart(const std::string& status, const std::string& detail) {
+  ProcessResult result = process_->stop(std::chrono::milliseconds(500));
+  status_->apply(result);
+  process_.reset();
+  status_.reset();
+  Json facts = {{"status", status}, {"detail", detail + " (worker " + result.describe() + ")"}};
+  if (result.termination == Termination::signaled) {
+    facts["signal"] = result.signal;
+  }
+  return facts;
+}
+
+Json Worker::call(Json request, std::chrono::milliseconds timeout) {
+  if (auto started = ensure_started(); !started) {
+    return {{"status", "protocol_error"}, {"message", started.error().message}};
+  }
+  long long id = next_id_++;
+  request["id"] = id;
+  request["timeout_s"] = std::chrono::duration<double>(timeout).count();
+  if (!process_->send(request.dump())) {
+    return fail_and_restart("crashed", "the worker stopped reading requests");
+  }
+  auto deadline = LineProcess::Clock::now() + timeout + kSlack;
+  for (;;) {
+    auto read = process_->read_line(kMarker, deadline);
+    if (read.status == LineProcess::ReadStatus::timeout) {
+      return fail_and_restart("timeout", "the worker did not answer in time");
+    }
+    if (read.status != LineProcess::ReadStatus::line) {
+      return fail_and_restart("crashed", read.status == LineProcess::ReadStatus::eof
+                                             ? "the worker exited"
+                                             : "the worker wrote an oversized line");
+    }
+    auto reply = parse_json(read.line, fmt::format("env {}: worker reply", env_.spec.name));
+    if (!reply || !reply->is_object()) {
+      // Garbage on the protocol channel: the worker can no longer be trusted.
+      return fail_and_restart("protocol_error", "the worker wrote a malformed reply");
+    }
+    if (reply->value("id", Json()) == Json(id)) {
+      return *reply;
+    }
+  }
+}
+
+} // namespace loadmatrix

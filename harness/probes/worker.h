@@ -1,0 +1,51 @@
+// The driver's side of cases/runtime/worker.py: one long-lived Python worker per env, in the
+// env's sandbox, answering line-protocol requests. A worker that dies or stops answering is
+// reported as that request's result and replaced, so the next cell gets a fresh one.
+#pragma once
+
+#include "envs/environment.h"
+#include "util/line_process.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+struct WorkerOptions {
+  std::vector<SandboxMount> mounts;
+  std::vector<std::string> python_path; // inside paths, for PYTHONPATH
+  std::filesystem::path log_file;       // the worker's stderr, appended
+  std::chrono::milliseconds start_timeout{std::chrono::minutes(2)};
+};
+
+class Worker {
+public:
+  Worker(const Environment& env, WorkerOptions options);
+  ~Worker();
+
+  // Sends `request` (an "op" and its fields; "id" is added) and returns the reply. When the
+  // worker fails instead, the reply is synthesised: {"status": "crashed"|"timeout", ...}.
+  // `timeout` is the cell's own budget; the worker enforces it on the cell's process, and the
+  // driver gives up on the worker itself a little after.
+  Json call(Json request, std::chrono::milliseconds timeout);
+
+  // An error only when the worker cannot start at all (the env is unusable).
+  Expected<bool> ensure_started();
+  int starts() const { return starts_; }
+  const Environment& env() const { return env_; }
+
+private:
+  Json fail_and_restart(const std::string& status, const std::string& detail);
+
+  Environment env_;
+  WorkerOptions options_;
+  std::unique_ptr<LineProcess> process_;
+  std::unique_ptr<SandboxStatus> status_;
+  long long next_id_ = 1;
+  int starts_ = 0;
+};
+
+} // namespace loadmatrix

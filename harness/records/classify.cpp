@@ -1,0 +1,188 @@
+#include "records/classify.h"
+
+#include <csignal>
+#include <cstring>
+#include <fmt/core.h>
+#include <regex>
+
+namespace loadmatrix {
+
+const char* block_reason_id(BlockReason reason) {
+  switch (reason) {
+  case BlockReason::none:
+    return "";
+  case BlockReason::global_not_allowed:
+    return "global_not_allowed";
+  case BlockReason::module_blocklisted:
+    return "module_blocklisted";
+  case BlockReason::unsupported_opcode:
+    return "unsupported_opcode";
+  case BlockReason::build_not_allowed:
+    return "build_not_allowed";
+  case BlockReason::other:
+    return "other";
+  }
+  return "";
+}
+
+std::string strip_ansi(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
+      i += 2;
+      while (i < text.size() && !(text[i] >= '@' && text[i] <= '~')) {
+        ++i;
+      }
+      continue;
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+namespace {
+
+// Python 3 builtins that pickles and 2.14's messages may name without their module.
+std::string qualify(std::string name) {
+  if (name.starts_with("__builtin__.")) {
+    name = "builtins." + name.substr(12); // Python 2 spelling, mapped the way torch maps it
+  }
+  if (name.find('.') == std::string::npos) {
+    name = "builtins." + name;
+  }
+  return name;
+}
+
+} // namespace
+
+Refusal parse_refusal(std::string_view error_type, std::string_view raw_message) {
+  Refusal refusal;
+  std::string message = strip_ansi(raw_message);
+  bool weights_only = message.find("Weights only load failed") != std::string::npos ||
+                      message.find("WeightsUnpickler error") != std::string::npos;
+  if (!weights_only || (error_type != "UnpicklingError" && error_type != "RuntimeError")) {
+    return refusal;
+  }
+  refusal.weights_only = true;
+  refusal.reason = BlockReason::other;
+  std::smatch match;
+  static const std::regex blocklisted(
+      R"(unsupported GLOBAL ([\w.]+) whose module ([\w.]+) is blocked)");
+  static const std::regex not_allowed(R"(GLOBAL ([\w.]+) was not an allowed global)");
+  static const std::regex unsupported_class(R"(Unsupported class ([\w.]+))");
+  static const std::regex build(
+      R"((?:but got|unsupported class|Unsupported type) <class '([\w.]+)'>)");
+  static const std::regex opcode(R"(Unsupported operand (\d+)|Unsupported opcode)");
+  if (std::regex_search(message, match, blocklisted)) {
+    refusal.reason = BlockReason::module_blocklisted;
+    refusal.globals.push_back(qualify(match[1]));
+  } else if (std::regex_search(message, match, not_allowed) ||
+             std::regex_search(message, match, unsupported_class)) {
+    refusal.reason = BlockReason::global_not_allowed;
+    refusal.globals.push_back(qualify(match[1]));
+  } else if (std::regex_search(message, match, build)) {
+    refusal.reason = BlockReason::build_not_allowed;
+    refusal.globals.push_back(qualify(match[1]));
+  } else if (std::regex_search(message, match, opcode)) {
+    refusal.reason = BlockReason::unsupported_opcode;
+  }
+  return refusal;
+}
+
+bool is_dangerous_global(std::string_view name) {
+  static const char* const modules[] = {
+      "os.",      "posix.",      "nt.",        "subprocess.",      "sys.",    "pickle.", "_pickle.",
+      "shutil.",  "socket.",     "importlib.", "runpy.",           "pty.",    "code.",   "ctypes.",
+      "marshal.", "webbrowser.", "commands.",  "multiprocessing.", "signal.", "io."};
+  for (const char* module : modules) {
+    if (name.starts_with(module)) {
+      return true;
+    }
+  }
+  static const char* const builtins[] = {
+      "builtins.eval",       "builtins.exec",       "builtins.getattr", "builtins.setattr",
+      "builtins.delattr",    "builtins.__import__", "builtins.compile", "builtins.open",
+      "builtins.globals",    "builtins.locals",     "builtins.vars",    "builtins.input",
+      "builtins.breakpoint", "builtins.exit",       "builtins.quit",    "torch.load",
+      "torch.hub.load"};
+  for (const char* builtin : builtins) {
+    if (name == builtin) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string first_difference(const Json& expected, const Json& actual) {
+  if (expected.type() != actual.type()) {
+    return fmt::format(": expected {}, got {}", expected.dump().substr(0, 120),
+                       actual.dump().substr(0, 120));
+  }
+  if (expected.is_object()) {
+    for (const auto& [key, value] : expected.items()) {
+      if (!actual.contains(key)) {
+        return "." + key + ": missing";
+      }
+      if (value != actual.at(key)) {
+        return "." + key + first_difference(value, actual.at(key));
+      }
+    }
+    for (const auto& [key, value] : actual.items()) {
+      if (!expected.contains(key)) {
+        return "." + key + ": unexpected";
+      }
+    }
+  } else if (expected.is_array()) {
+    for (size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
+      if (expected[i] != actual[i]) {
+        return fmt::format("[{}]{}", i, first_difference(expected[i], actual[i]));
+      }
+    }
+    if (expected.size() != actual.size()) {
+      return fmt::format(": {} items, expected {}", actual.size(), expected.size());
+    }
+  }
+  return fmt::format(": expected {}, got {}", expected.dump().substr(0, 120),
+                     actual.dump().substr(0, 120));
+}
+
+Classification classify(const Json& facts, const Json* expected) {
+  Classification result;
+  std::string status = facts.value("status", "");
+  result.error_type = facts.value("error_type", "");
+  result.message = strip_ansi(facts.value("message", "")).substr(0, 4000);
+  if (status == "returned") {
+    const Json& description = facts.contains("description") ? facts.at("description") : Json();
+    if (expected != nullptr && *expected != description) {
+      result.outcome = Outcome::mismatch;
+      result.detail = "content differs at $" + first_difference(*expected, description);
+    } else {
+      result.outcome = Outcome::pass;
+    }
+  } else if (status == "raised") {
+    result.refusal = parse_refusal(result.error_type, facts.value("message", ""));
+    result.outcome = result.refusal.weights_only ? Outcome::blocked : Outcome::error;
+  } else if (status == "crashed") {
+    result.outcome = Outcome::crash;
+    if (facts.contains("signal")) {
+      int signal = facts.at("signal").get<int>();
+      result.detail = fmt::format("killed by signal {} ({})", signal, ::strsignal(signal));
+    } else {
+      result.detail =
+          fmt::format("exited with status {} without a result", facts.value("exit_code", -1));
+    }
+  } else if (status == "timeout") {
+    result.outcome = Outcome::timeout;
+    result.detail = facts.value("detail", "the load did not finish in time");
+  } else if (status == "unsupported") {
+    result.outcome = Outcome::unsupported;
+    result.detail = facts.value("reason", "");
+  } else {
+    result.outcome = Outcome::error;
+    result.detail = fmt::format("probe protocol error: {}", facts.dump().substr(0, 300));
+  }
+  return result;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,57 @@
+#include "records/record.h"
+
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+std::string Record::key() const {
+  return case_name + "|" + producer + "|" + consumer + "|" + mode;
+}
+
+Json Record::to_json() const {
+  Json value = {{"case", case_name},
+                {"producer", producer},
+                {"consumer", consumer},
+                {"mode", mode},
+                {"outcome", outcome_id(outcome)},
+                {"blocked_globals", blocked_globals},
+                {"reason", reason},
+                {"error_type", error_type},
+                {"message", message},
+                {"duration_ms", duration_ms}};
+  if (!allowlist.empty()) {
+    value["allowlist"] = allowlist;
+  }
+  if (!detail.empty()) {
+    value["detail"] = detail;
+  }
+  return value;
+}
+
+Expected<Record> Record::from_json(const Json& value, const std::string& origin) {
+  Record record;
+  try {
+    record.case_name = value.at("case").get<std::string>();
+    record.producer = value.at("producer").get<std::string>();
+    record.consumer = value.at("consumer").get<std::string>();
+    record.mode = value.at("mode").get<std::string>();
+    auto outcome = parse_outcome(value.at("outcome").get<std::string>());
+    if (!outcome) {
+      return Error{
+          fmt::format("{}: outcome: unknown outcome {}", origin, value.at("outcome").dump())};
+    }
+    record.outcome = *outcome;
+    record.blocked_globals = value.value("blocked_globals", std::vector<std::string>{});
+    record.reason = value.value("reason", "");
+    record.error_type = value.value("error_type", "");
+    record.message = value.value("message", "");
+    record.duration_ms = value.value("duration_ms", 0LL);
+    record.allowlist = value.value("allowlist", std::vector<std::string>{});
+    record.detail = value.value("detail", "");
+  } catch (const Json::exception& e) {
+    return Error{fmt::format("{}: {}", origin, e.what())};
+  }
+  return record;
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,161 @@
+#include "records/result_store.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace loadmatrix {
+
+namespace {
+
+std::filesystem::path journal_path(const std::filesystem::path& dir) {
+  return dir / "records.jsonl";
+}
+
+} // namespace
+
+Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::filesystem::path& dir,
+                                                         bool resume, Json header) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error{fmt::format("mkdir {}: {}", dir.string(), ec.message())};
+  }
+  std::map<std::string, Record> kept;
+  size_t good_bytes = 0;
+  auto journal = journal_path(dir);
+  if (resume && std::filesystem::exists(journal)) {
+    auto text = read_text_file(journal);
+    if (!text) {
+      return text.error();
+    }
+    size_t line_no = 0;
+    size_t offset = 0;
+    while (offset < text->size()) {
+      size_t end = text->find('\n', offset);
+      if (end == std::string::npos) {
+        break; // a torn last line: the run died while writing it
+      }
+      ++line_no;
+      auto origin = fmt::format("{}:{}", journal.string(), line_no);
+      auto parsed = parse_json(std::string_view(*text).substr(offset, end - offset), origin);
+      if (!parsed) {
+        break; // likewise torn: everything before it is intact
+      }
+      auto record = Record::from_json(*parsed, origin);
+      if (!record) {
+        return record.error();
+      }
+      kept[record->key()] = *record;
+      offset = end + 1;
+      good_bytes = offset;
+    }
+  }
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND | (resume ? 0 : O_TRUNC);
+  int fd = ::open(journal.c_str(), flags, 0644);
+  if (fd < 0) {
+    return Error{fmt::format("open {}: {}", journal.string(), std::strerror(errno))};
+  }
+  if (resume && ::ftruncate(fd, static_cast<off_t>(good_bytes)) != 0) {
+    ::close(fd);
+    return Error{fmt::format("truncate {}: {}", journal.string(), std::strerror(errno))};
+  }
+  std::unique_ptr<ResultStore> store(new ResultStore(dir, std::move(header), fd));
+  store->resumed_ = kept.size();
+  store->records_ = std::move(kept);
+  return store;
+}
+
+ResultStore::~ResultStore() {
+  if (journal_ >= 0) {
+    ::close(journal_);
+  }
+}
+
+bool ResultStore::has(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  return records_.contains(key);
+}
+
+size_t ResultStore::size() const {
+  std::lock_guard lock(mutex_);
+  return records_.size();
+}
+
+std::vector<Record> ResultStore::records() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Record> all;
+  for (const auto& [key, record] : records_) {
+    all.push_back(record);
+  }
+  return all;
+}
+
+Expected<bool> ResultStore::append(const Record& record) {
+  std::string line = record.to_json().dump() + "\n";
+  bool snapshot = false;
+  {
+    std::lock_guard lock(mutex_);
+    size_t written = 0;
+    while (written < line.size()) {
+      ssize_t n = ::write(journal_, line.data() + written, line.size() - written);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        return Error{
+            fmt::format("write {}: {}", journal_path(dir_).string(), std::strerror(errno))};
+      }
+      written += static_cast<size_t>(n);
+    }
+    ::fdatasync(journal_);
+    records_[record.key()] = record;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_snapshot_ > std::chrono::seconds(5)) {
+      last_snapshot_ = now;
+      snapshot = true;
+    }
+  }
+  return snapshot ? write_results() : Expected<bool>(true);
+}
+
+Expected<bool> ResultStore::write_results(const Json& header_updates) {
+  Json document;
+  {
+    std::lock_guard lock(mutex_);
+    header_.update(header_updates);
+    document = header_;
+    document["schema"] = kResultsSchema;
+    Json records = Json::array();
+    for (const auto& [key, record] : records_) {
+      records.push_back(record.to_json());
+    }
+    document["records"] = std::move(records);
+  }
+  return write_json_file(dir_ / "results.json", document);
+}
+
+Expected<std::pair<Json, std::vector<Record>>> read_results(const std::filesystem::path& path) {
+  auto document = read_json_file(path);
+  if (!document) {
+    return document.error();
+  }
+  if (!document->is_object() || document->value("schema", "") != kResultsSchema) {
+    return Error{fmt::format("{}: schema: expected '{}'", path.string(), kResultsSchema)};
+  }
+  std::vector<Record> records;
+  const Json& list = (*document)["records"];
+  for (size_t i = 0; i < list.size(); ++i) {
+    auto record = Record::from_json(list[i], fmt::format("{}: records[{}]", path.string(), i));
+    if (!record) {
+      return record.error();
+    }
+    records.push_back(*record);
+  }
+  return std::make_pair(*document, records);
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,406 @@
+#include "run/matrix_run.h"
+
+#include "probes/worker.h"
+#include "records/classify.h"
+#include "run/allowlist_search.h"
+#include "util/resources.h"
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <semaphore>
+#include <thread>
+#include <unistd.h>
+
+namespace loadmatrix {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uid_t kNobody = 65534;
+
+void make_sandbox_writable(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  if (::chown(dir.c_str(), kNobody, kNobody) != 0) {
+    throw FatalError(fmt::format("chown {}: {}", dir.string(), std::strerror(errno)));
+  }
+}
+
+// Where each host directory a worker needs appears inside its env.
+struct Layout {
+  SandboxMount checkpoints;
+  SandboxMount scratch;
+  std::vector<SandboxMount> case_roots;
+  std::vector<SandboxMount> python_path;
+  SandboxMount fixtures;
+
+  std::filesystem::path inside_case(const CaseSpec& spec) const {
+    for (const auto& root : case_roots) {
+      if (root.host == std::filesystem::absolute(spec.root).lexically_normal()) {
+        return root.inside / std::filesystem::relative(spec.file, spec.root);
+      }
+    }
+    throw FatalError("internal: no mount for case root " + spec.root.string());
+  }
+};
+
+std::vector<std::filesystem::path> case_roots(const std::vector<CaseSpec>& cases) {
+  std::vector<std::filesystem::path> roots;
+  for (const auto& spec : cases) {
+    auto root = std::filesystem::absolute(spec.root).lexically_normal();
+    if (std::find(roots.begin(), roots.end(), root) == roots.end()) {
+      roots.push_back(root);
+    }
+  }
+  return roots;
+}
+
+Layout layout_for(const Environment& env, const RunPlan& plan, const RunOptions& options) {
+  Layout layout;
+  layout.checkpoints = env.sandbox.place(options.out_dir / "checkpoints", "checkpoints", true);
+  layout.scratch = env.sandbox.place(options.out_dir / "scratch" / env.spec.name, "scratch", true);
+  auto roots = case_roots(plan.cases);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    layout.case_roots.push_back(env.sandbox.place(roots[i], fmt::format("cases{}", i), false));
+  }
+  for (size_t i = 0; i < options.python_path.size(); ++i) {
+    layout.python_path.push_back(
+        env.sandbox.place(options.python_path[i], fmt::format("pythonpath{}", i), false));
+  }
+  layout.fixtures = env.sandbox.place(resources().cases_dir / "fixtures", "fixtures", false);
+  return layout;
+}
+
+WorkerOptions worker_options(const Layout& layout, const std::filesystem::path& log_file) {
+  WorkerOptions options;
+  options.mounts = {layout.checkpoints, layout.scratch, layout.fixtures};
+  options.mounts.insert(options.mounts.end(), layout.case_roots.begin(), layout.case_roots.end());
+  options.mounts.insert(options.mounts.end(), layout.python_path.begin(), layout.python_path.end());
+  options.python_path.push_back(layout.fixtures.inside.string());
+  for (const auto& mount : layout.python_path) {
+    options.python_path.push_back(mount.inside.string());
+  }
+  options.log_file = log_file;
+  return options;
+}
+
+std::filesystem::path checkpoint_file(const RunOptions& options, const std::string& producer,
+                                      const std::string& case_name) {
+  return options.out_dir / "checkpoints" / producer / (case_name + ".pt");
+}
+
+std::filesystem::path expectation_file(const RunOptions& options, const std::string& producer,
+                                       const std::string& case_name) {
+  return options.out_dir / "checkpoints" / producer / (case_name + ".expect.json");
+}
+
+// One env's side of the run: its worker, its C++ probe, the cells it consumes.
+class EnvRunner {
+public:
+  EnvRunner(const Environment& env, const RunPlan& plan, const RunOptions& options,
+            ResultStore& store, ProcessRunner& runner, RunReport& report, std::mutex& report_mutex,
+            const ProgressLog& log)
+      : env_(env), plan_(plan), options_(options), store_(store), runner_(runner), report_(report),
+        report_mutex_(report_mutex), log_(log), layout_(layout_for(env, plan, options)),
+        worker_(env, worker_options(layout_,
+                                    options.out_dir / "logs" / (env.spec.name + ".worker.log"))) {}
+
+  void save_all() {
+    make_sandbox_writable(options_.out_dir / "checkpoints" / env_.spec.name);
+    make_sandbox_writable(options_.out_dir / "scratch" / env_.spec.name);
+    size_t saved = 0;
+    for (const auto& spec : plan_.cases) {
+      if (spec.kind != CaseKind::recipe ||
+          std::filesystem::exists(expectation_file(options_, env_.spec.name, spec.name))) {
+        continue;
+      }
+      auto out = layout_.checkpoints.inside / env_.spec.name / (spec.name + ".pt");
+      Json reply = worker_.call(
+          {{"op", "save"}, {"recipe", layout_.inside_case(spec).string()}, {"out", out.string()}},
+          options_.cell_timeout);
+      Json expectation = {{"case", spec.name}, {"producer", env_.spec.name}, {"save", reply}};
+      auto written =
+          write_json_file(expectation_file(options_, env_.spec.name, spec.name), expectation);
+      if (!written) {
+        throw FatalError(written.error());
+      }
+      saved += reply.value("status", "") == "returned";
+    }
+    log_(fmt::format("env {}: saved {} checkpoint(s)", env_.spec.name, saved));
+  }
+
+  void load_all() {
+    std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>> cpp_cells;
+    for (const auto& spec : plan_.cases) {
+      if (spec.kind == CaseKind::scenario) {
+        run_scenario(spec);
+        continue;
+      }
+      for (const auto& producer : plan_.envs) {
+        load_file(spec, producer.spec.name, cpp_cells);
+      }
+    }
+    for (const auto& [mode, cells] : cpp_cells) {
+      run_cpp_cells(mode, cells);
+    }
+  }
+
+private:
+  Record base_record(const std::string& case_name, const std::string& producer,
+                     const std::string& mode) const {
+    Record record;
+    record.case_name = case_name;
+    record.producer = producer;
+    record.consumer = env_.spec.name;
+    record.mode = mode;
+    return record;
+  }
+
+  void commit(Record record) {
+    auto appended = store_.append(record);
+    if (!appended) {
+      throw FatalError(appended.error());
+    }
+    std::lock_guard lock(report_mutex_);
+    ++report_.cells;
+    ++report_.counts[record.outcome];
+  }
+
+  static void apply(Record& record, const Classification& c, const Json& facts) {
+    record.outcome = c.outcome;
+    record.error_type = c.error_type;
+    record.message = c.message;
+    record.detail = c.detail;
+    record.reason = block_reason_id(c.refusal.reason);
+    record.blocked_globals = c.refusal.globals;
+    record.duration_ms = facts.value("duration_ms", 0LL);
+  }
+
+  bool wanted(LoaderMode mode) const {
+    return options_.modes.empty() ||
+           std::find(options_.modes.begin(), options_.modes.end(), mode) != options_.modes.end();
+  }
+
+  // The search for a file's blocked globals (and, with the public API, its fix): once per
+  // file, shared by every mode that finds the file blocked.
+  const AllowlistSearch& search(const std::string& inside_file) {
+    auto it = searches_.find(inside_file);
+    if (it != searches_.end()) {
+      return it->second;
+    }
+    // Versions without add_safe_globals still get every blocked global listed, through their
+    // private allowlist; that route is never offered as a fix.
+    std::string via = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
+    auto load = [&](const std::vector<std::string>& allow) {
+      return worker_.call({{"op", "load"},
+                           {"file", inside_file},
+                           {"mode", "weights_only"},
+                           {"allow", allow},
+                           {"allow_via", via}},
+                          options_.cell_timeout);
+    };
+    return searches_.emplace(inside_file, search_allowlist(load)).first->second;
+  }
+
+  void
+  load_file(const CaseSpec& spec, const std::string& producer,
+            std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>>& cpp_cells) {
+    auto expectation = read_json_file(expectation_file(options_, producer, spec.name));
+    Json save = expectation ? expectation->value("save", Json()) : Json();
+    bool saved = save.value("status", "") == "returned";
+    auto inside_file = (layout_.checkpoints.inside / producer / (spec.name + ".pt")).string();
+    for (const auto& info : loader_modes()) {
+      Record record = base_record(spec.name, producer, info.id);
+      if (!wanted(info.mode) || store_.has(record.key())) {
+        continue;
+      }
+      if (!saved) {
+        record.outcome = Outcome::skipped;
+        Classification failure = classify(save, nullptr);
+        record.detail = fmt::format("{} could not save it: {} {}", producer, failure.error_type,
+                                    failure.message.empty() ? failure.detail : failure.message);
+        commit(record);
+        continue;
+      }
+      if (info.cpp) {
+        if (info.mode == LoaderMode::cpp_jit && save.value("format", "") != "torchscript") {
+          record.outcome = Outcome::skipped;
+          record.detail = "torch::jit::load reads TorchScript archives; this is a " +
+                          save.value("format", std::string("?")) + " checkpoint";
+          commit(record);
+        } else {
+          cpp_cells[info.mode].emplace_back(&spec, producer);
+        }
+        continue;
+      }
+      const Json& described = save.at("description");
+      if (info.mode == LoaderMode::allowlist) {
+        commit(allowlist_record(record, inside_file, described));
+        continue;
+      }
+      Json facts = worker_.call({{"op", "load"}, {"file", inside_file}, {"mode", info.id}},
+                                options_.cell_timeout);
+      Classification c = classify(facts, &described);
+      apply(record, c, facts);
+      if (c.outcome == Outcome::blocked) {
+        const AllowlistSearch& found = search(inside_file);
+        for (const auto& global : found.blocked) {
+          if (std::find(record.blocked_globals.begin(), record.blocked_globals.end(), global) ==
+              record.blocked_globals.end()) {
+            record.blocked_globals.push_back(global);
+          }
+        }
+      }
+      commit(record);
+    }
+  }
+
+  Record allowlist_record(Record record, const std::string& inside_file, const Json& described) {
+    if (!env_.fingerprint().has_add_safe_globals) {
+      record.outcome = Outcome::unsupported;
+      record.detail = "torch.serialization.add_safe_globals does not exist in this version";
+      return record;
+    }
+    const AllowlistSearch& found = search(inside_file);
+    Classification last = classify(found.last_facts, &described);
+    apply(record, last, found.last_facts);
+    record.blocked_globals = found.blocked;
+    record.reason = block_reason_id(found.reason);
+    if (last.outcome == Outcome::pass || last.outcome == Outcome::mismatch) {
+      record.allowlist = found.allowlist;
+    } else if (!found.stop.empty()) {
+      record.detail = "no safe allowlist: " + found.stop;
+    }
+    return record;
+  }
+
+  void run_cpp_cells(LoaderMode mode,
+                     const std::vector<std::pair<const CaseSpec*, std::string>>& cells) {
+    auto probe = plan_.cpp_probes.find(env_.spec.name);
+    std::vector<std::filesystem::path> files;
+    for (const auto& [spec, producer] : cells) {
+      files.push_back(checkpoint_file(options_, producer, spec->name));
+    }
+    std::vector<Json> facts;
+    if (probe != plan_.cpp_probes.end()) {
+      facts = run_cpp_probe_batch(env_, probe->second, runner_,
+                                  mode == LoaderMode::cpp_jit ? "jit" : "pickle",
+                                  options_.out_dir / "checkpoints", files, options_.cell_timeout);
+    }
+    for (size_t i = 0; i < cells.size(); ++i) {
+      Record record = base_record(cells[i].first->name, cells[i].second, loader_mode_id(mode));
+      if (facts.empty()) {
+        record.outcome = Outcome::unsupported;
+        record.detail = "no C++ probe could be built in this env (no libtorch)";
+      } else {
+        // The C++ side describes content in its own terms, so only load/no-load is compared.
+        apply(record, classify(facts[i], nullptr), facts[i]);
+      }
+      commit(record);
+    }
+  }
+
+  void run_scenario(const CaseSpec& spec) {
+    Record record = base_record(spec.name, env_.spec.name, "scenario");
+    if (store_.has(record.key())) {
+      return;
+    }
+    Json facts = worker_.call({{"op", "scenario"},
+                               {"script", layout_.inside_case(spec).string()},
+                               {"workdir", layout_.scratch.inside.string()}},
+                              options_.cell_timeout);
+    apply(record, classify(facts, nullptr), facts);
+    commit(record);
+  }
+
+  const Environment& env_;
+  const RunPlan& plan_;
+  const RunOptions& options_;
+  ResultStore& store_;
+  ProcessRunner& runner_;
+  RunReport& report_;
+  std::mutex& report_mutex_;
+  const ProgressLog& log_;
+  Layout layout_;
+  Worker worker_;
+  std::map<std::string, AllowlistSearch> searches_;
+};
+
+template <typename Work> void for_each_env(size_t count, size_t jobs, Work work) {
+  std::counting_semaphore<64> slots(static_cast<std::ptrdiff_t>(std::clamp<size_t>(jobs, 1, 64)));
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(count);
+  for (size_t i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      slots.acquire();
+      try {
+        work(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+      slots.release();
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (auto& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+}
+
+} // namespace
+
+Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes) {
+  Json envs = Json::array();
+  for (const auto& env : plan.envs) {
+    const Fingerprint& fp = env.fingerprint();
+    envs.push_back({{"name", env.spec.name},
+                    {"kind", env_kind_name(env.spec.kind)},
+                    {"torch", fp.torch},
+                    {"python", fp.python},
+                    {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
+                    {"weights_only_default",
+                     fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
+                    {"has_add_safe_globals", fp.has_add_safe_globals},
+                    {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
+                    {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}});
+  }
+  Json cases = Json::array();
+  for (const auto& spec : plan.cases) {
+    cases.push_back({{"name", spec.name},
+                     {"kind", spec.kind == CaseKind::recipe ? "recipe" : "scenario"},
+                     {"note", spec.note}});
+  }
+  Json mode_ids = Json::array();
+  for (const auto& info : loader_modes()) {
+    if (modes.empty() || std::find(modes.begin(), modes.end(), info.mode) != modes.end()) {
+      mode_ids.push_back(info.id);
+    }
+  }
+  return {{"envs", envs}, {"cases", cases}, {"modes", mode_ids}};
+}
+
+RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore& store,
+                     ProcessRunner& runner, const ProgressLog& log) {
+  auto started = Clock::now();
+  RunReport report;
+  report.resumed = store.resumed();
+  std::mutex report_mutex;
+  std::filesystem::create_directories(options.out_dir / "logs");
+  std::vector<std::unique_ptr<EnvRunner>> envs;
+  for (const auto& env : plan.envs) {
+    envs.push_back(
+        std::make_unique<EnvRunner>(env, plan, options, store, runner, report, report_mutex, log));
+  }
+  size_t jobs =
+      options.jobs > 0 ? options.jobs : std::max<size_t>(1, std::thread::hardware_concurrency());
+  // Every producer saves before any consumer loads: a consumer needs all producers' files.
+  for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->save_all(); });
+  for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
+  report.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report;
+}
+
+} // namespace loadmatrix
