@@ -3,6 +3,7 @@
 #include "util/json_file.h"
 #include "util/process.h"
 
+#include <fmt/core.h>
 #include <fstream>
 #include <gtest/gtest.h>
 
@@ -85,4 +86,100 @@ TEST(CliTest, AUsageErrorExitsWithFour) {
   EXPECT_EQ(loadmatrix_cli({"envs", "frobnicate"}).exit_code, 4);
   EXPECT_EQ(loadmatrix_cli({"--no-such-flag", "envs", "list"}).exit_code, 4);
   EXPECT_EQ(loadmatrix_cli({"--help"}).exit_code, 0);
+}
+
+namespace {
+
+std::map<std::string, Json> records_by_key(const std::filesystem::path& results) {
+  Json document = read_json_file(results).value_or_throw();
+  std::map<std::string, Json> by_key;
+  for (const auto& record : document.at("records")) {
+    by_key[record.at("case").get<std::string>() + "|" + record.at("producer").get<std::string>() +
+           "|" + record.at("consumer").get<std::string>() + "|" +
+           record.at("mode").get<std::string>()] = record;
+  }
+  return by_key;
+}
+
+} // namespace
+
+// A maintainer's own recipe, importing a class from their own package: nothing in the harness
+// knows either name.
+TEST(CliRunTest, AUsersOwnCasesAndPackageRunLikeTheCorpus) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "src" / "acme");
+  std::ofstream(dir.path() / "src" / "acme" / "__init__.py") << "";
+  std::ofstream(dir.path() / "src" / "acme" / "meta.py")
+      << "class ModelCard:\n    def __init__(self, owner):\n        self.owner = owner\n";
+  std::filesystem::create_directories(dir.path() / "ours" / "recipes");
+  std::ofstream(dir.path() / "ours" / "recipes" / "acme_release.py")
+      << "\"\"\"Acme's release checkpoint: weights plus a ModelCard.\"\"\"\n"
+         "import torch\nfrom acme.meta import ModelCard\n\n"
+         "def build():\n    return {'w': torch.ones(2), 'card': ModelCard('acme')}\n";
+  auto out = dir.path() / "out";
+  ProcessResult result = loadmatrix_cli({"-q", "run", "--envs", "bookworm,sid", "--cases",
+                                         (dir.path() / "ours").string(), "--no-builtin-cases",
+                                         "--python-path", (dir.path() / "src").string(), "--modes",
+                                         "default,allowlist,unsafe", "--out", out.string()});
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("12 cells"), std::string::npos) << result.stdout_text;
+  auto records = records_by_key(out / "results.json");
+  EXPECT_EQ(records.at("acme_release|bookworm|bookworm|default").at("outcome"), "pass");
+  const Json& blocked = records.at("acme_release|bookworm|sid|default");
+  EXPECT_EQ(blocked.at("outcome"), "blocked");
+  EXPECT_EQ(blocked.at("blocked_globals"), Json::array({"acme.meta.ModelCard"}));
+  const Json& fixed = records.at("acme_release|bookworm|sid|allowlist");
+  EXPECT_EQ(fixed.at("outcome"), "pass") << fixed.dump();
+  EXPECT_EQ(fixed.at("allowlist"), Json::array({"acme.meta.ModelCard"}));
+  EXPECT_EQ(records.at("acme_release|sid|bookworm|unsafe").at("outcome"), "pass");
+}
+
+TEST(CliRunTest, ResumeKeepsRecordedCellsAndEndsWithTheSameResults) {
+  test_support::TempDir dir;
+  auto out = dir.path() / "out";
+  std::vector<std::string> args = {"-q",      "run",
+                                   "--envs",  "bookworm,trixie",
+                                   "--cases", "argparse_namespace,python_set",
+                                   "--modes", "default,weights_only,allowlist",
+                                   "--out",   out.string()};
+  ASSERT_TRUE(loadmatrix_cli(args).succeeded());
+  auto complete = records_by_key(out / "results.json");
+  ASSERT_EQ(complete.size(), 2u * 2 * 2 * 3);
+
+  // As if the driver had been killed: half the journal kept, the last line torn.
+  std::string journal = read_text_file(out / "records.jsonl").value();
+  size_t half = 0;
+  for (size_t lines = 0; lines < complete.size() / 2; ++lines) {
+    half = journal.find('\n', half) + 1;
+  }
+  ASSERT_TRUE(
+      write_file_atomically(out / "records.jsonl", journal.substr(0, half) + "{\"case\": \"arg"));
+  std::filesystem::remove(out / "results.json");
+
+  args.push_back("--resume");
+  ProcessResult resumed = loadmatrix_cli(args);
+  ASSERT_TRUE(resumed.succeeded()) << resumed.stderr_text;
+  EXPECT_NE(resumed.stdout_text.find(
+                fmt::format("({} run now, {} resumed)", complete.size() / 2, complete.size() / 2)),
+            std::string::npos)
+      << resumed.stdout_text;
+  auto after = records_by_key(out / "results.json");
+  ASSERT_EQ(after.size(), complete.size());
+  for (const auto& [key, record] : complete) {
+    EXPECT_EQ(after.at(key).at("outcome"), record.at("outcome")) << key;
+    EXPECT_EQ(after.at(key).at("blocked_globals"), record.at("blocked_globals")) << key;
+  }
+}
+
+TEST(CliRunTest, BadRunArgumentsAreNamed) {
+  ProcessResult mode = loadmatrix_cli({"run", "--modes", "weights-only"});
+  EXPECT_EQ(mode.exit_code, 2);
+  EXPECT_NE(mode.stderr_text.find("--modes: unknown mode 'weights-only' (known: default, "
+                                  "weights_only, unsafe, mmap, forced, allowlist, cpp_pickle, "
+                                  "cpp_jit)"),
+            std::string::npos)
+      << mode.stderr_text;
+  ProcessResult cases = loadmatrix_cli({"run", "--cases", "no_such_case*"});
+  EXPECT_EQ(cases.exit_code, 2);
+  EXPECT_NE(cases.stderr_text.find("--cases: no case matches"), std::string::npos);
 }

@@ -1,0 +1,232 @@
+// The run job against the three real envs, on a slice of the corpus chosen to cover the
+// behaviours the issue names. One run is shared by the suite (it takes ~15 s).
+#include "envs/provisioner.h"
+#include "run/matrix_run.h"
+#include "testing/test_envs.h"
+#include "util/resources.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+
+namespace {
+
+const std::vector<std::string> kCases = {"argparse_namespace",
+                                         "numpy_rng_state",
+                                         "state_dict",
+                                         "plain_tensors",
+                                         "torchscript_archive",
+                                         "legacy_format",
+                                         "blocklisted_module_global",
+                                         "opacus_clone_module"};
+
+class MatrixRunTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    dir_ = new test_support::TempDir();
+    SystemProcessRunner runner;
+    EnvCache cache = test_support::test_env_cache();
+    plan_ = new RunPlan();
+    for (const auto& name : test_support::default_env_names()) {
+      Environment env = test_support::open_test_env(name);
+      plan_->cpp_probes[name] = ensure_cpp_probe(env, cache, runner, [](auto&) {}).value_or_throw();
+      plan_->envs.push_back(env);
+    }
+    plan_->cases = discover_cases({resources().cases_dir}, kCases);
+    RunOptions options;
+    options.out_dir = dir_->path() / "out";
+    auto store =
+        ResultStore::open(options.out_dir, false, results_header(*plan_, {})).value_or_throw();
+    report_ = new RunReport(run_matrix(*plan_, options, *store, runner, [](auto&) {}));
+    ASSERT_TRUE(store->write_results());
+    records_ = new std::vector<Record>(store->records());
+  }
+  static void TearDownTestSuite() {
+    delete records_;
+    delete report_;
+    delete plan_;
+    delete dir_;
+  }
+
+  static const Record& cell(const std::string& case_name, const std::string& producer,
+                            const std::string& consumer, const std::string& mode) {
+    for (const auto& record : *records_) {
+      if (record.case_name == case_name && record.producer == producer &&
+          record.consumer == consumer && record.mode == mode) {
+        return record;
+      }
+    }
+    throw FatalError("no record for " + case_name + " " + producer + " " + consumer + " " + mode);
+  }
+
+  static test_support::TempDir* dir_;
+  static RunPlan* plan_;
+  static RunReport* report_;
+  static std::vector<Record>* records_;
+};
+
+test_support::TempDir* MatrixRunTest::dir_ = nullptr;
+RunPlan* MatrixRunTest::plan_ = nullptr;
+RunReport* MatrixRunTest::report_ = nullptr;
+std::vector<Record>* MatrixRunTest::records_ = nullptr;
+
+bool has(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+} // namespace
+
+TEST_F(MatrixRunTest, EveryCellEndsWithExactlyOneRecord) {
+  size_t recipes = kCases.size() - 1; // opacus_clone_module is a scenario
+  EXPECT_EQ(records_->size(), recipes * 3 * 3 * loader_modes().size() + 1 * 3);
+  EXPECT_EQ(report_->cells, records_->size());
+}
+
+TEST_F(MatrixRunTest, ArgparseNamespaceBreaksAtTheFlipAndTheAllowlistFixesIt) {
+  EXPECT_EQ(cell("argparse_namespace", "bookworm", "bookworm", "default").outcome, Outcome::pass);
+  for (const char* consumer : {"trixie", "sid"}) {
+    const Record& loaded = cell("argparse_namespace", "bookworm", consumer, "default");
+    EXPECT_EQ(loaded.outcome, Outcome::blocked) << consumer;
+    EXPECT_EQ(loaded.blocked_globals, std::vector<std::string>{"argparse.Namespace"});
+    EXPECT_EQ(loaded.reason, "global_not_allowed");
+    const Record& fixed = cell("argparse_namespace", "bookworm", consumer, "allowlist");
+    EXPECT_EQ(fixed.outcome, Outcome::pass) << fixed.message << fixed.detail;
+    EXPECT_EQ(fixed.allowlist, std::vector<std::string>{"argparse.Namespace"});
+  }
+  // 1.13 has no add_safe_globals: the allowlist mode does not exist there.
+  EXPECT_EQ(cell("argparse_namespace", "sid", "bookworm", "allowlist").outcome,
+            Outcome::unsupported);
+}
+
+TEST_F(MatrixRunTest, EveryBlockedGlobalIsListedNotOnlyTheFirst) {
+  const Record& rng = cell("numpy_rng_state", "trixie", "sid", "weights_only");
+  EXPECT_EQ(rng.outcome, Outcome::blocked);
+  for (const char* global :
+       {"numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype"}) {
+    EXPECT_TRUE(has(rng.blocked_globals, global)) << global;
+  }
+  const Record& fixed = cell("numpy_rng_state", "trixie", "sid", "allowlist");
+  EXPECT_EQ(fixed.outcome, Outcome::pass);
+  EXPECT_EQ(fixed.allowlist, rng.blocked_globals);
+}
+
+TEST_F(MatrixRunTest, Numpy2PicklesFailOnBookwormEvenUnsafe) {
+  for (const char* producer : {"trixie", "sid"}) {
+    const Record& unsafe = cell("numpy_rng_state", producer, "bookworm", "unsafe");
+    EXPECT_EQ(unsafe.outcome, Outcome::error);
+    EXPECT_NE(unsafe.message.find("numpy._core"), std::string::npos) << unsafe.message;
+  }
+  EXPECT_EQ(cell("numpy_rng_state", "bookworm", "sid", "unsafe").outcome, Outcome::pass);
+}
+
+TEST_F(MatrixRunTest, CppPickleFailsWhereItReallyDoes) {
+  for (const char* env : {"bookworm", "trixie", "sid"}) {
+    const Record& state = cell("state_dict", env, env, "cpp_pickle");
+    EXPECT_EQ(state.outcome, Outcome::error) << env;
+    EXPECT_NE(state.message.find("GenericDict"), std::string::npos) << state.message;
+  }
+  EXPECT_EQ(cell("plain_tensors", "trixie", "trixie", "cpp_pickle").outcome, Outcome::pass);
+  EXPECT_EQ(cell("plain_tensors", "sid", "sid", "cpp_pickle").outcome, Outcome::pass);
+  EXPECT_EQ(cell("legacy_format", "sid", "sid", "cpp_pickle").outcome, Outcome::error);
+}
+
+TEST_F(MatrixRunTest, ModesAVersionLacksAreUnsupportedAndInapplicableOnesSkipped) {
+  EXPECT_EQ(cell("plain_tensors", "sid", "bookworm", "mmap").outcome, Outcome::unsupported);
+  EXPECT_EQ(cell("plain_tensors", "sid", "sid", "mmap").outcome, Outcome::pass);
+  const Record& jit = cell("plain_tensors", "sid", "sid", "cpp_jit");
+  EXPECT_EQ(jit.outcome, Outcome::skipped);
+  EXPECT_NE(jit.detail.find("TorchScript"), std::string::npos);
+  EXPECT_EQ(cell("torchscript_archive", "sid", "sid", "cpp_jit").outcome, Outcome::pass);
+  EXPECT_EQ(cell("torchscript_archive", "trixie", "trixie", "cpp_jit").outcome, Outcome::pass);
+}
+
+TEST_F(MatrixRunTest, ABlocklistedGlobalIsNeverAllowlisted) {
+  const Record& fix = cell("blocklisted_module_global", "sid", "sid", "allowlist");
+  EXPECT_EQ(fix.outcome, Outcome::blocked);
+  EXPECT_EQ(fix.reason, "module_blocklisted");
+  EXPECT_TRUE(fix.allowlist.empty());
+  EXPECT_TRUE(has(fix.blocked_globals, "posix.getcwd"));
+  EXPECT_NE(fix.detail.find("no safe allowlist"), std::string::npos) << fix.detail;
+}
+
+TEST_F(MatrixRunTest, ScenariosRunTheirOwnLoadPathInEachEnv) {
+  EXPECT_EQ(cell("opacus_clone_module", "bookworm", "bookworm", "scenario").outcome, Outcome::pass);
+  for (const char* env : {"trixie", "sid"}) {
+    const Record& clone = cell("opacus_clone_module", env, env, "scenario");
+    EXPECT_EQ(clone.outcome, Outcome::blocked) << env;
+    EXPECT_TRUE(has(clone.blocked_globals, "torch.nn.modules.container.Sequential"));
+  }
+}
+
+// Each Python-mode record re-checked by a plain torch.load in the consumer env: no worker, no
+// fork, no classifier, just the call a user would make.
+TEST_F(MatrixRunTest, EveryRecordAgreesWithADirectTorchLoad) {
+  SystemProcessRunner runner;
+  const char* script = R"(
+import json, sys, torch
+for line in sys.stdin:
+    path, mode = line.split()
+    kwargs = {"map_location": "cpu"}
+    if mode != "default":
+        kwargs["weights_only"] = mode == "weights_only"
+    try:
+        torch.load(path, **kwargs)
+        verdict = "returned"
+    except Exception as error:
+        text = str(error)
+        refusal = "Weights only load failed" in text or "WeightsUnpickler" in text
+        verdict = "refused" if refusal else "raised"
+    print("CHECK", path, mode, verdict, flush=True)
+)";
+  size_t checked = 0;
+  for (const auto& env : plan_->envs) {
+    SandboxMount checkpoints =
+        env.sandbox.place(dir_->path() / "out" / "checkpoints", "ckpt", false);
+    SandboxMount fixtures =
+        env.sandbox.place(resources().cases_dir / "fixtures", "fixtures", false);
+    std::string requests;
+    std::map<std::string, const Record*> expected;
+    for (const auto& record : *records_) {
+      if (record.consumer != env.spec.name || record.mode == "scenario" ||
+          (record.mode != "default" && record.mode != "weights_only" && record.mode != "unsafe") ||
+          record.outcome == Outcome::skipped) {
+        continue;
+      }
+      auto path = (checkpoints.inside / record.producer / (record.case_name + ".pt")).string();
+      requests += path + " " + record.mode + "\n";
+      expected[path + " " + record.mode] = &record;
+    }
+    auto input = dir_->path() / (env.spec.name + ".requests");
+    ASSERT_TRUE(write_file_atomically(input, requests));
+    SandboxMount input_dir = env.sandbox.place(dir_->path(), "requests", false);
+    SandboxCommand command;
+    command.argv = {"sh",       "-c",   "exec \"$0\" -c \"$1\" < \"$2\"",
+                    env.python, script, (input_dir.inside / input.filename()).string()};
+    command.mounts = {checkpoints, fixtures, input_dir};
+    command.env = {"PYTHONPATH=" + fixtures.inside.string()};
+    command.timeout = std::chrono::minutes(5);
+    ProcessResult result = env.sandbox.run(runner, command);
+    ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+    std::istringstream lines(result.stdout_text);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string tag, path, mode, verdict;
+      fields >> tag >> path >> mode >> verdict;
+      if (tag != "CHECK") {
+        continue;
+      }
+      const Record& record = *expected.at(path + " " + mode);
+      Outcome outcome = record.outcome;
+      std::string cell_name = record.key();
+      if (verdict == "returned") {
+        EXPECT_TRUE(outcome == Outcome::pass || outcome == Outcome::mismatch) << cell_name;
+      } else if (verdict == "refused") {
+        EXPECT_EQ(outcome, Outcome::blocked) << cell_name;
+      } else {
+        EXPECT_TRUE(outcome == Outcome::error || outcome == Outcome::unsupported) << cell_name;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, (kCases.size() - 1) * 3 * 3 * 3 - 10);
+}
