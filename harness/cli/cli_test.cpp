@@ -116,13 +116,17 @@ TEST(CliRunTest, AUsersOwnCasesAndPackageRunLikeTheCorpus) {
       << "\"\"\"Acme's release checkpoint: weights plus a ModelCard.\"\"\"\n"
          "import torch\nfrom acme.meta import ModelCard\n\n"
          "def build():\n    return {'w': torch.ones(2), 'card': ModelCard('acme')}\n";
+  // A recipe that cannot even be built: its cells say why instead of vanishing.
+  std::ofstream(dir.path() / "ours" / "recipes" / "needs_gpu.py")
+      << "\"\"\"A checkpoint only a GPU box can make.\"\"\"\n"
+         "def build():\n    raise RuntimeError('no CUDA device')\n";
   auto out = dir.path() / "out";
   ProcessResult result = loadmatrix_cli({"-q", "run", "--envs", "bookworm,sid", "--cases",
                                          (dir.path() / "ours").string(), "--no-builtin-cases",
                                          "--python-path", (dir.path() / "src").string(), "--modes",
                                          "default,allowlist,unsafe", "--out", out.string()});
   ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
-  EXPECT_NE(result.stdout_text.find("12 cells"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("24 cells"), std::string::npos) << result.stdout_text;
   auto records = records_by_key(out / "results.json");
   EXPECT_EQ(records.at("acme_release|bookworm|bookworm|default").at("outcome"), "pass");
   const Json& blocked = records.at("acme_release|bookworm|sid|default");
@@ -132,6 +136,9 @@ TEST(CliRunTest, AUsersOwnCasesAndPackageRunLikeTheCorpus) {
   EXPECT_EQ(fixed.at("outcome"), "pass") << fixed.dump();
   EXPECT_EQ(fixed.at("allowlist"), Json::array({"acme.meta.ModelCard"}));
   EXPECT_EQ(records.at("acme_release|sid|bookworm|unsafe").at("outcome"), "pass");
+  const Json& unsaved = records.at("needs_gpu|sid|bookworm|default");
+  EXPECT_EQ(unsaved.at("outcome"), "skipped");
+  EXPECT_EQ(unsaved.at("detail"), "sid could not save it: RuntimeError no CUDA device");
 }
 
 TEST(CliRunTest, ResumeKeepsRecordedCellsAndEndsWithTheSameResults) {

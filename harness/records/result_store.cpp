@@ -99,17 +99,8 @@ Expected<bool> ResultStore::append(const Record& record) {
   bool snapshot = false;
   {
     std::lock_guard lock(mutex_);
-    size_t written = 0;
-    while (written < line.size()) {
-      ssize_t n = ::write(journal_, line.data() + written, line.size() - written);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        return Error{
-            fmt::format("write {}: {}", journal_path(dir_).string(), std::strerror(errno))};
-      }
-      written += static_cast<size_t>(n);
+    if (auto written = write_all(journal_, line, journal_path(dir_).string()); !written) {
+      return written.error();
     }
     ::fdatasync(journal_);
     records_[record.key()] = record;

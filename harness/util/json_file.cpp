@@ -71,12 +71,7 @@ Expected<Json> read_json_file(const std::filesystem::path& path) {
   return parse_json(*text, path.string());
 }
 
-Expected<bool> write_file_atomically(const std::filesystem::path& path, std::string_view data) {
-  std::string temp = path.string() + fmt::format(".tmp.{}", ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Error{fmt::format("open {}: {}", temp, std::strerror(errno))};
-  }
+Expected<bool> write_all(int fd, std::string_view data, const std::string& what) {
   size_t written = 0;
   while (written < data.size()) {
     ssize_t n = ::write(fd, data.data() + written, data.size() - written);
@@ -84,12 +79,23 @@ Expected<bool> write_file_atomically(const std::filesystem::path& path, std::str
       if (errno == EINTR) {
         continue;
       }
-      int saved = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return Error{fmt::format("write {}: {}", temp, std::strerror(saved))};
+      return Error{fmt::format("write {}: {}", what, std::strerror(errno))};
     }
     written += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+Expected<bool> write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+  std::string temp = path.string() + fmt::format(".tmp.{}", ::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Error{fmt::format("open {}: {}", temp, std::strerror(errno))};
+  }
+  if (auto written = write_all(fd, data, temp); !written) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return written.error();
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int saved = errno;

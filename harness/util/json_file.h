@@ -13,6 +13,9 @@ namespace loadmatrix {
 
 using Json = nlohmann::json;
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR; the error names `what`.
+Expected<bool> write_all(int fd, std::string_view data, const std::string& what);
+
 Expected<Json> parse_json(std::string_view text, const std::string& origin);
 Expected<Json> read_json_file(const std::filesystem::path& path);
 Expected<std::string> read_text_file(const std::filesystem::path& path);

@@ -1,5 +1,7 @@
 #include "util/line_process.h"
 
+#include "util/json_file.h"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -41,19 +43,7 @@ LineProcess::~LineProcess() {
 }
 
 Expected<bool> LineProcess::send(const std::string& line) {
-  std::string data = line + "\n";
-  size_t written = 0;
-  while (written < data.size()) {
-    ssize_t n = ::write(in_, data.data() + written, data.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error{fmt::format("write to pid {}: {}", pid_, std::strerror(errno))};
-    }
-    written += static_cast<size_t>(n);
-  }
-  return true;
+  return write_all(in_, line + "\n", fmt::format("to pid {}", pid_));
 }
 
 LineProcess::Read LineProcess::read_line(const std::string& prefix, Clock::time_point deadline,
