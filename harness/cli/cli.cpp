@@ -46,6 +46,7 @@ int loadmatrix_main(int argc, char** argv) {
                  "Env cache (default: $LOADMATRIX_ENV_DIR, else ~/.cache/loadmatrix/envs)");
   app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");
   add_run_command(app, options);
+  add_report_commands(app, options);
   add_envs_command(app, options);
   add_probe_command(app, options);
 
@@ -67,7 +68,7 @@ int loadmatrix_main(int argc, char** argv) {
     std::cerr << "loadmatrix: internal error: " << e.what() << std::endl;
     return kExitHarnessError;
   }
-  return kExitOk;
+  return options.exit_code;
 }
 
 } // namespace loadmatrix

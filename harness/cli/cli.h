@@ -22,6 +22,7 @@ struct GlobalOptions {
   std::string matrix;  // --matrix, $LOADMATRIX_MATRIX, <home>/matrix/default.json
   std::string env_dir; // --env-dir, $LOADMATRIX_ENV_DIR, ~/.cache/loadmatrix/envs
   bool quiet = false;
+  int exit_code = 0; // what a subcommand's policy decided (kExitOk or kExitRegressions)
 
   std::string matrix_path() const;
 };
@@ -33,6 +34,7 @@ void log_progress(const GlobalOptions& options, const std::string& line);
 void add_envs_command(CLI::App& app, GlobalOptions& options);
 void add_probe_command(CLI::App& app, GlobalOptions& options);
 void add_run_command(CLI::App& app, GlobalOptions& options);
+void add_report_commands(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

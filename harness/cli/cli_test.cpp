@@ -190,3 +190,59 @@ TEST(CliRunTest, BadRunArgumentsAreNamed) {
   EXPECT_EQ(cases.exit_code, 2);
   EXPECT_NE(cases.stderr_text.find("--cases: no case matches"), std::string::npos);
 }
+
+TEST(CliRunTest, ExitCodesFollowTheFailOnPolicy) {
+  test_support::TempDir dir;
+  auto out = dir.path() / "out";
+  std::vector<std::string> args = {"-q",      "run",
+                                   "--envs",  "bookworm,trixie",
+                                   "--cases", "argparse_namespace",
+                                   "--modes", "default,allowlist",
+                                   "--out",   out.string()};
+  ProcessResult run = loadmatrix_cli(args);
+  EXPECT_EQ(run.exit_code, 0) << "no baseline: nothing is new" << run.stderr_text;
+  for (const char* file : {"results.json", "report.html", "summary.md", "junit.xml"}) {
+    EXPECT_TRUE(std::filesystem::exists(out / file)) << file;
+  }
+  EXPECT_NE(run.stdout_text.find("bookworm (1.13.0a0) -> trixie (2.6.0+debian): 2 regressions"),
+            std::string::npos)
+      << run.stdout_text;
+
+  ProcessResult strict =
+      loadmatrix_cli({"report", (out / "results.json").string(), "--fail-on", "regressions"});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_NE(strict.stderr_text.find("failing (--fail-on regressions): 2 regression(s) from "
+                                    "1.13.0a0 to 2.6.0+debian"),
+            std::string::npos)
+      << strict.stderr_text;
+
+  // A baseline in which everything passed: both blocked cells (one per producer) are new.
+  Json baseline = read_json_file(out / "results.json").value();
+  for (auto& record : baseline["records"]) {
+    record["outcome"] = "pass";
+  }
+  ASSERT_TRUE(write_json_file(dir.path() / "baseline.json", baseline));
+  ProcessResult diff =
+      loadmatrix_cli({"diff", (dir.path() / "baseline.json").string(),
+                      (out / "results.json").string(), "--out", (dir.path() / "diff").string()});
+  EXPECT_EQ(diff.exit_code, 1);
+  EXPECT_NE(diff.stdout_text.find("2 new failures, 0 fixed"), std::string::npos)
+      << diff.stdout_text;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "diff" / "report.html"));
+  EXPECT_EQ(loadmatrix_cli({"diff", (dir.path() / "baseline.json").string(),
+                            (out / "results.json").string(), "--out",
+                            (dir.path() / "diff").string(), "--fail-on", "none"})
+                .exit_code,
+            0);
+
+  ProcessResult unknown =
+      loadmatrix_cli({"report", (out / "results.json").string(), "--fail-on", "sometimes"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.stderr_text.find("--fail-on: unknown policy 'sometimes' (known: none, new, "
+                                     "regressions, any)"),
+            std::string::npos);
+  ProcessResult missing = loadmatrix_cli({"report", (dir.path() / "nope.json").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.stderr_text.find("nope.json: cannot open: No such file or directory"),
+            std::string::npos);
+}

@@ -1,5 +1,6 @@
 // loadmatrix run: the main job over a matrix's envs, the case corpus and the loader modes.
 #include "cli/cli.h"
+#include "cli/report_options.h"
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
 #include "run/matrix_run.h"
@@ -23,6 +24,7 @@ struct RunArgs {
   int cell_timeout = 60;
   bool resume = false;
   bool no_builtin_cases = false;
+  ReportOptions report;
 };
 
 std::vector<LoaderMode> parse_modes(const std::vector<std::string>& ids) {
@@ -38,7 +40,7 @@ std::vector<LoaderMode> parse_modes(const std::vector<std::string>& ids) {
   return modes;
 }
 
-void run_job(GlobalOptions& options, const RunArgs& args) {
+int run_job(GlobalOptions& options, const RunArgs& args) {
   Matrix matrix = load_matrix(options.matrix_path());
   auto specs = matrix.select_envs(args.envs);
   auto modes = parse_modes(args.modes);
@@ -123,6 +125,9 @@ void run_job(GlobalOptions& options, const RunArgs& args) {
                            report.cells, report.resumed, report.wall_seconds,
                            counts.empty() ? "nothing new" : counts);
   std::cout << "results: " << (run_options.out_dir / "results.json").string() << "\n";
+  auto [final_header, records] =
+      read_results(run_options.out_dir / "results.json").value_or_throw();
+  return args.report.analyse_and_report(final_header, records, run_options.out_dir);
 }
 
 } // namespace
@@ -147,7 +152,8 @@ void add_run_command(CLI::App& app, GlobalOptions& options) {
   run->add_flag("--resume", args->resume, "Keep the cells an interrupted run recorded");
   run->add_flag("--no-builtin-cases", args->no_builtin_cases,
                 "Only the cases given with --cases DIR");
-  run->callback([&options, args] { run_job(options, *args); });
+  args->report.add_to(*run);
+  run->callback([&options, args] { options.exit_code = run_job(options, *args); });
 }
 
 } // namespace loadmatrix

@@ -1,6 +1,8 @@
 // The run job against the three real envs, on a slice of the corpus chosen to cover the
 // behaviours the issue names. One run is shared by the suite (it takes ~15 s).
+#include "analysis/results_model.h"
 #include "envs/provisioner.h"
+#include "reports/report_writer.h"
 #include "run/matrix_run.h"
 #include "testing/test_envs.h"
 #include "util/resources.h"
@@ -229,4 +231,38 @@ for line in sys.stdin:
     }
   }
   EXPECT_GE(checked, (kCases.size() - 1) * 3 * 3 * 3 - 10);
+}
+
+// The regression analysis of a real run: derived from what torch did, not from a table.
+TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
+  ResultsModel model = build_results_model(results_header(*plan_, {}), *records_, {});
+  ASSERT_EQ(model.changes.size(), 2u);
+  const VersionChange& flip = model.changes[0];
+  EXPECT_EQ(flip.from.name, "bookworm");
+  EXPECT_EQ(flip.to.name, "trixie");
+  const CauseGroup* namespace_group = nullptr;
+  for (const auto& group : flip.causes) {
+    if (group.cause == "argparse.Namespace") {
+      namespace_group = &group;
+    }
+  }
+  ASSERT_NE(namespace_group, nullptr) << "argparse.Namespace did not regress at 2.6";
+  EXPECT_EQ(namespace_group->checkpoints, 3u); // saved by each of the three envs
+  EXPECT_EQ(namespace_group->fix.kind, SuggestedFix::Kind::allowlist);
+  EXPECT_TRUE(namespace_group->fix.verified);
+  EXPECT_EQ(namespace_group->fix.globals, std::vector<std::string>{"argparse.Namespace"});
+  EXPECT_NE(namespace_group->message.find("argparse.Namespace"), std::string::npos);
+  // Every regression is a cell that passed on 1.13 and fails on 2.6.
+  for (const auto& cell : flip.regressions) {
+    EXPECT_EQ(cell.before->outcome, Outcome::pass);
+    EXPECT_TRUE(outcome_info(cell.after->outcome).is_failure);
+  }
+  ASSERT_TRUE(write_reports(model, dir_->path() / "reports"));
+  SystemProcessRunner runner;
+  ProcessSpec lint;
+  lint.argv = {"xmllint", "--noout", "--schema",
+               (resources().home / "reports" / "junit.xsd").string(),
+               (dir_->path() / "reports" / "junit.xml").string()};
+  ProcessResult validated = runner.run(lint);
+  EXPECT_TRUE(validated.succeeded()) << validated.stderr_text;
 }

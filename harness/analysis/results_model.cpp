@@ -1,0 +1,321 @@
+#include "analysis/results_model.h"
+
+#include "util/error.h"
+#include "util/text.h"
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <set>
+
+namespace loadmatrix {
+
+std::vector<int> torch_version_key(const std::string& version) {
+  std::vector<int> key;
+  size_t i = 0;
+  while (i < version.size() && key.size() < 4) {
+    if (!std::isdigit(static_cast<unsigned char>(version[i]))) {
+      break;
+    }
+    int number = 0;
+    while (i < version.size() && std::isdigit(static_cast<unsigned char>(version[i]))) {
+      number = number * 10 + (version[i] - '0');
+      ++i;
+    }
+    key.push_back(number);
+    if (i < version.size() && version[i] == '.') {
+      ++i;
+    } else {
+      break;
+    }
+  }
+  return key;
+}
+
+std::string allowlist_snippet(const std::vector<std::string>& globals) {
+  std::string imports;
+  std::vector<std::string> names;
+  for (const auto& global : globals) {
+    auto dot = global.rfind('.');
+    std::string module = global.substr(0, dot);
+    std::string name = global.substr(dot + 1);
+    if (module == "builtins") {
+      names.push_back(name);
+      continue;
+    }
+    imports += fmt::format("from {} import {}\n", module, name);
+    names.push_back(name);
+  }
+  std::string list = "[" + join(names, ", ") + "]";
+  return fmt::format("import torch\n{}\ntorch.serialization.add_safe_globals({})\n"
+                     "# or, for one load only:\n"
+                     "with torch.serialization.safe_globals({}):\n"
+                     "    checkpoint = torch.load(path, weights_only=True)\n",
+                     imports, list, list);
+}
+
+const Record* ResultsModel::find(const std::string& case_name, const std::string& producer,
+                                 const std::string& consumer, const std::string& mode) const {
+  auto it = index_.find(case_name + "|" + producer + "|" + consumer + "|" + mode);
+  return it == index_.end() ? nullptr : &records[it->second];
+}
+
+std::map<Outcome, size_t> ResultsModel::outcome_counts() const {
+  std::map<Outcome, size_t> counts;
+  for (const auto& record : records) {
+    ++counts[record.outcome];
+  }
+  return counts;
+}
+
+namespace {
+
+bool failed(const Record* record) {
+  return record != nullptr && outcome_info(record->outcome).is_failure;
+}
+
+bool passed(const Record* record) {
+  return record != nullptr && record->outcome == Outcome::pass;
+}
+
+std::string first_line(const std::string& text, size_t limit) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.size() > limit ? line.substr(0, limit) + "..." : line;
+}
+
+std::pair<std::string, std::string> cause_of(const Record& record) {
+  if (record.outcome == Outcome::blocked && !record.blocked_globals.empty()) {
+    return {join(record.blocked_globals, ", "), record.reason};
+  }
+  if (record.outcome == Outcome::blocked) {
+    return {"weights-only refusal (" + record.reason + ")", record.reason};
+  }
+  std::string what = record.error_type.empty()
+                         ? record.detail
+                         : record.error_type + ": " + first_line(record.message, 100);
+  return {std::string(outcome_id(record.outcome)) + ": " + what, outcome_id(record.outcome)};
+}
+
+SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const std::string& to) {
+  SuggestedFix fix;
+  if (group.cells.front().mode == "scenario") {
+    fix.note = "This is loading code, not a file: change its torch.load call to allowlist the "
+               "globals (torch.serialization.safe_globals), or to weights_only=False if it only "
+               "ever loads files it wrote itself. Unverified: these are the globals torch named; "
+               "more may follow once they are allowed.";
+    if (!group.cells.front().after->blocked_globals.empty()) {
+      fix.kind = SuggestedFix::Kind::allowlist;
+      fix.globals = group.cells.front().after->blocked_globals;
+      fix.snippet = allowlist_snippet(fix.globals);
+    }
+    return fix;
+  }
+  bool blocked = group.cells.front().after->outcome == Outcome::blocked;
+  std::set<std::pair<std::string, std::string>> files;
+  for (const auto& cell : group.cells) {
+    files.insert({cell.case_name, cell.producer});
+  }
+  if (blocked) {
+    bool all_allowlisted = true;
+    std::vector<std::string> globals;
+    for (const auto& [case_name, producer] : files) {
+      const Record* allow = model.find(case_name, producer, to, "allowlist");
+      if (allow == nullptr || allow->outcome != Outcome::pass) {
+        all_allowlisted = false;
+        if (allow != nullptr && !allow->detail.empty()) {
+          fix.note = allow->detail;
+        }
+        break;
+      }
+      for (const auto& global : allow->allowlist) {
+        if (std::find(globals.begin(), globals.end(), global) == globals.end()) {
+          globals.push_back(global);
+        }
+      }
+    }
+    if (all_allowlisted) {
+      fix.kind = SuggestedFix::Kind::allowlist;
+      fix.globals = globals;
+      fix.verified = true;
+      fix.snippet = allowlist_snippet(globals);
+      fix.note = "Verified: with exactly these globals allowlisted, every file of this group "
+                 "loaded with weights_only=True on this version.";
+      return fix;
+    }
+  }
+  bool unsafe_loads = true;
+  for (const auto& [case_name, producer] : files) {
+    unsafe_loads = unsafe_loads && passed(model.find(case_name, producer, to, "unsafe"));
+  }
+  if (unsafe_loads) {
+    fix.kind = SuggestedFix::Kind::weights_only_false;
+    fix.verified = true;
+    fix.snippet = "checkpoint = torch.load(path, weights_only=False)\n";
+    fix.note = (fix.note.empty() ? std::string() : "No safe allowlist: " + fix.note + ". ") +
+               "Only for files you trust: weights_only=False runs whatever code the pickle "
+               "holds. Verified to load every file of this group on this version.";
+  } else {
+    fix.note = (fix.note.empty() ? std::string() : fix.note + ". ") +
+               "Neither an allowlist nor weights_only=False loads these files on this version; "
+               "the message says what is missing.";
+  }
+  return fix;
+}
+
+VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvInfo& to) {
+  VersionChange change;
+  change.from = from;
+  change.to = to;
+  for (const auto& record : model.records) {
+    // Scenarios run in one env: compare the same scenario across the two envs.
+    bool scenario = record.mode == "scenario";
+    if (record.consumer != to.name || (scenario && record.producer != to.name)) {
+      continue;
+    }
+    const Record* before =
+        scenario ? model.find(record.case_name, from.name, from.name, "scenario")
+                 : model.find(record.case_name, record.producer, from.name, record.mode);
+    CellPair pair{record.case_name, scenario ? std::string("(same env)") : record.producer,
+                  record.mode, before, &record};
+    if (passed(before) && failed(&record)) {
+      change.regressions.push_back(pair);
+      ++change.regressions_by_mode_and_producer[record.mode][pair.producer];
+    } else if (failed(before) && passed(&record)) {
+      change.fixes.push_back(pair);
+    } else if (failed(before) && failed(&record)) {
+      change.still_failing.push_back(pair);
+    } else {
+      ++change.unchanged;
+    }
+  }
+  std::map<std::string, CauseGroup> groups;
+  for (const auto& pair : change.regressions) {
+    auto [cause, reason] = cause_of(*pair.after);
+    // A scenario's fix is a change to its own code, not to a file: grouped apart.
+    if (pair.mode == "scenario") {
+      cause += " (scenario " + pair.case_name + ")";
+    }
+    CauseGroup& group = groups[cause];
+    group.cause = cause;
+    group.reason = reason;
+    if (group.message.empty()) {
+      group.message = pair.after->message.empty() ? pair.after->detail : pair.after->message;
+    }
+    group.cells.push_back(pair);
+  }
+  for (auto& [cause, group] : groups) {
+    std::set<std::pair<std::string, std::string>> files;
+    for (const auto& cell : group.cells) {
+      files.insert({cell.case_name, cell.producer});
+    }
+    group.checkpoints = files.size();
+    group.fix = fix_for(model, group, to.name);
+    change.causes.push_back(std::move(group));
+  }
+  std::stable_sort(change.causes.begin(), change.causes.end(), [](const auto& a, const auto& b) {
+    return a.checkpoints != b.checkpoints ? a.checkpoints > b.checkpoints : a.cause < b.cause;
+  });
+  return change;
+}
+
+} // namespace
+
+ResultsModel build_results_model(Json header, std::vector<Record> records,
+                                 const std::vector<std::pair<std::string, std::string>>& pairs) {
+  ResultsModel model;
+  model.records = std::move(records);
+  std::sort(model.records.begin(), model.records.end(),
+            [](const Record& a, const Record& b) { return a.key() < b.key(); });
+  for (size_t i = 0; i < model.records.size(); ++i) {
+    model.index_[model.records[i].key()] = i;
+  }
+  for (const auto& env : header.value("envs", Json::array())) {
+    EnvInfo info;
+    info.name = env.value("name", "");
+    info.torch = env.value("torch", "");
+    info.python = env.value("python", "");
+    info.numpy =
+        env.contains("numpy") && env["numpy"].is_string() ? env["numpy"].get<std::string>() : "";
+    info.kind = env.value("kind", "");
+    if (env.contains("weights_only_default") && env["weights_only_default"].is_boolean()) {
+      info.weights_only_default = env["weights_only_default"].get<bool>();
+    }
+    model.envs.push_back(info);
+  }
+  std::stable_sort(model.envs.begin(), model.envs.end(), [](const EnvInfo& a, const EnvInfo& b) {
+    return torch_version_key(a.torch) < torch_version_key(b.torch);
+  });
+  std::set<std::string> cases;
+  std::set<std::string> modes_seen;
+  for (const auto& record : model.records) {
+    cases.insert(record.case_name);
+    modes_seen.insert(record.mode);
+  }
+  model.cases.assign(cases.begin(), cases.end());
+  for (const auto& mode : header.value("modes", Json::array())) {
+    if (modes_seen.contains(mode.get<std::string>())) {
+      model.modes.push_back(mode.get<std::string>());
+    }
+  }
+  if (modes_seen.contains("scenario")) {
+    model.modes.push_back("scenario");
+  }
+  for (const auto& spec : header.value("cases", Json::array())) {
+    model.case_notes[spec.value("name", "")] = spec.value("note", "");
+  }
+  auto env_named = [&](const std::string& name) -> const EnvInfo& {
+    for (const auto& env : model.envs) {
+      if (env.name == name) {
+        return env;
+      }
+    }
+    std::vector<std::string> known;
+    for (const auto& env : model.envs) {
+      known.push_back(env.name);
+    }
+    throw FatalError(fmt::format("--from/--to: no env named '{}' in the results (they have: {})",
+                                 name, join(known, ", ")));
+  };
+  for (size_t i = 0; i + 1 < model.envs.size(); ++i) {
+    model.changes.push_back(compare(model, model.envs[i], model.envs[i + 1]));
+  }
+  for (const auto& [from, to] : pairs) {
+    model.changes.push_back(compare(model, env_named(from), env_named(to)));
+  }
+  header.erase("records");
+  model.header = std::move(header);
+  return model;
+}
+
+void attach_baseline(ResultsModel& model, const std::string& baseline_path,
+                     std::vector<Record> baseline_records) {
+  BaselineDiff diff;
+  diff.baseline_path = baseline_path;
+  diff.baseline_records = std::move(baseline_records);
+  std::map<std::string, const Record*> old;
+  for (const auto& record : diff.baseline_records) {
+    old[record.key()] = &record;
+  }
+  for (const auto& record : model.records) {
+    auto it = old.find(record.key());
+    const Record* before = it == old.end() ? nullptr : it->second;
+    if (failed(&record) && !failed(before)) {
+      diff.new_failures.push_back(&record);
+    } else if (failed(before) && passed(&record)) {
+      diff.fixed.push_back(&record);
+    } else if (failed(before) && failed(&record)) {
+      diff.persisting.push_back(&record);
+      if (before->outcome == record.outcome && before->message != record.message) {
+        diff.changed_messages.emplace_back(&record, before->message);
+      }
+    }
+    if (it != old.end()) {
+      old.erase(it);
+    }
+  }
+  for (const auto& [key, record] : old) {
+    diff.missing.push_back(key);
+  }
+  model.diff = std::move(diff);
+}
+
+} // namespace loadmatrix

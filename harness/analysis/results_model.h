@@ -1,0 +1,115 @@
+// Compute once, render many: everything a report shows, derived from results.json alone.
+// Renderers (reports/) read only this model.
+#pragma once
+
+#include "records/record.h"
+#include "util/json_file.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+struct EnvInfo {
+  std::string name;
+  std::string torch;
+  std::string python;
+  std::string numpy;
+  std::string kind;
+  std::optional<bool> weights_only_default;
+};
+
+// How to make the files of a cause group load on the newer version.
+struct SuggestedFix {
+  enum class Kind { allowlist, weights_only_false, none } kind = Kind::none;
+  std::vector<std::string> globals; // allowlist: what to allowlist
+  bool verified = false;            // that exact change made every file of the group load there
+  std::string snippet;              // Python to paste
+  std::string note;                 // why this fix, and its caveat
+};
+
+struct CellPair {
+  std::string case_name;
+  std::string producer;
+  std::string mode;
+  const Record* before = nullptr;
+  const Record* after = nullptr;
+};
+
+// Regressions sharing one cause: the same blocked globals, or the same error.
+struct CauseGroup {
+  std::string cause;  // "argparse.Namespace" or "error: ModuleNotFoundError: No module ..."
+  std::string reason; // blocked reason id, or the outcome for non-blocked failures
+  std::vector<CellPair> cells;
+  size_t checkpoints = 0; // distinct (case, producer) files
+  std::string message;    // one exact message, as torch printed it (ANSI removed)
+  SuggestedFix fix;
+};
+
+struct VersionChange {
+  EnvInfo from;
+  EnvInfo to;
+  std::vector<CellPair> regressions; // passed before, fails now
+  std::vector<CellPair> fixes;       // failed before, passes now
+  std::vector<CellPair> still_failing;
+  size_t unchanged = 0;           // the rest: pass->pass, or a mode only one side has
+  std::vector<CauseGroup> causes; // regressions grouped, largest first
+  // mode -> producer -> regressions count
+  std::map<std::string, std::map<std::string, size_t>> regressions_by_mode_and_producer;
+};
+
+struct BaselineDiff {
+  std::string baseline_path;
+  std::vector<const Record*> new_failures; // failing now, not failing (or absent) before
+  std::vector<const Record*> fixed;        // passing now, failing before
+  std::vector<const Record*> persisting;   // failing in both
+  std::vector<std::pair<const Record*, std::string>> changed_messages; // same failure, new text
+  std::vector<std::string> missing;     // cells the baseline had and this run has not
+  std::vector<Record> baseline_records; // owned, so pointers into it stay valid
+};
+
+struct ResultsModel {
+  // Cell pairs and diffs point into `records`: a copy would leave them pointing at the original.
+  ResultsModel() = default;
+  ResultsModel(const ResultsModel&) = delete;
+  ResultsModel& operator=(const ResultsModel&) = delete;
+  ResultsModel(ResultsModel&&) = default;
+  ResultsModel& operator=(ResultsModel&&) = default;
+
+  Json header; // results.json without "records"
+  std::vector<Record> records;
+  std::vector<EnvInfo> envs; // in torch version order
+  std::vector<std::string> modes;
+  std::vector<std::string> cases; // sorted
+  std::map<std::string, std::string> case_notes;
+  std::vector<VersionChange> changes;
+  std::optional<BaselineDiff> diff;
+
+  const Record* find(const std::string& case_name, const std::string& producer,
+                     const std::string& consumer, const std::string& mode) const;
+  std::map<Outcome, size_t> outcome_counts() const;
+
+private:
+  std::map<std::string, size_t> index_;
+  friend ResultsModel build_results_model(Json, std::vector<Record>,
+                                          const std::vector<std::pair<std::string, std::string>>&);
+};
+
+// `pairs` are extra (from, to) env names to compare besides each adjacent pair in version
+// order (--from/--to). Throws FatalError naming an unknown env.
+ResultsModel build_results_model(Json header, std::vector<Record> records,
+                                 const std::vector<std::pair<std::string, std::string>>& pairs);
+
+// Fills model.diff against an earlier results.json.
+void attach_baseline(ResultsModel& model, const std::string& baseline_path,
+                     std::vector<Record> baseline_records);
+
+// "2.6.0+debian" -> {2, 6, 0}; "1.13.0a0" -> {1, 13, 0}.
+std::vector<int> torch_version_key(const std::string& version);
+
+// The Python a user pastes to allowlist `globals` (import lines, then the call).
+std::string allowlist_snippet(const std::vector<std::string>& globals);
+
+} // namespace loadmatrix

@@ -1,0 +1,101 @@
+#include "analysis/results_model.h"
+#include "testing/synthetic_results.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+using test_support::synthetic_header;
+using test_support::synthetic_record;
+using test_support::synthetic_records;
+
+TEST(ResultsModelTest, OrdersEnvsByTorchVersionNotByFileOrder) {
+  EXPECT_LT(torch_version_key("1.13.0a0"), torch_version_key("2.6.0+debian"));
+  EXPECT_LT(torch_version_key("2.6.0+debian"), torch_version_key("2.14.1+debian"));
+  ResultsModel model = build_results_model(synthetic_header(), {}, {});
+  ASSERT_EQ(model.envs.size(), 3u);
+  EXPECT_EQ(model.envs[0].name, "old");
+  EXPECT_EQ(model.envs[1].name, "mid");
+  EXPECT_EQ(model.envs[2].name, "new");
+  ASSERT_EQ(model.changes.size(), 2u);
+  EXPECT_EQ(model.changes[0].from.name, "old");
+  EXPECT_EQ(model.changes[0].to.name, "mid");
+}
+
+TEST(ResultsModelTest, GroupsRegressionsByCauseWithTheVerifiedAllowlist) {
+  // Cases 0 and 3 hold pkg.Class0 / pkg.Class3; every third case is blocked from mid on.
+  ResultsModel model = build_results_model(
+      synthetic_header(), synthetic_records(6, [](size_t i) { return i % 3 == 0; }), {});
+  const VersionChange& flip = model.changes[0];
+  // default mode: passed on old, blocked on mid, for 2 files x 3 producers.
+  EXPECT_EQ(flip.regressions.size(), 6u);
+  EXPECT_EQ(flip.regressions_by_mode_and_producer.at("default").at("old"), 2u);
+  ASSERT_EQ(flip.causes.size(), 2u);
+  const CauseGroup& group = flip.causes[0];
+  EXPECT_EQ(group.cause, "pkg.Class0");
+  EXPECT_EQ(group.checkpoints, 3u);
+  EXPECT_EQ(group.fix.kind, SuggestedFix::Kind::allowlist);
+  EXPECT_TRUE(group.fix.verified);
+  EXPECT_EQ(group.fix.globals, std::vector<std::string>{"pkg.Class0"});
+  EXPECT_NE(group.fix.snippet.find("from pkg import Class0"), std::string::npos);
+  EXPECT_NE(group.fix.snippet.find("torch.serialization.add_safe_globals([Class0])"),
+            std::string::npos);
+  // weights_only was already blocked on old: still failing, not a regression.
+  EXPECT_EQ(flip.still_failing.size(), 2u * 3);
+  // mid -> new changes nothing.
+  EXPECT_TRUE(model.changes[1].regressions.empty());
+  EXPECT_TRUE(model.changes[1].fixes.empty());
+}
+
+TEST(ResultsModelTest, WithoutASafeAllowlistTheFixIsWeightsOnlyFalseWithItsWarning) {
+  std::vector<Record> records = {
+      synthetic_record("payload", "old", "old", "default", Outcome::pass),
+      synthetic_record("payload", "old", "mid", "default", Outcome::blocked, {"posix.system"}),
+      synthetic_record("payload", "old", "mid", "allowlist", Outcome::blocked, {"posix.system"}),
+      synthetic_record("payload", "old", "mid", "unsafe", Outcome::pass),
+  };
+  records[2].detail = "no safe allowlist: posix.system is in a module torch blocklists";
+  ResultsModel model = build_results_model(synthetic_header(), records, {});
+  const CauseGroup& group = model.changes[0].causes.at(0);
+  EXPECT_EQ(group.fix.kind, SuggestedFix::Kind::weights_only_false);
+  EXPECT_NE(group.fix.note.find("Only for files you trust"), std::string::npos);
+  EXPECT_NE(group.fix.note.find("posix.system is in a module torch blocklists"), std::string::npos);
+}
+
+TEST(ResultsModelTest, ExtraPairsAndUnknownEnvs) {
+  ResultsModel model = build_results_model(
+      synthetic_header(), synthetic_records(3, [](size_t) { return true; }), {{"old", "new"}});
+  ASSERT_EQ(model.changes.size(), 3u);
+  EXPECT_EQ(model.changes[2].from.name, "old");
+  EXPECT_EQ(model.changes[2].to.name, "new");
+  EXPECT_THROW(build_results_model(synthetic_header(), {}, {{"old", "zeta"}}), FatalError);
+}
+
+TEST(ResultsModelTest, BaselineDiffSortsEveryCellIntoOneBucket) {
+  std::vector<Record> before = {
+      synthetic_record("a", "old", "mid", "default", Outcome::pass),
+      synthetic_record("b", "old", "mid", "default", Outcome::blocked, {"x.Y"}),
+      synthetic_record("c", "old", "mid", "default", Outcome::blocked, {"x.Y"}),
+      synthetic_record("d", "old", "mid", "default", Outcome::error),
+      synthetic_record("gone", "old", "mid", "default", Outcome::pass),
+  };
+  std::vector<Record> after = {
+      synthetic_record("a", "old", "mid", "default", Outcome::blocked, {"x.Z"}),
+      synthetic_record("b", "old", "mid", "default", Outcome::pass),
+      synthetic_record("c", "old", "mid", "default", Outcome::blocked, {"x.Y"}),
+      synthetic_record("d", "old", "mid", "default", Outcome::error),
+      synthetic_record("new", "old", "mid", "default", Outcome::crash),
+  };
+  after[3].message = "a new message";
+  ResultsModel model = build_results_model(synthetic_header(), after, {});
+  attach_baseline(model, "old.json", before);
+  const BaselineDiff& diff = *model.diff;
+  ASSERT_EQ(diff.new_failures.size(), 2u); // a (was passing) and new (absent before)
+  EXPECT_EQ(diff.new_failures[0]->case_name, "a");
+  EXPECT_EQ(diff.new_failures[1]->case_name, "new");
+  ASSERT_EQ(diff.fixed.size(), 1u);
+  EXPECT_EQ(diff.fixed[0]->case_name, "b");
+  EXPECT_EQ(diff.persisting.size(), 2u);
+  ASSERT_EQ(diff.changed_messages.size(), 1u);
+  EXPECT_EQ(diff.changed_messages[0].first->case_name, "d");
+  EXPECT_EQ(diff.missing, std::vector<std::string>{"gone|old|mid|default"});
+}

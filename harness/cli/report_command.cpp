@@ -1,0 +1,53 @@
+// loadmatrix report RESULTS --out DIR and loadmatrix diff OLD NEW: analysis and reports from
+// results.json files, without running anything.
+#include "cli/cli.h"
+#include "cli/report_options.h"
+#include "records/result_store.h"
+
+#include <memory>
+
+namespace loadmatrix {
+
+namespace {
+
+struct ReportArgs {
+  std::string results;
+  std::string old_results;
+  std::string out;
+  ReportOptions report;
+};
+
+} // namespace
+
+void add_report_commands(CLI::App& app, GlobalOptions& options) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* report = app.add_subcommand(
+      "report", "Write report.html, summary.md and junit.xml for a results.json");
+  report->add_option("results", args->results, "results.json of a run")->required();
+  report->add_option("--out", args->out, "Output directory (default: beside RESULTS)");
+  args->report.add_to(*report);
+  report->callback([&options, args] {
+    auto [header, records] = read_results(args->results).value_or_throw();
+    auto out = args->out.empty() ? std::filesystem::path(args->results).parent_path()
+                                 : std::filesystem::path(args->out);
+    options.exit_code = args->report.analyse_and_report(header, records, out);
+  });
+
+  CLI::App* diff = app.add_subcommand(
+      "diff", "Compare two runs: new failures, fixed, persisting, changed messages");
+  diff->add_option("old", args->old_results, "The baseline results.json")->required();
+  diff->add_option("new", args->results, "The newer results.json")->required();
+  diff->add_option("--out", args->out, "Where to write the reports (default: beside NEW)");
+  diff->callback([&options, args] {
+    ReportOptions against_old = args->report;
+    against_old.baseline = args->old_results;
+    auto [header, records] = read_results(args->results).value_or_throw();
+    auto out = args->out.empty() ? std::filesystem::path(args->results).parent_path()
+                                 : std::filesystem::path(args->out);
+    options.exit_code = against_old.analyse_and_report(header, records, out);
+  });
+  diff->add_option("--fail-on", args->report.fail_on, std::string("When to exit 1: ") + kFailOnIds)
+      ->capture_default_str();
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,334 @@
+#include "reports/html_report.h"
+
+#include "reports/xml_text.h"
+#include "util/json_file.h"
+#include "util/text.h"
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <set>
+
+namespace loadmatrix {
+
+namespace {
+
+std::string h(std::string_view text) {
+  return xml_escape(text);
+}
+
+const char* symbol(Outcome outcome) {
+  switch (outcome) {
+  case Outcome::pass:
+    return "✓";
+  case Outcome::blocked:
+    return "B";
+  case Outcome::error:
+    return "E";
+  case Outcome::crash:
+    return "C";
+  case Outcome::timeout:
+    return "T";
+  case Outcome::unsupported:
+    return "–";
+  case Outcome::mismatch:
+    return "M";
+  case Outcome::skipped:
+    return "·";
+  }
+  return "?";
+}
+
+std::string env_label(const EnvInfo& env) {
+  return fmt::format("{} (torch {})", env.name, env.torch);
+}
+
+std::string change_id(const VersionChange& change) {
+  return "change-" + change.from.name + "-" + change.to.name;
+}
+
+std::string headline(const ResultsModel& model) {
+  std::vector<std::string> versions;
+  for (const auto& env : model.envs) {
+    versions.push_back(env.torch);
+  }
+  std::vector<std::string> counts;
+  auto totals = model.outcome_counts();
+  for (const auto& info : outcomes()) {
+    if (totals[info.outcome] > 0) {
+      counts.push_back(
+          fmt::format("<span class=\"o-{0}\">{1} {0}</span>", info.id, totals[info.outcome]));
+    }
+  }
+  std::string out = fmt::format(
+      "<header><h1>loadmatrix</h1>\n<p class=\"headline\" id=\"headline\" data-cells=\"{}\">{} "
+      "cells · torch {} · {}</p>\n<ul class=\"changes-summary\">\n",
+      model.records.size(), model.records.size(), h(join(versions, " → ")), join(counts, " · "));
+  for (const auto& change : model.changes) {
+    out += fmt::format("<li><a href=\"#{}\">{} → {}</a>: <strong>{} regressions</strong>, {} "
+                       "fixes, {} still failing</li>\n",
+                       change_id(change), h(env_label(change.from)), h(env_label(change.to)),
+                       change.regressions.size(), change.fixes.size(), change.still_failing.size());
+  }
+  if (model.diff) {
+    out += fmt::format("<li><a href=\"#baseline\">against the baseline</a>: <strong>{} new "
+                       "failures</strong>, {} fixed</li>\n",
+                       model.diff->new_failures.size(), model.diff->fixed.size());
+  }
+  return out + "</ul></header>\n";
+}
+
+std::string env_table(const ResultsModel& model) {
+  std::string out = "<section id=\"envs\"><h2>Environments</h2>\n<table><thead><tr><th>env</th>"
+                    "<th>kind</th><th>torch</th><th>Python</th><th>numpy</th>"
+                    "<th>torch.load default</th></tr></thead><tbody>\n";
+  for (const auto& env : model.envs) {
+    std::string default_mode = !env.weights_only_default   ? "?"
+                               : *env.weights_only_default ? "weights_only=True"
+                                                           : "weights_only=False";
+    out += fmt::format("<tr data-env=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}"
+                       "</td><td>{}</td></tr>\n",
+                       h(env.name), h(env.name), h(env.kind), h(env.torch), h(env.python),
+                       h(env.numpy), default_mode);
+  }
+  return out + "</tbody></table></section>\n";
+}
+
+std::string cell_list(const std::vector<CellPair>& cells, size_t limit) {
+  std::string out = "<ul class=\"cells\">";
+  for (size_t i = 0; i < cells.size() && i < limit; ++i) {
+    const CellPair& cell = cells[i];
+    out += fmt::format("<li><code>{}</code> saved by {}, mode <code>{}</code>: {} → {}</li>",
+                       h(cell.case_name), h(cell.producer), h(cell.mode),
+                       cell.before ? outcome_id(cell.before->outcome) : "none",
+                       outcome_id(cell.after->outcome));
+  }
+  if (cells.size() > limit) {
+    out += fmt::format("<li class=\"muted\">… and {} more</li>", cells.size() - limit);
+  }
+  return out + "</ul>";
+}
+
+std::string change_section(const VersionChange& change) {
+  std::string out = fmt::format(
+      "<section class=\"change\" id=\"{}\" data-from=\"{}\" data-to=\"{}\" "
+      "data-regressions=\"{}\" data-fixes=\"{}\" data-still-failing=\"{}\">\n"
+      "<h2>{} → {}</h2>\n<p><strong>{} regressions</strong> (passed on {}, fail on {}), {} fixes, "
+      "{} still failing, {} unchanged.</p>\n",
+      change_id(change), h(change.from.name), h(change.to.name), change.regressions.size(),
+      change.fixes.size(), change.still_failing.size(), h(env_label(change.from)),
+      h(env_label(change.to)), change.regressions.size(), h(change.from.torch), h(change.to.torch),
+      change.fixes.size(), change.still_failing.size(), change.unchanged);
+  if (!change.regressions_by_mode_and_producer.empty()) {
+    std::set<std::string> producers;
+    for (const auto& [mode, by_producer] : change.regressions_by_mode_and_producer) {
+      for (const auto& [producer, count] : by_producer) {
+        producers.insert(producer);
+      }
+    }
+    out += "<table class=\"by-mode\"><thead><tr><th>regressions: mode \\ saved by</th>";
+    for (const auto& producer : producers) {
+      out += "<th>" + h(producer) + "</th>";
+    }
+    out += "</tr></thead><tbody>";
+    for (const auto& [mode, by_producer] : change.regressions_by_mode_and_producer) {
+      out += "<tr><td><code>" + h(mode) + "</code></td>";
+      for (const auto& producer : producers) {
+        auto it = by_producer.find(producer);
+        out += fmt::format("<td>{}</td>", it == by_producer.end() ? 0 : it->second);
+      }
+      out += "</tr>";
+    }
+    out += "</tbody></table>\n";
+  }
+  for (const auto& group : change.causes) {
+    out += fmt::format(
+        "<details class=\"cause\" data-cause=\"{}\" data-checkpoints=\"{}\" data-cells=\"{}\">"
+        "<summary><code>{}</code> {} {} checkpoint{} on {} ({} cells, {})</summary>\n",
+        h(group.cause), group.checkpoints, group.cells.size(), h(group.cause),
+        group.reason == "global_not_allowed" || group.reason == "module_blocklisted" ||
+                group.reason == "build_not_allowed"
+            ? "blocks"
+            : "breaks",
+        group.checkpoints, group.checkpoints == 1 ? "" : "s", h(change.to.torch),
+        group.cells.size(), h(group.reason));
+    out += "<p>The message, as torch printed it:</p><pre class=\"message\">" + h(group.message) +
+           "</pre>\n";
+    const char* kind = group.fix.kind == SuggestedFix::Kind::allowlist ? "allowlist"
+                       : group.fix.kind == SuggestedFix::Kind::weights_only_false
+                           ? "weights_only_false"
+                           : "none";
+    out += fmt::format("<div class=\"fix\" data-kind=\"{}\" data-verified=\"{}\"><p>{}</p>", kind,
+                       group.fix.verified ? "true" : "false", h(group.fix.note));
+    if (!group.fix.snippet.empty()) {
+      out += "<pre><code>" + h(group.fix.snippet) +
+             "</code></pre><button class=\"copy\" hidden>Copy</button>";
+    }
+    out += "</div>\n" + cell_list(group.cells, 200) + "</details>\n";
+  }
+  if (!change.fixes.empty()) {
+    out += fmt::format("<details class=\"fixes\"><summary>{} cells fixed on {}</summary>{}"
+                       "</details>\n",
+                       change.fixes.size(), h(change.to.torch), cell_list(change.fixes, 500));
+  }
+  return out + "</section>\n";
+}
+
+std::string baseline_section(const BaselineDiff& diff) {
+  std::string out = fmt::format(
+      "<section id=\"baseline\" data-new-failures=\"{}\" data-fixed=\"{}\"><h2>Against the "
+      "baseline</h2>\n<p>Baseline: <code>{}</code>. <strong>{} new failures</strong>, {} fixed, "
+      "{} persisting, {} changed messages, {} cells missing from this run.</p>\n<ul>",
+      diff.new_failures.size(), diff.fixed.size(), h(diff.baseline_path), diff.new_failures.size(),
+      diff.fixed.size(), diff.persisting.size(), diff.changed_messages.size(), diff.missing.size());
+  for (const Record* record : diff.new_failures) {
+    out += fmt::format("<li>new failure: <code>{}</code> {} → {} <code>{}</code>: {}</li>",
+                       h(record->case_name), h(record->producer), h(record->consumer),
+                       h(record->mode), outcome_id(record->outcome));
+  }
+  for (const auto& [record, old_message] : diff.changed_messages) {
+    out += fmt::format("<li>message changed: <code>{}</code> {} → {} <code>{}</code>: was "
+                       "<code>{}</code></li>",
+                       h(record->case_name), h(record->producer), h(record->consumer),
+                       h(record->mode), h(old_message.substr(0, 300)));
+  }
+  return out + "</ul></section>\n";
+}
+
+std::string filters(const ResultsModel& model) {
+  auto options = [](const std::vector<std::string>& values) {
+    std::string out = "<option value=\"\">all</option>";
+    for (const auto& value : values) {
+      out += fmt::format("<option value=\"{0}\">{0}</option>", h(value));
+    }
+    return out;
+  };
+  std::vector<std::string> outcome_ids;
+  for (const auto& info : outcomes()) {
+    outcome_ids.push_back(info.id);
+  }
+  std::vector<std::string> env_names;
+  for (const auto& env : model.envs) {
+    env_names.push_back(env.name);
+  }
+  return fmt::format(
+      "<section id=\"filters\"><h2>Cells</h2>\n<form id=\"filter-form\" hidden>"
+      "<label>outcome <select name=\"outcome\">{}</select></label>"
+      "<label>mode <select name=\"mode\">{}</select></label>"
+      "<label>saved by <select name=\"producer\">{}</select></label>"
+      "<label>loaded by <select name=\"consumer\">{}</select></label>"
+      "<label>text <input name=\"q\" type=\"search\" placeholder=\"case, global, message\">"
+      "</label></form>\n<p id=\"filter-status\" class=\"muted\">{} cells</p></section>\n",
+      options(outcome_ids), options(model.modes), options(env_names), options(env_names),
+      model.records.size());
+}
+
+std::string grids(const ResultsModel& model) {
+  std::string out = "<section id=\"grids\"><h2>Grids: case × saved by → loaded by</h2>\n"
+                    "<p class=\"muted\">✓ pass, B blocked, E error, C crash, T timeout, M "
+                    "mismatch, – unsupported, · skipped.</p>\n";
+  for (const auto& mode : model.modes) {
+    out += "<section class=\"grid-section\"><h3><code>" + h(mode) + "</code></h3>";
+    out += "<table class=\"grid\" data-mode=\"" + h(mode) +
+           "\"><thead><tr><th class=\"case\">case"
+           "</th>";
+    bool scenario = mode == "scenario";
+    for (const auto& producer : model.envs) {
+      for (const auto& consumer : model.envs) {
+        if (scenario && producer.name != consumer.name) {
+          continue;
+        }
+        out += scenario ? "<th>" + h(consumer.name) + "</th>"
+                        : "<th>" + h(producer.name) + "→" + h(consumer.name) + "</th>";
+      }
+    }
+    out += "</tr></thead><tbody>\n";
+    for (const auto& case_name : model.cases) {
+      std::string row;
+      bool any = false;
+      for (const auto& producer : model.envs) {
+        for (const auto& consumer : model.envs) {
+          if (scenario && producer.name != consumer.name) {
+            continue;
+          }
+          const Record* record = model.find(case_name, producer.name, consumer.name, mode);
+          if (record == nullptr) {
+            row += "<td></td>";
+            continue;
+          }
+          any = true;
+          row += fmt::format(
+              "<td class=\"o-{}\" title=\"{}\">{}</td>", outcome_id(record->outcome),
+              h(std::string(outcome_id(record->outcome)) +
+                (record->blocked_globals.empty() ? ""
+                                                 : ": " + join(record->blocked_globals, ", "))),
+              symbol(record->outcome));
+        }
+      }
+      if (any) {
+        out += "<tr><td class=\"case\">" + h(case_name) + "</td>" + row + "</tr>\n";
+      }
+    }
+    out += "</tbody></table></section>\n";
+  }
+  return out + "</section>\n";
+}
+
+std::string cell_table(const ResultsModel& model) {
+  std::string out = "<section id=\"all-cells\"><table id=\"cell-table\"><thead><tr><th>case</th>"
+                    "<th>saved by</th><th>loaded by</th><th>mode</th><th>outcome</th>"
+                    "<th>blocked globals / allowlist</th><th>message or detail</th></tr></thead>"
+                    "<tbody>\n";
+  out.reserve(model.records.size() * 400);
+  for (const auto& record : model.records) {
+    std::string globals = join(record.blocked_globals, ", ");
+    if (!record.allowlist.empty()) {
+      globals += (globals.empty() ? "" : "; ") + std::string("allowlisted: ") +
+                 join(record.allowlist, ", ");
+    }
+    std::string text = record.message.empty() ? record.detail : record.message;
+    if (text.size() > 400) {
+      text = text.substr(0, 400) + "…";
+    }
+    std::string search = record.case_name + " " + globals + " " + text;
+    std::transform(search.begin(), search.end(), search.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out += fmt::format(
+        "<tr class=\"cell\" data-case=\"{}\" data-producer=\"{}\" data-consumer=\"{}\" "
+        "data-mode=\"{}\" data-outcome=\"{}\" data-text=\"{}\"><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td class=\"o-{}\">{}</td><td>{}</td><td class=\"message\"><code>{}</code>"
+        "</td></tr>\n",
+        h(record.case_name), h(record.producer), h(record.consumer), h(record.mode),
+        outcome_id(record.outcome), h(search), h(record.case_name), h(record.producer),
+        h(record.consumer), h(record.mode), outcome_id(record.outcome), outcome_id(record.outcome),
+        h(globals), h(text));
+  }
+  return out + "</tbody></table></section>\n";
+}
+
+} // namespace
+
+std::string render_html_report(const ResultsModel& model, const std::filesystem::path& assets) {
+  std::string css = read_text_file(assets / "report.css").value_or_throw();
+  std::string js = read_text_file(assets / "report.js").value_or_throw();
+  std::string out = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                    "<title>loadmatrix report</title><style>\n" +
+                    css + "</style></head>\n<body>\n";
+  out += headline(model);
+  out += env_table(model);
+  out += "<section id=\"changes\">\n";
+  for (const auto& change : model.changes) {
+    out += change_section(change);
+  }
+  out += "</section>\n";
+  if (model.diff) {
+    out += baseline_section(*model.diff);
+  }
+  out += grids(model);
+  out += filters(model);
+  out += cell_table(model);
+  out += "<script>\n" + js + "</script>\n</body></html>\n";
+  return out;
+}
+
+} // namespace loadmatrix

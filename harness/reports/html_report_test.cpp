@@ -1,0 +1,115 @@
+// report.html as a reviewer's browser shows it: real headless Chromium, DOM read back.
+#include "reports/html_report.h"
+#include "reports/report_writer.h"
+#include "testing/browser.h"
+#include "testing/synthetic_results.h"
+#include "testing/test_envs.h"
+#include "util/resources.h"
+
+#include <gtest/gtest.h>
+#include <regex>
+
+using namespace loadmatrix;
+
+namespace {
+
+std::string attribute(const std::string& element, const std::string& name) {
+  std::smatch match;
+  std::regex pattern(" " + name + "=\"([^\"]*)\"");
+  return std::regex_search(element, match, pattern) ? match[1].str() : "";
+}
+
+std::vector<std::string> opening_tags(const std::string& html, const std::string& start) {
+  std::vector<std::string> tags;
+  for (size_t at = 0; (at = html.find(start, at)) != std::string::npos; ++at) {
+    tags.push_back(html.substr(at, html.find('>', at) - at + 1));
+  }
+  return tags;
+}
+
+class HtmlReportTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    // Over 10,000 cells: the report must stay usable at the size nightly runs reach.
+    records_ = test_support::synthetic_records(400, [](size_t i) { return i % 3 == 0; });
+    model_ = std::make_unique<ResultsModel>(
+        build_results_model(test_support::synthetic_header(), records_, {}));
+    ASSERT_GE(model_->records.size(), 10000u);
+    ASSERT_TRUE(write_reports(*model_, dir_.path()));
+    url_ = "file://" + (dir_.path() / "report.html").string();
+  }
+  test_support::TempDir dir_;
+  std::vector<Record> records_;
+  std::unique_ptr<ResultsModel> model_;
+  std::string url_;
+};
+
+} // namespace
+
+TEST_F(HtmlReportTest, VersionChangeSectionsMatchTheResults) {
+  ProcessResult dom = test_support::browser_dom(url_);
+  ASSERT_TRUE(dom.succeeded()) << dom.describe() << dom.stderr_text;
+  auto sections = opening_tags(dom.stdout_text, "<section class=\"change\"");
+  ASSERT_EQ(sections.size(), model_->changes.size());
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const VersionChange& change = model_->changes[i];
+    EXPECT_EQ(attribute(sections[i], "data-from"), change.from.name);
+    EXPECT_EQ(attribute(sections[i], "data-to"), change.to.name);
+    EXPECT_EQ(attribute(sections[i], "data-regressions"),
+              std::to_string(change.regressions.size()));
+    EXPECT_EQ(attribute(sections[i], "data-fixes"), std::to_string(change.fixes.size()));
+  }
+  EXPECT_EQ(model_->changes[0].regressions.size(), 134u * 3);
+  auto causes = opening_tags(dom.stdout_text, "<details class=\"cause\"");
+  ASSERT_EQ(causes.size(), 7u); // pkg.Class0..6
+  EXPECT_EQ(attribute(causes[0], "data-cause"), "pkg.Class0");
+  EXPECT_NE(dom.stdout_text.find("data-kind=\"allowlist\" data-verified=\"true\""),
+            std::string::npos);
+  // With every filter empty the script shows every cell.
+  EXPECT_NE(dom.stdout_text.find("data-visible-cells=\"" + std::to_string(records_.size()) + "\""),
+            std::string::npos);
+}
+
+TEST_F(HtmlReportTest, AFilterInTheUrlReproducesTheView) {
+  ProcessResult dom =
+      test_support::browser_dom(url_ + "?outcome=blocked&mode=default&producer=old");
+  ASSERT_TRUE(dom.succeeded()) << dom.stderr_text;
+  size_t expected = 0;
+  for (const auto& record : records_) {
+    expected +=
+        record.outcome == Outcome::blocked && record.mode == "default" && record.producer == "old";
+  }
+  ASSERT_GT(expected, 0u);
+  EXPECT_NE(dom.stdout_text.find("data-visible-cells=\"" + std::to_string(expected) + "\""),
+            std::string::npos);
+  EXPECT_NE(dom.stdout_text.find(std::to_string(expected) + " of " +
+                                 std::to_string(records_.size()) + " cells shown"),
+            std::string::npos);
+  // Rows outside the filter are hidden, not removed.
+  EXPECT_NE(dom.stdout_text.find("data-mode=\"weights_only\" data-outcome=\"blocked\""),
+            std::string::npos);
+
+  auto png = test_support::test_output_dir() / "report-filtered.png";
+  std::filesystem::remove(png);
+  ProcessResult shot =
+      test_support::browser_screenshot(url_ + "?outcome=blocked&mode=default", png);
+  ASSERT_TRUE(shot.succeeded()) << shot.stderr_text;
+  EXPECT_GT(std::filesystem::file_size(png), 10000u);
+}
+
+TEST_F(HtmlReportTest, IsSelfContainedAndReadableWithoutJavascript) {
+  std::string html = read_text_file(dir_.path() / "report.html").value();
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  // The headline is plain HTML, before any script.
+  auto headline = html.find("id=\"headline\"");
+  ASSERT_NE(headline, std::string::npos);
+  EXPECT_LT(headline, html.find("<script>"));
+  EXPECT_NE(html.find(std::to_string(model_->changes[0].regressions.size()) + " regressions"),
+            std::string::npos);
+  // Messages are escaped.
+  EXPECT_NE(html.find("&lt;&amp;&quot;&#39;&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<&\"'>"), std::string::npos);
+}

@@ -1,0 +1,103 @@
+#include "reports/markdown_summary.h"
+
+#include "util/process.h"
+#include "util/text.h"
+
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+namespace {
+
+std::string inline_code(const std::string& text) {
+  std::string cleaned;
+  for (char c : text) {
+    cleaned += c == '`' ? '\'' : c == '\n' ? ' ' : c;
+  }
+  return "`" + cleaned + "`";
+}
+
+std::string env_label(const EnvInfo& env) {
+  return fmt::format("{} (torch {}, Python {})", env.name, env.torch, env.python);
+}
+
+} // namespace
+
+std::string render_markdown_summary(const ResultsModel& model) {
+  std::string out = "# loadmatrix\n\n";
+  std::vector<std::string> versions;
+  for (const auto& env : model.envs) {
+    versions.push_back(env.name + " " + env.torch);
+  }
+  auto counts = model.outcome_counts();
+  std::vector<std::string> parts;
+  for (const auto& info : outcomes()) {
+    if (counts[info.outcome] > 0) {
+      parts.push_back(fmt::format("{} {}", counts[info.outcome], info.id));
+    }
+  }
+  out += fmt::format("{} cells over {}: {}.\n\n", model.records.size(), join(versions, " → "),
+                     join(parts, ", "));
+
+  for (const auto& change : model.changes) {
+    out += fmt::format("## {} → {}\n\n", env_label(change.from), env_label(change.to));
+    out += fmt::format("**{} regressions**, {} fixes, {} still failing, {} unchanged.\n\n",
+                       change.regressions.size(), change.fixes.size(), change.still_failing.size(),
+                       change.unchanged);
+    size_t shown = 0;
+    for (const auto& group : change.causes) {
+      if (++shown > 25) {
+        out += fmt::format("- … and {} more causes (see report.html)\n", change.causes.size() - 25);
+        break;
+      }
+      std::string verb = group.reason == "global_not_allowed" ||
+                                 group.reason == "module_blocklisted" ||
+                                 group.reason == "build_not_allowed"
+                             ? "blocks"
+                             : "breaks";
+      std::string fix;
+      switch (group.fix.kind) {
+      case SuggestedFix::Kind::allowlist:
+        fix = std::string(group.fix.verified ? "fix (verified): " : "suggested (unverified): ") +
+              "allowlist " + inline_code(join(group.fix.globals, ", "));
+        break;
+      case SuggestedFix::Kind::weights_only_false:
+        fix = "no safe allowlist; `weights_only=False` loads them (trusted files only)";
+        break;
+      case SuggestedFix::Kind::none:
+        fix = "no loader-side fix found";
+        break;
+      }
+      out +=
+          fmt::format("- {} {} {} checkpoint{} on {} ({} cells) — {}\n",
+                      inline_code(group.cause.substr(0, 200)), verb, group.checkpoints,
+                      group.checkpoints == 1 ? "" : "s", change.to.torch, group.cells.size(), fix);
+    }
+    out += "\n";
+  }
+
+  if (model.diff) {
+    const BaselineDiff& diff = *model.diff;
+    out += fmt::format("## Against the baseline\n\n{} new failures, {} fixed, {} persisting, {} "
+                       "changed messages, {} cells missing.\n\n",
+                       diff.new_failures.size(), diff.fixed.size(), diff.persisting.size(),
+                       diff.changed_messages.size(), diff.missing.size());
+    size_t shown = 0;
+    for (const Record* record : diff.new_failures) {
+      if (++shown > 50) {
+        out += fmt::format("- … and {} more\n", diff.new_failures.size() - 50);
+        break;
+      }
+      out +=
+          fmt::format("- new failure: {} {} → {} `{}`: {}\n", record->case_name, record->producer,
+                      record->consumer, record->mode, outcome_id(record->outcome));
+    }
+    out += "\n";
+  }
+  if (out.size() > kSummaryLimit) {
+    out = truncate_utf8(out, kSummaryLimit - 100) + "\n\n… (cut at 1 MB; see report.html)\n";
+  }
+  return out;
+}
+
+} // namespace loadmatrix
