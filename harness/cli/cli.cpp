@@ -47,6 +47,7 @@ int loadmatrix_main(int argc, char** argv) {
   app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");
   add_run_command(app, options);
   add_report_commands(app, options);
+  add_merge_command(app, options);
   add_envs_command(app, options);
   add_probe_command(app, options);
 

@@ -35,6 +35,7 @@ void add_envs_command(CLI::App& app, GlobalOptions& options);
 void add_probe_command(CLI::App& app, GlobalOptions& options);
 void add_run_command(CLI::App& app, GlobalOptions& options);
 void add_report_commands(CLI::App& app, GlobalOptions& options);
+void add_merge_command(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

@@ -246,3 +246,54 @@ TEST(CliRunTest, ExitCodesFollowTheFailOnPolicy) {
   EXPECT_NE(missing.stderr_text.find("nope.json: cannot open: No such file or directory"),
             std::string::npos);
 }
+
+// The CI fan-out on one machine: save per env, load per shard from the saved files, merge.
+TEST(CliRunTest, ShardsMergeIntoTheUnshardedResult) {
+  test_support::TempDir dir;
+  auto root = dir.path();
+  std::vector<std::string> selection = {"--cases",
+                                        "argparse_namespace,python_set,opacus_clone_module",
+                                        "--modes", "default,weights_only,allowlist"};
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> full = {"-q", "run"};
+    full.insert(full.end(), args.begin(), args.end());
+    full.insert(full.end(), selection.begin(), selection.end());
+    ProcessResult result = loadmatrix_cli(full);
+    EXPECT_TRUE(result.succeeded()) << result.stderr_text;
+    return result;
+  };
+  run({"--envs", "bookworm,trixie", "--out", (root / "whole").string()});
+  std::filesystem::create_directories(root / "checkpoints");
+  for (const char* env : {"bookworm", "trixie"}) {
+    run({"--envs", env, "--save-only", "--out", (root / "save" / env).string()});
+    std::filesystem::copy(root / "save" / env / "checkpoints" / env, root / "checkpoints" / env,
+                          std::filesystem::copy_options::recursive);
+  }
+  for (const char* shard : {"1/2", "2/2"}) {
+    ProcessResult part = run({"--envs", "bookworm,trixie", "--shard", shard, "--checkpoints",
+                              (root / "checkpoints").string(), "--out",
+                              (root / ("shard" + std::string(1, shard[0]))).string()});
+    EXPECT_NE(part.stdout_text.find("13 cells"), std::string::npos) << part.stdout_text;
+  }
+  ProcessResult merged = loadmatrix_cli({"-q", "merge", (root / "shard1" / "results.json").string(),
+                                         (root / "shard2" / "results.json").string(), "--out",
+                                         (root / "merged").string()});
+  ASSERT_TRUE(merged.succeeded()) << merged.stderr_text;
+  EXPECT_EQ(read_text_file(root / "merged" / "summary.md").value(),
+            read_text_file(root / "whole" / "summary.md").value());
+  auto whole = records_by_key(root / "whole" / "results.json");
+  auto combined = records_by_key(root / "merged" / "results.json");
+  ASSERT_EQ(combined.size(), whole.size());
+  for (const auto& [key, record] : whole) {
+    EXPECT_EQ(combined.at(key).at("outcome"), record.at("outcome")) << key;
+    EXPECT_EQ(combined.at(key).at("blocked_globals"), record.at("blocked_globals")) << key;
+  }
+
+  ProcessResult partial =
+      loadmatrix_cli({"-q", "merge", (root / "shard1" / "results.json").string(), "--out",
+                      (root / "partial").string()});
+  EXPECT_EQ(partial.exit_code, 2);
+  EXPECT_NE(partial.stderr_text.find("merge: 13 cell(s) missing"), std::string::npos)
+      << partial.stderr_text;
+  EXPECT_TRUE(std::filesystem::exists(root / "partial" / "results.json"));
+}

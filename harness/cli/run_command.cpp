@@ -24,6 +24,9 @@ struct RunArgs {
   int cell_timeout = 60;
   bool resume = false;
   bool no_builtin_cases = false;
+  std::string shard = "1/1";
+  bool save_only = false;
+  std::string checkpoints;
   ReportOptions report;
 };
 
@@ -71,10 +74,40 @@ int run_job(GlobalOptions& options, const RunArgs& args) {
     python_path.push_back(std::filesystem::absolute(dir));
   }
 
+  RunOptions run_options;
+  run_options.out_dir = std::filesystem::absolute(args.out);
+  run_options.shard = Shard::parse(args.shard);
+  run_options.save_only = args.save_only;
+  for (const auto& spec : specs) {
+    plan.producers.push_back(spec.name);
+    plan.consumers.push_back(spec.name);
+  }
+  if (!args.checkpoints.empty()) {
+    if (args.save_only) {
+      throw FatalError("--checkpoints and --save-only exclude each other");
+    }
+    run_options.checkpoints_from = std::filesystem::absolute(args.checkpoints);
+    for (const auto& producer : plan.producers) {
+      auto described = *run_options.checkpoints_from / producer / "env.json";
+      if (!std::filesystem::exists(described)) {
+        throw FatalError(fmt::format("--checkpoints {}: no checkpoints of producer '{}' ({} is "
+                                     "missing; run --save-only --envs {} first)",
+                                     args.checkpoints, producer, described.string(), producer));
+      }
+    }
+  }
+  // Envs that must exist here: every producer that saves, and the consumers of this shard.
+  auto needed = run_options.checkpoints_from
+                    ? consumers_in_shard(plan.consumers, plan.cases, run_options.shard)
+                    : plan.producers;
+
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
   auto log = [&](const std::string& line) { log_progress(options, line); };
   Provisioner provisioner(cache, system_runner(), log);
   for (const auto& spec : specs) {
+    if (std::find(needed.begin(), needed.end(), spec.name) == needed.end()) {
+      continue;
+    }
     // Envs are provisioned on first use and reused afterwards.
     auto outcome = provisioner.provision(spec, {}).value_or_throw();
     plan.envs.push_back(outcome.environment);
@@ -87,19 +120,26 @@ int run_job(GlobalOptions& options, const RunArgs& args) {
     }
   }
 
-  RunOptions run_options;
-  run_options.out_dir = std::filesystem::absolute(args.out);
   run_options.modes = modes;
   run_options.jobs = args.jobs;
   run_options.python_path = python_path;
   run_options.cell_timeout = std::chrono::seconds(args.cell_timeout);
-  if (!args.resume && std::filesystem::exists(run_options.out_dir / "checkpoints")) {
+  if (!args.resume && !run_options.checkpoints_from &&
+      std::filesystem::exists(run_options.out_dir / "checkpoints")) {
     // A fresh run must not mix in checkpoints an earlier run saved.
     std::filesystem::remove_all(run_options.out_dir / "checkpoints");
     std::filesystem::remove_all(run_options.out_dir / "scratch");
   }
-  Json header = results_header(plan, modes);
-  header["run"] = {{"started", utc_now_iso8601()}, {"matrix", options.matrix_path()}};
+  if (args.save_only) {
+    run_matrix(plan, run_options,
+               *ResultStore::open(run_options.out_dir, false, Json::object()).value_or_throw(),
+               system_runner(), log);
+    std::cout << "checkpoints: " << checkpoints_root(run_options).string() << "\n";
+    return kExitOk;
+  }
+  Json header = results_header(plan, modes, checkpoints_root(run_options));
+  header["run"] = {
+      {"started", utc_now_iso8601()}, {"matrix", options.matrix_path()}, {"shard", args.shard}};
   auto store = ResultStore::open(run_options.out_dir, args.resume, header).value_or_throw();
   log(fmt::format("run: {} env(s) x {} case(s) into {}{}", plan.envs.size(), plan.cases.size(),
                   run_options.out_dir.string(),
@@ -111,6 +151,7 @@ int run_job(GlobalOptions& options, const RunArgs& args) {
                         {{"started", header["run"]["started"]},
                          {"finished", utc_now_iso8601()},
                          {"matrix", options.matrix_path()},
+                         {"shard", args.shard},
                          {"wall_seconds", report.wall_seconds},
                          {"cells", store->size()}}}})
       .value_or_throw();
@@ -150,6 +191,14 @@ void add_run_command(CLI::App& app, GlobalOptions& options) {
   run->add_option("--cell-timeout", args->cell_timeout, "Seconds one load may take")
       ->capture_default_str();
   run->add_flag("--resume", args->resume, "Keep the cells an interrupted run recorded");
+  run->add_option("--shard", args->shard,
+                  "Run part I of N of the load work (cells partitioned by consumer env first)")
+      ->capture_default_str();
+  run->add_flag("--save-only", args->save_only,
+                "Only save the checkpoints (and env.json) of --envs, for later sharded loads");
+  run->add_option("--checkpoints", args->checkpoints,
+                  "Load producers' checkpoints from this directory (of --save-only runs) instead "
+                  "of saving them");
   run->add_flag("--no-builtin-cases", args->no_builtin_cases,
                 "Only the cases given with --cases DIR");
   args->report.add_to(*run);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <fmt/core.h>
 #include <semaphore>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -56,7 +58,8 @@ std::vector<std::filesystem::path> case_roots(const std::vector<CaseSpec>& cases
 
 Layout layout_for(const Environment& env, const RunPlan& plan, const RunOptions& options) {
   Layout layout;
-  layout.checkpoints = env.sandbox.place(options.out_dir / "checkpoints", "checkpoints", true);
+  layout.checkpoints = env.sandbox.place(checkpoints_root(options), "checkpoints",
+                                         !options.checkpoints_from.has_value());
   layout.scratch = env.sandbox.place(options.out_dir / "scratch" / env.spec.name, "scratch", true);
   auto roots = case_roots(plan.cases);
   for (size_t i = 0; i < roots.size(); ++i) {
@@ -85,12 +88,12 @@ WorkerOptions worker_options(const Layout& layout, const std::filesystem::path& 
 
 std::filesystem::path checkpoint_file(const RunOptions& options, const std::string& producer,
                                       const std::string& case_name) {
-  return options.out_dir / "checkpoints" / producer / (case_name + ".pt");
+  return checkpoints_root(options) / producer / (case_name + ".pt");
 }
 
 std::filesystem::path expectation_file(const RunOptions& options, const std::string& producer,
                                        const std::string& case_name) {
-  return options.out_dir / "checkpoints" / producer / (case_name + ".expect.json");
+  return checkpoints_root(options) / producer / (case_name + ".expect.json");
 }
 
 // One env's side of the run: its worker, its C++ probe, the cells it consumes.
@@ -102,11 +105,19 @@ public:
       : env_(env), plan_(plan), options_(options), store_(store), runner_(runner), report_(report),
         report_mutex_(report_mutex), log_(log), layout_(layout_for(env, plan, options)),
         worker_(env, worker_options(layout_,
-                                    options.out_dir / "logs" / (env.spec.name + ".worker.log"))) {}
+                                    options.out_dir / "logs" / (env.spec.name + ".worker.log"))) {
+    // Mount sources must exist before the worker starts, in whichever phase that is.
+    make_sandbox_writable(options.out_dir / "scratch" / env.spec.name);
+  }
 
   void save_all() {
-    make_sandbox_writable(options_.out_dir / "checkpoints" / env_.spec.name);
-    make_sandbox_writable(options_.out_dir / "scratch" / env_.spec.name);
+    make_sandbox_writable(checkpoints_root(options_) / env_.spec.name);
+    // Who made these files, for consumers and merges that never see this env.
+    auto described = write_json_file(checkpoints_root(options_) / env_.spec.name / "env.json",
+                                     env_summary(env_));
+    if (!described) {
+      throw FatalError(described.error());
+    }
     size_t saved = 0;
     for (const auto& spec : plan_.cases) {
       if (spec.kind != CaseKind::recipe ||
@@ -130,13 +141,20 @@ public:
 
   void load_all() {
     std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>> cpp_cells;
-    for (const auto& spec : plan_.cases) {
+    size_t env_index = std::find(plan_.consumers.begin(), plan_.consumers.end(), env_.spec.name) -
+                       plan_.consumers.begin();
+    size_t total = plan_.consumers.size() * plan_.cases.size();
+    for (size_t c = 0; c < plan_.cases.size(); ++c) {
+      const CaseSpec& spec = plan_.cases[c];
+      if (!options_.shard.contains(env_index * plan_.cases.size() + c, total)) {
+        continue;
+      }
       if (spec.kind == CaseKind::scenario) {
         run_scenario(spec);
         continue;
       }
-      for (const auto& producer : plan_.envs) {
-        load_file(spec, producer.spec.name, cpp_cells);
+      for (const auto& producer : plan_.producers) {
+        load_file(spec, producer, cpp_cells);
       }
     }
     for (const auto& [mode, cells] : cpp_cells) {
@@ -284,7 +302,7 @@ private:
     if (probe != plan_.cpp_probes.end()) {
       facts = run_cpp_probe_batch(env_, probe->second, runner_,
                                   mode == LoaderMode::cpp_jit ? "jit" : "pickle",
-                                  options_.out_dir / "checkpoints", files, options_.cell_timeout);
+                                  checkpoints_root(options_), files, options_.cell_timeout);
     }
     for (size_t i = 0; i < cells.size(); ++i) {
       Record record = base_record(cells[i].first->name, cells[i].second, loader_mode_id(mode));
@@ -352,20 +370,69 @@ template <typename Work> void for_each_env(size_t count, size_t jobs, Work work)
 
 } // namespace
 
-Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes) {
+Json env_summary(const Environment& env) {
+  const Fingerprint& fp = env.fingerprint();
+  return {{"name", env.spec.name},
+          {"kind", env_kind_name(env.spec.kind)},
+          {"torch", fp.torch},
+          {"python", fp.python},
+          {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
+          {"weights_only_default",
+           fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
+          {"has_add_safe_globals", fp.has_add_safe_globals},
+          {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
+          {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
+}
+
+std::filesystem::path checkpoints_root(const RunOptions& options) {
+  return options.checkpoints_from ? *options.checkpoints_from : options.out_dir / "checkpoints";
+}
+
+std::vector<std::string> consumers_in_shard(const std::vector<std::string>& consumers,
+                                            const std::vector<CaseSpec>& cases, Shard shard) {
+  std::vector<std::string> selected;
+  size_t total = consumers.size() * cases.size();
+  for (size_t e = 0; e < consumers.size(); ++e) {
+    for (size_t c = 0; c < cases.size(); ++c) {
+      if (shard.contains(e * cases.size() + c, total)) {
+        selected.push_back(consumers[e]);
+        break;
+      }
+    }
+  }
+  return selected;
+}
+
+Shard Shard::parse(const std::string& text) {
+  Shard shard;
+  char slash = 0;
+  std::istringstream in(text);
+  if (!(in >> shard.index >> slash >> shard.count) || slash != '/' || !in.eof() ||
+      shard.count == 0 || shard.index == 0 || shard.index > shard.count) {
+    throw FatalError(fmt::format("--shard: '{}' is not I/N with 1 <= I <= N", text));
+  }
+  return shard;
+}
+
+Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes,
+                    const std::filesystem::path& checkpoints_root) {
   Json envs = Json::array();
+  std::set<std::string> described;
   for (const auto& env : plan.envs) {
-    const Fingerprint& fp = env.fingerprint();
-    envs.push_back({{"name", env.spec.name},
-                    {"kind", env_kind_name(env.spec.kind)},
-                    {"torch", fp.torch},
-                    {"python", fp.python},
-                    {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
-                    {"weights_only_default",
-                     fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
-                    {"has_add_safe_globals", fp.has_add_safe_globals},
-                    {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
-                    {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}});
+    envs.push_back(env_summary(env));
+    described.insert(env.spec.name);
+  }
+  for (const auto& producer : plan.producers) {
+    if (described.contains(producer)) {
+      continue;
+    }
+    auto summary = read_json_file(checkpoints_root / producer / "env.json");
+    if (!summary) {
+      throw FatalError(fmt::format("producer {}: {} (its --save-only run leaves it beside the "
+                                   "checkpoints)",
+                                   producer, summary.error().message));
+    }
+    envs.push_back(*summary);
   }
   Json cases = Json::array();
   for (const auto& spec : plan.cases) {
@@ -397,8 +464,12 @@ RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore
   size_t jobs =
       options.jobs > 0 ? options.jobs : std::max<size_t>(1, std::thread::hardware_concurrency());
   // Every producer saves before any consumer loads: a consumer needs all producers' files.
-  for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->save_all(); });
-  for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
+  if (!options.checkpoints_from) {
+    for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->save_all(); });
+  }
+  if (!options.save_only) {
+    for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
+  }
   report.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;
 }

@@ -11,12 +11,28 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace loadmatrix {
 
+// Part I of N of a run's load work. The unit is (consumer env, case), sorted by env first, so
+// with N equal to the number of envs each shard needs exactly one env.
+struct Shard {
+  size_t index = 1; // 1-based
+  size_t count = 1;
+
+  static Shard parse(const std::string& text); // "I/N"; throws FatalError naming the problem
+  bool contains(size_t unit, size_t total) const { return unit * count / total == index - 1; }
+};
+
 struct RunOptions {
   std::filesystem::path out_dir;
+  Shard shard;
+  bool save_only = false; // only the producer side: checkpoints and env.json, no loads
+  // Producers' checkpoints saved by earlier --save-only runs (DIR/PRODUCER/...); when set,
+  // nothing is saved and producer envs need not exist here.
+  std::optional<std::filesystem::path> checkpoints_from;
   std::vector<LoaderMode> modes;                  // empty: all
   size_t jobs = 0;                                // envs at once; 0: one per core
   std::vector<std::filesystem::path> python_path; // host dirs the user's recipes import from
@@ -24,7 +40,9 @@ struct RunOptions {
 };
 
 struct RunPlan {
-  std::vector<Environment> envs;
+  std::vector<Environment> envs;      // the envs this process runs things in
+  std::vector<std::string> producers; // every producer env name of the matrix selection
+  std::vector<std::string> consumers; // every consumer env name, in matrix order
   std::vector<CaseSpec> cases;
   std::map<std::string, CppProbe> cpp_probes; // by env name; an env without one skips cpp modes
 };
@@ -39,7 +57,16 @@ struct RunReport {
 RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore& store,
                      ProcessRunner& runner, const ProgressLog& log);
 
-// The part of results.json that describes the run's envs, cases and modes.
-Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes);
+// The part of results.json that describes the run's envs, cases and modes. Producers that did
+// not run here are described by the env.json their --save-only run left beside their files.
+Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes,
+                    const std::filesystem::path& checkpoints_root);
+
+// Which consumer envs have load work in `shard`.
+std::vector<std::string> consumers_in_shard(const std::vector<std::string>& consumers,
+                                            const std::vector<CaseSpec>& cases, Shard shard);
+
+std::filesystem::path checkpoints_root(const RunOptions& options);
+Json env_summary(const Environment& env);
 
 } // namespace loadmatrix

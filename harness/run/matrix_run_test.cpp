@@ -33,12 +33,15 @@ protected:
       Environment env = test_support::open_test_env(name);
       plan_->cpp_probes[name] = ensure_cpp_probe(env, cache, runner, [](auto&) {}).value_or_throw();
       plan_->envs.push_back(env);
+      plan_->producers.push_back(name);
+      plan_->consumers.push_back(name);
     }
     plan_->cases = discover_cases({resources().cases_dir}, kCases);
     RunOptions options;
     options.out_dir = dir_->path() / "out";
-    auto store =
-        ResultStore::open(options.out_dir, false, results_header(*plan_, {})).value_or_throw();
+    auto store = ResultStore::open(options.out_dir, false,
+                                   results_header(*plan_, {}, options.out_dir / "checkpoints"))
+                     .value_or_throw();
     report_ = new RunReport(run_matrix(*plan_, options, *store, runner, [](auto&) {}));
     ASSERT_TRUE(store->write_results());
     records_ = new std::vector<Record>(store->records());
@@ -235,7 +238,8 @@ for line in sys.stdin:
 
 // The regression analysis of a real run: derived from what torch did, not from a table.
 TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
-  ResultsModel model = build_results_model(results_header(*plan_, {}), *records_, {});
+  ResultsModel model = build_results_model(
+      results_header(*plan_, {}, dir_->path() / "out" / "checkpoints"), *records_, {});
   ASSERT_EQ(model.changes.size(), 2u);
   const VersionChange& flip = model.changes[0];
   EXPECT_EQ(flip.from.name, "bookworm");

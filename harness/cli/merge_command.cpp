@@ -1,0 +1,65 @@
+// loadmatrix merge A.json B.json ... --out DIR: one result, and its reports, from shards.
+#include "cli/cli.h"
+#include "cli/report_options.h"
+#include "records/merge.h"
+#include "records/result_store.h"
+#include "util/text.h"
+
+#include <fmt/core.h>
+#include <iostream>
+#include <memory>
+
+namespace loadmatrix {
+
+namespace {
+
+struct MergeArgs {
+  std::vector<std::string> inputs;
+  std::string out;
+  bool allow_missing = false;
+  ReportOptions report;
+};
+
+int merge(const MergeArgs& args) {
+  std::vector<std::filesystem::path> inputs(args.inputs.begin(), args.inputs.end());
+  MergedResults merged = merge_results(inputs);
+  auto out = std::filesystem::path(args.out);
+  // Write what was merged before judging it: a missing shard must not cost the others.
+  {
+    auto store = ResultStore::open(out, false, merged.header).value_or_throw();
+    for (const auto& record : merged.records) {
+      store->append(record).value_or_throw();
+    }
+    Json extra = {{"missing_cells", merged.missing}};
+    store->write_results(extra).value_or_throw();
+  }
+  std::cout << fmt::format("merged {} cells from {} file(s); {} missing\n", merged.records.size(),
+                           inputs.size(), merged.missing.size());
+  auto [header, records] = read_results(out / "results.json").value_or_throw();
+  int status = args.report.analyse_and_report(header, records, out);
+  if (!merged.missing.empty() && !args.allow_missing) {
+    std::vector<std::string> first(
+        merged.missing.begin(),
+        merged.missing.begin() + static_cast<long>(std::min<size_t>(5, merged.missing.size())));
+    throw FatalError(fmt::format("merge: {} cell(s) missing (a shard failed or was not given), "
+                                 "e.g. {}; use --allow-missing to accept",
+                                 merged.missing.size(), join(first, ", ")));
+  }
+  return status;
+}
+
+} // namespace
+
+void add_merge_command(CLI::App& app, GlobalOptions& options) {
+  auto args = std::make_shared<MergeArgs>();
+  CLI::App* command = app.add_subcommand(
+      "merge", "Combine shards' results.json into one, with its reports; names missing cells");
+  command->add_option("inputs", args->inputs, "results.json of each shard")->required();
+  command->add_option("--out", args->out, "Output directory")->required();
+  command->add_flag("--allow-missing", args->allow_missing,
+                    "Exit by the policy even when cells are missing");
+  args->report.add_to(*command);
+  command->callback([&options, args] { options.exit_code = merge(*args); });
+}
+
+} // namespace loadmatrix
