@@ -2,6 +2,7 @@
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/process.h"
+#include "util/resources.h"
 
 #include <fmt/core.h>
 #include <fstream>
@@ -296,4 +297,36 @@ TEST(CliRunTest, ShardsMergeIntoTheUnshardedResult) {
   EXPECT_NE(partial.stderr_text.find("merge: 13 cell(s) missing"), std::string::npos)
       << partial.stderr_text;
   EXPECT_TRUE(std::filesystem::exists(root / "partial" / "results.json"));
+}
+
+// scripts/ci-nightly, the workflow's plain-shell twin, end to end on a small selection.
+TEST(CliRunTest, TheNightlyScriptFailsOnlyOnNewFailures) {
+  test_support::TempDir dir;
+  auto script = (resources().home / "scripts" / "ci-nightly").string();
+  ProcessSpec spec;
+  spec.argv = {script, (dir.path() / "night1").string()};
+  spec.env = {"ENVS=bookworm,trixie", "CASES=argparse_namespace,python_set",
+              "LOADMATRIX_BUILD_DIR=" +
+                  std::filesystem::path(LOADMATRIX_CLI).parent_path().parent_path().string()};
+  spec.timeout = std::chrono::minutes(10);
+  SystemProcessRunner runner;
+  ProcessResult first = runner.run(spec);
+  ASSERT_EQ(first.exit_code, 0) << first.stdout_text << first.stderr_text;
+  auto merged = dir.path() / "night1" / "merged" / "results.json";
+  ASSERT_TRUE(std::filesystem::exists(merged));
+
+  // Against a night on which everything passed, tonight's failures are new.
+  Json baseline = read_json_file(merged).value();
+  for (auto& record : baseline["records"]) {
+    record["outcome"] = "pass";
+    record["blocked_globals"] = Json::array();
+  }
+  ASSERT_TRUE(write_json_file(dir.path() / "good-night.json", baseline));
+  spec.argv = {script, (dir.path() / "night2").string(), (dir.path() / "good-night.json").string()};
+  ProcessResult second = runner.run(spec);
+  EXPECT_EQ(second.exit_code, 1) << second.stdout_text << second.stderr_text;
+  EXPECT_NE(second.stderr_text.find("new failure(s) against the baseline"), std::string::npos);
+  // Against itself nothing is new.
+  spec.argv = {script, (dir.path() / "night3").string(), merged.string()};
+  EXPECT_EQ(runner.run(spec).exit_code, 0);
 }

@@ -8,7 +8,15 @@
 namespace loadmatrix {
 
 Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache) {
-  return spec.kind == EnvKind::debian ? Sandbox::chroot(cache.rootfs(spec.name)) : Sandbox::host();
+  switch (spec.kind) {
+  case EnvKind::debian:
+    return Sandbox::chroot(cache.rootfs(spec.name));
+  case EnvKind::local:
+    return Sandbox::host();
+  case EnvKind::container:
+    return Sandbox::container(spec.command);
+  }
+  return Sandbox::host();
 }
 
 std::string python_for(const EnvSpec& spec) {

@@ -95,7 +95,9 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
   try {
     manifest.name = document.at("name").get<std::string>();
     std::string kind = document.at("kind").get<std::string>();
-    manifest.kind = kind == "local" ? EnvKind::local : EnvKind::debian;
+    manifest.kind = kind == "local"       ? EnvKind::local
+                    : kind == "container" ? EnvKind::container
+                                          : EnvKind::debian;
     manifest.spec = document.at("spec");
     manifest.created = document.at("created").get<std::string>();
     manifest.build_seconds = document.value("build_seconds", 0.0);

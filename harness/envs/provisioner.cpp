@@ -118,6 +118,22 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   return manifest;
 }
 
+Expected<Manifest> Provisioner::fingerprint_container(const EnvSpec& spec) {
+  auto started = Clock::now();
+  auto measured = measure(spec, sandbox_for(spec, cache_));
+  if (!measured) {
+    return measured.error();
+  }
+  Manifest manifest = std::move(measured).value();
+  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::filesystem::create_directories(cache_.env_dir(spec.name));
+  auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
+  if (!written) {
+    return written.error();
+  }
+  return manifest;
+}
+
 Expected<Manifest> Provisioner::fingerprint_local(const EnvSpec& spec) {
   if (::access(spec.python.c_str(), X_OK) != 0) {
     return Error{
@@ -157,8 +173,9 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     log_(fmt::format("env {}: {} ({}); rebuilding", spec.name, env_status_name(state.status),
                      state.detail));
   }
-  auto manifest =
-      spec.kind == EnvKind::debian ? build_debian(spec, options) : fingerprint_local(spec);
+  auto manifest = spec.kind == EnvKind::debian  ? build_debian(spec, options)
+                  : spec.kind == EnvKind::local ? fingerprint_local(spec)
+                                                : fingerprint_container(spec);
   if (!manifest) {
     return manifest.error();
   }

@@ -173,3 +173,21 @@ TEST_F(ProvisionerTest, OpeningAnUnprovisionedEnvSaysHowToProvisionIt) {
   EXPECT_EQ(env.error().message, "env trixie-copy: missing in " + cache_dir_.path().string() +
                                      " (run: loadmatrix envs provision trixie-copy)");
 }
+
+TEST_F(ProvisionerTest, AContainerRuntimeThatCannotRunIsNamedInTheError) {
+  auto runtime = tools_.path() / "docker";
+  write_script(runtime,
+               "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' "
+               ">&2\nexit 125\n");
+  EnvSpec spec;
+  spec.name = "pt26";
+  spec.kind = EnvKind::container;
+  spec.python = "python3";
+  spec.command = {runtime.string(), "run", "--rm", "-i", "{mounts}", "pytorch/pytorch:2.6.0"};
+  auto outcome = provisioner().provision(spec, {});
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("env pt26: fingerprint.py"), std::string::npos);
+  EXPECT_NE(outcome.error().message.find("exit status 125"), std::string::npos);
+  EXPECT_NE(outcome.error().message.find("Cannot connect to the Docker daemon"), std::string::npos)
+      << outcome.error().message;
+}

@@ -18,16 +18,40 @@ Sandbox Sandbox::chroot(std::filesystem::path root) {
   return sandbox;
 }
 
+Sandbox Sandbox::container(std::vector<std::string> prefix) {
+  Sandbox sandbox;
+  sandbox.container_prefix_ = std::move(prefix);
+  return sandbox;
+}
+
 SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::string& label,
                             bool writable) const {
   std::filesystem::path absolute = std::filesystem::absolute(host_dir).lexically_normal();
   // Never the host path itself: its parents may be closed to nobody (/root is 0700).
-  std::filesystem::path base = is_chroot() ? "/loadmatrix" : "/run/loadmatrix";
+  std::filesystem::path base = is_chroot() || is_container() ? "/loadmatrix" : "/run/loadmatrix";
   return SandboxMount{absolute, base / label, writable};
 }
 
 std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
                                        const std::filesystem::path& status_file) const {
+  if (is_container()) {
+    std::vector<std::string> argv;
+    for (const auto& part : container_prefix_) {
+      if (part != "{mounts}") {
+        argv.push_back(part);
+        continue;
+      }
+      for (const auto& mount : command.mounts) {
+        argv.push_back("-v");
+        argv.push_back(mount.host.string() + ":" + mount.inside.string() +
+                       (mount.writable ? "" : ":ro"));
+      }
+    }
+    argv.insert(argv.end(), {"env", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"});
+    argv.insert(argv.end(), command.env.begin(), command.env.end());
+    argv.insert(argv.end(), command.argv.begin(), command.argv.end());
+    return argv;
+  }
   std::vector<std::string> argv = {"unshare",
                                    "--mount",
                                    "--pid",
@@ -103,7 +127,9 @@ ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command)
   spec.timeout = command.timeout;
   spec.output_limit = command.output_limit;
   ProcessResult result = runner.run(spec);
-  status->apply(result);
+  if (!is_container()) {
+    status->apply(result);
+  }
   return result;
 }
 

@@ -56,6 +56,11 @@ public:
   static Sandbox host();
   // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
   static Sandbox chroot(std::filesystem::path root);
+  // A container runtime's command prefix (a `container` env): "{mounts}" becomes -v
+  // HOST:INSIDE[:ro] per mount, and the command's environment is set with env(1) inside. The
+  // runtime is the isolation; it is not wrapped in our own namespaces.
+  static Sandbox container(std::vector<std::string> prefix);
+  bool is_container() const { return !container_prefix_.empty(); }
 
   bool is_chroot() const { return root_.has_value(); }
   const std::optional<std::filesystem::path>& root() const { return root_; }
@@ -75,6 +80,7 @@ public:
 
 private:
   std::optional<std::filesystem::path> root_;
+  std::vector<std::string> container_prefix_;
 };
 
 } // namespace loadmatrix

@@ -139,3 +139,20 @@ TEST_P(SandboxEnvTest, ACommandKilledByASignalIsReportedAsSignaled) {
 
 INSTANTIATE_TEST_SUITE_P(AllEnvs, SandboxEnvTest,
                          ::testing::ValuesIn(test_support::default_env_names()));
+
+TEST(SandboxTest, AContainerCommandIsThePrefixWithMountsAndEnvironment) {
+  Sandbox sandbox = Sandbox::container(
+      {"docker", "run", "--rm", "-i", "--network=none", "{mounts}", "pytorch/pytorch:2.6.0"});
+  SandboxCommand command;
+  command.mounts = {sandbox.place("/srv/ckpt", "checkpoints", false),
+                    sandbox.place("/tmp/out/scratch", "scratch", true)};
+  command.env = {"PYTHONPATH=/loadmatrix/fixtures"};
+  command.argv = {"python3", "/loadmatrix/runtime/worker.py"};
+  EXPECT_EQ(
+      sandbox.wrap(command, "/unused"),
+      (std::vector<std::string>{
+          "docker", "run", "--rm", "-i", "--network=none", "-v",
+          "/srv/ckpt:/loadmatrix/checkpoints:ro", "-v", "/tmp/out/scratch:/loadmatrix/scratch",
+          "pytorch/pytorch:2.6.0", "env", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
+          "PYTHONPATH=/loadmatrix/fixtures", "python3", "/loadmatrix/runtime/worker.py"}));
+}

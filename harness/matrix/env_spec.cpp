@@ -8,6 +8,8 @@ const char* env_kind_name(EnvKind kind) {
     return "debian";
   case EnvKind::local:
     return "local";
+  case EnvKind::container:
+    return "container";
   }
   return "unknown";
 }
@@ -27,6 +29,9 @@ Json EnvSpec::identity() const {
     id["mirror"] = mirror ? Json(*mirror) : Json(nullptr);
   } else {
     id["python"] = python;
+    if (kind == EnvKind::container) {
+      id["command"] = command;
+    }
     id["libtorch_cmake_dir"] = libtorch_cmake_dir ? Json(*libtorch_cmake_dir) : Json(nullptr);
   }
   return id;

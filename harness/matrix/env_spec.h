@@ -10,8 +10,9 @@
 namespace loadmatrix {
 
 enum class EnvKind {
-  debian, // a Debian suite installed into a chroot with mmdebstrap
-  local,  // an interpreter already on this machine (the host's /usr/bin/python3, a venv)
+  debian,    // a Debian suite installed into a chroot with mmdebstrap
+  local,     // an interpreter already on this machine (the host's /usr/bin/python3, a venv)
+  container, // a command prefix that runs things in an image (docker run ..., podman run ...)
 };
 
 const char* env_kind_name(EnvKind kind);
@@ -24,8 +25,10 @@ struct EnvSpec {
   std::vector<std::string> packages;
   std::vector<std::string> apt_options;
   std::optional<std::string> mirror;
-  // local
+  // local and container
   std::string python;
+  // container: e.g. docker run --rm -i --network=none {mounts} IMAGE
+  std::vector<std::string> command;
   std::optional<std::string> libtorch_cmake_dir;
 
   // The fields that decide what gets built: a cached env built from other values is stale.

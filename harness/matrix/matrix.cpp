@@ -1,5 +1,6 @@
 #include "matrix/matrix.h"
 
+#include <algorithm>
 #include <fmt/core.h>
 #include <set>
 
@@ -41,8 +42,24 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     if (reader.has("libtorch_cmake_dir")) {
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
     }
+  } else if (kind == "container") {
+    reader.reject_unknown_keys(
+        {"name", "kind", "description", "command", "python", "libtorch_cmake_dir"});
+    spec.kind = EnvKind::container;
+    spec.command = reader.optional_string_list("command");
+    if (std::count(spec.command.begin(), spec.command.end(), "{mounts}") != 1) {
+      reader.fail("command", "expected a command prefix with exactly one \"{mounts}\" element, "
+                             "e.g. [\"docker\", \"run\", \"--rm\", \"-i\", \"{mounts}\", "
+                             "\"IMAGE\"]");
+    }
+    spec.python = reader.optional_string("python", "python3");
+    if (reader.has("libtorch_cmake_dir")) {
+      spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
+    }
   } else {
-    reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian' or 'local')", kind));
+    reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian', 'local' or "
+                                    "'container')",
+                                    kind));
   }
   return spec;
 }

@@ -60,7 +60,8 @@ TEST(MatrixTest, MissingAndMistypedFieldsAreNamed) {
       "bad.json: envs[0].python: 'python3' must be an absolute path to an interpreter");
   EXPECT_EQ(
       error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "docker"}]})"),
-      "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian' or 'local')");
+      "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian', 'local' or "
+      "'container')");
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/2", "envs": []})"),
             "bad.json: schema: unsupported schema 'loadmatrix.matrix/2' (this loadmatrix reads "
             "'loadmatrix.matrix/1')");
@@ -88,4 +89,19 @@ TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(MatrixTest, AContainerEnvIsACommandPrefixWithAMountsSlot) {
+  auto json = parse_json(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "pt26", "kind": "container", "python": "/opt/conda/bin/python",
+     "command": ["podman", "run", "--rm", "-i", "--network=none", "{mounts}", "pytorch:2.6"]}]})",
+                         "c.json");
+  Matrix matrix = parse_matrix(*json, "c.json");
+  EXPECT_EQ(matrix.envs[0].kind, EnvKind::container);
+  EXPECT_EQ(matrix.envs[0].python, "/opt/conda/bin/python");
+  EXPECT_EQ(matrix.envs[0].command.size(), 7u);
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "pt26", "kind": "container", "command": ["docker", "run", "img"]}]})"),
+            "bad.json: envs[0].command: expected a command prefix with exactly one \"{mounts}\" "
+            "element, e.g. [\"docker\", \"run\", \"--rm\", \"-i\", \"{mounts}\", \"IMAGE\"]");
 }
