@@ -118,40 +118,28 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   return manifest;
 }
 
-Expected<Manifest> Provisioner::fingerprint_container(const EnvSpec& spec) {
-  auto started = Clock::now();
-  auto measured = measure(spec, sandbox_for(spec, cache_));
-  if (!measured) {
-    return measured.error();
-  }
-  Manifest manifest = std::move(measured).value();
-  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  std::filesystem::create_directories(cache_.env_dir(spec.name));
-  auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
-  if (!written) {
-    return written.error();
-  }
-  return manifest;
-}
-
-Expected<Manifest> Provisioner::fingerprint_local(const EnvSpec& spec) {
-  if (::access(spec.python.c_str(), X_OK) != 0) {
+// Local interpreters and container images exist already: nothing is built, they are measured.
+Expected<Manifest> Provisioner::fingerprint_existing(const EnvSpec& spec) {
+  if (spec.kind == EnvKind::local && ::access(spec.python.c_str(), X_OK) != 0) {
     return Error{
         fmt::format("env {}: python {}: {}", spec.name, spec.python, std::strerror(errno))};
   }
-  if (spec.libtorch_cmake_dir &&
+  if (spec.kind == EnvKind::local && spec.libtorch_cmake_dir &&
       !std::filesystem::exists(std::filesystem::path(*spec.libtorch_cmake_dir) /
                                "TorchConfig.cmake")) {
     return Error{fmt::format("env {}: libtorch_cmake_dir {}: no TorchConfig.cmake there", spec.name,
                              *spec.libtorch_cmake_dir)};
   }
   auto started = Clock::now();
-  auto measured = measure(spec, Sandbox::host());
+  auto measured = measure(spec, sandbox_for(spec, cache_));
   if (!measured) {
     return measured.error();
   }
   Manifest manifest = std::move(measured).value();
-  manifest.torch_mtime = file_mtime_ns(manifest.fingerprint.torch_file);
+  if (spec.kind == EnvKind::local) {
+    // Detects a later `pip install -U torch` in the same interpreter.
+    manifest.torch_mtime = file_mtime_ns(manifest.fingerprint.torch_file);
+  }
   manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::filesystem::create_directories(cache_.env_dir(spec.name));
   auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
@@ -173,9 +161,8 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     log_(fmt::format("env {}: {} ({}); rebuilding", spec.name, env_status_name(state.status),
                      state.detail));
   }
-  auto manifest = spec.kind == EnvKind::debian  ? build_debian(spec, options)
-                  : spec.kind == EnvKind::local ? fingerprint_local(spec)
-                                                : fingerprint_container(spec);
+  auto manifest =
+      spec.kind == EnvKind::debian ? build_debian(spec, options) : fingerprint_existing(spec);
   if (!manifest) {
     return manifest.error();
   }

@@ -38,8 +38,7 @@ public:
 
 private:
   Expected<Manifest> build_debian(const EnvSpec& spec, const ProvisionOptions& options);
-  Expected<Manifest> fingerprint_local(const EnvSpec& spec);
-  Expected<Manifest> fingerprint_container(const EnvSpec& spec);
+  Expected<Manifest> fingerprint_existing(const EnvSpec& spec);
   // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.
   Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);
 
