@@ -1,0 +1,200 @@
+#include "pickle/checkpoint_file.h"
+
+#include "pickle/pickle_analysis.h"
+
+#include <fmt/core.h>
+#include <fstream>
+#include <memory>
+#include <zip.h>
+
+namespace loadmatrix {
+
+const char* checkpoint_format_id(CheckpointFormat format) {
+  switch (format) {
+  case CheckpointFormat::torch_zip:
+    return "zip";
+  case CheckpointFormat::torchscript:
+    return "torchscript";
+  case CheckpointFormat::legacy:
+    return "legacy";
+  case CheckpointFormat::legacy_tar:
+    return "legacy_tar";
+  case CheckpointFormat::raw_pickle:
+    return "pickle";
+  case CheckpointFormat::numpy_npy:
+    return "npy";
+  case CheckpointFormat::safetensors:
+    return "safetensors";
+  case CheckpointFormat::not_a_checkpoint:
+    return "not_a_checkpoint";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The legacy format's first pickle: protocol 2, LONG1 of torch's magic number
+// 0x1950a86a20f9469cfc6c.
+constexpr std::string_view kLegacyMagic =
+    "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+
+Expected<std::string> read_prefix(const std::filesystem::path& file, size_t bytes) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return Error{fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno))};
+  }
+  std::string data(bytes, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(bytes));
+  data.resize(static_cast<size_t>(in.gcount()));
+  return data;
+}
+
+Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_member_bytes) {
+  int code = 0;
+  std::unique_ptr<zip_t, decltype(&zip_discard)> archive(zip_open(file.c_str(), ZIP_RDONLY, &code),
+                                                         &zip_discard);
+  if (!archive) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, code);
+    std::string reason = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return Error{fmt::format("{}: not a readable zip: {}", file.string(), reason)};
+  }
+  CheckpointFile result;
+  result.format = CheckpointFormat::torch_zip;
+  std::vector<zip_uint64_t> members;
+  zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
+  for (zip_int64_t i = 0; i < entries; ++i) {
+    const char* raw = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
+    std::string name = raw ? raw : "";
+    if (name.ends_with("/constants.pkl") || name.find("/code/") != std::string::npos) {
+      result.format = CheckpointFormat::torchscript;
+    }
+    if (name == "data.pkl" || name.ends_with("/data.pkl") || name.ends_with("/constants.pkl")) {
+      members.push_back(static_cast<zip_uint64_t>(i));
+    }
+  }
+  if (members.empty()) {
+    return Error{
+        fmt::format("{}: a zip without a data.pkl member: not a torch checkpoint", file.string())};
+  }
+  for (zip_uint64_t index : members) {
+    zip_stat_t stat;
+    zip_stat_init(&stat);
+    if (zip_stat_index(archive.get(), index, 0, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE)) {
+      return Error{fmt::format("{}: cannot stat member {}", file.string(), index)};
+    }
+    std::string name = stat.name ? stat.name : "?";
+    // The declared size bounds the read, so a deflate bomb cannot grow past it.
+    if (stat.size > max_member_bytes) {
+      return Error{fmt::format("{}: member {} declares {} bytes, over the {}-byte limit",
+                               file.string(), name, stat.size, max_member_bytes)};
+    }
+    std::unique_ptr<zip_file_t, decltype(&zip_fclose)> member(
+        zip_fopen_index(archive.get(), index, 0), &zip_fclose);
+    if (!member) {
+      return Error{fmt::format("{}: cannot open member {}: {}", file.string(), name,
+                               zip_strerror(archive.get()))};
+    }
+    std::string bytes(stat.size, '\0');
+    zip_int64_t read = zip_fread(member.get(), bytes.data(), stat.size);
+    if (read < 0 || static_cast<zip_uint64_t>(read) != stat.size) {
+      return Error{fmt::format("{}: member {} is truncated or corrupt ({} of {} bytes)",
+                               file.string(), name, read, stat.size)};
+    }
+    result.pickles.push_back({name, std::move(bytes)});
+  }
+  return result;
+}
+
+// The oldest format: a tar whose "pickle" member holds the object.
+Expected<CheckpointFile> read_tar(const std::string& data, const std::filesystem::path& file) {
+  CheckpointFile result;
+  result.format = CheckpointFormat::legacy_tar;
+  for (size_t offset = 0; offset + 512 <= data.size();) {
+    std::string name(data.c_str() + offset, strnlen(data.c_str() + offset, 100));
+    if (name.empty()) {
+      break;
+    }
+    std::string size_field(data.c_str() + offset + 124, strnlen(data.c_str() + offset + 124, 12));
+    size_t size = std::strtoull(size_field.c_str(), nullptr, 8);
+    if (offset + 512 + size > data.size()) {
+      return Error{fmt::format("{}: tar member {} is truncated", file.string(), name)};
+    }
+    if (name == "pickle") {
+      result.pickles.push_back({"pickle", data.substr(offset + 512, size)});
+    }
+    offset += 512 + (size + 511) / 512 * 512;
+  }
+  if (result.pickles.empty()) {
+    return Error{
+        fmt::format("{}: a tar without a 'pickle' member: not a torch checkpoint", file.string())};
+  }
+  return result;
+}
+
+} // namespace
+
+Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
+                                              size_t max_member_bytes) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return Error{fmt::format("{}: not a regular file", file.string())};
+  }
+  auto head = read_prefix(file, 512);
+  if (!head) {
+    return head.error();
+  }
+  if (head->starts_with("PK\x03\x04") || head->starts_with("PK\x05\x06")) {
+    return read_zip(file, max_member_bytes);
+  }
+  CheckpointFile result;
+  if (head->starts_with("\x93NUMPY")) {
+    result.format = CheckpointFormat::numpy_npy;
+    return result;
+  }
+  if (head->size() >= 9 && (*head)[8] == '{') {
+    result.format = CheckpointFormat::safetensors;
+    return result;
+  }
+  bool tar = head->size() >= 262 && head->compare(257, 5, "ustar") == 0;
+  bool pickle = head->size() >= 2 && static_cast<uint8_t>((*head)[0]) == 0x80 &&
+                static_cast<uint8_t>((*head)[1]) <= 5;
+  if (!tar && !pickle) {
+    return result; // not_a_checkpoint: said so, never called clean
+  }
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec || size > max_member_bytes) {
+    return Error{fmt::format("{}: {} bytes, over the {}-byte limit for non-zip checkpoints",
+                             file.string(), size, max_member_bytes)};
+  }
+  auto data = read_prefix(file, size);
+  if (!data) {
+    return data.error();
+  }
+  if (tar) {
+    return read_tar(*data, file);
+  }
+  if (!data->starts_with(kLegacyMagic)) {
+    result.format = CheckpointFormat::raw_pickle;
+    result.pickles.push_back({"pickle", std::move(data).value()});
+    return result;
+  }
+  // Legacy: magic, protocol version, sys_info, the object, then the storage keys; raw storage
+  // bytes follow and are never read as pickles.
+  result.format = CheckpointFormat::legacy;
+  size_t offset = 0;
+  for (int index = 0; index < 5 && offset < data->size(); ++index) {
+    auto analysis = analyze_pickle(std::string_view(*data).substr(offset));
+    if (!analysis) {
+      return Error{fmt::format("{}: legacy pickle {} at byte {}: {}", file.string(), index, offset,
+                               analysis.error().message)};
+    }
+    result.pickles.push_back(
+        {fmt::format("legacy[{}]", index), data->substr(offset, analysis->end_offset)});
+    offset += analysis->end_offset;
+  }
+  return result;
+}
+
+} // namespace loadmatrix

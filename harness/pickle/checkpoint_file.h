@@ -1,0 +1,42 @@
+// What a file is and where its pickles are, read without loading any tensor data: the pickle
+// members of a torch zip (any "*/data.pkl" prefix), the stacked pickles of the legacy format,
+// the "pickle" member of the oldest tar format, or a raw pickle.
+#pragma once
+
+#include "util/error.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+enum class CheckpointFormat {
+  torch_zip,   // torch.save since 1.6
+  torchscript, // torch.jit.save: a zip with code/ and constants.pkl
+  legacy,      // _use_new_zipfile_serialization=False: pickles one after another
+  legacy_tar,  // torch < 0.4's tar of sys_info, pickle, storages, tensors
+  raw_pickle,  // a plain pickle
+  numpy_npy,
+  safetensors,
+  not_a_checkpoint,
+};
+
+const char* checkpoint_format_id(CheckpointFormat format);
+
+struct PickleMember {
+  std::string name; // "archive/data.pkl", "legacy[3]", ...
+  std::string bytes;
+};
+
+struct CheckpointFile {
+  CheckpointFormat format = CheckpointFormat::not_a_checkpoint;
+  std::vector<PickleMember> pickles;
+};
+
+// An error names the file and what is wrong with it (a zip without data.pkl, a member whose
+// declared size is over `max_member_bytes`, a truncated archive).
+Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
+                                              size_t max_member_bytes = 512u << 20);
+
+} // namespace loadmatrix

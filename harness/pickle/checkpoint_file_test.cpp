@@ -1,0 +1,162 @@
+#include "pickle/checkpoint_file.h"
+#include "pickle/pickle_analysis.h"
+#include "testing/test_envs.h"
+#include "util/json_file.h"
+#include "util/process.h"
+
+#include <fstream>
+#include <gtest/gtest.h>
+#include <map>
+#include <set>
+#include <zip.h>
+
+using namespace loadmatrix;
+using namespace std::string_literals;
+
+namespace {
+
+std::filesystem::path write(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::filesystem::path write_zip(const std::filesystem::path& path,
+                                const std::vector<std::pair<std::string, std::string>>& members) {
+  int error = 0;
+  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  for (const auto& [name, data] : members) {
+    zip_source_t* source = zip_source_buffer(archive, data.data(), data.size(), 0);
+    zip_file_add(archive, name.c_str(), source, ZIP_FL_OVERWRITE);
+  }
+  zip_close(archive);
+  return path;
+}
+
+} // namespace
+
+TEST(CheckpointFileTest, RecognisesEachFormatByItsBytes) {
+  test_support::TempDir dir;
+  auto zip = read_checkpoint_file(write_zip(
+      dir.path() / "a.pt", {{"archive/data.pkl", "\x80\x02}."s}, {"archive/version", "3"}}));
+  ASSERT_TRUE(zip) << zip.error().message;
+  EXPECT_EQ(zip->format, CheckpointFormat::torch_zip);
+  ASSERT_EQ(zip->pickles.size(), 1u);
+  EXPECT_EQ(zip->pickles[0].name, "archive/data.pkl");
+
+  auto script = read_checkpoint_file(
+      write_zip(dir.path() / "s.pt", {{"m/data.pkl", "\x80\x02}."s},
+                                      {"m/constants.pkl", "\x80\x02)."s},
+                                      {"m/code/__torch__.py", "def f(): pass"}}));
+  ASSERT_TRUE(script);
+  EXPECT_EQ(script->format, CheckpointFormat::torchscript);
+  EXPECT_EQ(script->pickles.size(), 2u);
+
+  EXPECT_EQ(read_checkpoint_file(write(dir.path() / "raw.pkl", "\x80\x04N."s))->format,
+            CheckpointFormat::raw_pickle);
+  EXPECT_EQ(read_checkpoint_file(write(dir.path() / "x.npy", "\x93NUMPY\x01\x00"s))->format,
+            CheckpointFormat::numpy_npy);
+  EXPECT_EQ(read_checkpoint_file(
+                write(dir.path() / "x.safetensors", "\x02\x00\x00\x00\x00\x00\x00\x00{}"s))
+                ->format,
+            CheckpointFormat::safetensors);
+  EXPECT_EQ(read_checkpoint_file(write(dir.path() / "notes.txt", "hello"))->format,
+            CheckpointFormat::not_a_checkpoint);
+  EXPECT_EQ(read_checkpoint_file(write(dir.path() / "empty.pt", ""))->format,
+            CheckpointFormat::not_a_checkpoint);
+}
+
+TEST(CheckpointFileTest, BrokenOrHostileContainersGetASpecificError) {
+  test_support::TempDir dir;
+  auto no_data = read_checkpoint_file(write_zip(dir.path() / "z.pt", {{"readme.txt", "x"}}));
+  ASSERT_FALSE(no_data);
+  EXPECT_NE(no_data.error().message.find("a zip without a data.pkl member"), std::string::npos);
+
+  std::string whole;
+  {
+    write_zip(dir.path() / "t.pt", {{"archive/data.pkl", std::string(5000, 'N') + "."}});
+    std::ifstream in(dir.path() / "t.pt", std::ios::binary);
+    whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto truncated =
+      read_checkpoint_file(write(dir.path() / "cut.pt", whole.substr(0, whole.size() / 2)));
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().message.find("cut.pt: "), std::string::npos);
+
+  // A member whose declared size is over the budget is refused before it is inflated.
+  auto bomb = read_checkpoint_file(
+      write_zip(dir.path() / "bomb.pt", {{"archive/data.pkl", std::string(1 << 20, 'N')}}), 4096);
+  ASSERT_FALSE(bomb);
+  EXPECT_NE(bomb.error().message.find("declares 1048576 bytes, over the 4096-byte limit"),
+            std::string::npos);
+
+  auto directory = read_checkpoint_file(dir.path());
+  ASSERT_FALSE(directory);
+  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos);
+}
+
+// Every file the corpus makes in the three real envs (protocols 2 and 4+, numpy 1 and 2,
+// legacy, zip and TorchScript) parses, and its globals are the ones torch names.
+TEST(CorpusAnalysisTest, EveryCheckpointTheCorpusProducesParses) {
+  test_support::TempDir dir;
+  SystemProcessRunner runner;
+  for (const auto& env : test_support::default_env_names()) {
+    ProcessSpec save;
+    save.argv = {LOADMATRIX_CLI,
+                 "-q",
+                 "run",
+                 "--envs",
+                 env,
+                 "--save-only",
+                 "--out",
+                 (dir.path() / env).string()};
+    save.timeout = std::chrono::minutes(10);
+    ProcessResult saved = runner.run(save);
+    ASSERT_TRUE(saved.succeeded()) << saved.stderr_text;
+  }
+  size_t files = 0;
+  std::map<std::string, size_t> formats;
+  for (const auto& env : test_support::default_env_names()) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(dir.path() / env / "checkpoints" / env)) {
+      if (entry.path().extension() != ".pt") {
+        continue;
+      }
+      ++files;
+      auto expectation = entry.path();
+      expectation.replace_extension(".expect.json");
+      std::string expected_format =
+          read_json_file(expectation).value().at("save").value("format", "");
+      auto file = read_checkpoint_file(entry.path());
+      ASSERT_TRUE(file) << file.error().message;
+      EXPECT_EQ(checkpoint_format_id(file->format), expected_format) << entry.path();
+      ++formats[checkpoint_format_id(file->format)];
+      for (const auto& member : file->pickles) {
+        auto analysis = analyze_pickle(member.bytes);
+        ASSERT_TRUE(analysis) << entry.path() << " " << member.name << ": "
+                              << analysis.error().message;
+      }
+    }
+  }
+  EXPECT_GE(files, 3u * 40);
+  EXPECT_EQ(formats["legacy"], 3u);
+  EXPECT_EQ(formats["torchscript"], 3u);
+
+  auto globals_of = [&](const std::string& env, const std::string& name) {
+    std::set<std::string> names;
+    auto file = read_checkpoint_file(dir.path() / env / "checkpoints" / env / (name + ".pt"));
+    for (const auto& member : file.value().pickles) {
+      PickleAnalysis analysis = analyze_pickle(member.bytes).value();
+      for (const auto& global : analysis.globals) {
+        names.insert(global.name);
+      }
+    }
+    return names;
+  };
+  EXPECT_TRUE(globals_of("bookworm", "argparse_namespace").contains("argparse.Namespace"));
+  EXPECT_TRUE(
+      globals_of("bookworm", "numpy_rng_state").contains("numpy.core.multiarray._reconstruct"));
+  EXPECT_TRUE(
+      globals_of("trixie", "numpy_rng_state").contains("numpy._core.multiarray._reconstruct"));
+  EXPECT_TRUE(globals_of("sid", "blocklisted_module_global").contains("posix.getcwd"));
+  EXPECT_TRUE(globals_of("sid", "python_set").contains("builtins.set"));
+}

@@ -1,0 +1,476 @@
+#include "pickle/pickle_analysis.h"
+
+#include <cstdint>
+#include <cstring>
+#include <fmt/core.h>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+namespace loadmatrix {
+
+namespace {
+
+// What the symbolic stack tracks: enough to resolve STACK_GLOBAL through the memo and to say
+// which global an object came from when it is later BUILT.
+struct Value {
+  enum class Kind { mark, string, global, object, other } kind = Kind::other;
+  std::string text; // string: its value; global and object: the global's name
+};
+
+struct Failure {
+  size_t offset;
+  std::string what;
+};
+
+class Cursor {
+public:
+  explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
+  size_t offset() const { return offset_; }
+
+  uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
+  uint64_t little_endian(size_t width) {
+    std::string_view raw = take(width);
+    uint64_t value = 0;
+    for (size_t i = 0; i < width; ++i) {
+      value |= static_cast<uint64_t>(static_cast<uint8_t>(raw[i])) << (8 * i);
+    }
+    return value;
+  }
+  std::string_view take(uint64_t count) {
+    if (count > bytes_.size() - offset_) {
+      throw Failure{offset_,
+                    fmt::format("needs {} bytes, {} left", count, bytes_.size() - offset_)};
+    }
+    std::string_view out = bytes_.substr(offset_, count);
+    offset_ += count;
+    return out;
+  }
+  // Protocol 0's newline-terminated arguments.
+  std::string_view line() {
+    size_t end = bytes_.find('\n', offset_);
+    if (end == std::string_view::npos) {
+      throw Failure{offset_, "unterminated line argument"};
+    }
+    std::string_view out = bytes_.substr(offset_, end - offset_);
+    offset_ = end + 1;
+    return out;
+  }
+
+private:
+  std::string_view bytes_;
+  size_t offset_ = 0;
+};
+
+// The Python 2 names pickle protocols 0-2 write, mapped to Python 3 (a subset of
+// _compat_pickle.NAME_MAPPING / IMPORT_MAPPING: the modules checkpoints reach).
+std::string python3_name(std::string module, std::string name) {
+  static const std::map<std::string, std::string> modules = {{"__builtin__", "builtins"},
+                                                             {"copy_reg", "copyreg"},
+                                                             {"exceptions", "builtins"},
+                                                             {"cPickle", "pickle"},
+                                                             {"UserDict", "collections"}};
+  if (auto it = modules.find(module); it != modules.end()) {
+    module = it->second;
+  }
+  if (module == "builtins" && name == "unicode") {
+    name = "str";
+  } else if (module == "builtins" && name == "xrange") {
+    name = "range";
+  }
+  return module + "." + name;
+}
+
+class Walker {
+public:
+  Walker(std::string_view bytes, const PickleLimits& limits) : cursor_(bytes), limits_(limits) {}
+
+  PickleAnalysis run() {
+    for (;;) {
+      opcode_offset_ = cursor_.offset();
+      if (++analysis_.opcodes > limits_.max_opcodes) {
+        fail("more than {} opcodes", limits_.max_opcodes);
+      }
+      uint8_t opcode = cursor_.u8();
+      if (opcode == '.') { // STOP
+        analysis_.end_offset = cursor_.offset();
+        return std::move(analysis_);
+      }
+      step(opcode);
+    }
+  }
+
+private:
+  template <typename... Args>
+  [[noreturn]] void fail(fmt::format_string<Args...> what, Args&&... args) {
+    throw Failure{opcode_offset_, fmt::format(what, std::forward<Args>(args)...)};
+  }
+
+  void push(Value value) {
+    if (stack_.size() >= limits_.max_stack) {
+      fail("stack deeper than {}", limits_.max_stack);
+    }
+    stack_.push_back(std::move(value));
+  }
+  Value pop() {
+    if (stack_.empty() || stack_.back().kind == Value::Kind::mark) {
+      fail("stack underflow");
+    }
+    Value top = std::move(stack_.back());
+    stack_.pop_back();
+    return top;
+  }
+  // Everything above the topmost MARK, which is removed too.
+  std::vector<Value> pop_mark() {
+    if (marks_.empty()) {
+      fail("no MARK to pop to");
+    }
+    size_t mark = marks_.back();
+    marks_.pop_back();
+    if (mark >= stack_.size() || stack_[mark].kind != Value::Kind::mark) {
+      fail("MARK was consumed");
+    }
+    std::vector<Value> items(std::make_move_iterator(stack_.begin() + static_cast<long>(mark) + 1),
+                             std::make_move_iterator(stack_.end()));
+    stack_.resize(mark);
+    return items;
+  }
+  Value& top() {
+    if (stack_.empty() || stack_.back().kind == Value::Kind::mark) {
+      fail("stack underflow");
+    }
+    return stack_.back();
+  }
+
+  void note_global(const std::string& name, const char* use) {
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+      if (analysis_.globals.size() >= limits_.max_globals) {
+        fail("more than {} distinct globals", limits_.max_globals);
+      }
+      it = index_.emplace(name, analysis_.globals.size()).first;
+      analysis_.globals.push_back({name, {}, opcode_offset_});
+    }
+    analysis_.globals[it->second].uses.insert(use);
+  }
+  void use(const Value& callable, const char* how) {
+    if (callable.kind == Value::Kind::global) {
+      note_global(callable.text, how);
+    }
+  }
+  Value made_by(const Value& callable) {
+    return callable.kind == Value::Kind::global ? Value{Value::Kind::object, callable.text}
+                                                : Value{};
+  }
+
+  void memo_put(uint64_t key) {
+    if (memo_.size() >= limits_.max_memo && !memo_.contains(key)) {
+      fail("memo larger than {}", limits_.max_memo);
+    }
+    memo_[key] = top();
+  }
+  void memo_get(uint64_t key) {
+    auto it = memo_.find(key);
+    if (it == memo_.end()) {
+      fail("memo key {} was never stored", key);
+    }
+    push(it->second);
+  }
+  uint64_t decimal(std::string_view text) {
+    uint64_t value = 0;
+    if (text.empty() || text.size() > 18) {
+      fail("bad decimal argument");
+    }
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        fail("bad decimal argument");
+      }
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return value;
+  }
+  void push_string(std::string_view text) { push({Value::Kind::string, std::string(text)}); }
+
+  void step(uint8_t opcode) {
+    switch (opcode) {
+    case 0x80: // PROTO
+      analysis_.protocol = cursor_.u8();
+      if (analysis_.protocol > 5) {
+        fail("unsupported pickle protocol {}", analysis_.protocol);
+      }
+      break;
+    case 0x95: // FRAME: a length prefix only
+      cursor_.take(8);
+      break;
+    case '(': // MARK
+      if (marks_.size() >= limits_.max_marks) {
+        fail("MARKs nested deeper than {}", limits_.max_marks);
+      }
+      marks_.push_back(stack_.size());
+      push({Value::Kind::mark, {}});
+      break;
+    case '0': // POP
+      if (!stack_.empty() && stack_.back().kind == Value::Kind::mark) {
+        pop_mark();
+      } else {
+        pop();
+      }
+      break;
+    case '1': // POP_MARK
+      pop_mark();
+      break;
+    case '2': // DUP
+      push(top());
+      break;
+    case 'I':
+    case 'L':
+    case 'F': // INT, LONG, FLOAT (text)
+      cursor_.line();
+      push({});
+      break;
+    case 'J':
+      cursor_.take(4);
+      push({});
+      break; // BININT
+    case 'K':
+      cursor_.take(1);
+      push({});
+      break; // BININT1
+    case 'M':
+      cursor_.take(2);
+      push({});
+      break; // BININT2
+    case 'G':
+      cursor_.take(8);
+      push({});
+      break; // BINFLOAT
+    case 0x8a:
+      cursor_.take(cursor_.u8());
+      push({});
+      break; // LONG1
+    case 0x8b:
+      cursor_.take(cursor_.little_endian(4));
+      push({});
+      break; // LONG4
+    case 'N':
+    case 0x88:
+    case 0x89:
+      push({});
+      break; // NONE, NEWTRUE, NEWFALSE
+    case 'S':
+      push_string(cursor_.line());
+      break; // STRING (quoted repr)
+    case 'V':
+      push_string(cursor_.line());
+      break; // UNICODE (raw-unicode-escape)
+    case 'T':
+      push_string(cursor_.take(cursor_.little_endian(4)));
+      break; // BINSTRING
+    case 'U':
+      push_string(cursor_.take(cursor_.u8()));
+      break; // SHORT_BINSTRING
+    case 'X':
+      push_string(cursor_.take(cursor_.little_endian(4)));
+      break; // BINUNICODE
+    case 0x8c:
+      push_string(cursor_.take(cursor_.u8()));
+      break; // SHORT_BINUNICODE
+    case 0x8d:
+      push_string(cursor_.take(cursor_.little_endian(8)));
+      break; // BINUNICODE8
+    case 'B':
+      cursor_.take(cursor_.little_endian(4));
+      push({});
+      break; // BINBYTES
+    case 'C':
+      cursor_.take(cursor_.u8());
+      push({});
+      break; // SHORT_BINBYTES
+    case 0x8e:
+    case 0x96:
+      cursor_.take(cursor_.little_endian(8));
+      push({});
+      break;   // BINBYTES8, BYTEARRAY8
+    case 0x97: // NEXT_BUFFER
+      analysis_.out_of_band_buffers = true;
+      push({});
+      break;
+    case 0x98: // READONLY_BUFFER
+      top();
+      break;
+    case ']':
+    case ')':
+    case '}':
+    case 0x8f:
+      push({});
+      break; // EMPTY_LIST/TUPLE/DICT/SET
+    case 'a':
+      pop();
+      top();
+      break; // APPEND
+    case 'e':
+    case 'u':
+    case 0x90:
+      pop_mark();
+      top();
+      break; // APPENDS, SETITEMS, ADDITEMS
+    case 's':
+      pop();
+      pop();
+      top();
+      break; // SETITEM
+    case 'l':
+    case 't':
+    case 'd':
+    case 0x91:
+      pop_mark();
+      push({});
+      break; // LIST, TUPLE, DICT, FROZENSET
+    case 0x85:
+      pop();
+      push({});
+      break; // TUPLE1
+    case 0x86:
+      pop();
+      pop();
+      push({});
+      break; // TUPLE2
+    case 0x87:
+      pop();
+      pop();
+      pop();
+      push({});
+      break;    // TUPLE3
+    case 'c': { // GLOBAL module\\nname\\n
+      std::string module(cursor_.line());
+      std::string name(cursor_.line());
+      std::string global = python3_name(module, name);
+      note_global(global, "referenced");
+      push({Value::Kind::global, global});
+      break;
+    }
+    case 0x93: { // STACK_GLOBAL: the two strings may come straight from the memo
+      Value name = pop();
+      Value module = pop();
+      if (name.kind != Value::Kind::string || module.kind != Value::Kind::string) {
+        fail("STACK_GLOBAL needs two strings");
+      }
+      std::string global = python3_name(module.text, name.text);
+      note_global(global, "referenced");
+      push({Value::Kind::global, global});
+      break;
+    }
+    case 0x82:
+    case 0x83:
+    case 0x84: { // EXT1, EXT2, EXT4: copyreg's extension registry
+      uint64_t code = cursor_.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
+      std::string global = fmt::format("copyreg.extension_registry[{}]", code);
+      note_global(global, "referenced");
+      push({Value::Kind::global, global});
+      break;
+    }
+    case 'R': { // REDUCE
+      pop();
+      Value callable = pop();
+      use(callable, "REDUCE");
+      push(made_by(callable));
+      break;
+    }
+    case 0x81: { // NEWOBJ
+      pop();
+      Value cls = pop();
+      use(cls, "NEWOBJ");
+      push(made_by(cls));
+      break;
+    }
+    case 0x92: { // NEWOBJ_EX
+      pop();
+      pop();
+      Value cls = pop();
+      use(cls, "NEWOBJ_EX");
+      push(made_by(cls));
+      break;
+    }
+    case 'b': { // BUILD: the state goes into the object below it
+      pop();
+      Value& object = top();
+      if (object.kind == Value::Kind::object || object.kind == Value::Kind::global) {
+        note_global(object.text, "BUILD");
+      }
+      break;
+    }
+    case 'i': { // INST module\\nname\\n, arguments above a MARK
+      std::string module(cursor_.line());
+      std::string name(cursor_.line());
+      pop_mark();
+      std::string global = python3_name(module, name);
+      note_global(global, "INST");
+      push({Value::Kind::object, global});
+      break;
+    }
+    case 'o': { // OBJ: class and arguments above a MARK
+      auto items = pop_mark();
+      if (items.empty()) {
+        fail("OBJ without a class");
+      }
+      use(items.front(), "OBJ");
+      push(made_by(items.front()));
+      break;
+    }
+    case 'P': // PERSID
+      cursor_.line();
+      analysis_.persistent_ids = true;
+      push({});
+      break;
+    case 'Q': // BINPERSID
+      pop();
+      analysis_.persistent_ids = true;
+      push({});
+      break;
+    case 'p':
+      memo_put(decimal(cursor_.line()));
+      break; // PUT
+    case 'q':
+      memo_put(cursor_.u8());
+      break; // BINPUT
+    case 'r':
+      memo_put(cursor_.little_endian(4));
+      break; // LONG_BINPUT
+    case 0x94:
+      memo_put(memo_.size());
+      break; // MEMOIZE
+    case 'g':
+      memo_get(decimal(cursor_.line()));
+      break; // GET
+    case 'h':
+      memo_get(cursor_.u8());
+      break; // BINGET
+    case 'j':
+      memo_get(cursor_.little_endian(4));
+      break; // LONG_BINGET
+    default:
+      fail("unknown opcode 0x{:02x}", opcode);
+    }
+  }
+
+  Cursor cursor_;
+  PickleLimits limits_;
+  PickleAnalysis analysis_;
+  std::vector<Value> stack_;
+  std::vector<size_t> marks_;
+  std::unordered_map<uint64_t, Value> memo_;
+  std::unordered_map<std::string, size_t> index_;
+  size_t opcode_offset_ = 0;
+};
+
+} // namespace
+
+Expected<PickleAnalysis> analyze_pickle(std::string_view bytes, const PickleLimits& limits) {
+  try {
+    return Walker(bytes, limits).run();
+  } catch (const Failure& failure) {
+    return Error{fmt::format("offset {}: {}", failure.offset, failure.what)};
+  }
+}
+
+} // namespace loadmatrix

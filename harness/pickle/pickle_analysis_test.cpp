@@ -1,0 +1,138 @@
+#include "pickle/pickle_analysis.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+using namespace std::string_literals;
+
+namespace {
+
+const GlobalUse* find(const PickleAnalysis& analysis, const std::string& name) {
+  for (const auto& global : analysis.globals) {
+    if (global.name == name) {
+      return &global;
+    }
+  }
+  return nullptr;
+}
+
+PickleAnalysis analyze(const std::string& bytes) {
+  auto analysis = analyze_pickle(bytes);
+  if (!analysis) {
+    ADD_FAILURE() << analysis.error().message;
+    return {};
+  }
+  return *analysis;
+}
+
+std::string error_of(const std::string& bytes, const PickleLimits& limits = {}) {
+  auto analysis = analyze_pickle(bytes, limits);
+  return analysis ? "" : analysis.error().message;
+}
+
+} // namespace
+
+TEST(PickleAnalysisTest, Protocol0TextOpcodes) {
+  // os.system('echo hi'), the classic payload, written by protocol 0.
+  PickleAnalysis analysis = analyze("cos\nsystem\n(S'echo hi'\ntR."s);
+  EXPECT_EQ(analysis.protocol, 0);
+  ASSERT_EQ(analysis.globals.size(), 1u);
+  EXPECT_EQ(analysis.globals[0].name, "os.system");
+  EXPECT_TRUE(analysis.globals[0].uses.contains("REDUCE"));
+  EXPECT_EQ(analysis.end_offset, 26u);
+}
+
+TEST(PickleAnalysisTest, Protocol2PythonTwoNamesAreMappedAsTorchDoes) {
+  // set([1, 2]) under protocol 2: __builtin__.set, REDUCEd with a list.
+  PickleAnalysis analysis = analyze("\x80\x02"
+                                    "c__builtin__\nset\nq\x00]q\x01(K\x01K\x02"
+                                    "e\x85q\x02Rq\x03."s);
+  EXPECT_EQ(analysis.protocol, 2);
+  const GlobalUse* set = find(analysis, "builtins.set");
+  ASSERT_NE(set, nullptr);
+  EXPECT_TRUE(set->uses.contains("REDUCE"));
+}
+
+TEST(PickleAnalysisTest, Protocol4StackGlobalNewobjAndBuild) {
+  // argparse.Namespace(lr=0.1) under protocol 4, with a FRAME and MEMOIZE.
+  std::string bytes = "\x80\x04\x95\x33\x00\x00\x00\x00\x00\x00\x00"
+                      "\x8c\x08"
+                      "argparse\x94\x8c\x09"
+                      "Namespace\x94\x93\x94)\x81\x94}\x94"
+                      "\x8c\x02"
+                      "lr\x94G?\xb9\x99\x99\x99\x99\x99\x9a"
+                      "sb."s;
+  PickleAnalysis analysis = analyze(bytes);
+  EXPECT_EQ(analysis.protocol, 4);
+  const GlobalUse* ns = find(analysis, "argparse.Namespace");
+  ASSERT_NE(ns, nullptr);
+  EXPECT_TRUE(ns->uses.contains("NEWOBJ"));
+  EXPECT_TRUE(ns->uses.contains("BUILD"));
+  EXPECT_EQ(ns->first_offset, 34u); // the STACK_GLOBAL opcode
+}
+
+TEST(PickleAnalysisTest, StackGlobalThroughTheMemoIsStillSeen) {
+  // The module and name are memoized, then fetched with BINGET: a payload's way of hiding.
+  std::string bytes = "\x80\x04\x8c\x05posix\x94\x8c\x06system\x94"
+                      "0"
+                      "0"
+                      "h\x00h\x01\x93\x8c\x02id\x85R."s;
+  PickleAnalysis analysis = analyze(bytes);
+  const GlobalUse* system = find(analysis, "posix.system");
+  ASSERT_NE(system, nullptr);
+  EXPECT_TRUE(system->uses.contains("REDUCE"));
+}
+
+TEST(PickleAnalysisTest, Protocol5BuffersExtensionsInstAndObj) {
+  PickleAnalysis buffers = analyze("\x80\x05\x97\x98\x96\x02\x00\x00\x00\x00\x00\x00\x00"
+                                   "ab"
+                                   "\x86."s);
+  EXPECT_EQ(buffers.protocol, 5);
+  EXPECT_TRUE(buffers.out_of_band_buffers);
+
+  PickleAnalysis ext = analyze("\x80\x02\x82\x07)R."s);
+  ASSERT_EQ(ext.globals.size(), 1u);
+  EXPECT_EQ(ext.globals[0].name, "copyreg.extension_registry[7]");
+
+  PickleAnalysis inst = analyze("(I1\nicollections\nOrderedDict\n."s);
+  EXPECT_TRUE(find(inst, "collections.OrderedDict")->uses.contains("INST"));
+  PickleAnalysis obj = analyze("(cdatetime\ndate\nI2020\nI1\nI1\no."s);
+  EXPECT_TRUE(find(obj, "datetime.date")->uses.contains("OBJ"));
+
+  PickleAnalysis persistent = analyze("\x80\x02X\x07\x00\x00\x00storageQ."s);
+  EXPECT_TRUE(persistent.persistent_ids);
+}
+
+TEST(PickleAnalysisTest, BrokenStreamsFailWithTheirByteOffset) {
+  EXPECT_EQ(error_of(""), "offset 0: needs 1 bytes, 0 left");
+  EXPECT_EQ(error_of("\x80\x02K"s), "offset 3: needs 1 bytes, 0 left");
+  EXPECT_EQ(error_of("\x80\x02\xff."s), "offset 2: unknown opcode 0xff");
+  EXPECT_EQ(error_of("\x80\x09."s), "offset 0: unsupported pickle protocol 9");
+  EXPECT_EQ(error_of("\x80\x02R."s), "offset 2: stack underflow");
+  EXPECT_EQ(error_of("\x80\x02h\x05."s), "offset 2: memo key 5 was never stored");
+  EXPECT_EQ(error_of("\x80\x02"
+                     "e."s),
+            "offset 2: no MARK to pop to");
+  EXPECT_EQ(error_of("\x80\x02K\x01K\x02\x93."s), "offset 6: STACK_GLOBAL needs two strings");
+  // A huge declared length is refused before anything is allocated; the offset is where the
+  // data should have been.
+  EXPECT_EQ(error_of("\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f."s),
+            "offset 11: needs 9223372036854775807 bytes, 1 left");
+  EXPECT_EQ(error_of("cos\nsystem"s), "offset 4: unterminated line argument");
+}
+
+TEST(PickleAnalysisTest, EveryBudgetIsEnforced) {
+  PickleLimits limits;
+  limits.max_marks = 100;
+  EXPECT_EQ(error_of(std::string(1000, '(') + ".", limits),
+            "offset 100: MARKs nested deeper than 100");
+  limits = {};
+  limits.max_opcodes = 50;
+  EXPECT_EQ(error_of(std::string(100, 'N') + ".", limits), "offset 50: more than 50 opcodes");
+  limits = {};
+  limits.max_stack = 10;
+  EXPECT_EQ(error_of(std::string(20, 'N') + ".", limits), "offset 10: stack deeper than 10");
+  limits = {};
+  limits.max_memo = 3;
+  EXPECT_EQ(error_of("N\x94\x94\x94\x94."s, limits), "offset 4: memo larger than 3");
+}
