@@ -297,6 +297,16 @@ TEST(CliRunTest, ShardsMergeIntoTheUnshardedResult) {
   EXPECT_NE(partial.stderr_text.find("merge: 13 cell(s) missing"), std::string::npos)
       << partial.stderr_text;
   EXPECT_TRUE(std::filesystem::exists(root / "partial" / "results.json"));
+
+  // A producer's folder that lacks a case: its cells say so instead of guessing.
+  std::filesystem::remove(root / "checkpoints" / "bookworm" / "python_set.expect.json");
+  run({"--envs", "bookworm,trixie", "--shard", "1/2", "--checkpoints",
+       (root / "checkpoints").string(), "--out", (root / "shard1-again").string()});
+  auto again = records_by_key(root / "shard1-again" / "results.json");
+  const Json& lost = again.at("python_set|bookworm|bookworm|default");
+  EXPECT_EQ(lost.at("outcome"), "skipped");
+  EXPECT_EQ(lost.at("detail").get<std::string>().rfind("no checkpoint from bookworm: ", 0), 0u)
+      << lost.dump();
 }
 
 // scripts/ci-nightly, the workflow's plain-shell twin, end to end on a small selection.

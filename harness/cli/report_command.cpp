@@ -17,6 +17,14 @@ struct ReportArgs {
   ReportOptions report;
 };
 
+// Reports for `results` into `out` (default: beside it); the exit status the policy gives.
+int report_on(const std::string& results, const std::string& out, const ReportOptions& report) {
+  auto [header, records] = read_results(results).value_or_throw();
+  auto dir =
+      out.empty() ? std::filesystem::path(results).parent_path() : std::filesystem::path(out);
+  return report.analyse_and_report(header, records, dir);
+}
+
 } // namespace
 
 void add_report_commands(CLI::App& app, GlobalOptions& options) {
@@ -26,12 +34,8 @@ void add_report_commands(CLI::App& app, GlobalOptions& options) {
   report->add_option("results", args->results, "results.json of a run")->required();
   report->add_option("--out", args->out, "Output directory (default: beside RESULTS)");
   args->report.add_to(*report);
-  report->callback([&options, args] {
-    auto [header, records] = read_results(args->results).value_or_throw();
-    auto out = args->out.empty() ? std::filesystem::path(args->results).parent_path()
-                                 : std::filesystem::path(args->out);
-    options.exit_code = args->report.analyse_and_report(header, records, out);
-  });
+  report->callback(
+      [&options, args] { options.exit_code = report_on(args->results, args->out, args->report); });
 
   CLI::App* diff = app.add_subcommand(
       "diff", "Compare two runs: new failures, fixed, persisting, changed messages");
@@ -41,10 +45,7 @@ void add_report_commands(CLI::App& app, GlobalOptions& options) {
   diff->callback([&options, args] {
     ReportOptions against_old = args->report;
     against_old.baseline = args->old_results;
-    auto [header, records] = read_results(args->results).value_or_throw();
-    auto out = args->out.empty() ? std::filesystem::path(args->results).parent_path()
-                                 : std::filesystem::path(args->out);
-    options.exit_code = against_old.analyse_and_report(header, records, out);
+    options.exit_code = report_on(args->results, args->out, against_old);
   });
   diff->add_option("--fail-on", args->report.fail_on, std::string("When to exit 1: ") + kFailOnIds)
       ->capture_default_str();

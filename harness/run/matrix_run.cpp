@@ -231,6 +231,13 @@ private:
       if (!wanted(info.mode) || store_.has(record.key())) {
         continue;
       }
+      if (!expectation) {
+        record.outcome = Outcome::skipped;
+        record.detail =
+            fmt::format("no checkpoint from {}: {}", producer, expectation.error().message);
+        commit(record);
+        continue;
+      }
       if (!saved) {
         record.outcome = Outcome::skipped;
         Classification failure = classify(save, nullptr);
