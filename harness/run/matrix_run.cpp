@@ -223,7 +223,7 @@ private:
   load_file(const CaseSpec& spec, const std::string& producer,
             std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>>& cpp_cells) {
     auto expectation = read_json_file(expectation_file(options_, producer, spec.name));
-    Json save = expectation ? expectation->value("save", Json()) : Json();
+    Json save = expectation ? expectation->value("save", Json::object()) : Json::object();
     bool saved = save.value("status", "") == "returned";
     auto inside_file = (layout_.checkpoints.inside / producer / (spec.name + ".pt")).string();
     for (const auto& info : loader_modes()) {
