@@ -340,3 +340,48 @@ TEST(CliRunTest, TheNightlyScriptFailsOnlyOnNewFailures) {
   spec.argv = {script, (dir.path() / "night3").string(), merged.string()};
   EXPECT_EQ(runner.run(spec).exit_code, 0);
 }
+
+// Fork per cell: a load that kills its process is that cell's crash, and the cells after it
+// still run in the same worker.
+TEST(CliRunTest, ACellThatCrashesIsRecordedAndTheRestGoOn) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "src" / "acme");
+  std::ofstream(dir.path() / "src" / "acme" / "__init__.py") << "";
+  // Segfaults while being unpickled, but only under Python 3.13 (trixie): the 3.11 producer's
+  // own read-back survives it.
+  std::ofstream(dir.path() / "src" / "acme" / "crash.py")
+      << "import os, signal, sys\n"
+         "class Crasher:\n"
+         "    def __setstate__(self, state):\n"
+         "        if sys.version_info[:2] == (3, 13):\n"
+         "            os.kill(os.getpid(), signal.SIGSEGV)\n"
+         "        self.__dict__.update(state)\n";
+  std::filesystem::create_directories(dir.path() / "ours");
+  std::ofstream(dir.path() / "ours" / "a_crasher.py")
+      << "\"\"\"A pickle whose loading kills the process, as a broken C extension would.\"\"\"\n"
+         "from acme.crash import Crasher\n\n"
+         "def build():\n    c = Crasher()\n    c.armed = True\n    return {'c': c}\n";
+  std::ofstream(dir.path() / "ours" / "b_plain.py")
+      << "\"\"\"Plain weights, loaded after the crash by the same worker.\"\"\"\nimport torch\n\n"
+         "def build():\n    return {'w': torch.ones(3)}\n";
+  auto out = dir.path() / "out";
+  ProcessResult run =
+      loadmatrix_cli({"-q", "run", "--envs", "bookworm,trixie", "--cases",
+                      (dir.path() / "ours").string(), "--no-builtin-cases", "--python-path",
+                      (dir.path() / "src").string(), "--modes", "unsafe", "--out", out.string()});
+  ASSERT_TRUE(run.succeeded()) << run.stderr_text;
+  auto records = records_by_key(out / "results.json");
+  const Json& crashed = records.at("a_crasher|bookworm|trixie|unsafe");
+  EXPECT_EQ(crashed.at("outcome"), "crash");
+  EXPECT_EQ(crashed.at("detail"), "killed by signal 11 (Segmentation fault)");
+  EXPECT_EQ(records.at("a_crasher|bookworm|bookworm|unsafe").at("outcome"), "pass");
+  // trixie's own save crashed in its read-back: the cells say so.
+  const Json& unsaved = records.at("a_crasher|trixie|bookworm|unsafe");
+  EXPECT_EQ(unsaved.at("outcome"), "skipped");
+  EXPECT_NE(unsaved.at("detail").get<std::string>().find("killed by signal 11"), std::string::npos)
+      << unsaved.dump();
+  for (const char* producer : {"bookworm", "trixie"}) {
+    EXPECT_EQ(records.at(std::string("b_plain|") + producer + "|trixie|unsafe").at("outcome"),
+              "pass");
+  }
+}
