@@ -53,6 +53,12 @@ std::string allowlist_snippet(const std::vector<std::string>& globals) {
                      imports, list, list);
 }
 
+const char* CauseGroup::verb() const {
+  bool refused = reason == "global_not_allowed" || reason == "module_blocklisted" ||
+                 reason == "build_not_allowed";
+  return refused ? "blocks" : "breaks";
+}
+
 const Record* ResultsModel::find(const std::string& case_name, const std::string& producer,
                                  const std::string& consumer, const std::string& mode) const {
   auto it = index_.find(case_name + "|" + producer + "|" + consumer + "|" + mode);

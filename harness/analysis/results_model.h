@@ -46,6 +46,9 @@ struct CauseGroup {
   size_t checkpoints = 0; // distinct (case, producer) files
   std::string message;    // one exact message, as torch printed it (ANSI removed)
   SuggestedFix fix;
+
+  // "blocks" when the weights-only unpickler refused the files, "breaks" for other failures.
+  const char* verb() const;
 };
 
 struct VersionChange {

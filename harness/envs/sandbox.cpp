@@ -8,6 +8,13 @@
 
 namespace loadmatrix {
 
+void make_sandbox_writable(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  if (::chown(dir.c_str(), kSandboxUser, kSandboxUser) != 0) {
+    throw FatalError(fmt::format("chown {}: {}", dir.string(), std::strerror(errno)));
+  }
+}
+
 Sandbox Sandbox::host() {
   return Sandbox{};
 }

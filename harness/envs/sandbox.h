@@ -10,10 +10,19 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <utility>
 #include <vector>
 
 namespace loadmatrix {
+
+// Who sandboxed commands run as: nobody, so the only things they can write are what the
+// driver hands to this user.
+inline constexpr uid_t kSandboxUser = 65534;
+
+// Creates `dir` (and its parents) and gives it to kSandboxUser, so a command can write there
+// through a writable mount. Throws FatalError naming the directory.
+void make_sandbox_writable(const std::filesystem::path& dir);
 
 struct SandboxMount {
   std::filesystem::path host;

@@ -1,5 +1,7 @@
 #include "envs/sandbox_init.h"
 
+#include "envs/sandbox.h"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -25,7 +27,6 @@ namespace loadmatrix {
 
 namespace {
 
-constexpr uid_t kNobody = 65534;
 // Host-side mount points and scratch: under /run, which only root may write to.
 constexpr const char* kHostMountBase = "/run/loadmatrix/";
 constexpr const char* kHostTmp = "/run/loadmatrix/.tmp";
@@ -267,8 +268,8 @@ int prepare_filesystem(const Options& options) {
       die("setrlimit RLIMIT_AS");
     }
   }
-  if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
-      ::setresuid(kNobody, kNobody, kNobody) != 0) {
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxUser, kSandboxUser, kSandboxUser) != 0 ||
+      ::setresuid(kSandboxUser, kSandboxUser, kSandboxUser) != 0) {
     die("drop privileges to nobody");
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -12,7 +12,6 @@ namespace loadmatrix {
 
 namespace {
 
-constexpr uid_t kNobody = 65534;
 const char* const kSources[] = {"CMakeLists.txt", "cpp_probe.cpp"};
 
 Expected<std::string> probe_key(const Environment& env) {
@@ -26,15 +25,6 @@ Expected<std::string> probe_key(const Environment& env) {
     hash.add(source).add(*text);
   }
   return hash.hex();
-}
-
-void chown_tree(const std::filesystem::path& dir) {
-  if (::chown(dir.c_str(), kNobody, kNobody) != 0) {
-    return; // not root: the sandbox would have failed earlier with a clearer message
-  }
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    [[maybe_unused]] int ignored = ::lchown(entry.path().c_str(), kNobody, kNobody);
-  }
 }
 
 } // namespace
@@ -63,9 +53,7 @@ Expected<CppProbe> ensure_cpp_probe(const Environment& env, const EnvCache& cach
 
   auto partial = cache.probes_dir(env.spec.name) / (*key + fmt::format(".partial-{}", ::getpid()));
   std::filesystem::remove_all(partial);
-  std::filesystem::create_directories(partial);
-  // The build runs as nobody inside the sandbox.
-  chown_tree(partial);
+  make_sandbox_writable(partial); // the build writes here as the sandbox user
 
   SandboxMount sources = env.sandbox.place(resources().cpp_probe_dir, "probe-src", false);
   SandboxMount build = env.sandbox.place(partial, "probe-build", true);

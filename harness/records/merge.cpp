@@ -1,5 +1,6 @@
 #include "records/merge.h"
 
+#include "matrix/loader_mode.h"
 #include "records/result_store.h"
 
 #include <algorithm>
@@ -103,10 +104,9 @@ MergedResults merge_results(const std::vector<std::filesystem::path>& inputs) {
     }
   }
   // Modes in their fixed order, as a run lists them.
-  for (const char* mode : {"default", "weights_only", "unsafe", "mmap", "forced", "allowlist",
-                           "cpp_pickle", "cpp_jit"}) {
-    if (modes.contains(mode)) {
-      merged.header["modes"].push_back(mode);
+  for (const auto& info : loader_modes()) {
+    if (modes.contains(info.id)) {
+      merged.header["modes"].push_back(info.id);
     }
   }
   for (auto& [key, entry] : cells) {

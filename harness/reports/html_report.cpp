@@ -144,11 +144,7 @@ std::string change_section(const VersionChange& change) {
     out += fmt::format(
         "<details class=\"cause\" data-cause=\"{}\" data-checkpoints=\"{}\" data-cells=\"{}\">"
         "<summary><code>{}</code> {} {} checkpoint{} on {} ({} cells, {})</summary>\n",
-        h(group.cause), group.checkpoints, group.cells.size(), h(group.cause),
-        group.reason == "global_not_allowed" || group.reason == "module_blocklisted" ||
-                group.reason == "build_not_allowed"
-            ? "blocks"
-            : "breaks",
+        h(group.cause), group.checkpoints, group.cells.size(), h(group.cause), group.verb(),
         group.checkpoints, group.checkpoints == 1 ? "" : "s", h(change.to.torch),
         group.cells.size(), h(group.reason));
     out += "<p>The message, as torch printed it:</p><pre class=\"message\">" + h(group.message) +

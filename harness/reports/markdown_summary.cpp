@@ -50,11 +50,7 @@ std::string render_markdown_summary(const ResultsModel& model) {
         out += fmt::format("- … and {} more causes (see report.html)\n", change.causes.size() - 25);
         break;
       }
-      std::string verb = group.reason == "global_not_allowed" ||
-                                 group.reason == "module_blocklisted" ||
-                                 group.reason == "build_not_allowed"
-                             ? "blocks"
-                             : "breaks";
+      std::string verb = group.verb();
       std::string fix;
       switch (group.fix.kind) {
       case SuggestedFix::Kind::allowlist:

@@ -18,15 +18,6 @@ namespace loadmatrix {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr uid_t kNobody = 65534;
-
-void make_sandbox_writable(const std::filesystem::path& dir) {
-  std::filesystem::create_directories(dir);
-  if (::chown(dir.c_str(), kNobody, kNobody) != 0) {
-    throw FatalError(fmt::format("chown {}: {}", dir.string(), std::strerror(errno)));
-  }
-}
-
 // Where each host directory a worker needs appears inside its env.
 struct Layout {
   SandboxMount checkpoints;

@@ -48,9 +48,7 @@ TempDir::~TempDir() {
 }
 
 void give_to_sandbox_user(const std::filesystem::path& dir) {
-  if (::chown(dir.c_str(), 65534, 65534) != 0) {
-    throw FatalError("chown " + dir.string() + ": " + std::strerror(errno));
-  }
+  make_sandbox_writable(dir);
 }
 
 } // namespace loadmatrix::test_support
