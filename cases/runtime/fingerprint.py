@@ -15,6 +15,11 @@ import subprocess
 import sys
 
 
+# Raised whenever this script measures something new; envs fingerprinted by an older version
+# are measured again (their rootfs is kept).
+FINGERPRINT_VERSION = 2
+
+
 class _NeverAllowlisted:
     """Pickled by reference to __main__, which no torch version allowlists."""
 
@@ -29,6 +34,94 @@ def _weights_only_default(torch):
     except Exception as error:  # noqa: BLE001 - any refusal means weights-only
         return True, f"{type(error).__name__}"
     return False, None
+
+
+# Probe types for the weights-only unpickler's rules. Each reduces to exactly the opcode whose
+# rule it measures, so a refusal is that rule's and no other's.
+class _Built:
+    def __reduce__(self):
+        return (_Built, (), {"x": 1})  # REDUCE, then BUILD
+
+
+class _NewObj:
+    def __reduce__(self):
+        import copyreg
+
+        return (copyreg.__newobj__, (_NewObj,))  # NEWOBJ only
+
+
+class _DictSubclass(dict):
+    def __reduce__(self):
+        return (_DictSubclass, (), None, None, iter(self.items()))  # REDUCE, then SETITEMS
+
+
+class _ListSubclass(list):
+    def __reduce__(self):
+        return (_ListSubclass, (), None, iter(self))  # REDUCE, then APPENDS
+
+
+def _weights_only_rules(torch):
+    """What this version's weights-only unpickler accepts, measured by feeding it pickles.
+
+    The static analyzer predicts a load from these facts; nothing here is a table of versions.
+    Allowlisting goes the way a user of this version can: the public add_safe_globals where it
+    exists, else the private allowlist (which no user has, so 1.13's rules only list globals).
+    """
+    import pickle
+    import pickletools
+
+    from torch import _weights_only_unpickler as unpickler
+
+    def allow(objects):
+        if hasattr(torch.serialization, "add_safe_globals"):
+            torch.serialization.add_safe_globals(list(objects.values()))
+            return
+        original = unpickler._get_allowed_globals
+
+        def extended(*args, **kwargs):
+            allowed = original(*args, **kwargs)
+            allowed.update(objects)
+            return allowed
+
+        unpickler._get_allowed_globals = extended
+
+    def refusal(data):
+        try:
+            unpickler.Unpickler(io.BytesIO(data)).load()
+            return None
+        except Exception as error:  # noqa: BLE001 - the refusal is the measurement
+            return f"{type(error).__name__}: {error}"[:300]
+
+    # An opcode is implemented when the unpickler gets past its dispatch (any other error).
+    opcodes = []
+    for op in pickletools.opcodes:
+        why = refusal(b"\x80\x02" + op.code.encode("latin-1") + b"\x00" * 16)
+        if op.name == "STOP" or why is None or f"Unsupported operand {ord(op.code)}" not in why:
+            opcodes.append(op.name)
+    rules = {"opcodes": sorted(opcodes)}
+    allow({f"__main__.{c.__name__}": c for c in (_Built, _NewObj, _DictSubclass, _ListSubclass)})
+    probes = {
+        "build_allowlisted_class": _Built(),
+        "newobj_allowlisted_class": _NewObj(),
+        "setitems_allowlisted_dict_subclass": _DictSubclass(a=1),
+        "append_allowlisted_list_subclass": _ListSubclass([1]),
+    }
+    for key, value in probes.items():
+        why = refusal(pickle.dumps(value, protocol=2))
+        rules[key] = why is None
+        if why:
+            rules[key + "_refusal"] = why
+    allow({"builtins.set": set})
+    rules["maps_python2_names"] = refusal(b"\x80\x02c__builtin__\nset\n)\x85R.") is None
+    try:
+        buffer = io.BytesIO()
+        torch.jit.save(torch.jit.script(torch.nn.Identity()), buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+        rules["torchscript_weights_only"] = "loads"
+    except Exception as error:  # noqa: BLE001
+        rules["torchscript_weights_only"] = f"refused: {type(error).__name__}: {error}"[:300]
+    return rules
 
 
 def _compiler():
@@ -61,6 +154,7 @@ def emit(report):
 
 def main():
     report = {
+        "fingerprint_version": FINGERPRINT_VERSION,
         "python": platform.python_version(),
         "python_executable": sys.executable,
     }
@@ -108,6 +202,8 @@ def main():
         report["allowlist"] = sorted(allowed.keys())
         blocklist = getattr(unpickler, "_blocklisted_modules", None)
         report["blocklisted_modules"] = sorted(blocklist) if blocklist else []
+        if report["has_weights_only"]:
+            report["weights_only_rules"] = _weights_only_rules(torch)
     except (ImportError, AttributeError) as error:
         report["allowlist"] = None
         report["allowlist_error"] = str(error)

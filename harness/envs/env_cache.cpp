@@ -79,6 +79,11 @@ EnvState EnvCache::inspect(const EnvSpec& spec) const {
                                                 state.manifest->torch_mtime.value_or(-2)) {
     state.status = EnvStatus::stale;
     state.detail = state.manifest->fingerprint.torch_file + " changed since it was fingerprinted";
+  } else if (state.manifest->fingerprint.version < kFingerprintVersion) {
+    state.status = EnvStatus::stale;
+    state.detail = fmt::format("measured by fingerprint version {}, now {}",
+                               state.manifest->fingerprint.version, kFingerprintVersion);
+    state.remeasure_only = true;
   }
   return state;
 }

@@ -18,7 +18,7 @@ namespace loadmatrix {
 enum class EnvStatus {
   ready,   // manifest present and built from the spec the matrix declares now
   missing, // never built (or the cache was deleted)
-  stale,   // built from another spec, or a local torch changed since it was fingerprinted
+  stale,   // built from another spec, a local torch changed, or measured by an older script
   broken,  // manifest unreadable or the rootfs gone; provisioning rebuilds it
 };
 
@@ -28,6 +28,8 @@ struct EnvState {
   EnvStatus status = EnvStatus::missing;
   std::optional<Manifest> manifest;
   std::string detail; // why stale or broken
+  // Stale only because an older fingerprint.py measured it: measuring again is enough.
+  bool remeasure_only = false;
 };
 
 class EnvCache {

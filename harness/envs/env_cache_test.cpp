@@ -32,12 +32,14 @@ EnvSpec debian_spec(const std::string& name) {
   return spec;
 }
 
-void write_manifest(const EnvCache& cache, const EnvSpec& spec) {
+void write_manifest(const EnvCache& cache, const EnvSpec& spec,
+                    int fingerprint_version = kFingerprintVersion) {
   Manifest manifest;
   manifest.name = spec.name;
   manifest.spec = spec.identity();
   manifest.created = utc_now_iso8601();
-  manifest.fingerprint.raw = {{"torch", "2.6.0"}, {"python", "3.13.5"}};
+  manifest.fingerprint.raw = {
+      {"torch", "2.6.0"}, {"python", "3.13.5"}, {"fingerprint_version", fingerprint_version}};
   std::filesystem::create_directories(cache.rootfs(spec.name));
   ASSERT_TRUE(write_json_file(cache.manifest_path(spec.name), manifest.to_json()));
 }
@@ -77,6 +79,21 @@ TEST(EnvCacheTest, ADifferentSpecMakesTheEnvStale) {
   EnvState state = cache.inspect(spec);
   EXPECT_EQ(state.status, EnvStatus::stale);
   EXPECT_NE(state.detail.find("declares this env differently"), std::string::npos);
+}
+
+// fingerprint.py learned to measure more: the env is measured again, not rebuilt.
+TEST(EnvCacheTest, AnEnvMeasuredByAnOlderFingerprintNeedsOnlyMeasuringAgain) {
+  test_support::TempDir dir;
+  EnvCache cache(dir.path());
+  EnvSpec spec = debian_spec("trixie");
+  write_manifest(cache, spec, kFingerprintVersion - 1);
+  EnvState state = cache.inspect(spec);
+  EXPECT_EQ(state.status, EnvStatus::stale);
+  EXPECT_TRUE(state.remeasure_only);
+  EXPECT_NE(state.detail.find("measured by fingerprint version"), std::string::npos);
+  spec.packages.push_back("python3-scipy"); // a changed spec still needs a rebuild
+  write_manifest(cache, debian_spec("trixie"), kFingerprintVersion - 1);
+  EXPECT_FALSE(cache.inspect(spec).remeasure_only);
 }
 
 TEST(EnvCacheTest, AMissingChrootOrAnUnreadableManifestIsBroken) {

@@ -67,6 +67,26 @@ Expected<Fingerprint> Fingerprint::from_json(const Json& report, const std::stri
     fp.allowlist = strings(report, "allowlist");
   }
   fp.blocklisted_modules = strings(report, "blocklisted_modules");
+  if (auto it = report.find("fingerprint_version"); it != report.end() && it->is_number_integer()) {
+    fp.version = it->get<int>();
+  }
+  if (auto it = report.find("weights_only_rules"); it != report.end() && it->is_object()) {
+    UnpicklerRules rules;
+    for (auto& name : strings(*it, "opcodes")) {
+      rules.opcodes.insert(std::move(name));
+    }
+    rules.build_allowlisted_class = flag(*it, "build_allowlisted_class");
+    rules.newobj_allowlisted_class = flag(*it, "newobj_allowlisted_class");
+    rules.setitems_allowlisted_dict_subclass = flag(*it, "setitems_allowlisted_dict_subclass");
+    rules.append_allowlisted_list_subclass = flag(*it, "append_allowlisted_list_subclass");
+    rules.maps_python2_names = flag(*it, "maps_python2_names");
+    std::string torchscript = optional_string(*it, "torchscript_weights_only").value_or("");
+    rules.torchscript_loads = torchscript == "loads";
+    if (!rules.torchscript_loads) {
+      rules.torchscript_refusal = torchscript;
+    }
+    fp.rules = std::move(rules);
+  }
   fp.torch_file = optional_string(report, "torch_file").value_or("");
   fp.raw = report;
   return fp;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,25 @@ namespace loadmatrix {
 
 inline constexpr const char* kManifestSchema = "loadmatrix.env/1";
 
+// Raised with fingerprint.py's FINGERPRINT_VERSION: an env measured by an older script is
+// measured again before use (its rootfs is kept).
+inline constexpr int kFingerprintVersion = 2;
+
+// What the env's weights-only unpickler accepts, measured by fingerprint.py with crafted
+// pickles. The static analyzer's per-version prediction reads only these facts.
+struct UnpicklerRules {
+  std::set<std::string> opcodes;                   // pickletools names it implements
+  bool build_allowlisted_class = false;            // BUILD of an allowlisted user class
+  bool newobj_allowlisted_class = false;           // NEWOBJ of one
+  bool setitems_allowlisted_dict_subclass = false; // SETITEMS into an allowlisted dict subclass
+  bool append_allowlisted_list_subclass = false;   // APPENDS into an allowlisted list subclass
+  bool maps_python2_names = false;                 // __builtin__.set is read as builtins.set
+  bool torchscript_loads = false; // torch.load(weights_only=True) of a TorchScript archive
+  std::string torchscript_refusal;
+};
+
 struct Fingerprint {
+  int version = 1; // fingerprint.py's FINGERPRINT_VERSION when it was measured
   std::string torch;
   std::string python;
   std::optional<std::string> numpy;
@@ -30,6 +49,7 @@ struct Fingerprint {
   std::vector<std::string> libtorch_cmake_dirs;
   std::optional<std::vector<std::string>> allowlist;
   std::vector<std::string> blocklisted_modules;
+  std::optional<UnpicklerRules> rules; // absent where torch.load has no weights_only
   std::string torch_file;
   Json raw; // everything fingerprint.py said, kept verbatim
 

@@ -118,6 +118,20 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   return manifest;
 }
 
+// The rootfs is still right; only what fingerprint.py measures has grown.
+Expected<Manifest> Provisioner::remeasure_debian(const EnvSpec& spec, Manifest previous) {
+  auto measured = measure(spec, sandbox_for(spec, cache_));
+  if (!measured) {
+    return measured.error();
+  }
+  previous.fingerprint = std::move(measured->fingerprint);
+  auto written = write_json_file(cache_.manifest_path(spec.name), previous.to_json());
+  if (!written) {
+    return written.error();
+  }
+  return previous;
+}
+
 // Local interpreters and container images exist already: nothing is built, they are measured.
 Expected<Manifest> Provisioner::fingerprint_existing(const EnvSpec& spec) {
   if (spec.kind == EnvKind::local && ::access(spec.python.c_str(), X_OK) != 0) {
@@ -158,11 +172,13 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
         Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)}, false};
   }
   if (state.status == EnvStatus::stale || state.status == EnvStatus::broken) {
-    log_(fmt::format("env {}: {} ({}); rebuilding", spec.name, env_status_name(state.status),
-                     state.detail));
+    log_(fmt::format("env {}: {} ({}); {}", spec.name, env_status_name(state.status), state.detail,
+                     state.remeasure_only ? "measuring it again" : "rebuilding"));
   }
-  auto manifest =
-      spec.kind == EnvKind::debian ? build_debian(spec, options) : fingerprint_existing(spec);
+  auto manifest = spec.kind != EnvKind::debian ? fingerprint_existing(spec)
+                  : state.remeasure_only && !options.force
+                      ? remeasure_debian(spec, std::move(state.manifest).value())
+                      : build_debian(spec, options);
   if (!manifest) {
     return manifest.error();
   }

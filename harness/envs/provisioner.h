@@ -39,6 +39,7 @@ public:
 private:
   Expected<Manifest> build_debian(const EnvSpec& spec, const ProvisionOptions& options);
   Expected<Manifest> fingerprint_existing(const EnvSpec& spec);
+  Expected<Manifest> remeasure_debian(const EnvSpec& spec, Manifest previous);
   // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.
   Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);
 
