@@ -14,8 +14,15 @@ namespace {
 // What the symbolic stack tracks: enough to resolve STACK_GLOBAL through the memo and to say
 // which global an object came from when it is later BUILT.
 struct Value {
-  enum class Kind { mark, string, global, object, other } kind = Kind::other;
-  std::string text; // string: its value; global and object: the global's name
+  enum class Kind { mark, string, global, object, tuple, other } kind = Kind::other;
+  // string: its value; global and object: the global's name; tuple: its first item when that
+  // is a string (a numpy.dtype's type code)
+  std::string text;
+  std::string detail; // object: the first argument it was made with, when a string
+
+  Value() = default;
+  Value(Kind k, std::string t = {}, std::string d = {})
+      : kind(k), text(std::move(t)), detail(std::move(d)) {}
 };
 
 struct Failure {
@@ -62,14 +69,23 @@ private:
   size_t offset_ = 0;
 };
 
+struct GlobalName {
+  std::string name;   // module.qualname, Python 3 spelling
+  std::string module; // Python 3 spelling
+  std::string raw;    // as written
+};
+
 // The Python 2 names pickle protocols 0-2 write, mapped to Python 3 (a subset of
 // _compat_pickle.NAME_MAPPING / IMPORT_MAPPING: the modules checkpoints reach).
-std::string python3_name(std::string module, std::string name) {
-  static const std::map<std::string, std::string> modules = {{"__builtin__", "builtins"},
-                                                             {"copy_reg", "copyreg"},
-                                                             {"exceptions", "builtins"},
-                                                             {"cPickle", "pickle"},
-                                                             {"UserDict", "collections"}};
+GlobalName global_name(std::string_view written_module, std::string_view written_name) {
+  static const std::map<std::string, std::string, std::less<>> modules = {
+      {"__builtin__", "builtins"},
+      {"copy_reg", "copyreg"},
+      {"exceptions", "builtins"},
+      {"cPickle", "pickle"},
+      {"UserDict", "collections"}};
+  std::string module(written_module);
+  std::string name(written_name);
   if (auto it = modules.find(module); it != modules.end()) {
     module = it->second;
   }
@@ -78,7 +94,7 @@ std::string python3_name(std::string module, std::string name) {
   } else if (module == "builtins" && name == "xrange") {
     name = "range";
   }
-  return module + "." + name;
+  return {module + "." + name, module, fmt::format("{}.{}", written_module, written_name)};
 }
 
 class Walker {
@@ -92,6 +108,7 @@ public:
         fail("more than {} opcodes", limits_.max_opcodes);
       }
       uint8_t opcode = cursor_.u8();
+      analysis_.opcodes_used.emplace(opcode, opcode_offset_);
       if (opcode == '.') { // STOP
         analysis_.end_offset = cursor_.offset();
         return std::move(analysis_);
@@ -142,25 +159,55 @@ private:
     return stack_.back();
   }
 
+  // A global the stream names (GLOBAL, STACK_GLOBAL, INST): recorded with its spellings.
+  std::string name_global(const GlobalName& global, const char* use) {
+    if (!index_.contains(global.name)) {
+      if (analysis_.globals.size() >= limits_.max_globals) {
+        fail("more than {} distinct globals", limits_.max_globals);
+      }
+      index_.emplace(global.name, analysis_.globals.size());
+      analysis_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset_});
+    }
+    note_global(global.name, use);
+    return global.name;
+  }
+  // A use of a global already named: by the object it made, or through the memo.
   void note_global(const std::string& name, const char* use) {
     auto it = index_.find(name);
-    if (it == index_.end()) {
+    if (it == index_.end()) { // EXT codes have no module; they are named here
       if (analysis_.globals.size() >= limits_.max_globals) {
         fail("more than {} distinct globals", limits_.max_globals);
       }
       it = index_.emplace(name, analysis_.globals.size()).first;
-      analysis_.globals.push_back({name, {}, opcode_offset_});
+      analysis_.globals.push_back({name, name, "copyreg", {}, opcode_offset_});
     }
-    analysis_.globals[it->second].uses.insert(use);
+    analysis_.globals[it->second].uses.emplace(use, opcode_offset_);
+  }
+  // APPEND/SETITEM into an object a global made: torch 2.14 checks the target's type.
+  void note_target(const char* use) {
+    const Value& target = top();
+    if (target.kind == Value::Kind::object) {
+      note_global(target.text, use);
+    }
   }
   void use(const Value& callable, const char* how) {
     if (callable.kind == Value::Kind::global) {
       note_global(callable.text, how);
     }
   }
-  Value made_by(const Value& callable) {
-    return callable.kind == Value::Kind::global ? Value{Value::Kind::object, callable.text}
-                                                : Value{};
+  Value made_by(const Value& callable, const Value& args = {}) {
+    if (callable.kind != Value::Kind::global) {
+      return {};
+    }
+    return {Value::Kind::object, callable.text, args.kind == Value::Kind::tuple ? args.text : ""};
+  }
+  // A tuple of `items`: remembered by its first item when that is a string.
+  Value tuple_of(const std::vector<Value>& items) {
+    Value tuple{Value::Kind::tuple, {}, {}};
+    if (!items.empty() && items.front().kind == Value::Kind::string) {
+      tuple.text = items.front().text;
+    }
+    return tuple;
   }
 
   void memo_put(uint64_t key) {
@@ -306,46 +353,48 @@ private:
       break; // EMPTY_LIST/TUPLE/DICT/SET
     case 'a':
       pop();
-      top();
+      note_target("APPEND");
       break; // APPEND
     case 'e':
+      pop_mark();
+      note_target("APPEND");
+      break; // APPENDS
     case 'u':
+      pop_mark();
+      note_target("SETITEM");
+      break; // SETITEMS
     case 0x90:
       pop_mark();
       top();
-      break; // APPENDS, SETITEMS, ADDITEMS
+      break; // ADDITEMS
     case 's':
       pop();
       pop();
-      top();
+      note_target("SETITEM");
       break; // SETITEM
     case 'l':
-    case 't':
     case 'd':
     case 0x91:
       pop_mark();
       push({});
-      break; // LIST, TUPLE, DICT, FROZENSET
+      break; // LIST, DICT, FROZENSET
+    case 't':
+      push(tuple_of(pop_mark()));
+      break; // TUPLE
     case 0x85:
-      pop();
-      push({});
-      break; // TUPLE1
     case 0x86:
-      pop();
-      pop();
-      push({});
-      break; // TUPLE2
-    case 0x87:
-      pop();
-      pop();
-      pop();
-      push({});
-      break;    // TUPLE3
+    case 0x87: { // TUPLE1, TUPLE2, TUPLE3
+      std::vector<Value> items(static_cast<size_t>(opcode - 0x84));
+      for (auto it = items.rbegin(); it != items.rend(); ++it) {
+        *it = pop();
+      }
+      push(tuple_of(items));
+      break;
+    }
     case 'c': { // GLOBAL module\\nname\\n
       std::string module(cursor_.line());
       std::string name(cursor_.line());
-      std::string global = python3_name(module, name);
-      note_global(global, "referenced");
+      std::string global = name_global(global_name(module, name), "referenced");
       push({Value::Kind::global, global});
       break;
     }
@@ -355,8 +404,7 @@ private:
       if (name.kind != Value::Kind::string || module.kind != Value::Kind::string) {
         fail("STACK_GLOBAL needs two strings");
       }
-      std::string global = python3_name(module.text, name.text);
-      note_global(global, "referenced");
+      std::string global = name_global(global_name(module.text, name.text), "referenced");
       push({Value::Kind::global, global});
       break;
     }
@@ -370,10 +418,10 @@ private:
       break;
     }
     case 'R': { // REDUCE
-      pop();
+      Value args = pop();
       Value callable = pop();
       use(callable, "REDUCE");
-      push(made_by(callable));
+      push(made_by(callable, args));
       break;
     }
     case 0x81: { // NEWOBJ
@@ -397,14 +445,17 @@ private:
       if (object.kind == Value::Kind::object || object.kind == Value::Kind::global) {
         note_global(object.text, "BUILD");
       }
+      if (object.kind == Value::Kind::object && object.text == "numpy.dtype" &&
+          !object.detail.empty()) {
+        analysis_.numpy_dtype_builds.push_back({object.detail, opcode_offset_});
+      }
       break;
     }
     case 'i': { // INST module\\nname\\n, arguments above a MARK
       std::string module(cursor_.line());
       std::string name(cursor_.line());
       pop_mark();
-      std::string global = python3_name(module, name);
-      note_global(global, "INST");
+      std::string global = name_global(global_name(module, name), "INST");
       push({Value::Kind::object, global});
       break;
     }
@@ -464,6 +515,149 @@ private:
 };
 
 } // namespace
+
+const char* pickle_opcode_name(uint8_t opcode) {
+  switch (opcode) {
+  case '(':
+    return "MARK";
+  case '.':
+    return "STOP";
+  case '0':
+    return "POP";
+  case '1':
+    return "POP_MARK";
+  case '2':
+    return "DUP";
+  case 'F':
+    return "FLOAT";
+  case 'I':
+    return "INT";
+  case 'J':
+    return "BININT";
+  case 'K':
+    return "BININT1";
+  case 'L':
+    return "LONG";
+  case 'M':
+    return "BININT2";
+  case 'N':
+    return "NONE";
+  case 'P':
+    return "PERSID";
+  case 'Q':
+    return "BINPERSID";
+  case 'R':
+    return "REDUCE";
+  case 'S':
+    return "STRING";
+  case 'T':
+    return "BINSTRING";
+  case 'U':
+    return "SHORT_BINSTRING";
+  case 'V':
+    return "UNICODE";
+  case 'X':
+    return "BINUNICODE";
+  case 'a':
+    return "APPEND";
+  case 'b':
+    return "BUILD";
+  case 'c':
+    return "GLOBAL";
+  case 'd':
+    return "DICT";
+  case '}':
+    return "EMPTY_DICT";
+  case 'e':
+    return "APPENDS";
+  case 'g':
+    return "GET";
+  case 'h':
+    return "BINGET";
+  case 'i':
+    return "INST";
+  case 'j':
+    return "LONG_BINGET";
+  case 'l':
+    return "LIST";
+  case ']':
+    return "EMPTY_LIST";
+  case 'o':
+    return "OBJ";
+  case 'p':
+    return "PUT";
+  case 'q':
+    return "BINPUT";
+  case 'r':
+    return "LONG_BINPUT";
+  case 's':
+    return "SETITEM";
+  case 't':
+    return "TUPLE";
+  case ')':
+    return "EMPTY_TUPLE";
+  case 'u':
+    return "SETITEMS";
+  case 'G':
+    return "BINFLOAT";
+  case 'B':
+    return "BINBYTES";
+  case 'C':
+    return "SHORT_BINBYTES";
+  case 0x80:
+    return "PROTO";
+  case 0x81:
+    return "NEWOBJ";
+  case 0x82:
+    return "EXT1";
+  case 0x83:
+    return "EXT2";
+  case 0x84:
+    return "EXT4";
+  case 0x85:
+    return "TUPLE1";
+  case 0x86:
+    return "TUPLE2";
+  case 0x87:
+    return "TUPLE3";
+  case 0x88:
+    return "NEWTRUE";
+  case 0x89:
+    return "NEWFALSE";
+  case 0x8a:
+    return "LONG1";
+  case 0x8b:
+    return "LONG4";
+  case 0x8c:
+    return "SHORT_BINUNICODE";
+  case 0x8d:
+    return "BINUNICODE8";
+  case 0x8e:
+    return "BINBYTES8";
+  case 0x8f:
+    return "EMPTY_SET";
+  case 0x90:
+    return "ADDITEMS";
+  case 0x91:
+    return "FROZENSET";
+  case 0x92:
+    return "NEWOBJ_EX";
+  case 0x93:
+    return "STACK_GLOBAL";
+  case 0x94:
+    return "MEMOIZE";
+  case 0x95:
+    return "FRAME";
+  case 0x96:
+    return "BYTEARRAY8";
+  case 0x97:
+    return "NEXT_BUFFER";
+  case 0x98:
+    return "READONLY_BUFFER";
+  default:
+    return "UNKNOWN";
+  }
+}
 
 Expected<PickleAnalysis> analyze_pickle(std::string_view bytes, const PickleLimits& limits) {
   try {

@@ -6,6 +6,8 @@
 #include "util/error.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -22,19 +24,35 @@ struct PickleLimits {
 };
 
 struct GlobalUse {
-  std::string name;           // module.qualname, Python-2 names mapped as torch maps them
-  std::set<std::string> uses; // REDUCE, BUILD, NEWOBJ, NEWOBJ_EX, INST, OBJ, or "referenced"
+  std::string name;     // module.qualname, Python-2 names mapped as torch 2.x maps them
+  std::string raw_name; // as written in the pickle, which is what torch 1.x compares
+  std::string module;   // the module part of `name`, which torch's module blocklist checks
+  // REDUCE, BUILD, NEWOBJ, NEWOBJ_EX, INST, OBJ, "referenced"; and for the object the global
+  // made, APPEND (APPEND/APPENDS into it) and SETITEM (SETITEM/SETITEMS into it).
+  std::map<std::string, size_t> uses; // use -> offset of its first occurrence
   size_t first_offset = 0;
+};
+
+// BUILD of a numpy.dtype: numpy 2 builds an instance of a per-type class (numpy.dtypes.
+// Float32DType for "f4"), which torch's weights-only unpickler checks by that class.
+struct NumpyDtypeBuild {
+  std::string code; // the dtype's type string as pickled: "f4", "u4", "i8", ...
+  size_t offset = 0;
 };
 
 struct PickleAnalysis {
   int protocol = 0;
   std::vector<GlobalUse> globals; // in order of first appearance
   size_t opcodes = 0;
-  size_t end_offset = 0;            // one past STOP: where a following pickle would start
-  bool persistent_ids = false;      // PERSID / BINPERSID (torch's storage references)
-  bool out_of_band_buffers = false; // protocol 5 NEXT_BUFFER
+  size_t end_offset = 0;                  // one past STOP: where a following pickle would start
+  bool persistent_ids = false;            // PERSID / BINPERSID (torch's storage references)
+  bool out_of_band_buffers = false;       // protocol 5 NEXT_BUFFER
+  std::map<uint8_t, size_t> opcodes_used; // opcode -> offset of its first use
+  std::vector<NumpyDtypeBuild> numpy_dtype_builds;
 };
+
+// pickletools' name for an opcode ("BINFLOAT"), or "UNKNOWN".
+const char* pickle_opcode_name(uint8_t opcode);
 
 // Analyses the pickle starting at offset 0 of `bytes`, up to and including its STOP.
 Expected<PickleAnalysis> analyze_pickle(std::string_view bytes, const PickleLimits& limits = {});
