@@ -36,6 +36,7 @@ void add_probe_command(CLI::App& app, GlobalOptions& options);
 void add_run_command(CLI::App& app, GlobalOptions& options);
 void add_report_commands(CLI::App& app, GlobalOptions& options);
 void add_merge_command(CLI::App& app, GlobalOptions& options);
+void add_scan_command(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

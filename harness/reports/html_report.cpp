@@ -190,6 +190,50 @@ std::string baseline_section(const BaselineDiff& diff) {
   return out + "</ul></section>\n";
 }
 
+// A scan's own findings: files with dangerous globals, and every cell where the static
+// prediction and the observed load disagree (listed, never hidden).
+std::string scan_section(const Json& scan) {
+  const Json& disagreements = scan.at("disagreements");
+  std::string out =
+      fmt::format("<section id=\"prediction\" data-agree=\"{}\" data-disagree=\"{}\"><h2>Static "
+                  "prediction</h2>\n",
+                  scan.value("agree", 0), disagreements.size());
+  if (!scan.value("verified", false)) {
+    out += "<p>Nothing was loaded (--static-only): the cells show the prediction.</p>\n";
+  } else {
+    out += fmt::format("<p>The C++ analyzer's prediction agrees with the observed load in "
+                       "<strong>{}</strong> cells and disagrees in <strong>{}</strong>.</p>\n",
+                       scan.value("agree", 0), disagreements.size());
+  }
+  for (const auto& file : scan.value("dangerous", Json::array())) {
+    out += fmt::format("<p class=\"dangerous\"><strong>dangerous</strong>: <code>{}</code> "
+                       "names <code>{}</code>: never allowlist these; load it only if you "
+                       "trust its source.</p>\n",
+                       h(file.value("file", "")),
+                       h(join(file.value("globals", std::vector<std::string>{}), ", ")));
+  }
+  if (!disagreements.empty()) {
+    out += "<table id=\"disagreements\"><thead><tr><th>file</th><th>env</th><th>mode</th>"
+           "<th>predicted</th><th>observed</th></tr></thead><tbody>\n";
+    for (const auto& d : disagreements) {
+      auto globals = [&](const char* key) {
+        auto list = d.value(key, std::vector<std::string>{});
+        return list.empty() ? std::string() : " <code>" + h(join(list, ", ")) + "</code>";
+      };
+      out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td>"
+                         "<td>{}{}<br><span class=\"muted\">{}</span></td><td>{}{}<br>"
+                         "<span class=\"muted\">{}</span></td></tr>\n",
+                         h(d.value("file", "")), h(d.value("env", "")), h(d.value("mode", "")),
+                         h(d.value("predicted", "")), globals("predicted_globals"),
+                         h(d.value("predicted_detail", "")), h(d.value("observed", "")),
+                         globals("observed_globals"),
+                         h(d.value("observed_detail", "").substr(0, 300)));
+    }
+    out += "</tbody></table>\n";
+  }
+  return out + "</section>\n";
+}
+
 std::string filters(const ResultsModel& model) {
   auto options = [](const std::vector<std::string>& values) {
     std::string out = "<option value=\"\">all</option>";
@@ -312,6 +356,9 @@ std::string render_html_report(const ResultsModel& model, const std::filesystem:
                     css + "</style></head>\n<body>\n";
   out += headline(model);
   out += env_table(model);
+  if (model.header.contains("scan")) {
+    out += scan_section(model.header.at("scan"));
+  }
   out += "<section id=\"changes\">\n";
   for (const auto& change : model.changes) {
     out += change_section(change);

@@ -23,6 +23,32 @@ std::string env_label(const EnvInfo& env) {
 
 } // namespace
 
+namespace {
+
+// A scan's dangerous files and its prediction-vs-observed disagreements, every one listed.
+std::string scan_summary(const Json& scan) {
+  const Json& disagreements = scan.at("disagreements");
+  std::string out = "## Static prediction\n\n";
+  out += scan.value("verified", false)
+             ? fmt::format("Prediction and observed load agree in {} cells, disagree in {}.\n\n",
+                           scan.value("agree", 0), disagreements.size())
+             : "Nothing was loaded (--static-only): the cells are predictions.\n\n";
+  for (const auto& file : scan.value("dangerous", Json::array())) {
+    out += fmt::format("- **dangerous**: {} names `{}`: never allowlist these\n",
+                       file.value("file", ""),
+                       join(file.value("globals", std::vector<std::string>{}), "`, `"));
+  }
+  for (const auto& d : disagreements) {
+    out += fmt::format("- disagreement: {} on {} `{}`: predicted {} ({}), observed {} ({})\n",
+                       d.value("file", ""), d.value("env", ""), d.value("mode", ""),
+                       d.value("predicted", ""), d.value("predicted_detail", ""),
+                       d.value("observed", ""), d.value("observed_detail", "").substr(0, 200));
+  }
+  return out + "\n";
+}
+
+} // namespace
+
 std::string render_markdown_summary(const ResultsModel& model) {
   std::string out = "# loadmatrix\n\n";
   std::vector<std::string> versions;
@@ -72,6 +98,9 @@ std::string render_markdown_summary(const ResultsModel& model) {
     out += "\n";
   }
 
+  if (model.header.contains("scan")) {
+    out += scan_summary(model.header.at("scan"));
+  }
   if (model.diff) {
     const BaselineDiff& diff = *model.diff;
     out += fmt::format("## Against the baseline\n\n{} new failures, {} fixed, {} persisting, {} "

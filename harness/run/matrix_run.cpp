@@ -3,6 +3,7 @@
 #include "probes/worker.h"
 #include "records/classify.h"
 #include "run/allowlist_search.h"
+#include "util/parallel.h"
 #include "util/resources.h"
 
 #include <algorithm>
@@ -340,31 +341,6 @@ private:
   Worker worker_;
   std::map<std::string, AllowlistSearch> searches_;
 };
-
-template <typename Work> void for_each_env(size_t count, size_t jobs, Work work) {
-  std::counting_semaphore<64> slots(static_cast<std::ptrdiff_t>(std::clamp<size_t>(jobs, 1, 64)));
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(count);
-  for (size_t i = 0; i < count; ++i) {
-    threads.emplace_back([&, i] {
-      slots.acquire();
-      try {
-        work(i);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-      slots.release();
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  for (auto& error : errors) {
-    if (error) {
-      std::rethrow_exception(error);
-    }
-  }
-}
 
 } // namespace
 

@@ -1,0 +1,217 @@
+// loadmatrix scan PATH...: a maintainer's own checkpoints, predicted statically for every env
+// and (where the envs exist) loaded in each to check the prediction and prove the fix.
+#include "analysis/results_model.h"
+#include "cli/cli.h"
+#include "envs/provisioner.h"
+#include "matrix/matrix.h"
+#include "records/result_store.h"
+#include "reports/report_writer.h"
+#include "scan/scan_job.h"
+#include "util/text.h"
+
+#include <fmt/core.h>
+#include <iostream>
+#include <memory>
+
+namespace loadmatrix {
+
+namespace {
+
+struct ScanArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> envs;
+  std::vector<std::string> python_path;
+  bool trust = false;
+  bool static_only = false;
+  bool provision = false;
+  std::string json;
+  std::string out;
+  size_t jobs = 0;
+  int load_timeout = 60;
+};
+
+std::string cell_text(const ScanCell& cell) {
+  Outcome verdict = cell.verdict();
+  std::string text = outcome_id(verdict);
+  const auto& globals = cell.observed && cell.observed->outcome != Outcome::skipped
+                            ? cell.observed->blocked_globals
+                        : cell.predicted ? cell.predicted->blocked_globals
+                                         : std::vector<std::string>{};
+  if (verdict == Outcome::blocked && !globals.empty()) {
+    text += fmt::format(" ({})", globals.size());
+  }
+  if (cell.fix && cell.fix->verified) {
+    text += " fix✓";
+  }
+  if (cell.agrees() == false) {
+    text += " [predicted " + std::string(outcome_id(cell.predicted->outcome)) + "]";
+  } else if (!cell.observed || cell.observed->outcome == Outcome::skipped) {
+    text += cell.predicted ? "?" : "";
+  }
+  return text;
+}
+
+// One line per file: its verdict, then each env's bare torch.load.
+void print_table(const ScanResult& result, const std::vector<Environment>& envs) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> head = {"FILE", "FORMAT", "VERDICT"};
+  for (const auto& env : envs) {
+    head.push_back(fmt::format("{} {}", env.spec.name, env.fingerprint().torch));
+  }
+  rows.push_back(head);
+  size_t others = 0;
+  for (const auto& file : result.files) {
+    if (file.scan.status == FileStatus::not_a_checkpoint) {
+      ++others; // listed in --json and scan.json; a table of READMEs helps no one
+      continue;
+    }
+    std::vector<std::string> row = {
+        file.scan.input.display, file.scan.format.empty() ? "-" : file.scan.format, file.verdict()};
+    for (const auto& env : envs) {
+      std::string text = "-";
+      for (const auto& cell : file.cells) {
+        if (cell.env == env.spec.name && cell.mode == ScanMode::version_default) {
+          text = cell_text(cell);
+        }
+      }
+      row.push_back(text);
+    }
+    rows.push_back(row);
+  }
+  std::vector<size_t> widths(head.size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += fmt::format("{:<{}}  ", row[i], widths[i]);
+    }
+    std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+  }
+  if (others > 0) {
+    std::cout << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
+  }
+  for (const auto& file : result.files) {
+    if (!file.scan.error.empty()) {
+      std::cout << fmt::format("{}: {}: {}\n", file.scan.input.display,
+                               file_status_id(file.scan.status), file.scan.error);
+    }
+    if (!file.scan.dangerous.empty()) {
+      std::cout << fmt::format("{}: DANGEROUS globals: {}\n", file.scan.input.display,
+                               join(file.scan.dangerous, ", "));
+    }
+  }
+}
+
+int scan_job(GlobalOptions& options, const ScanArgs& args) {
+  Matrix matrix = load_matrix(options.matrix_path());
+  auto specs = matrix.select_envs(args.envs);
+  EnvCache cache(EnvCache::resolve_dir(options.env_dir));
+  auto log = [&](const std::string& line) { log_progress(options, line); };
+  Provisioner provisioner(cache, system_runner(), log);
+
+  ScanRequest request;
+  for (const auto& path : args.paths) {
+    request.paths.emplace_back(path);
+  }
+  // Predictions need each env's measured allowlist and rules; envs that are not provisioned
+  // are named, not silently left out.
+  std::vector<std::string> missing;
+  for (const auto& spec : specs) {
+    if (args.provision) {
+      request.envs.push_back(provisioner.provision(spec, {}).value_or_throw().environment);
+      continue;
+    }
+    auto env = provisioner.open(spec);
+    if (env) {
+      request.envs.push_back(*env);
+    } else {
+      missing.push_back(spec.name);
+      log(fmt::format("env {}: left out: {}", spec.name, env.error().message));
+    }
+  }
+  if (request.envs.empty() && !specs.empty()) {
+    log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
+        "(--provision builds the envs)");
+  }
+  request.verify = !args.static_only;
+  for (const auto& dir : args.python_path) {
+    if (!std::filesystem::is_directory(dir)) {
+      throw FatalError(fmt::format("--python-path {}: not a directory", dir));
+    }
+    request.verify_options.python_path.push_back(std::filesystem::absolute(dir));
+  }
+  request.verify_options.trust = args.trust;
+  request.verify_options.jobs = args.jobs;
+  request.verify_options.load_timeout = std::chrono::seconds(args.load_timeout);
+  std::filesystem::path out_dir =
+      args.out.empty()
+          ? std::filesystem::temp_directory_path() / fmt::format("loadmatrix-scan-{}", ::getpid())
+          : std::filesystem::absolute(args.out);
+  request.verify_options.log_dir = out_dir / "logs";
+
+  ScanResult result = run_scan(request, log);
+  Json document = result.to_json();
+  document["missing_envs"] = missing;
+  if (!args.json.empty()) {
+    write_json_file(args.json, document).value_or_throw();
+  }
+  print_table(result, request.envs);
+  if (!args.out.empty()) {
+    write_json_file(out_dir / "scan.json", document).value_or_throw();
+    auto [header, records] = scan_as_results(result);
+    auto store = ResultStore::open(out_dir, false, header).value_or_throw();
+    for (const auto& record : records) {
+      store->append(record).value_or_throw();
+    }
+    store->write_results().value_or_throw();
+    ResultsModel model = build_results_model(std::move(header), std::move(records), {});
+    write_reports(model, out_dir).value_or_throw();
+    std::cout << "reports: " << (out_dir / "report.html").string()
+              << ", summary.md, junit.xml, scan.json\n";
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(out_dir, ec);
+  }
+  const Json& agreement = document["agreement"];
+  if (result.verified) {
+    std::cout << fmt::format("prediction vs observed: {} agree, {} disagree\n",
+                             agreement.value("agree", 0), agreement.value("disagree", 0));
+  }
+  for (const auto& file : result.files) {
+    std::string verdict = file.verdict();
+    if (verdict == "breaks" || verdict == "dangerous" || verdict == "error") {
+      return kExitRegressions;
+    }
+  }
+  return kExitOk;
+}
+
+} // namespace
+
+void add_scan_command(CLI::App& app, GlobalOptions& options) {
+  auto args = std::make_shared<ScanArgs>();
+  CLI::App* scan = app.add_subcommand(
+      "scan", "Which of these checkpoint files load on which torch version, why, and the fix");
+  scan->add_option("paths", args->paths, "Checkpoint files and directories (walked)")->required();
+  scan->add_option("--envs", args->envs, "Only these envs of the matrix")->delimiter(',');
+  scan->add_option("--python-path", args->python_path,
+                   "A directory the files' own classes import from (repeatable)");
+  scan->add_flag("--trust", args->trust,
+                 "Also run bare loads that execute the pickle (torch 1.x), inside the sandbox");
+  scan->add_flag("--static-only", args->static_only, "Predict only; load nothing");
+  scan->add_flag("--provision", args->provision, "Build envs that do not exist yet");
+  scan->add_option("--json", args->json, "Write the scan (loadmatrix.scan/1) to this file");
+  scan->add_option("--out", args->out,
+                   "Write scan.json, results.json, report.html, summary.md, junit.xml here");
+  scan->add_option("--jobs", args->jobs, "Envs loaded at once (default: one per core)");
+  scan->add_option("--load-timeout", args->load_timeout, "Seconds per load")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  scan->callback([&options, args] { options.exit_code = scan_job(options, *args); });
+}
+
+} // namespace loadmatrix

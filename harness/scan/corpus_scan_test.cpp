@@ -1,0 +1,254 @@
+// The whole case corpus, saved by each real env, read by the static analyzer and scanned with
+// `loadmatrix scan --trust` in every env: the prediction must agree with what torch did, and
+// every disagreement must be listed in the reports. One save per env is shared by the suite.
+#include "pickle/checkpoint_file.h"
+#include "pickle/pickle_analysis.h"
+#include "testing/test_envs.h"
+#include "util/json_file.h"
+#include "util/process.h"
+#include "util/resources.h"
+
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+#include <map>
+#include <set>
+
+using namespace loadmatrix;
+
+namespace {
+
+class CorpusTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    dir_ = new test_support::TempDir();
+    SystemProcessRunner runner;
+    for (const auto& env : test_support::default_env_names()) {
+      ProcessSpec save;
+      save.argv = {LOADMATRIX_CLI,
+                   "-q",
+                   "run",
+                   "--envs",
+                   env,
+                   "--save-only",
+                   "--out",
+                   (dir_->path() / env).string()};
+      save.timeout = std::chrono::minutes(10);
+      ProcessResult saved = runner.run(save);
+      ASSERT_TRUE(saved.succeeded()) << saved.stderr_text;
+      // One tree of producer folders, as a maintainer's checkpoint directory would be.
+      std::filesystem::create_directories(dir_->path() / "corpus");
+      std::filesystem::rename(dir_->path() / env / "checkpoints" / env,
+                              dir_->path() / "corpus" / env);
+    }
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::filesystem::path corpus() { return dir_->path() / "corpus"; }
+
+  // Runs the scan once for the suite: every env, --trust, the fixtures package importable.
+  static const Json& scan() {
+    static Json* document = nullptr;
+    if (!document) {
+      SystemProcessRunner runner;
+      ProcessSpec spec;
+      spec.argv = {LOADMATRIX_CLI,    "scan",
+                   corpus().string(), "--trust",
+                   "--python-path",   (resources().cases_dir / "fixtures").string(),
+                   "--out",           (dir_->path() / "scan").string()};
+      spec.timeout = std::chrono::minutes(15);
+      ProcessResult result = runner.run(spec);
+      // Exit 1: the corpus has files that break and files that are dangerous.
+      EXPECT_EQ(result.exit_code, 1) << result.stderr_text;
+      scan_stdout_ = new std::string(result.stdout_text);
+      document = new Json(read_json_file(dir_->path() / "scan" / "scan.json").value_or_throw());
+    }
+    return *document;
+  }
+
+  static const Json& file(const std::string& producer, const std::string& name) {
+    for (const auto& entry : scan().at("files")) {
+      if (entry.at("path").get<std::string>().ends_with(producer + "/" + name + ".pt")) {
+        return entry;
+      }
+    }
+    throw FatalError("no scanned file " + producer + "/" + name);
+  }
+
+  static const Json& result(const Json& entry, const std::string& env, const std::string& mode) {
+    for (const auto& cell : entry.at("results")) {
+      if (cell.at("env") == env && cell.at("mode") == mode) {
+        return cell;
+      }
+    }
+    throw FatalError("no result for " + env + " " + mode);
+  }
+
+  static test_support::TempDir* dir_;
+  static std::string* scan_stdout_;
+};
+
+test_support::TempDir* CorpusTest::dir_ = nullptr;
+std::string* CorpusTest::scan_stdout_ = nullptr;
+
+std::vector<std::string> strings(const Json& value) {
+  return value.is_array() ? value.get<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+} // namespace
+
+// Every file the corpus makes in the three real envs (protocols 2 and 4+, numpy 1 and 2,
+// legacy, zip and TorchScript) parses, and its globals are the ones torch names.
+TEST_F(CorpusTest, EveryCheckpointTheCorpusProducesParses) {
+  size_t files = 0;
+  std::map<std::string, size_t> formats;
+  for (const auto& env : test_support::default_env_names()) {
+    for (const auto& entry : std::filesystem::directory_iterator(corpus() / env)) {
+      if (entry.path().extension() != ".pt") {
+        continue;
+      }
+      ++files;
+      auto expectation = entry.path();
+      expectation.replace_extension(".expect.json");
+      std::string expected_format =
+          read_json_file(expectation).value().at("save").value("format", "");
+      auto file = read_checkpoint_file(entry.path());
+      ASSERT_TRUE(file) << file.error().message;
+      EXPECT_EQ(checkpoint_format_id(file->format), expected_format) << entry.path();
+      ++formats[checkpoint_format_id(file->format)];
+      for (const auto& member : file->pickles) {
+        auto analysis = analyze_pickle(member.bytes);
+        ASSERT_TRUE(analysis) << entry.path() << " " << member.name << ": "
+                              << analysis.error().message;
+      }
+    }
+  }
+  EXPECT_GE(files, 3u * 40);
+  EXPECT_EQ(formats["legacy"], 3u);
+  EXPECT_EQ(formats["torchscript"], 3u);
+
+  auto globals_of = [&](const std::string& env, const std::string& name) {
+    std::set<std::string> names;
+    auto file = read_checkpoint_file(corpus() / env / (name + ".pt"));
+    for (const auto& member : file.value().pickles) {
+      PickleAnalysis analysis = analyze_pickle(member.bytes).value();
+      for (const auto& global : analysis.globals) {
+        names.insert(global.name);
+      }
+    }
+    return names;
+  };
+  EXPECT_TRUE(globals_of("bookworm", "argparse_namespace").contains("argparse.Namespace"));
+  EXPECT_TRUE(
+      globals_of("bookworm", "numpy_rng_state").contains("numpy.core.multiarray._reconstruct"));
+  EXPECT_TRUE(
+      globals_of("trixie", "numpy_rng_state").contains("numpy._core.multiarray._reconstruct"));
+  EXPECT_TRUE(globals_of("sid", "blocklisted_module_global").contains("posix.getcwd"));
+  EXPECT_TRUE(globals_of("sid", "python_set").contains("builtins.set"));
+}
+
+// The acceptance test: prediction vs observed on the whole corpus, in every env.
+TEST_F(CorpusTest, ThePredictionAgreesWithTheObservedLoadAndDisagreementsAreListed) {
+  const Json& document = scan();
+  EXPECT_EQ(document.at("schema"), "loadmatrix.scan/1");
+  size_t agree = document.at("agreement").at("agree");
+  size_t disagree = document.at("agreement").at("disagree");
+  size_t checkpoints = 0;
+  size_t compared = 0;
+  for (const auto& entry : document.at("files")) {
+    std::string path = entry.at("path");
+    if (!path.ends_with(".pt")) {
+      EXPECT_EQ(entry.at("status"), "not_a_checkpoint") << path;
+      continue;
+    }
+    ++checkpoints;
+    EXPECT_EQ(entry.at("status"), "checkpoint") << path;
+    for (const auto& cell : entry.at("results")) {
+      if (cell.at("agrees").is_null()) {
+        continue;
+      }
+      ++compared;
+      if (!cell.at("agrees").get<bool>()) {
+        // What no static analysis can see: a newer Python's module or a newer torch's
+        // tensor layout that 1.13 on Python 3.11 cannot read. Any other kind is a bug.
+        EXPECT_EQ(cell.at("env"), "bookworm") << path;
+        EXPECT_FALSE(path.find("/bookworm/") != std::string::npos) << path;
+      }
+    }
+  }
+  EXPECT_GE(checkpoints, 3u * 40);
+  // Every env and mode was loaded (--trust covers 1.13's full unpickler): 3 envs x 2 modes.
+  EXPECT_EQ(compared, checkpoints * 6);
+  EXPECT_EQ(agree + disagree, compared);
+  EXPECT_GE(agree * 100, compared * 99) << agree << " of " << compared;
+  std::cout << "prediction agrees in " << agree << " of " << compared << " cells\n";
+
+  // Listed, not hidden: one report row and one summary line per disagreement.
+  std::string html = read_text_file(dir_->path() / "scan" / "report.html").value_or_throw();
+  EXPECT_NE(html.find(fmt::format("data-disagree=\"{}\"", disagree)), std::string::npos);
+  std::string summary = read_text_file(dir_->path() / "scan" / "summary.md").value_or_throw();
+  size_t lines = 0;
+  for (size_t at = summary.find("- disagreement: "); at != std::string::npos;
+       at = summary.find("- disagreement: ", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, disagree);
+  EXPECT_NE(scan_stdout_->find(fmt::format("{} agree, {} disagree", agree, disagree)),
+            std::string::npos);
+}
+
+TEST_F(CorpusTest, AFixIsVerifiedOnlyWhenThatExactAllowlistLoadedTheFile) {
+  // argparse.Namespace: blocked from 2.6 on; allowlisting exactly it loads the file.
+  const Json& ns = file("bookworm", "argparse_namespace");
+  EXPECT_EQ(result(ns, "bookworm", "default").at("observed"), "pass");
+  for (const char* env : {"trixie", "sid"}) {
+    const Json& cell = result(ns, env, "default");
+    EXPECT_EQ(cell.at("predicted"), "blocked");
+    EXPECT_EQ(cell.at("observed"), "blocked");
+    EXPECT_EQ(strings(cell.at("blocked_globals")), std::vector<std::string>{"argparse.Namespace"});
+    EXPECT_EQ(strings(cell.at("fix").at("allowlist")),
+              std::vector<std::string>{"argparse.Namespace"});
+    EXPECT_TRUE(cell.at("fix").at("verified").get<bool>());
+  }
+  // numpy 2 builds a numpy.dtypes class per dtype: the fix names it, and loads.
+  const Json& rng = result(file("sid", "trainer_rng_state"), "trixie", "weights_only");
+  auto allowlist = strings(rng.at("fix").at("allowlist"));
+  EXPECT_NE(std::find(allowlist.begin(), allowlist.end(), "numpy.dtypes.UInt32DType"),
+            allowlist.end());
+  EXPECT_TRUE(rng.at("fix").at("verified").get<bool>());
+  // defaultdict: allowlisting works on 2.6; 2.14 refuses to fill it even when allowlisted.
+  const Json& counts = file("trixie", "defaultdict_counts");
+  EXPECT_TRUE(result(counts, "trixie", "weights_only").at("fix").at("verified").get<bool>());
+  const Json& on_sid = result(counts, "sid", "weights_only");
+  EXPECT_FALSE(on_sid.at("fix").at("verified").get<bool>());
+  EXPECT_TRUE(strings(on_sid.at("fix").at("allowlist")).empty());
+  EXPECT_NE(on_sid.at("fix").at("note").get<std::string>().find("weights_only=False"),
+            std::string::npos);
+  // 1.13 has no public allowlist: no fix is ever called verified there.
+  EXPECT_FALSE(result(ns, "bookworm", "weights_only").at("fix").at("verified").get<bool>());
+}
+
+TEST_F(CorpusTest, DangerousGlobalsAreFlaggedAndNeverAllowlisted) {
+  const Json& payload = file("sid", "blocklisted_module_global");
+  EXPECT_EQ(payload.at("verdict"), "dangerous");
+  EXPECT_EQ(strings(payload.at("dangerous")), std::vector<std::string>{"posix.getcwd"});
+  for (const auto& entry : scan().at("files")) {
+    for (const auto& cell : entry.at("results")) {
+      if (cell.at("fix").is_null()) {
+        continue;
+      }
+      for (const auto& global : strings(cell.at("fix").at("allowlist"))) {
+        auto dangerous = strings(entry.at("dangerous"));
+        EXPECT_EQ(std::find(dangerous.begin(), dangerous.end(), global), dangerous.end())
+            << entry.at("path") << " " << global;
+      }
+    }
+    if (!entry.at("dangerous").empty()) {
+      EXPECT_EQ(entry.at("verdict"), "dangerous") << entry.at("path");
+    }
+  }
+  // TorchScript: 2.6 and later refuse it under weights_only, as predicted; 1.13 loads it.
+  const Json& script = file("trixie", "torchscript_archive");
+  EXPECT_EQ(result(script, "sid", "weights_only").at("observed"), "error");
+  EXPECT_EQ(result(script, "sid", "weights_only").at("predicted"), "error");
+  EXPECT_EQ(result(script, "bookworm", "weights_only").at("observed"), "pass");
+}

@@ -1,0 +1,119 @@
+#include "scan/file_scan.h"
+
+#include "pickle/checkpoint_file.h"
+#include "pickle/pickle_analysis.h"
+#include "records/classify.h"
+
+#include <algorithm>
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+const char* file_status_id(FileStatus status) {
+  switch (status) {
+  case FileStatus::checkpoint:
+    return "checkpoint";
+  case FileStatus::error:
+    return "error";
+  case FileStatus::not_a_checkpoint:
+    return "not_a_checkpoint";
+  case FileStatus::other_format:
+    return "other_format";
+  case FileStatus::skipped:
+    return "skipped";
+  }
+  return "error";
+}
+
+namespace {
+
+// torch.load of a torch zip unpickles only data.pkl; a TorchScript archive's constants.pkl and
+// code are read by torch.jit.load. Every pickle still counts for the dangerous check.
+bool read_by_torch_load(const CheckpointFile& file, const PickleMember& member) {
+  return file.format != CheckpointFormat::torch_zip || member.name == "data.pkl" ||
+         member.name.ends_with("/data.pkl");
+}
+
+} // namespace
+
+FileScan scan_file(const ScanInput& input) {
+  FileScan scan;
+  scan.input = input;
+  if (!input.skipped.empty()) {
+    scan.status = FileStatus::skipped;
+    scan.error = input.skipped;
+    return scan;
+  }
+  if (!input.error.empty()) {
+    scan.error = input.error;
+    return scan;
+  }
+  std::error_code ec;
+  scan.bytes = std::filesystem::file_size(input.file, ec);
+  auto file = read_checkpoint_file(input.file);
+  if (!file) {
+    // The reader names the host path; the report names the file already.
+    std::string message = file.error().message;
+    std::string prefix = input.file.string() + ": ";
+    scan.error = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+    return scan;
+  }
+  scan.format = checkpoint_format_id(file->format);
+  if (file->format == CheckpointFormat::not_a_checkpoint) {
+    scan.status = FileStatus::not_a_checkpoint;
+    return scan;
+  }
+  if (file->format == CheckpointFormat::numpy_npy ||
+      file->format == CheckpointFormat::safetensors) {
+    scan.status = FileStatus::other_format;
+    return scan;
+  }
+  std::set<std::string> dangerous;
+  for (size_t index = 0; index < file->pickles.size(); ++index) {
+    const PickleMember& member = file->pickles[index];
+    auto analysis = analyze_pickle(member.bytes);
+    if (!analysis) {
+      scan.status = FileStatus::error;
+      scan.error = fmt::format("{}: {}", member.name, analysis.error().message);
+      return scan;
+    }
+    for (const auto& global : analysis->globals) {
+      if (is_dangerous_global(global.name)) {
+        dangerous.insert(global.name);
+      }
+    }
+    if (!read_by_torch_load(*file, member)) {
+      continue;
+    }
+    scan.members.push_back(member.name);
+    scan.protocol = std::max(scan.protocol, analysis->protocol);
+    StreamPosition base = static_cast<StreamPosition>(index) << 40;
+    for (const auto& [opcode, offset] : analysis->opcodes_used) {
+      scan.opcodes.emplace(opcode, base + offset);
+    }
+    for (const auto& build : analysis->numpy_dtype_builds) {
+      scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
+    }
+    for (const auto& global : analysis->globals) {
+      auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
+                                [&](const ScannedGlobal& g) { return g.name == global.name; });
+      if (known == scan.globals.end()) {
+        scan.globals.push_back({global.name,
+                                global.raw_name,
+                                global.module,
+                                {},
+                                base + global.first_offset,
+                                is_dangerous_global(global.name)});
+        known = scan.globals.end() - 1;
+      }
+      for (const auto& [use, offset] : global.uses) {
+        known->uses.emplace(use, base + offset); // an earlier pickle's first use stays first
+      }
+    }
+  }
+  scan.dangerous.assign(dangerous.begin(), dangerous.end());
+  scan.status = FileStatus::checkpoint;
+  return scan;
+}
+
+} // namespace loadmatrix

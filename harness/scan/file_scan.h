@@ -1,0 +1,56 @@
+// The static pass over one file: its format and, for the pickles torch.load would read, every
+// global with what uses it and every opcode, without loading or executing anything.
+#pragma once
+
+#include "scan/scan_inputs.h"
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+enum class FileStatus {
+  checkpoint,       // a torch checkpoint (or raw pickle) whose pickles were analysed
+  error,            // could not be read or parsed: `error` says where and why
+  not_a_checkpoint, // neither a pickle nor an archive torch writes
+  other_format,     // numpy .npy or safetensors: read by their own loaders, not torch.load
+  skipped,          // not opened (a FIFO, a directory symlink): `error` says why
+};
+
+const char* file_status_id(FileStatus status);
+
+// A position in the file's pickle stream, comparable across its pickles: the member's index in
+// the high bits, the byte offset in the low ones. The first refusal is the smallest.
+using StreamPosition = uint64_t;
+
+struct ScannedGlobal {
+  std::string name;     // Python 3 spelling
+  std::string raw_name; // as written
+  std::string module;
+  std::map<std::string, StreamPosition> uses; // REDUCE, BUILD, ... -> where first used
+  StreamPosition first = 0;
+  bool dangerous = false;
+};
+
+struct FileScan {
+  ScanInput input;
+  FileStatus status = FileStatus::error;
+  std::string format; // checkpoint_format_id, or "" when unknown
+  std::string error;
+  uintmax_t bytes = 0;
+  int protocol = 0;                   // the highest protocol among the pickles
+  std::vector<std::string> members;   // the pickles analysed ("archive/data.pkl", ...)
+  std::vector<ScannedGlobal> globals; // what torch.load's unpickler would meet, in order
+  std::map<uint8_t, StreamPosition> opcodes;
+  std::vector<std::pair<std::string, StreamPosition>> numpy_dtype_builds; // type code, where
+  std::vector<std::string> dangerous; // every dangerous global, in any pickle of the file
+
+  bool is_torchscript() const { return format == "torchscript"; }
+};
+
+FileScan scan_file(const ScanInput& input);
+
+} // namespace loadmatrix

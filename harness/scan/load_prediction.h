@@ -1,0 +1,34 @@
+// The static prediction: what one env's torch.load will do with a scanned file, from the
+// file's globals and opcodes and the env's measured allowlist and unpickler rules alone.
+#pragma once
+
+#include "envs/manifest.h"
+#include "records/classify.h"
+#include "scan/file_scan.h"
+
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+// The two loads a scan predicts: torch.load(weights_only=True), and a bare torch.load.
+enum class ScanMode { weights_only, version_default };
+const char* scan_mode_id(ScanMode mode); // "weights_only", "default"
+
+struct LoadPrediction {
+  Outcome outcome = Outcome::pass; // pass, blocked, error or unsupported
+  BlockReason reason = BlockReason::none;
+  // Every global the unpickler refuses before the first refusal no allowlist can lift, in
+  // stream order and spelled as that torch reports it.
+  std::vector<std::string> blocked_globals;
+  std::string detail; // why, in words
+  // When blocked: the allowlist that makes it load, or why no safe one exists.
+  bool fixable = false;
+  std::vector<std::string> fix_allowlist;
+  std::string no_fix;
+  bool runs_code = false; // a full unpickler: loading executes whatever the pickle says
+};
+
+LoadPrediction predict_load(const FileScan& scan, const Fingerprint& env, ScanMode mode);
+
+} // namespace loadmatrix

@@ -1,0 +1,172 @@
+#include "scan/scan_inputs.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fmt/core.h>
+#include <sys/stat.h>
+
+namespace loadmatrix {
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at `i`, or 0.
+size_t utf8_sequence(const std::string& text, size_t i) {
+  auto byte = [&](size_t at) { return static_cast<unsigned char>(text[at]); };
+  unsigned char lead = byte(i);
+  size_t length = lead < 0x80           ? 1
+                  : (lead >> 5) == 0x6  ? 2
+                  : (lead >> 4) == 0xe  ? 3
+                  : (lead >> 3) == 0x1e ? 4
+                                        : 0;
+  if (length == 0 || i + length > text.size()) {
+    return 0;
+  }
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) {
+      return 0;
+    }
+  }
+  // Overlong forms and surrogates are invalid too; nlohmann::json refuses them.
+  if ((length == 2 && lead < 0xc2) || (length == 3 && lead == 0xe0 && byte(i + 1) < 0xa0) ||
+      (length == 3 && lead == 0xed && byte(i + 1) >= 0xa0) ||
+      (length == 4 && (lead > 0xf4 || (lead == 0xf0 && byte(i + 1) < 0x90) ||
+                       (lead == 0xf4 && byte(i + 1) >= 0x90)))) {
+    return 0;
+  }
+  return length;
+}
+
+const char* file_type_name(mode_t mode) {
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  if (S_ISCHR(mode) || S_ISBLK(mode)) {
+    return "a device";
+  }
+  return "not a regular file";
+}
+
+class Collector {
+public:
+  // `typed` is the argument as given, which is how reports name what was found under it.
+  void add_argument(const std::filesystem::path& typed) {
+    typed_ = typed;
+    auto path = std::filesystem::absolute(typed).lexically_normal();
+    struct stat info;
+    if (::stat(path.c_str(), &info) != 0) {
+      // lstat tells a dangling or looping symlink from a missing path.
+      int stat_errno = errno;
+      struct stat link;
+      bool is_link = ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode);
+      add(path, path.parent_path(), path.filename(), {},
+          is_link ? fmt::format("a symlink that does not resolve: {}", std::strerror(stat_errno))
+                  : fmt::format("cannot examine: {}", std::strerror(stat_errno)));
+      return;
+    }
+    if (S_ISDIR(info.st_mode)) {
+      walking_ = true;
+      walk(path, path, {});
+      walking_ = false;
+      return;
+    }
+    add_file(path, path.parent_path(), path.filename(), info);
+  }
+
+  std::vector<ScanInput> take() { return std::move(inputs_); }
+
+private:
+  void add(const std::filesystem::path& file, const std::filesystem::path& root,
+           const std::filesystem::path& relative, std::string skipped, std::string error) {
+    auto shown = walking_ ? typed_ / relative : typed_;
+    inputs_.push_back({file, printable_path(shown.string()), root, relative, std::move(skipped),
+                       std::move(error)});
+  }
+
+  void add_file(const std::filesystem::path& file, const std::filesystem::path& root,
+                const std::filesystem::path& relative, const struct stat& info) {
+    if (S_ISREG(info.st_mode)) {
+      add(file, root, relative, {}, {});
+    } else {
+      // Never opened: reading a FIFO would block the scan forever.
+      add(file, root, relative, fmt::format("{}: not opened", file_type_name(info.st_mode)), {});
+    }
+  }
+
+  void walk(const std::filesystem::path& dir, const std::filesystem::path& root,
+            const std::filesystem::path& relative) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> children;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      children.push_back(it->path());
+    }
+    if (ec) {
+      add(dir, root, relative, {}, fmt::format("cannot list the directory: {}", ec.message()));
+      return;
+    }
+    std::sort(children.begin(), children.end());
+    for (const auto& child : children) {
+      auto child_relative = relative / child.filename();
+      struct stat link;
+      if (::lstat(child.c_str(), &link) != 0) {
+        add(child, root, child_relative, {},
+            fmt::format("cannot examine: {}", std::strerror(errno)));
+        continue;
+      }
+      if (S_ISDIR(link.st_mode)) {
+        walk(child, root, child_relative);
+        continue;
+      }
+      if (!S_ISLNK(link.st_mode)) {
+        add_file(child, root, child_relative, link);
+        continue;
+      }
+      struct stat target;
+      if (::stat(child.c_str(), &target) != 0) {
+        add(child, root, child_relative, {},
+            fmt::format("a symlink that does not resolve: {}", std::strerror(errno)));
+      } else if (S_ISDIR(target.st_mode)) {
+        // Following directory links invites loops and scans outside what was asked for.
+        add(child, root, child_relative,
+            "a symlink to a directory: not followed (name that directory to scan it)", {});
+      } else {
+        add_file(child, root, child_relative, target);
+      }
+    }
+  }
+
+  std::vector<ScanInput> inputs_;
+  std::filesystem::path typed_;
+  bool walking_ = false;
+};
+
+} // namespace
+
+std::string printable_path(const std::string& bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (size_t i = 0; i < bytes.size();) {
+    size_t length = utf8_sequence(bytes, i);
+    if (length == 0) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(bytes[i]));
+      ++i;
+    } else {
+      out.append(bytes, i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths) {
+  Collector collector;
+  for (const auto& path : paths) {
+    collector.add_argument(path);
+  }
+  return collector.take();
+}
+
+} // namespace loadmatrix

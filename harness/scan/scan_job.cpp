@@ -1,0 +1,153 @@
+#include "scan/scan_job.h"
+
+#include "run/matrix_run.h"
+#include "util/text.h"
+
+#include <chrono>
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+} // namespace
+
+ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
+  ScanResult result;
+  for (const auto& env : request.envs) {
+    result.envs.push_back(env_summary(env));
+  }
+  auto started = Clock::now();
+  for (const auto& input : collect_scan_inputs(request.paths)) {
+    ScannedFile file{scan_file(input), {}};
+    bool loadable = file.scan.status == FileStatus::checkpoint ||
+                    (file.scan.status == FileStatus::error && input.error.empty());
+    if (loadable) {
+      for (const auto& env : request.envs) {
+        for (ScanMode mode : {ScanMode::weights_only, ScanMode::version_default}) {
+          ScanCell cell;
+          cell.env = env.spec.name;
+          cell.mode = mode;
+          if (file.scan.status == FileStatus::checkpoint) {
+            cell.predicted = predict_load(file.scan, env.fingerprint(), mode);
+            if (cell.predicted->outcome == Outcome::blocked) {
+              ScanFix fix;
+              fix.allowlist = cell.predicted->fix_allowlist;
+              fix.note = cell.predicted->fixable
+                             ? "predicted; not verified (nothing was loaded)"
+                             : "no safe allowlist: " + cell.predicted->no_fix +
+                                   "; weights_only=False only for files you trust";
+              cell.fix = fix;
+            }
+          }
+          file.cells.push_back(std::move(cell));
+        }
+      }
+    }
+    result.files.push_back(std::move(file));
+  }
+  result.static_seconds = seconds_since(started);
+  log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
+                  result.static_seconds));
+  if (request.verify && !request.envs.empty()) {
+    started = Clock::now();
+    verify_scan(result.files, request.envs, request.verify_options, log);
+    result.verify_seconds = seconds_since(started);
+    result.verified = true;
+    result.trusted = request.verify_options.trust;
+  }
+  return result;
+}
+
+std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
+  std::vector<Record> records;
+  Json cases = Json::array();
+  Json disagreements = Json::array();
+  Json dangerous = Json::array();
+  size_t agree = 0;
+  for (const auto& file : result.files) {
+    const FileScan& scan = file.scan;
+    std::string note =
+        fmt::format("{}: {}", scan.format.empty() ? "?" : scan.format, file.verdict());
+    if (!scan.dangerous.empty()) {
+      note += " (" + join(scan.dangerous, ", ") + ")";
+    }
+    if (!scan.error.empty()) {
+      note += ": " + scan.error;
+    }
+    cases.push_back({{"name", scan.input.display}, {"kind", "file"}, {"note", note}});
+    if (!scan.dangerous.empty()) {
+      dangerous.push_back({{"file", scan.input.display}, {"globals", scan.dangerous}});
+    }
+    for (const auto& cell : file.cells) {
+      Record record;
+      record.case_name = scan.input.display;
+      record.producer = "file";
+      record.consumer = cell.env;
+      record.mode = scan_mode_id(cell.mode);
+      if (cell.observed && cell.observed->outcome != Outcome::skipped) {
+        const ObservedLoad& o = *cell.observed;
+        record.outcome = o.outcome;
+        record.reason = block_reason_id(o.reason);
+        record.blocked_globals = o.blocked_globals;
+        record.error_type = o.error_type;
+        record.message = o.message;
+        record.detail = o.detail;
+        record.duration_ms = o.duration_ms;
+      } else if (cell.predicted) {
+        const LoadPrediction& p = *cell.predicted;
+        record.outcome = p.outcome;
+        record.reason = block_reason_id(p.reason);
+        record.blocked_globals = p.blocked_globals;
+        record.detail =
+            "predicted: " + p.detail + (cell.observed ? " (" + cell.observed->detail + ")" : "");
+      } else {
+        record.outcome = Outcome::skipped;
+        record.detail = cell.observed ? cell.observed->detail : "neither read nor loaded";
+      }
+      records.push_back(record);
+      if (cell.fix && cell.mode == ScanMode::weights_only) {
+        Record fix = record;
+        fix.mode = "allowlist";
+        fix.outcome = cell.fix->verified ? Outcome::pass : record.outcome;
+        fix.allowlist = cell.fix->allowlist;
+        fix.detail = cell.fix->note;
+        records.push_back(fix);
+      }
+      if (auto agrees = cell.agrees()) {
+        if (*agrees) {
+          ++agree;
+        } else {
+          disagreements.push_back(
+              {{"file", scan.input.display},
+               {"env", cell.env},
+               {"mode", scan_mode_id(cell.mode)},
+               {"predicted", outcome_id(cell.predicted->outcome)},
+               {"predicted_globals", cell.predicted->blocked_globals},
+               {"predicted_detail", cell.predicted->detail},
+               {"observed", outcome_id(cell.observed->outcome)},
+               {"observed_globals", cell.observed->blocked_globals},
+               {"observed_detail", cell.observed->error_type + ": " + cell.observed->message}});
+        }
+      }
+    }
+  }
+  Json header = {{"envs", result.envs},
+                 {"cases", cases},
+                 {"modes", Json::array({"default", "weights_only", "allowlist"})},
+                 {"scan",
+                  {{"files", result.files.size()},
+                   {"verified", result.verified},
+                   {"agree", agree},
+                   {"dangerous", dangerous},
+                   {"disagreements", disagreements}}}};
+  return {header, records};
+}
+
+} // namespace loadmatrix

@@ -1,0 +1,69 @@
+// A scan's result: per file, its static findings and, per env and mode, the predicted and the
+// observed load, and the fix. Written as scan.json (schema loadmatrix.scan/1).
+#pragma once
+
+#include "records/classify.h"
+#include "scan/file_scan.h"
+#include "scan/load_prediction.h"
+#include "util/json_file.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+inline constexpr const char* kScanSchema = "loadmatrix.scan/1";
+
+// What a real load in the env did.
+struct ObservedLoad {
+  Outcome outcome = Outcome::error;
+  BlockReason reason = BlockReason::none;
+  std::vector<std::string> blocked_globals; // every global refused, found as the run finds them
+  std::string error_type;
+  std::string message;
+  std::string detail;
+  long long duration_ms = 0;
+};
+
+struct ScanFix {
+  std::vector<std::string> allowlist; // empty with `verified` false: no safe allowlist
+  bool verified = false;              // that exact allowlist made this version load the file
+  std::string note;                   // why no allowlist, or what to do instead
+};
+
+struct ScanCell {
+  std::string env;
+  ScanMode mode = ScanMode::weights_only;
+  std::optional<LoadPrediction> predicted; // absent when the static pass could not read it
+  std::optional<ObservedLoad> observed;    // absent with --static-only
+  std::optional<ScanFix> fix;              // when the load is (or is predicted) blocked
+
+  // Outcome and blocked globals both match; unknown while either side is missing or the
+  // observed load was not run.
+  std::optional<bool> agrees() const;
+  Outcome verdict() const; // observed when there is one, else predicted
+};
+
+struct ScannedFile {
+  FileScan scan;
+  std::vector<ScanCell> cells;
+
+  // "dangerous", "error", "skipped", "not_a_checkpoint", "other_format", "breaks" (some env's
+  // default load fails) or "loads" (every env's default load passes). Never "loads" for a file
+  // with a dangerous global.
+  std::string verdict() const;
+};
+
+struct ScanResult {
+  Json envs = Json::array(); // env_summary of each env, in the order given
+  std::vector<ScannedFile> files;
+  bool verified = false; // loads were run
+  bool trusted = false;  // --trust: full-unpickler loads were run, in the sandbox
+  double static_seconds = 0;
+  double verify_seconds = 0;
+
+  Json to_json() const;
+};
+
+} // namespace loadmatrix

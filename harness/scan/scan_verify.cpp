@@ -1,0 +1,212 @@
+#include "scan/scan_verify.h"
+
+#include "probes/worker.h"
+#include "run/allowlist_search.h"
+#include "util/parallel.h"
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+
+namespace loadmatrix {
+
+bool readable_by_sandbox_user(const std::filesystem::path& root,
+                              const std::filesystem::path& relative) {
+  auto path = root;
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || !(info.st_mode & S_IXOTH)) {
+    return false;
+  }
+  for (const auto& part : relative) {
+    path /= part;
+    if (::stat(path.c_str(), &info) != 0) {
+      return false;
+    }
+    bool last = path == root / relative;
+    if (!(info.st_mode & (last ? S_IROTH : S_IXOTH))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+bool same_set(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return std::set<std::string>(a.begin(), a.end()) == std::set<std::string>(b.begin(), b.end());
+}
+
+// One env's side of the scan.
+class EnvVerifier {
+public:
+  EnvVerifier(const Environment& env, const std::vector<std::filesystem::path>& roots,
+              const VerifyOptions& options)
+      : env_(env), options_(options), worker_(env, worker_options(roots)) {}
+
+  void verify(ScannedFile& file) {
+    for (auto& cell : file.cells) {
+      if (cell.env == env_.spec.name) {
+        verify_cell(file, cell);
+      }
+    }
+  }
+
+private:
+  // Each directory the files were found under appears read-only at /loadmatrix/scanN.
+  WorkerOptions worker_options(const std::vector<std::filesystem::path>& roots) {
+    WorkerOptions options;
+    for (const auto& root : roots) {
+      auto mount = env_.sandbox.place(root, fmt::format("scan{}", mounts_.size()), false);
+      mounts_.emplace(root, mount);
+      options.mounts.push_back(mount);
+    }
+    for (size_t i = 0; i < options_.python_path.size(); ++i) {
+      auto mount =
+          env_.sandbox.place(options_.python_path[i], fmt::format("pythonpath{}", i), false);
+      options.mounts.push_back(mount);
+      options.python_path.push_back(mount.inside.string());
+    }
+    options.log_file = options_.log_dir / (env_.spec.name + ".scan-worker.log");
+    return options;
+  }
+
+  std::string inside(const FileScan& scan) const {
+    return (mounts_.at(scan.input.root).inside / scan.input.relative).string();
+  }
+
+  Json load(const std::string& file, const std::string& mode,
+            const std::vector<std::string>& allow = {}) {
+    Json request = {{"op", "load"}, {"file", file}, {"mode", mode}};
+    if (!allow.empty()) {
+      request["allow"] = allow;
+      request["allow_via"] = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
+    }
+    return worker_.call(request, options_.load_timeout);
+  }
+
+  const AllowlistSearch& search(const std::string& file) {
+    auto it = searches_.find(file);
+    if (it == searches_.end()) {
+      auto attempt = [&](const std::vector<std::string>& allow) {
+        return load(file, "weights_only", allow);
+      };
+      it = searches_.emplace(file, search_allowlist(attempt)).first;
+    }
+    return it->second;
+  }
+
+  void verify_cell(const ScannedFile& file, ScanCell& cell) {
+    const Fingerprint& fp = env_.fingerprint();
+    ObservedLoad observed;
+    bool full_unpickler =
+        cell.mode == ScanMode::version_default && !fp.weights_only_default.value_or(false);
+    if (!readable_by_sandbox_user(file.scan.input.root, file.scan.input.relative)) {
+      observed.outcome = Outcome::skipped;
+      observed.detail = "not loaded: the sandbox user (nobody) cannot read it; make it and its "
+                        "directories world-readable, or scan a readable copy";
+      cell.observed = observed;
+      return;
+    }
+    if (full_unpickler && !options_.trust) {
+      observed.outcome = Outcome::skipped;
+      observed.detail = "not loaded: a bare torch.load here is the full unpickler, which runs "
+                        "whatever the file names; --trust loads it (in the sandbox)";
+      cell.observed = observed;
+      return;
+    }
+    std::string path = inside(file.scan);
+    Json facts = load(path, scan_mode_id(cell.mode));
+    Classification c = classify(facts, nullptr);
+    observed.outcome = c.outcome;
+    observed.reason = c.refusal.reason;
+    observed.blocked_globals = c.refusal.globals;
+    observed.error_type = c.error_type;
+    observed.message = c.message;
+    observed.detail = c.detail;
+    observed.duration_ms = facts.value("duration_ms", 0LL);
+    if (c.outcome == Outcome::blocked) {
+      const AllowlistSearch& found = search(path);
+      for (const auto& global : found.blocked) {
+        if (std::find(observed.blocked_globals.begin(), observed.blocked_globals.end(), global) ==
+            observed.blocked_globals.end()) {
+          observed.blocked_globals.push_back(global);
+        }
+      }
+      cell.fix = fix_for(cell, path, found);
+    }
+    cell.observed = std::move(observed);
+  }
+
+  ScanFix fix_for(const ScanCell& cell, const std::string& path, const AllowlistSearch& found) {
+    ScanFix fix;
+    if (!env_.fingerprint().has_add_safe_globals) {
+      fix.note = "this version has no torch.serialization.add_safe_globals: only "
+                 "weights_only=False, for files you trust";
+      return fix;
+    }
+    // The suggested allowlist is the static one; it is proved by loading with exactly it.
+    const LoadPrediction* predicted = cell.predicted ? &*cell.predicted : nullptr;
+    if (predicted && predicted->fixable && !predicted->fix_allowlist.empty() &&
+        !(found.loaded && same_set(predicted->fix_allowlist, found.allowlist))) {
+      Classification attempt =
+          classify(load(path, "weights_only", predicted->fix_allowlist), nullptr);
+      if (attempt.outcome == Outcome::pass) {
+        fix.allowlist = predicted->fix_allowlist;
+        fix.verified = true;
+        return fix;
+      }
+    }
+    if (found.loaded) {
+      fix.allowlist = found.allowlist;
+      fix.verified = true;
+      return fix;
+    }
+    fix.note =
+        "no safe allowlist: " +
+        (found.stop.empty() ? std::string("the load still fails when allowlisted") : found.stop) +
+        "; weights_only=False only for files you trust";
+    return fix;
+  }
+
+  const Environment& env_;
+  const VerifyOptions& options_;
+  std::map<std::filesystem::path, SandboxMount> mounts_;
+  Worker worker_;
+  std::map<std::string, AllowlistSearch> searches_;
+};
+
+bool verifiable(const FileScan& scan) {
+  return scan.status == FileStatus::checkpoint || scan.status == FileStatus::error;
+}
+
+} // namespace
+
+void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>& envs,
+                 const VerifyOptions& options, const ProgressLog& log) {
+  std::vector<ScannedFile*> loadable;
+  std::vector<std::filesystem::path> roots;
+  for (auto& file : files) {
+    if (verifiable(file.scan) && file.scan.input.error.empty()) {
+      loadable.push_back(&file);
+      if (std::find(roots.begin(), roots.end(), file.scan.input.root) == roots.end()) {
+        roots.push_back(file.scan.input.root);
+      }
+    }
+  }
+  std::filesystem::create_directories(options.log_dir);
+  size_t jobs = options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  for_each_env(envs.size(), jobs, [&](size_t i) {
+    auto started = std::chrono::steady_clock::now();
+    EnvVerifier verifier(envs[i], roots, options);
+    for (auto* file : loadable) {
+      verifier.verify(*file);
+    }
+    log(fmt::format(
+        "env {}: loaded {} file(s) in {:.1f} s", envs[i].spec.name, loadable.size(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
+  });
+}
+
+} // namespace loadmatrix
