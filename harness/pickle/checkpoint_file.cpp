@@ -160,7 +160,10 @@ Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
   bool tar = head->size() >= 262 && head->compare(257, 5, "ustar") == 0;
   bool pickle = head->size() >= 2 && static_cast<uint8_t>((*head)[0]) == 0x80 &&
                 static_cast<uint8_t>((*head)[1]) <= 5;
-  if (!tar && !pickle) {
+  // Protocols 0 and 1 have no header: such a file is a pickle when it parses to its end.
+  bool headerless = !head->empty() &&
+                    std::string_view("(c]})NIFLSVXdilt").find((*head)[0]) != std::string_view::npos;
+  if (!tar && !pickle && !headerless) {
     return result; // not_a_checkpoint: said so, never called clean
   }
   auto size = std::filesystem::file_size(file, ec);
@@ -174,6 +177,12 @@ Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
   }
   if (tar) {
     return read_tar(*data, file);
+  }
+  if (!pickle) {
+    auto analysis = analyze_pickle(*data);
+    if (!analysis || analysis->end_offset != data->size()) {
+      return result; // text that merely starts like a pickle
+    }
   }
   if (!data->starts_with(kLegacyMagic)) {
     result.format = CheckpointFormat::raw_pickle;

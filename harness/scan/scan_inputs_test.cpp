@@ -1,0 +1,59 @@
+#include "scan/scan_inputs.h"
+#include "testing/test_envs.h"
+
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+using namespace loadmatrix;
+
+namespace {
+
+const ScanInput* named(const std::vector<ScanInput>& inputs, const std::string& suffix) {
+  for (const auto& input : inputs) {
+    if (input.display.ends_with(suffix)) {
+      return &input;
+    }
+  }
+  return nullptr;
+}
+
+} // namespace
+
+TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops) {
+  test_support::TempDir dir;
+  auto root = dir.path() / "ckpts";
+  std::filesystem::create_directories(root / "sub");
+  std::ofstream(root / "b.pt") << "x";
+  std::ofstream(root / "sub" / "a.pt") << "x";
+  std::ofstream(root / "name-\xff\xfe.pt") << "x"; // not UTF-8
+  std::filesystem::create_directory_symlink(root / "sub", root / "linked-dir");
+  std::filesystem::create_symlink(root / "loop-b", root / "loop-a");
+  std::filesystem::create_symlink(root / "loop-a", root / "loop-b");
+  std::filesystem::create_symlink(root / "b.pt", root / "linked-file.pt");
+  ASSERT_EQ(::mkfifo((root / "pipe.pt").c_str(), 0644), 0);
+
+  auto inputs = collect_scan_inputs({root, dir.path() / "missing.pt"});
+  ASSERT_EQ(inputs.size(), 9u);
+  EXPECT_TRUE(named(inputs, "ckpts/b.pt")->error.empty());
+  EXPECT_EQ(named(inputs, "ckpts/sub/a.pt")->relative, std::filesystem::path("sub/a.pt"));
+  EXPECT_TRUE(named(inputs, "linked-file.pt")->skipped.empty());
+  EXPECT_NE(named(inputs, "linked-dir")->skipped.find("not followed"), std::string::npos);
+  EXPECT_NE(named(inputs, "loop-a")->error.find("does not resolve"), std::string::npos);
+  EXPECT_NE(named(inputs, "pipe.pt")->skipped.find("FIFO"), std::string::npos);
+  EXPECT_NE(named(inputs, "missing.pt")->error.find("No such file"), std::string::npos);
+  // A name that is not UTF-8 is shown with escapes and still serialises as JSON.
+  const ScanInput* odd = named(inputs, "name-\\xff\\xfe.pt");
+  ASSERT_NE(odd, nullptr);
+  EXPECT_NO_THROW((void)nlohmann::json(odd->display).dump());
+  EXPECT_EQ(odd->file.filename().string(), "name-\xff\xfe.pt");
+  // Paths are shown as they were given.
+  EXPECT_EQ(inputs.front().display.rfind(root.string(), 0), 0u);
+}
+
+TEST(ScanInputsTest, PrintablePathKeepsValidUtf8AndEscapesTheRest) {
+  EXPECT_EQ(printable_path("caf\xc3\xa9.pt"), "caf\xc3\xa9.pt");
+  EXPECT_EQ(printable_path("a\xc3("), "a\\xc3(");
+  EXPECT_EQ(printable_path("\xed\xa0\x80"), "\\xed\\xa0\\x80"); // a surrogate
+}

@@ -1,0 +1,188 @@
+// `loadmatrix scan` on broken, hostile and hand-written files, loaded for real in every env:
+// each file gets its own result, the scan goes on, and a payload run with --trust stays in
+// the sandbox.
+#include "testing/test_envs.h"
+#include "util/json_file.h"
+#include "util/process.h"
+
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <zip.h>
+
+using namespace loadmatrix;
+using namespace std::string_literals;
+
+namespace {
+
+void write(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// A torch.save-shaped zip (stored, with a version record) whose data.pkl is `pickle`.
+void write_checkpoint(const std::filesystem::path& path, const std::string& pickle) {
+  int error = 0;
+  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  auto add = [&](const char* name, const std::string& data) {
+    zip_source_t* source = zip_source_buffer(archive, data.data(), data.size(), 0);
+    zip_int64_t index = zip_file_add(archive, name, source, ZIP_FL_OVERWRITE);
+    zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+  };
+  add("archive/data.pkl", pickle);
+  add("archive/version", "3\n");
+  zip_close(archive);
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+const Json& entry(const Json& document, const std::string& name) {
+  for (const auto& file : document.at("files")) {
+    if (file.at("path").get<std::string>().ends_with("/" + name)) {
+      return file;
+    }
+  }
+  throw FatalError("no entry for " + name);
+}
+
+} // namespace
+
+TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
+  test_support::TempDir dir;
+  auto files = dir.path() / "files";
+  std::filesystem::create_directories(files);
+  // Broken and hostile.
+  write(files / "empty.pt", "");
+  std::string noise = "\x80\x02";
+  for (int i = 0; i < 4096; ++i) {
+    noise += static_cast<char>((i * 7919 + 13) % 251);
+  }
+  write(files / "random.pt", noise);
+  write_checkpoint(files / "whole.pt", "\x80\x02}q\x00.");
+  std::string whole = read_bytes(files / "whole.pt");
+  write(files / "truncated.pt", whole.substr(0, whole.size() / 2));
+  {
+    int error = 0;
+    zip_t* archive = zip_open((files / "no-data.pt").c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+    zip_file_add(archive, "archive/version", zip_source_buffer(archive, "3\n", 2, 0), 0);
+    zip_close(archive);
+  }
+  // A deflate bomb's declared size: the central directory claims 3.75 GB for data.pkl.
+  std::string bomb = whole;
+  size_t central = bomb.find("PK\x01\x02"s);
+  ASSERT_NE(central, std::string::npos);
+  bomb.replace(central + 24, 4, "\x00\x00\x00\xf0"s);
+  write(files / "bomb.pt", bomb);
+  write(files / "huge-length.pt", "\x80\x02X\xff\xff\xff\x7f" + "abc"s);
+  write(files / "missing-memo.pt", "\x80\x02h\x05."s);
+  write(files / "underflow.pt", "\x80\x02R."s);
+  write(files / "bad-opcode.pt", "\x80\x02\xff."s);
+  write(files / "deep.pt", "\x80\x02" + std::string(200'000, '(') + "."s);
+  write(files / "payload-p0.pt", "cos\nsystem\n(S'id'\ntR."s);
+  // STACK_GLOBAL with both strings fetched back from the memo.
+  write(files / "payload-memo.pt",
+        "\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x02id\x85R."s);
+  ASSERT_EQ(::mkfifo((files / "pipe.pt").c_str(), 0644), 0);
+  std::filesystem::create_symlink(files / "loop-b.pt", files / "loop-a.pt");
+  std::filesystem::create_symlink(files / "loop-a.pt", files / "loop-b.pt");
+  // Hand-written checkpoints whose refusals differ by version.
+  write_checkpoint(files / "float.pt",
+                   "\x80\x02}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9as."s);
+  write_checkpoint(files / "defaultdict.pt",
+                   "\x80\x02\x63\x63ollections\ndefaultdict\nc__builtin__\nlist\n"
+                   "\x85R(X\x01\x00\x00\x00\x61K\x01u."s);
+  // The canary payload: a 1.13 bare load runs it (with --trust), inside the sandbox.
+  auto canary = dir.path() / "canary";
+  auto beside = files / "canary";
+  write_checkpoint(
+      files / "canary-payload.pt", "\x80\x02\x63posix\nsystem\nX"s + [&] {
+        std::string command =
+            "touch " + canary.string() + " " + beside.string() + " /tmp/loadmatrix-canary";
+        std::string length(4, '\0');
+        for (int i = 0; i < 4; ++i) {
+          length[static_cast<size_t>(i)] = static_cast<char>((command.size() >> (8 * i)) & 0xff);
+        }
+        return length + command;
+      }() + "\x85R."s);
+  test_support::give_to_sandbox_user(dir.path());
+  ::chmod(dir.path().c_str(), 0755);
+
+  SystemProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {LOADMATRIX_CLI, "scan",  files.string(),
+               "--trust",      "--out", (dir.path() / "out").string()};
+  spec.timeout = std::chrono::minutes(5);
+  ProcessResult result = runner.run(spec);
+  ASSERT_EQ(result.termination, Termination::exited) << result.describe();
+  EXPECT_EQ(result.exit_code, 1) << result.stderr_text; // findings, not a harness error
+  Json document = read_json_file(dir.path() / "out" / "scan.json").value_or_throw();
+
+  EXPECT_EQ(document.at("files").size(), 19u);
+  EXPECT_EQ(entry(document, "empty.pt").at("status"), "not_a_checkpoint");
+  auto error_of = [&](const std::string& name) {
+    const Json& file = entry(document, name);
+    EXPECT_EQ(file.at("status"), "error") << name;
+    return file.at("error").is_string() ? file.at("error").get<std::string>() : "";
+  };
+  EXPECT_NE(error_of("random.pt").find("offset"), std::string::npos);
+  EXPECT_NE(error_of("truncated.pt").find("zip"), std::string::npos);
+  EXPECT_NE(error_of("no-data.pt").find("without a data.pkl"), std::string::npos);
+  EXPECT_NE(error_of("bomb.pt").find("limit"), std::string::npos);
+  EXPECT_NE(error_of("huge-length.pt").find("needs"), std::string::npos);
+  EXPECT_NE(error_of("missing-memo.pt").find("memo key 5"), std::string::npos);
+  EXPECT_NE(error_of("underflow.pt").find("underflow"), std::string::npos);
+  EXPECT_NE(error_of("bad-opcode.pt").find("unknown opcode 0xff"), std::string::npos);
+  EXPECT_NE(error_of("deep.pt").find("MARKs nested deeper"), std::string::npos);
+  EXPECT_EQ(entry(document, "pipe.pt").at("status"), "skipped");
+  EXPECT_EQ(entry(document, "loop-a.pt").at("status"), "error");
+  for (const char* payload : {"payload-p0.pt", "payload-memo.pt", "canary-payload.pt"}) {
+    EXPECT_EQ(entry(document, payload).at("verdict"), "dangerous") << payload;
+  }
+  EXPECT_EQ(entry(document, "payload-memo.pt").at("dangerous"), Json::array({"os.system"}));
+
+  // The hand-written checkpoints load as predicted in every env, both modes.
+  for (const char* name : {"float.pt", "defaultdict.pt", "canary-payload.pt"}) {
+    size_t compared = 0;
+    for (const auto& cell : entry(document, name).at("results")) {
+      ASSERT_FALSE(cell.at("agrees").is_null()) << name << " " << cell.dump();
+      EXPECT_TRUE(cell.at("agrees").get<bool>()) << name << " " << cell.dump();
+      ++compared;
+    }
+    EXPECT_EQ(compared, 6u) << name;
+  }
+  // The payload ran (1.13's bare load returned system()'s status) and touched nothing.
+  for (const auto& cell : entry(document, "canary-payload.pt").at("results")) {
+    if (cell.at("env") == "bookworm" && cell.at("mode") == "default") {
+      EXPECT_EQ(cell.at("observed"), "pass");
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(canary));
+  EXPECT_FALSE(std::filesystem::exists(beside));
+  EXPECT_FALSE(std::filesystem::exists("/tmp/loadmatrix-canary"));
+}
+
+TEST(ScanJobTest, WithoutTrustTheFullUnpicklerIsNeverRun) {
+  test_support::TempDir dir;
+  write_checkpoint(dir.path() / "payload.pt", "\x80\x02\x63posix\ngetcwd\n)R."s);
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod((dir.path() / "payload.pt").c_str(), 0644);
+  SystemProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {LOADMATRIX_CLI, "scan",   (dir.path() / "payload.pt").string(), "--envs",
+               "bookworm",     "--json", (dir.path() / "scan.json").string()};
+  ProcessResult result = runner.run(spec);
+  EXPECT_EQ(result.exit_code, 1) << result.stderr_text;
+  Json document = read_json_file(dir.path() / "scan.json").value_or_throw();
+  const Json& file = document.at("files").at(0);
+  for (const auto& cell : file.at("results")) {
+    if (cell.at("mode") == "default") {
+      EXPECT_EQ(cell.at("observed"), "skipped");
+      EXPECT_NE(cell.at("observation").at("detail").get<std::string>().find("--trust"),
+                std::string::npos);
+    } else {
+      EXPECT_EQ(cell.at("observed"), "blocked"); // weights_only=True is safe to run
+    }
+  }
+}
