@@ -1,6 +1,7 @@
 #include "pickle/checkpoint_file.h"
 
 #include "pickle/pickle_analysis.h"
+#include "util/mapped_file.h"
 
 #include <fmt/core.h>
 #include <fstream>
@@ -108,21 +109,29 @@ Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_
 }
 
 // The oldest format: a tar whose "pickle" member holds the object.
-Expected<CheckpointFile> read_tar(const std::string& data, const std::filesystem::path& file) {
+Expected<CheckpointFile> read_tar(std::string_view data, const std::filesystem::path& file,
+                                  size_t max_member_bytes) {
   CheckpointFile result;
   result.format = CheckpointFormat::legacy_tar;
+  auto field = [&](size_t at, size_t width) {
+    std::string_view raw = data.substr(at, width);
+    return std::string(raw.substr(0, raw.find('\0')));
+  };
   for (size_t offset = 0; offset + 512 <= data.size();) {
-    std::string name(data.c_str() + offset, strnlen(data.c_str() + offset, 100));
+    std::string name = field(offset, 100);
     if (name.empty()) {
       break;
     }
-    std::string size_field(data.c_str() + offset + 124, strnlen(data.c_str() + offset + 124, 12));
-    size_t size = std::strtoull(size_field.c_str(), nullptr, 8);
-    if (offset + 512 + size > data.size()) {
+    size_t size = std::strtoull(field(offset + 124, 12).c_str(), nullptr, 8);
+    if (size > data.size() || offset + 512 + size > data.size()) {
       return Error{fmt::format("{}: tar member {} is truncated", file.string(), name)};
     }
     if (name == "pickle") {
-      result.pickles.push_back({"pickle", data.substr(offset + 512, size)});
+      if (size > max_member_bytes) {
+        return Error{fmt::format("{}: tar member pickle is {} bytes, over the {}-byte limit",
+                                 file.string(), size, max_member_bytes)};
+      }
+      result.pickles.push_back({"pickle", std::string(data.substr(offset + 512, size))});
     }
     offset += 512 + (size + 511) / 512 * 512;
   }
@@ -166,41 +175,42 @@ Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
   if (!tar && !pickle && !headerless) {
     return result; // not_a_checkpoint: said so, never called clean
   }
-  auto size = std::filesystem::file_size(file, ec);
-  if (ec || size > max_member_bytes) {
-    return Error{fmt::format("{}: {} bytes, over the {}-byte limit for non-zip checkpoints",
-                             file.string(), size, max_member_bytes)};
+  auto mapped = MappedFile::open(file);
+  if (!mapped) {
+    return mapped.error();
   }
-  auto data = read_prefix(file, size);
-  if (!data) {
-    return data.error();
-  }
+  std::string_view data = (*mapped)->bytes();
   if (tar) {
-    return read_tar(*data, file);
+    return read_tar(data, file, max_member_bytes);
+  }
+  // A raw pickle is all pickle: it is read whole, so it is bounded like a zip member.
+  if (!data.starts_with(kLegacyMagic) && data.size() > max_member_bytes) {
+    return Error{fmt::format("{}: a {}-byte pickle, over the {}-byte limit", file.string(),
+                             data.size(), max_member_bytes)};
   }
   if (!pickle) {
-    auto analysis = analyze_pickle(*data);
-    if (!analysis || analysis->end_offset != data->size()) {
+    auto analysis = analyze_pickle(data);
+    if (!analysis || analysis->end_offset != data.size()) {
       return result; // text that merely starts like a pickle
     }
   }
-  if (!data->starts_with(kLegacyMagic)) {
+  if (!data.starts_with(kLegacyMagic)) {
     result.format = CheckpointFormat::raw_pickle;
-    result.pickles.push_back({"pickle", std::move(data).value()});
+    result.pickles.push_back({"pickle", std::string(data)});
     return result;
   }
   // Legacy: magic, protocol version, sys_info, the object, then the storage keys; raw storage
   // bytes follow and are never read as pickles.
   result.format = CheckpointFormat::legacy;
   size_t offset = 0;
-  for (int index = 0; index < 5 && offset < data->size(); ++index) {
-    auto analysis = analyze_pickle(std::string_view(*data).substr(offset));
+  for (int index = 0; index < 5 && offset < data.size(); ++index) {
+    auto analysis = analyze_pickle(data.substr(offset));
     if (!analysis) {
       return Error{fmt::format("{}: legacy pickle {} at byte {}: {}", file.string(), index, offset,
                                analysis.error().message)};
     }
     result.pickles.push_back(
-        {fmt::format("legacy[{}]", index), data->substr(offset, analysis->end_offset)});
+        {fmt::format("legacy[{}]", index), std::string(data.substr(offset, analysis->end_offset))});
     offset += analysis->end_offset;
   }
   return result;

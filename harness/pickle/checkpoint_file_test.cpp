@@ -93,3 +93,29 @@ TEST(CheckpointFileTest, BrokenOrHostileContainersGetASpecificError) {
   ASSERT_FALSE(directory);
   EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos);
 }
+
+// The legacy format's tensors follow its pickles; a 6 GB file is read like a tiny one (the
+// tail here is a sparse hole, so the test costs no disk).
+TEST(CheckpointFileTest, AMultiGigabyteLegacyFileReadsOnlyItsPickles) {
+  test_support::TempDir dir;
+  const std::string magic = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."s;
+  auto path =
+      write(dir.path() / "big.pt", magic + "\x80\x02M\xe9\x03."s + "\x80\x02}."s +
+                                       "\x80\x02}X\x01\x00\x00\x00wK\x01s."s + "\x80\x02]."s);
+  std::filesystem::resize_file(path, 6ull << 30);
+  auto file = read_checkpoint_file(path);
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->format, CheckpointFormat::legacy);
+  EXPECT_EQ(file->pickles.size(), 5u);
+  size_t bytes = 0;
+  for (const auto& member : file->pickles) {
+    bytes += member.bytes.size();
+  }
+  EXPECT_LT(bytes, 100u);
+  // A plain pickle is all pickle, so its size is what is bounded.
+  auto raw = write(dir.path() / "raw.pkl", "\x80\x02}."s);
+  std::filesystem::resize_file(raw, 1ull << 30);
+  auto refused = read_checkpoint_file(raw, 1u << 20);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("over the 1048576-byte limit"), std::string::npos);
+}

@@ -236,7 +236,12 @@ private:
     }
     return value;
   }
-  void push_string(std::string_view text) { push({Value::Kind::string, std::string(text)}); }
+  // Strings are kept only as long as a global's name can be: a multi-GB string in a hostile
+  // pickle costs nothing to skip and must not be copied.
+  void push_string(std::string_view text) {
+    push(text.size() <= kMaxNameBytes ? Value{Value::Kind::string, std::string(text)} : Value{});
+  }
+  static constexpr size_t kMaxNameBytes = 4096;
 
   void step(uint8_t opcode) {
     switch (opcode) {

@@ -136,3 +136,15 @@ TEST(PickleAnalysisTest, EveryBudgetIsEnforced) {
   limits.max_memo = 3;
   EXPECT_EQ(error_of("N\x94\x94\x94\x94."s, limits), "offset 4: memo larger than 3");
 }
+
+// Strings longer than any global's name are skipped, not copied: a hostile multi-GB string
+// costs nothing, and cannot name a global either.
+TEST(PickleAnalysisTest, AStringLongerThanAnyNameIsSkippedNotKept) {
+  std::string module(5000, 'm');
+  std::string bytes = "\x80\x04\x8d"s;
+  for (int i = 0; i < 8; ++i) {
+    bytes += static_cast<char>((module.size() >> (8 * i)) & 0xff);
+  }
+  bytes += module + "\x8c\x01x\x93."s;
+  EXPECT_NE(error_of(bytes).find("STACK_GLOBAL needs two strings"), std::string::npos);
+}
