@@ -22,6 +22,7 @@ struct RunArgs {
   std::string out = "out";
   size_t jobs = 0;
   int cell_timeout = 60;
+  double cell_memory_gb = 8;
   bool resume = false;
   bool no_builtin_cases = false;
   std::string shard = "1/1";
@@ -124,6 +125,7 @@ int run_job(GlobalOptions& options, const RunArgs& args) {
   run_options.jobs = args.jobs;
   run_options.python_path = python_path;
   run_options.cell_timeout = std::chrono::seconds(args.cell_timeout);
+  run_options.cell_memory_bytes = static_cast<uint64_t>(args.cell_memory_gb * (1ull << 30));
   if (!args.resume && !run_options.checkpoints_from &&
       std::filesystem::exists(run_options.out_dir / "checkpoints")) {
     // A fresh run must not mix in checkpoints an earlier run saved.
@@ -188,6 +190,10 @@ void add_run_command(CLI::App& app, GlobalOptions& options) {
                   "A directory your cases import from (mounted read-only); repeatable");
   run->add_option("--out", args->out, "Output directory")->capture_default_str();
   run->add_option("--jobs", args->jobs, "Envs worked on at once (default: one per core)");
+  run->add_option("--cell-memory", args->cell_memory_gb,
+                  "GiB of address space one cell's process may use (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--cell-timeout", args->cell_timeout, "Seconds one load may take")
       ->capture_default_str();
   run->add_flag("--resume", args->resume, "Keep the cells an interrupted run recorded");

@@ -77,6 +77,9 @@ Json Worker::call(Json request, std::chrono::milliseconds timeout) {
   long long id = next_id_++;
   request["id"] = id;
   request["timeout_s"] = std::chrono::duration<double>(timeout).count();
+  if (options_.request_memory_bytes > 0) {
+    request["memory_limit_bytes"] = options_.request_memory_bytes;
+  }
   if (!process_->send(request.dump())) {
     return fail_and_restart("crashed", "the worker stopped reading requests");
   }

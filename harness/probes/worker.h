@@ -19,6 +19,9 @@ struct WorkerOptions {
   std::vector<std::string> python_path; // inside paths, for PYTHONPATH
   std::filesystem::path log_file;       // the worker's stderr, appended
   std::chrono::milliseconds start_timeout{std::chrono::minutes(2)};
+  // The address-space limit of each request's process (RLIMIT_AS); 0: none. A load that
+  // needs more raises MemoryError in its own process instead of taking the machine down.
+  uint64_t request_memory_bytes = 0;
 };
 
 class Worker {

@@ -65,8 +65,10 @@ Layout layout_for(const Environment& env, const RunPlan& plan, const RunOptions&
   return layout;
 }
 
-WorkerOptions worker_options(const Layout& layout, const std::filesystem::path& log_file) {
+WorkerOptions worker_options(const Layout& layout, const std::filesystem::path& log_file,
+                             uint64_t cell_memory_bytes) {
   WorkerOptions options;
+  options.request_memory_bytes = cell_memory_bytes;
   options.mounts = {layout.checkpoints, layout.scratch, layout.fixtures};
   options.mounts.insert(options.mounts.end(), layout.case_roots.begin(), layout.case_roots.end());
   options.mounts.insert(options.mounts.end(), layout.python_path.begin(), layout.python_path.end());
@@ -96,8 +98,9 @@ public:
             const ProgressLog& log)
       : env_(env), plan_(plan), options_(options), store_(store), runner_(runner), report_(report),
         report_mutex_(report_mutex), log_(log), layout_(layout_for(env, plan, options)),
-        worker_(env, worker_options(layout_,
-                                    options.out_dir / "logs" / (env.spec.name + ".worker.log"))) {
+        worker_(env,
+                worker_options(layout_, options.out_dir / "logs" / (env.spec.name + ".worker.log"),
+                               options.cell_memory_bytes)) {
     // Mount sources must exist before the worker starts, in whichever phase that is.
     make_sandbox_writable(options.out_dir / "scratch" / env.spec.name);
   }

@@ -37,6 +37,7 @@ struct RunOptions {
   size_t jobs = 0;                                // envs at once; 0: one per core
   std::vector<std::filesystem::path> python_path; // host dirs the user's recipes import from
   std::chrono::seconds cell_timeout{60};
+  uint64_t cell_memory_bytes = 0; // RLIMIT_AS of each cell's process; 0: none
 };
 
 struct RunPlan {

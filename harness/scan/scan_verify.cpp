@@ -69,6 +69,7 @@ private:
       options.python_path.push_back(mount.inside.string());
     }
     options.log_file = options_.log_dir / (env_.spec.name + ".scan-worker.log");
+    options.request_memory_bytes = options_.load_memory_bytes;
     return options;
   }
 

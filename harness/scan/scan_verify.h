@@ -18,8 +18,9 @@ struct VerifyOptions {
   std::vector<std::filesystem::path> python_path; // host dirs the files' classes import from
   bool trust = false;
   std::chrono::seconds load_timeout{60};
-  std::filesystem::path log_dir; // the workers' stderr
-  size_t jobs = 0;               // envs at once; 0: one per core
+  uint64_t load_memory_bytes = 8ull << 30; // RLIMIT_AS of each load's process; 0: none
+  std::filesystem::path log_dir;           // the workers' stderr
+  size_t jobs = 0;                         // envs at once; 0: one per core
 };
 
 // Fills `observed` and `fix` of every cell of `files` whose env is among `envs`.
