@@ -459,3 +459,54 @@ TEST(CliRunTest, FaultsAreClassifiedAndEveryOtherCellKeepsItsResult) {
   }
   EXPECT_EQ(lines, records.size());
 }
+
+// kill -9 of the driver mid-run, then --resume: the same results as a run never interrupted.
+TEST(CliRunTest, ResumeAfterKillNineGivesTheUninterruptedResults) {
+  test_support::TempDir dir;
+  std::vector<std::string> args = {"run",           "--envs",     "bookworm,trixie",
+                                   "--cases",       "numpy_*",    "argparse_*",
+                                   "defaultdict_*", "state_dict", "--out"};
+  auto killed = dir.path() / "killed";
+  std::string command = std::string(LOADMATRIX_CLI) + " -q";
+  for (const auto& arg : args) {
+    command += " '" + arg + "'";
+  }
+  // Start the run, wait for 40 journaled cells, then SIGKILL the driver alone.
+  ProcessSpec kill;
+  kill.argv = {"bash", "-c",
+               command + " '" + killed.string() + "' & pid=$!\n" + "until [ \"$(wc -l < '" +
+                   (killed / "records.jsonl").string() +
+                   "' 2>/dev/null || echo 0)\" -ge 40 ]; do sleep 0.05; done\n"
+                   "kill -9 $pid; wait $pid; echo killed $?"};
+  kill.timeout = std::chrono::minutes(5);
+  SystemProcessRunner runner;
+  ProcessResult interrupted = runner.run(kill);
+  ASSERT_NE(interrupted.stdout_text.find("killed 137"), std::string::npos)
+      << interrupted.stdout_text << interrupted.stderr_text;
+  if (std::filesystem::exists(killed / "results.json")) {
+    EXPECT_TRUE(read_json_file(killed / "results.json")) << "never left unreadable";
+  }
+
+  std::vector<std::string> resume = {"-q"};
+  resume.insert(resume.end(), args.begin(), args.end());
+  resume.insert(resume.end(), {killed.string(), "--resume"});
+  ProcessResult resumed = loadmatrix_cli(resume);
+  ASSERT_TRUE(resumed.succeeded()) << resumed.stderr_text;
+  std::vector<std::string> whole = {"-q"};
+  whole.insert(whole.end(), args.begin(), args.end());
+  whole.push_back((dir.path() / "whole").string());
+  ProcessResult uninterrupted = loadmatrix_cli(whole);
+  ASSERT_TRUE(uninterrupted.succeeded()) << uninterrupted.stderr_text;
+
+  auto after_resume = records_by_key(killed / "results.json");
+  auto expected = records_by_key(dir.path() / "whole" / "results.json");
+  ASSERT_EQ(after_resume.size(), expected.size());
+  EXPECT_GE(expected.size(), 200u);
+  for (const auto& [key, record] : expected) {
+    ASSERT_TRUE(after_resume.contains(key)) << key;
+    const Json& got = after_resume.at(key);
+    for (const char* field : {"outcome", "reason", "blocked_globals", "allowlist", "error_type"}) {
+      EXPECT_EQ(got.value(field, Json()), record.value(field, Json())) << key << " " << field;
+    }
+  }
+}
