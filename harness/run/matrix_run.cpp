@@ -5,6 +5,7 @@
 #include "run/allowlist_search.h"
 #include "util/parallel.h"
 #include "util/resources.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -263,12 +264,7 @@ private:
       apply(record, c, facts);
       if (c.outcome == Outcome::blocked) {
         const AllowlistSearch& found = search(inside_file);
-        for (const auto& global : found.blocked) {
-          if (std::find(record.blocked_globals.begin(), record.blocked_globals.end(), global) ==
-              record.blocked_globals.end()) {
-            record.blocked_globals.push_back(global);
-          }
-        }
+        append_unique(record.blocked_globals, found.blocked);
       }
       commit(record);
     }

@@ -3,6 +3,7 @@
 #include "probes/worker.h"
 #include "run/allowlist_search.h"
 #include "util/parallel.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -129,12 +130,7 @@ private:
     observed.duration_ms = facts.value("duration_ms", 0LL);
     if (c.outcome == Outcome::blocked) {
       const AllowlistSearch& found = search(path);
-      for (const auto& global : found.blocked) {
-        if (std::find(observed.blocked_globals.begin(), observed.blocked_globals.end(), global) ==
-            observed.blocked_globals.end()) {
-          observed.blocked_globals.push_back(global);
-        }
-      }
+      append_unique(observed.blocked_globals, found.blocked);
       cell.fix = fix_for(cell, path, found);
     }
     cell.observed = std::move(observed);

@@ -1,5 +1,6 @@
 #include "util/text.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace loadmatrix {
@@ -23,6 +24,14 @@ std::string last_lines(const std::string& text, size_t count) {
   size_t from = lines.size() > count ? lines.size() - count : 0;
   return join(std::vector<std::string>(lines.begin() + static_cast<long>(from), lines.end()),
               "\n  ");
+}
+
+void append_unique(std::vector<std::string>& items, const std::vector<std::string>& more) {
+  for (const auto& item : more) {
+    if (std::find(items.begin(), items.end(), item) == items.end()) {
+      items.push_back(item);
+    }
+  }
 }
 
 } // namespace loadmatrix
