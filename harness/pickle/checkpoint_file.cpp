@@ -3,9 +3,10 @@
 #include "pickle/pickle_analysis.h"
 #include "util/mapped_file.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
-#include <fstream>
 #include <memory>
+#include <unistd.h>
 #include <zip.h>
 
 namespace loadmatrix {
@@ -40,13 +41,24 @@ constexpr std::string_view kLegacyMagic =
     "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
 
 Expected<std::string> read_prefix(const std::filesystem::path& file, size_t bytes) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     return Error{fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno))};
   }
   std::string data(bytes, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(bytes));
-  data.resize(static_cast<size_t>(in.gcount()));
+  size_t filled = 0;
+  while (filled < bytes) {
+    ssize_t got = ::read(fd, data.data() + filled, bytes - filled);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      break;
+    }
+    filled += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  data.resize(filled);
   return data;
 }
 

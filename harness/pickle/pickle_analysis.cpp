@@ -1,5 +1,7 @@
 #include "pickle/pickle_analysis.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <fmt/core.h>
@@ -13,16 +15,19 @@ namespace {
 
 // What the symbolic stack tracks: enough to resolve STACK_GLOBAL through the memo and to say
 // which global an object came from when it is later BUILT.
+// Values are views, never copies: strings point into the pickle's bytes and global names into
+// the walker's name table, so the walk allocates nothing per opcode.
 struct Value {
-  enum class Kind { mark, string, global, object, tuple, other } kind = Kind::other;
+  enum class Kind { absent, mark, string, global, object, tuple, other } kind = Kind::other;
   // string: its value; global and object: the global's name; tuple: its first item when that
   // is a string (a numpy.dtype's type code)
-  std::string text;
-  std::string detail; // object: the first argument it was made with, when a string
+  std::string_view text;
+  std::string_view detail; // object: the first argument it was made with, when a string
+  size_t global = 0;       // global and object: the index of the global in the analysis
 
   Value() = default;
-  Value(Kind k, std::string t = {}, std::string d = {})
-      : kind(k), text(std::move(t)), detail(std::move(d)) {}
+  Value(Kind k, std::string_view t = {}, std::string_view d = {}, size_t g = 0)
+      : kind(k), text(t), detail(d), global(g) {}
 };
 
 struct Failure {
@@ -108,9 +113,16 @@ public:
         fail("more than {} opcodes", limits_.max_opcodes);
       }
       uint8_t opcode = cursor_.u8();
-      analysis_.opcodes_used.emplace(opcode, opcode_offset_);
+      if (first_use_[opcode] == kUnused) {
+        first_use_[opcode] = opcode_offset_;
+      }
       if (opcode == '.') { // STOP
         analysis_.end_offset = cursor_.offset();
+        for (size_t code = 0; code < first_use_.size(); ++code) {
+          if (first_use_[code] != kUnused) {
+            analysis_.opcodes_used.emplace(static_cast<uint8_t>(code), first_use_[code]);
+          }
+        }
         return std::move(analysis_);
       }
       step(opcode);
@@ -138,7 +150,13 @@ private:
     return top;
   }
   // Everything above the topmost MARK, which is removed too.
-  std::vector<Value> pop_mark() {
+  // Removes everything above the topmost MARK, and the MARK; only the first item is ever
+  // needed (a tuple's type code, OBJ's class), so nothing is copied out.
+  struct Marked {
+    size_t count = 0;
+    Value first;
+  };
+  Marked pop_mark() {
     if (marks_.empty()) {
       fail("no MARK to pop to");
     }
@@ -147,8 +165,10 @@ private:
     if (mark >= stack_.size() || stack_[mark].kind != Value::Kind::mark) {
       fail("MARK was consumed");
     }
-    std::vector<Value> items(std::make_move_iterator(stack_.begin() + static_cast<long>(mark) + 1),
-                             std::make_move_iterator(stack_.end()));
+    Marked items{stack_.size() - mark - 1, {}};
+    if (items.count > 0) {
+      items.first = stack_[mark + 1];
+    }
     stack_.resize(mark);
     return items;
   }
@@ -159,69 +179,83 @@ private:
     return stack_.back();
   }
 
-  // A global the stream names (GLOBAL, STACK_GLOBAL, INST): recorded with its spellings.
-  std::string name_global(const GlobalName& global, const char* use) {
-    if (!index_.contains(global.name)) {
+  // A global the stream names (GLOBAL, STACK_GLOBAL, INST): recorded with its spellings. The
+  // returned view stays valid: it is the name table's own key (a node-based map).
+  Value name_global(const GlobalName& global, const char* use) {
+    auto it = index_.find(global.name);
+    if (it == index_.end()) {
       if (analysis_.globals.size() >= limits_.max_globals) {
         fail("more than {} distinct globals", limits_.max_globals);
       }
-      index_.emplace(global.name, analysis_.globals.size());
+      it = index_.emplace(global.name, analysis_.globals.size()).first;
       analysis_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset_});
     }
-    note_global(global.name, use);
-    return global.name;
+    analysis_.globals[it->second].uses.try_emplace(use, opcode_offset_);
+    return {Value::Kind::global, it->first, {}, it->second};
   }
-  // A use of a global already named: by the object it made, or through the memo.
-  void note_global(const std::string& name, const char* use) {
-    auto it = index_.find(name);
-    if (it == index_.end()) { // EXT codes have no module; they are named here
-      if (analysis_.globals.size() >= limits_.max_globals) {
-        fail("more than {} distinct globals", limits_.max_globals);
-      }
-      it = index_.emplace(name, analysis_.globals.size()).first;
-      analysis_.globals.push_back({name, name, "copyreg", {}, opcode_offset_});
-    }
-    analysis_.globals[it->second].uses.emplace(use, opcode_offset_);
+  // A use of a global already named (`value` is the global or an object it made).
+  void note_global(const Value& value, const char* use) {
+    analysis_.globals[value.global].uses.try_emplace(use, opcode_offset_);
   }
   // APPEND/SETITEM into an object a global made: torch 2.14 checks the target's type.
   void note_target(const char* use) {
     const Value& target = top();
     if (target.kind == Value::Kind::object) {
-      note_global(target.text, use);
+      note_global(target, use);
     }
   }
   void use(const Value& callable, const char* how) {
     if (callable.kind == Value::Kind::global) {
-      note_global(callable.text, how);
+      note_global(callable, how);
     }
   }
   Value made_by(const Value& callable, const Value& args = {}) {
     if (callable.kind != Value::Kind::global) {
       return {};
     }
-    return {Value::Kind::object, callable.text, args.kind == Value::Kind::tuple ? args.text : ""};
+    return {Value::Kind::object, callable.text,
+            args.kind == Value::Kind::tuple ? args.text : std::string_view(), callable.global};
   }
   // A tuple of `items`: remembered by its first item when that is a string.
-  Value tuple_of(const std::vector<Value>& items) {
-    Value tuple{Value::Kind::tuple, {}, {}};
-    if (!items.empty() && items.front().kind == Value::Kind::string) {
-      tuple.text = items.front().text;
-    }
-    return tuple;
+  Value tuple_of(const Value& first) {
+    return {Value::Kind::tuple,
+            first.kind == Value::Kind::string ? first.text : std::string_view()};
   }
 
-  void memo_put(uint64_t key) {
-    if (memo_.size() >= limits_.max_memo && !memo_.contains(key)) {
-      fail("memo larger than {}", limits_.max_memo);
+  // Memo keys are small and dense in practice (0, 1, 2, ...): a vector holds those, a map the
+  // rest, so a hostile key of 2^32 costs one map node, not 32 GB.
+  Value* memo_slot(uint64_t key, bool create) {
+    if (key < kDenseMemo) {
+      if (key >= memo_dense_.size()) {
+        if (!create) {
+          return nullptr;
+        }
+        memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2));
+      }
+      return &memo_dense_[key];
     }
-    memo_[key] = top();
+    if (!create) {
+      auto it = memo_sparse_.find(key);
+      return it == memo_sparse_.end() ? nullptr : &it->second;
+    }
+    return &memo_sparse_[key];
+  }
+  void memo_put(uint64_t key) {
+    Value* slot = memo_slot(key, true);
+    if (slot->kind == Value::Kind::absent) {
+      if (memo_count_ >= limits_.max_memo) {
+        fail("memo larger than {}", limits_.max_memo);
+      }
+      ++memo_count_;
+    }
+    *slot = top();
   }
   void memo_get(uint64_t key) {
-    auto it = memo_.find(key);
-    if (it == memo_.end()) {
+    Value* slot = memo_slot(key, false);
+    if (slot == nullptr || slot->kind == Value::Kind::absent) {
       fail("memo key {} was never stored", key);
     }
-    push(it->second);
+    push(*slot);
   }
   uint64_t decimal(std::string_view text) {
     uint64_t value = 0;
@@ -239,7 +273,7 @@ private:
   // Strings are kept only as long as a global's name can be: a multi-GB string in a hostile
   // pickle costs nothing to skip and must not be copied.
   void push_string(std::string_view text) {
-    push(text.size() <= kMaxNameBytes ? Value{Value::Kind::string, std::string(text)} : Value{});
+    push(text.size() <= kMaxNameBytes ? Value{Value::Kind::string, text} : Value{});
   }
   static constexpr size_t kMaxNameBytes = 4096;
 
@@ -384,23 +418,22 @@ private:
       push({});
       break; // LIST, DICT, FROZENSET
     case 't':
-      push(tuple_of(pop_mark()));
+      push(tuple_of(pop_mark().first));
       break; // TUPLE
     case 0x85:
     case 0x86:
     case 0x87: { // TUPLE1, TUPLE2, TUPLE3
-      std::vector<Value> items(static_cast<size_t>(opcode - 0x84));
-      for (auto it = items.rbegin(); it != items.rend(); ++it) {
-        *it = pop();
+      Value first;
+      for (int left = opcode - 0x84; left > 0; --left) {
+        first = pop();
       }
-      push(tuple_of(items));
+      push(tuple_of(first));
       break;
     }
     case 'c': { // GLOBAL module\\nname\\n
       std::string module(cursor_.line());
       std::string name(cursor_.line());
-      std::string global = name_global(global_name(module, name), "referenced");
-      push({Value::Kind::global, global});
+      push(name_global(global_name(module, name), "referenced"));
       break;
     }
     case 0x93: { // STACK_GLOBAL: the two strings may come straight from the memo
@@ -409,17 +442,15 @@ private:
       if (name.kind != Value::Kind::string || module.kind != Value::Kind::string) {
         fail("STACK_GLOBAL needs two strings");
       }
-      std::string global = name_global(global_name(module.text, name.text), "referenced");
-      push({Value::Kind::global, global});
+      push(name_global(global_name(module.text, name.text), "referenced"));
       break;
     }
     case 0x82:
     case 0x83:
     case 0x84: { // EXT1, EXT2, EXT4: copyreg's extension registry
       uint64_t code = cursor_.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
-      std::string global = fmt::format("copyreg.extension_registry[{}]", code);
-      note_global(global, "referenced");
-      push({Value::Kind::global, global});
+      std::string name = fmt::format("extension_registry[{}]", code);
+      push(name_global({"copyreg." + name, "copyreg", "copyreg." + name}, "referenced"));
       break;
     }
     case 'R': { // REDUCE
@@ -448,11 +479,11 @@ private:
       pop();
       Value& object = top();
       if (object.kind == Value::Kind::object || object.kind == Value::Kind::global) {
-        note_global(object.text, "BUILD");
+        note_global(object, "BUILD");
       }
       if (object.kind == Value::Kind::object && object.text == "numpy.dtype" &&
           !object.detail.empty()) {
-        analysis_.numpy_dtype_builds.push_back({object.detail, opcode_offset_});
+        analysis_.numpy_dtype_builds.push_back({std::string(object.detail), opcode_offset_});
       }
       break;
     }
@@ -460,17 +491,17 @@ private:
       std::string module(cursor_.line());
       std::string name(cursor_.line());
       pop_mark();
-      std::string global = name_global(global_name(module, name), "INST");
-      push({Value::Kind::object, global});
+      Value global = name_global(global_name(module, name), "INST");
+      push({Value::Kind::object, global.text, {}, global.global});
       break;
     }
     case 'o': { // OBJ: class and arguments above a MARK
       auto items = pop_mark();
-      if (items.empty()) {
+      if (items.count == 0) {
         fail("OBJ without a class");
       }
-      use(items.front(), "OBJ");
-      push(made_by(items.front()));
+      use(items.first, "OBJ");
+      push(made_by(items.first));
       break;
     }
     case 'P': // PERSID
@@ -493,7 +524,7 @@ private:
       memo_put(cursor_.little_endian(4));
       break; // LONG_BINPUT
     case 0x94:
-      memo_put(memo_.size());
+      memo_put(memo_count_);
       break; // MEMOIZE
     case 'g':
       memo_get(decimal(cursor_.line()));
@@ -514,8 +545,17 @@ private:
   PickleAnalysis analysis_;
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
-  std::unordered_map<uint64_t, Value> memo_;
+  static constexpr uint64_t kDenseMemo = 1 << 20;
+  std::vector<Value> memo_dense_{std::vector<Value>(64, Value{Value::Kind::absent})};
+  std::unordered_map<uint64_t, Value> memo_sparse_;
+  size_t memo_count_ = 0;
   std::unordered_map<std::string, size_t> index_;
+  static constexpr size_t kUnused = ~size_t{0};
+  std::array<size_t, 256> first_use_ = [] {
+    std::array<size_t, 256> table{};
+    table.fill(kUnused);
+    return table;
+  }();
   size_t opcode_offset_ = 0;
 };
 
