@@ -1,11 +1,13 @@
 #include "pickle/checkpoint_file.h"
 
 #include "pickle/pickle_analysis.h"
+#include "pickle/zip_directory.h"
 #include "util/mapped_file.h"
 
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 #include <zip.h>
 
@@ -62,7 +64,44 @@ Expected<std::string> read_prefix(const std::filesystem::path& file, size_t byte
   return data;
 }
 
-Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_member_bytes) {
+// The members whose pickles torch reads, and whether the archive is TorchScript, by name.
+bool is_pickle_member(std::string_view name) {
+  return name == "data.pkl" || name.ends_with("/data.pkl") || name.ends_with("/constants.pkl");
+}
+bool marks_torchscript(std::string_view name) {
+  return name.ends_with("/constants.pkl") || name.find("/code/") != std::string_view::npos;
+}
+
+// The fast path: stored members found through the central directory of the mapped file
+// (what torch.save writes). Anything else returns nullopt and goes to libzip.
+std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t max_member_bytes) {
+  auto entries = read_zip_directory(archive);
+  if (!entries) {
+    return std::nullopt;
+  }
+  CheckpointFile result;
+  result.format = CheckpointFormat::torch_zip;
+  for (const auto& entry : *entries) {
+    if (marks_torchscript(entry.name)) {
+      result.format = CheckpointFormat::torchscript;
+    }
+    if (!is_pickle_member(entry.name)) {
+      continue;
+    }
+    auto bytes = stored_member(archive, entry);
+    if (!bytes || bytes->size() > max_member_bytes) {
+      return std::nullopt;
+    }
+    result.pickles.push_back({std::string(entry.name), std::string(*bytes)});
+  }
+  if (result.pickles.empty()) {
+    return std::nullopt;
+  }
+  return result;
+}
+
+Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
+                                              size_t max_member_bytes) {
   int code = 0;
   std::unique_ptr<zip_t, decltype(&zip_discard)> archive(zip_open(file.c_str(), ZIP_RDONLY, &code),
                                                          &zip_discard);
@@ -80,10 +119,10 @@ Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_
   for (zip_int64_t i = 0; i < entries; ++i) {
     const char* raw = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
     std::string name = raw ? raw : "";
-    if (name.ends_with("/constants.pkl") || name.find("/code/") != std::string::npos) {
+    if (marks_torchscript(name)) {
       result.format = CheckpointFormat::torchscript;
     }
-    if (name == "data.pkl" || name.ends_with("/data.pkl") || name.ends_with("/constants.pkl")) {
+    if (is_pickle_member(name)) {
       members.push_back(static_cast<zip_uint64_t>(i));
     }
   }
@@ -118,6 +157,15 @@ Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_
     result.pickles.push_back({name, std::move(bytes)});
   }
   return result;
+}
+
+Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_member_bytes) {
+  if (auto mapped = MappedFile::open(file)) {
+    if (auto fast = read_stored_zip((*mapped)->bytes(), max_member_bytes)) {
+      return std::move(fast).value();
+    }
+  }
+  return read_zip_with_libzip(file, max_member_bytes);
 }
 
 // The oldest format: a tar whose "pickle" member holds the object.

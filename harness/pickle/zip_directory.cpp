@@ -1,0 +1,166 @@
+#include "pickle/zip_directory.h"
+
+#include <algorithm>
+
+namespace loadmatrix {
+
+namespace {
+
+// Little-endian reads that refuse to leave `bytes`.
+class Reader {
+public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool has(uint64_t offset, uint64_t length) const {
+    return offset <= bytes_.size() && length <= bytes_.size() - offset;
+  }
+  uint64_t le(uint64_t offset, int width) const {
+    uint64_t value = 0;
+    for (int i = 0; i < width; ++i) {
+      value |=
+          static_cast<uint64_t>(static_cast<uint8_t>(bytes_[offset + static_cast<uint64_t>(i)]))
+          << (8 * i);
+    }
+    return value;
+  }
+  bool signature(uint64_t offset, std::string_view magic) const {
+    return has(offset, magic.size()) && bytes_.substr(offset, magic.size()) == magic;
+  }
+  std::string_view slice(uint64_t offset, uint64_t length) const {
+    return bytes_.substr(offset, length);
+  }
+  uint64_t size() const { return bytes_.size(); }
+
+private:
+  std::string_view bytes_;
+};
+
+constexpr std::string_view kEndOfDirectory = "PK\x05\x06";
+constexpr std::string_view kZip64Locator = "PK\x06\x07";
+constexpr std::string_view kZip64End = "PK\x06\x06";
+constexpr std::string_view kDirectoryEntry = "PK\x01\x02";
+constexpr std::string_view kLocalHeader = "PK\x03\x04";
+constexpr uint32_t kZip64Marker = 0xffffffff;
+
+struct Directory {
+  uint64_t entries = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+std::optional<Directory> find_directory(const Reader& zip) {
+  // The end record is the last thing in the file, before a comment of at most 65535 bytes.
+  if (zip.size() < 22) {
+    return std::nullopt;
+  }
+  uint64_t lowest = zip.size() >= 22 + 65535 ? zip.size() - 22 - 65535 : 0;
+  uint64_t end = zip.size() - 22;
+  while (!zip.signature(end, kEndOfDirectory)) {
+    if (end == lowest) {
+      return std::nullopt;
+    }
+    --end;
+  }
+  Directory directory{zip.le(end + 10, 2), zip.le(end + 16, 4), zip.le(end + 12, 4)};
+  if (end >= 20 && zip.signature(end - 20, kZip64Locator)) {
+    uint64_t record = zip.le(end - 20 + 8, 8);
+    if (!zip.has(record, 56) || !zip.signature(record, kZip64End)) {
+      return std::nullopt;
+    }
+    directory = {zip.le(record + 32, 8), zip.le(record + 48, 8), zip.le(record + 40, 8)};
+  }
+  if (!zip.has(directory.offset, directory.size) || directory.entries > directory.size / 46) {
+    return std::nullopt;
+  }
+  return directory;
+}
+
+// The ZIP64 extra field replaces, in order, each 32-bit field that holds 0xffffffff.
+bool apply_zip64_extra(const Reader& zip, uint64_t extra, uint64_t length, ZipEntry& entry,
+                       bool size_marked, bool compressed_marked, bool offset_marked) {
+  for (uint64_t at = extra; at + 4 <= extra + length;) {
+    uint64_t id = zip.le(at, 2);
+    uint64_t field = zip.le(at + 2, 2);
+    if (at + 4 + field > extra + length) {
+      return false;
+    }
+    if (id == 1) {
+      uint64_t value = at + 4;
+      for (auto [marked, target] : {std::pair{size_marked, &entry.size},
+                                    std::pair{compressed_marked, &entry.compressed_size},
+                                    std::pair{offset_marked, &entry.local_header}}) {
+        if (!marked) {
+          continue;
+        }
+        if (value + 8 > at + 4 + field) {
+          return false;
+        }
+        *target = zip.le(value, 8);
+        value += 8;
+      }
+      return true;
+    }
+    at += 4 + field;
+  }
+  return !(size_marked || compressed_marked || offset_marked);
+}
+
+} // namespace
+
+std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive) {
+  Reader zip(archive);
+  auto directory = find_directory(zip);
+  if (!directory) {
+    return std::nullopt;
+  }
+  std::vector<ZipEntry> entries;
+  entries.reserve(directory->entries);
+  uint64_t at = directory->offset;
+  uint64_t end = directory->offset + directory->size;
+  for (uint64_t i = 0; i < directory->entries; ++i) {
+    if (at + 46 > end || !zip.signature(at, kDirectoryEntry)) {
+      return std::nullopt;
+    }
+    ZipEntry entry;
+    entry.flags = static_cast<uint16_t>(zip.le(at + 8, 2));
+    entry.method = static_cast<uint16_t>(zip.le(at + 10, 2));
+    entry.compressed_size = zip.le(at + 20, 4);
+    entry.size = zip.le(at + 24, 4);
+    uint64_t name_length = zip.le(at + 28, 2);
+    uint64_t extra_length = zip.le(at + 30, 2);
+    uint64_t comment_length = zip.le(at + 32, 2);
+    entry.local_header = zip.le(at + 42, 4);
+    uint64_t next = at + 46 + name_length + extra_length + comment_length;
+    if (next > end) {
+      return std::nullopt;
+    }
+    entry.name = zip.slice(at + 46, name_length);
+    bool size_marked = entry.size == kZip64Marker;
+    bool compressed_marked = entry.compressed_size == kZip64Marker;
+    bool offset_marked = entry.local_header == kZip64Marker;
+    if ((size_marked || compressed_marked || offset_marked) &&
+        !apply_zip64_extra(zip, at + 46 + name_length, extra_length, entry, size_marked,
+                           compressed_marked, offset_marked)) {
+      return std::nullopt;
+    }
+    entries.push_back(entry);
+    at = next;
+  }
+  return entries;
+}
+
+std::optional<std::string_view> stored_member(std::string_view archive, const ZipEntry& entry) {
+  Reader zip(archive);
+  // Stored and unencrypted only; the local header's own name and extra lengths locate the data.
+  if (entry.method != 0 || (entry.flags & 1) != 0 || entry.size != entry.compressed_size ||
+      !zip.has(entry.local_header, 30) || !zip.signature(entry.local_header, kLocalHeader)) {
+    return std::nullopt;
+  }
+  uint64_t data = entry.local_header + 30 + zip.le(entry.local_header + 26, 2) +
+                  zip.le(entry.local_header + 28, 2);
+  if (!zip.has(data, entry.size)) {
+    return std::nullopt;
+  }
+  return zip.slice(data, entry.size);
+}
+
+} // namespace loadmatrix
