@@ -23,8 +23,12 @@ void write(const std::filesystem::path& path, const std::string& bytes) {
 void write_checkpoint(const std::filesystem::path& path, const std::string& pickle) {
   int error = 0;
   zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
-  auto add = [&](const char* name, const std::string& data) {
-    zip_source_t* source = zip_source_buffer(archive, data.data(), data.size(), 0);
+  // libzip reads the buffers at zip_close: they must live until then (ASan found this).
+  std::vector<std::string> buffers;
+  buffers.reserve(2);
+  auto add = [&](const char* name, std::string data) {
+    const std::string& kept = buffers.emplace_back(std::move(data));
+    zip_source_t* source = zip_source_buffer(archive, kept.data(), kept.size(), 0);
     zip_int64_t index = zip_file_add(archive, name, source, ZIP_FL_OVERWRITE);
     zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
   };
