@@ -79,7 +79,7 @@ FileScan scan_file(const ScanInput& input) {
     }
     for (const auto& global : analysis->globals) {
       if (is_dangerous_global(global.name)) {
-        dangerous.insert(global.name);
+        dangerous.insert(printable_path(global.name));
       }
     }
     if (!read_by_torch_load(*file, member)) {
@@ -95,12 +95,14 @@ FileScan scan_file(const ScanInput& input) {
       scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
     }
     for (const auto& global : analysis->globals) {
+      // Names come from untrusted bytes: reports and JSON get them as valid UTF-8.
+      std::string name = printable_path(global.name);
       auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
-                                [&](const ScannedGlobal& g) { return g.name == global.name; });
+                                [&](const ScannedGlobal& g) { return g.name == name; });
       if (known == scan.globals.end()) {
-        scan.globals.push_back({global.name,
-                                global.raw_name,
-                                global.module,
+        scan.globals.push_back({name,
+                                printable_path(global.raw_name),
+                                printable_path(global.module),
                                 {},
                                 base + global.first_offset,
                                 is_dangerous_global(global.name)});

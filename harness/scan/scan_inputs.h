@@ -23,7 +23,8 @@ struct ScanInput {
 // an entry with an error, not an exception: the other paths are still scanned.
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths);
 
-// A path's bytes as valid UTF-8 for JSON and HTML: invalid bytes become "\xNN".
+// Bytes as valid UTF-8 for JSON and HTML (a path, or a name read from a pickle): invalid
+// bytes become "\xNN".
 std::string printable_path(const std::string& bytes);
 
 } // namespace loadmatrix

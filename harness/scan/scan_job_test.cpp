@@ -88,6 +88,8 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   // STACK_GLOBAL with both strings fetched back from the memo.
   write(files / "payload-memo.pt",
         "\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x02id\x85R."s);
+  // A global whose module is not UTF-8: JSON and reports still get a valid name.
+  write(files / "bad-utf8.pt", "c\xff\xfe\nsystem\n(S'id'\ntR."s);
   ASSERT_EQ(::mkfifo((files / "pipe.pt").c_str(), 0644), 0);
   std::filesystem::create_symlink(files / "loop-b.pt", files / "loop-a.pt");
   std::filesystem::create_symlink(files / "loop-a.pt", files / "loop-b.pt");
@@ -123,7 +125,7 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   EXPECT_EQ(result.exit_code, 1) << result.stderr_text; // findings, not a harness error
   Json document = read_json_file(dir.path() / "out" / "scan.json").value_or_throw();
 
-  EXPECT_EQ(document.at("files").size(), 19u);
+  EXPECT_EQ(document.at("files").size(), 20u);
   EXPECT_EQ(entry(document, "empty.pt").at("status"), "not_a_checkpoint");
   auto error_of = [&](const std::string& name) {
     const Json& file = entry(document, name);
@@ -145,6 +147,7 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
     EXPECT_EQ(entry(document, payload).at("verdict"), "dangerous") << payload;
   }
   EXPECT_EQ(entry(document, "payload-memo.pt").at("dangerous"), Json::array({"os.system"}));
+  EXPECT_EQ(entry(document, "bad-utf8.pt").at("globals").at(0).at("name"), "\\xff\\xfe.system");
 
   // The hand-written checkpoints load as predicted in every env, both modes.
   for (const char* name : {"float.pt", "defaultdict.pt", "canary-payload.pt"}) {
