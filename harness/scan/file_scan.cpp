@@ -55,7 +55,9 @@ FileScan scan_file(const ScanInput& input) {
     // The reader names the host path; the report names the file already.
     std::string message = file.error().message;
     std::string prefix = input.file.string() + ": ";
-    scan.error = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+    // Member names in it come from the file: printable, like every name from untrusted bytes.
+    scan.error =
+        printable_path(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
     return scan;
   }
   scan.format = checkpoint_format_id(file->format);
@@ -74,7 +76,7 @@ FileScan scan_file(const ScanInput& input) {
     auto analysis = analyze_pickle(member.bytes);
     if (!analysis) {
       scan.status = FileStatus::error;
-      scan.error = fmt::format("{}: {}", member.name, analysis.error().message);
+      scan.error = printable_path(fmt::format("{}: {}", member.name, analysis.error().message));
       return scan;
     }
     for (const auto& global : analysis->globals) {
@@ -85,7 +87,7 @@ FileScan scan_file(const ScanInput& input) {
     if (!read_by_torch_load(*file, member)) {
       continue;
     }
-    scan.members.push_back(member.name);
+    scan.members.push_back(printable_path(member.name));
     scan.protocol = std::max(scan.protocol, analysis->protocol);
     StreamPosition base = static_cast<StreamPosition>(index) << 40;
     for (const auto& [opcode, offset] : analysis->opcodes_used) {
