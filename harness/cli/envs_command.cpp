@@ -103,7 +103,8 @@ void provision_envs(GlobalOptions& options, const EnvsArgs& args) {
     const Fingerprint& fp = outcome->environment.fingerprint();
     std::cout << fmt::format(
         "{}: {} (torch {}, Python {}, numpy {})\n", spec.name,
-        outcome->built
+        outcome->remeasured ? "measured again (rootfs kept)"
+        : outcome->built
             ? fmt::format("built in {:.0f} s", outcome->environment.manifest.build_seconds)
             : "ready, reused",
         fp.torch, fp.python, fp.numpy.value_or("none"));

@@ -175,16 +175,16 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     log_(fmt::format("env {}: {} ({}); {}", spec.name, env_status_name(state.status), state.detail,
                      state.remeasure_only ? "measuring it again" : "rebuilding"));
   }
+  bool remeasure = spec.kind == EnvKind::debian && state.remeasure_only && !options.force;
   auto manifest = spec.kind != EnvKind::debian ? fingerprint_existing(spec)
-                  : state.remeasure_only && !options.force
-                      ? remeasure_debian(spec, std::move(state.manifest).value())
-                      : build_debian(spec, options);
+                  : remeasure ? remeasure_debian(spec, std::move(state.manifest).value())
+                              : build_debian(spec, options);
   if (!manifest) {
     return manifest.error();
   }
   return ProvisionOutcome{
       Environment{spec, std::move(manifest).value(), sandbox_for(spec, cache_), python_for(spec)},
-      true};
+      true, remeasure};
 }
 
 Expected<Environment> Provisioner::open(const EnvSpec& spec) const {

@@ -20,7 +20,8 @@ struct ProvisionOptions {
 
 struct ProvisionOutcome {
   Environment environment;
-  bool built = false; // false: the cached env was ready and reused
+  bool built = false;      // false: the cached env was ready and reused
+  bool remeasured = false; // built: only fingerprint.py ran again, on the kept rootfs
 };
 
 class Provisioner {
