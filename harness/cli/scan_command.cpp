@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <iostream>
 #include <memory>
+#include <unistd.h>
 
 namespace loadmatrix {
 
@@ -152,6 +153,16 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
           ? std::filesystem::temp_directory_path() / fmt::format("loadmatrix-scan-{}", ::getpid())
           : std::filesystem::absolute(args.out);
   request.verify_options.log_dir = out_dir / "logs";
+  // Without --out the workers' logs go to a scratch directory that never outlives the scan.
+  struct RemoveScratch {
+    std::filesystem::path dir;
+    ~RemoveScratch() {
+      std::error_code ec;
+      if (!dir.empty()) {
+        std::filesystem::remove_all(dir, ec);
+      }
+    }
+  } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
   ScanResult result = run_scan(request, log);
   Json document = result.to_json();
@@ -172,9 +183,6 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     write_reports(model, out_dir).value_or_throw();
     std::cout << "reports: " << (out_dir / "report.html").string()
               << ", summary.md, junit.xml, scan.json\n";
-  } else {
-    std::error_code ec;
-    std::filesystem::remove_all(out_dir, ec);
   }
   const Json& agreement = document["agreement"];
   if (result.verified) {
