@@ -192,6 +192,8 @@ def resolve_global(name):
             parts.insert(0, head)
     else:
         obj = importlib.import_module("builtins")
+        if not hasattr(obj, parts[0]):
+            raise ModuleNotFoundError(f"No module named {parts[0]!r} (needed for {name})")
     for part in parts:
         obj = getattr(obj, part)
     return obj

@@ -160,10 +160,22 @@ private:
       fix.verified = true;
       return fix;
     }
-    fix.note =
-        "no safe allowlist: " +
-        (found.stop.empty() ? std::string("the load still fails when allowlisted") : found.stop) +
-        "; weights_only=False only for files you trust";
+    if (!found.stop.empty()) {
+      fix.note =
+          "no safe allowlist: " + found.stop + "; weights_only=False only for files you trust";
+      return fix;
+    }
+    // The search ended on something other than a refusal: say what, since the usual cause is
+    // a class the env cannot import, which --python-path fixes, not weights_only=False.
+    Classification last = classify(found.last_facts, nullptr);
+    std::string error = last.message.substr(0, last.message.find('\n'));
+    fix.note = fmt::format("with the refused globals allowlisted the load still fails: {}: {}",
+                           last.error_type, error.substr(0, 300));
+    if (last.error_type == "ModuleNotFoundError" || last.error_type == "ImportError" ||
+        last.error_type == "AttributeError") {
+      fix.note += " (a class this env cannot import: --python-path DIR makes the files' own "
+                  "modules importable)";
+    }
     return fix;
   }
 
