@@ -34,10 +34,7 @@ struct ScanArgs {
 std::string cell_text(const ScanCell& cell) {
   Outcome verdict = cell.verdict();
   std::string text = outcome_id(verdict);
-  const auto& globals = cell.observed && cell.observed->outcome != Outcome::skipped
-                            ? cell.observed->blocked_globals
-                        : cell.predicted ? cell.predicted->blocked_globals
-                                         : std::vector<std::string>{};
+  const auto& globals = cell.blocked_globals();
   if (verdict == Outcome::blocked && !globals.empty()) {
     text += fmt::format(" ({})", globals.size());
   }
@@ -46,7 +43,7 @@ std::string cell_text(const ScanCell& cell) {
   }
   if (cell.agrees() == false) {
     text += " [predicted " + std::string(outcome_id(cell.predicted->outcome)) + "]";
-  } else if (!cell.observed || cell.observed->outcome == Outcome::skipped) {
+  } else if (!cell.loaded()) {
     text += cell.predicted ? "?" : "";
   }
   return text;
@@ -184,10 +181,10 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     std::cout << "reports: " << (out_dir / "report.html").string()
               << ", summary.md, junit.xml, scan.json\n";
   }
-  const Json& agreement = document["agreement"];
   if (result.verified) {
-    std::cout << fmt::format("prediction vs observed: {} agree, {} disagree\n",
-                             agreement.value("agree", 0), agreement.value("disagree", 0));
+    ScanResult::Agreement counts = result.agreement();
+    std::cout << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
+                             counts.disagree);
   }
   for (const auto& file : result.files) {
     std::string verdict = file.verdict();

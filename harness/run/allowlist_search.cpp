@@ -1,17 +1,10 @@
 #include "run/allowlist_search.h"
 
-#include <algorithm>
+#include "util/text.h"
+
 #include <fmt/core.h>
 
 namespace loadmatrix {
-
-namespace {
-
-bool contains(const std::vector<std::string>& items, const std::string& item) {
-  return std::find(items.begin(), items.end(), item) != items.end();
-}
-
-} // namespace
 
 AllowlistSearch search_allowlist(const LoadWithAllowlist& load, int max_rounds) {
   AllowlistSearch search;

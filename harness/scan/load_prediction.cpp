@@ -1,6 +1,7 @@
 #include "scan/load_prediction.h"
 
 #include "pickle/pickle_analysis.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -24,10 +25,6 @@ struct Refused {
   bool stops = false;
   std::string why;
 };
-
-bool contains(const std::vector<std::string>& items, const std::string& item) {
-  return std::find(items.begin(), items.end(), item) != items.end();
-}
 
 int numpy_major(const Fingerprint& env) {
   return env.numpy ? std::atoi(env.numpy->c_str()) : 0;

@@ -70,7 +70,6 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
   Json cases = Json::array();
   Json disagreements = Json::array();
   Json dangerous = Json::array();
-  size_t agree = 0;
   for (const auto& file : result.files) {
     const FileScan& scan = file.scan;
     std::string note =
@@ -91,8 +90,8 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       record.producer = "file";
       record.consumer = cell.env;
       record.mode = scan_mode_id(cell.mode);
-      if (cell.observed && cell.observed->outcome != Outcome::skipped) {
-        const ObservedLoad& o = *cell.observed;
+      if (const ObservedLoad* load = cell.loaded()) {
+        const ObservedLoad& o = *load;
         record.outcome = o.outcome;
         record.reason = block_reason_id(o.reason);
         record.blocked_globals = o.blocked_globals;
@@ -120,21 +119,17 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
         fix.detail = cell.fix->note;
         records.push_back(fix);
       }
-      if (auto agrees = cell.agrees()) {
-        if (*agrees) {
-          ++agree;
-        } else {
-          disagreements.push_back(
-              {{"file", scan.input.display},
-               {"env", cell.env},
-               {"mode", scan_mode_id(cell.mode)},
-               {"predicted", outcome_id(cell.predicted->outcome)},
-               {"predicted_globals", cell.predicted->blocked_globals},
-               {"predicted_detail", cell.predicted->detail},
-               {"observed", outcome_id(cell.observed->outcome)},
-               {"observed_globals", cell.observed->blocked_globals},
-               {"observed_detail", cell.observed->error_type + ": " + cell.observed->message}});
-        }
+      if (cell.agrees() == false) {
+        disagreements.push_back(
+            {{"file", scan.input.display},
+             {"env", cell.env},
+             {"mode", scan_mode_id(cell.mode)},
+             {"predicted", outcome_id(cell.predicted->outcome)},
+             {"predicted_globals", cell.predicted->blocked_globals},
+             {"predicted_detail", cell.predicted->detail},
+             {"observed", outcome_id(cell.observed->outcome)},
+             {"observed_globals", cell.observed->blocked_globals},
+             {"observed_detail", cell.observed->error_type + ": " + cell.observed->message}});
       }
     }
   }
@@ -144,7 +139,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
                  {"scan",
                   {{"files", result.files.size()},
                    {"verified", result.verified},
-                   {"agree", agree},
+                   {"agree", result.agreement().agree},
                    {"dangerous", dangerous},
                    {"disagreements", disagreements}}}};
   return {header, records};

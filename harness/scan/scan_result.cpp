@@ -7,8 +7,12 @@
 
 namespace loadmatrix {
 
+const ObservedLoad* ScanCell::loaded() const {
+  return observed && observed->outcome != Outcome::skipped ? &*observed : nullptr;
+}
+
 std::optional<bool> ScanCell::agrees() const {
-  if (!predicted || !observed || observed->outcome == Outcome::skipped) {
+  if (!predicted || !loaded()) {
     return std::nullopt;
   }
   if (predicted->outcome != observed->outcome) {
@@ -24,10 +28,30 @@ std::optional<bool> ScanCell::agrees() const {
 }
 
 Outcome ScanCell::verdict() const {
-  if (observed && observed->outcome != Outcome::skipped) {
-    return observed->outcome;
+  if (const ObservedLoad* load = loaded()) {
+    return load->outcome;
   }
   return predicted ? predicted->outcome : Outcome::skipped;
+}
+
+const std::vector<std::string>& ScanCell::blocked_globals() const {
+  static const std::vector<std::string> none;
+  if (const ObservedLoad* load = loaded()) {
+    return load->blocked_globals;
+  }
+  return predicted ? predicted->blocked_globals : none;
+}
+
+ScanResult::Agreement ScanResult::agreement() const {
+  Agreement counts;
+  for (const auto& file : files) {
+    for (const auto& cell : file.cells) {
+      if (auto agrees = cell.agrees()) {
+        ++(*agrees ? counts.agree : counts.disagree);
+      }
+    }
+  }
+  return counts;
 }
 
 std::string ScannedFile::verdict() const {
@@ -73,14 +97,7 @@ Json cell_json(const ScanCell& cell) {
               {"observed", cell.observed ? Json(outcome_id(cell.observed->outcome)) : Json()},
               {"prediction", cell.predicted ? prediction_json(*cell.predicted) : Json()},
               {"observation", cell.observed ? observed_json(*cell.observed) : Json()}};
-  // The globals to act on: what torch refused when it was asked, else what was predicted.
-  const std::vector<std::string>* blocked = nullptr;
-  if (cell.observed && cell.observed->outcome != Outcome::skipped) {
-    blocked = &cell.observed->blocked_globals;
-  } else if (cell.predicted) {
-    blocked = &cell.predicted->blocked_globals;
-  }
-  out["blocked_globals"] = blocked ? Json(*blocked) : Json::array();
+  out["blocked_globals"] = cell.blocked_globals();
   auto agrees = cell.agrees();
   out["agrees"] = agrees ? Json(*agrees) : Json();
   if (cell.fix) {
@@ -103,8 +120,6 @@ Json ScanResult::to_json() const {
               {"static_seconds", static_seconds},
               {"verify_seconds", verify_seconds}};
   Json list = Json::array();
-  size_t agree = 0;
-  size_t disagree = 0;
   for (const auto& file : files) {
     const FileScan& scan = file.scan;
     Json globals = Json::array();
@@ -125,9 +140,6 @@ Json ScanResult::to_json() const {
     Json cells = Json::array();
     for (const auto& cell : file.cells) {
       cells.push_back(cell_json(cell));
-      if (auto agrees = cell.agrees()) {
-        ++(*agrees ? agree : disagree);
-      }
     }
     list.push_back({{"path", scan.input.display},
                     {"format", scan.format.empty() ? Json() : Json(scan.format)},
@@ -143,7 +155,8 @@ Json ScanResult::to_json() const {
                     {"results", cells}});
   }
   out["files"] = std::move(list);
-  out["agreement"] = {{"agree", agree}, {"disagree", disagree}};
+  Agreement counts = agreement();
+  out["agreement"] = {{"agree", counts.agree}, {"disagree", counts.disagree}};
   return out;
 }
 

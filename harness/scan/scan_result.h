@@ -39,10 +39,14 @@ struct ScanCell {
   std::optional<ObservedLoad> observed;    // absent with --static-only
   std::optional<ScanFix> fix;              // when the load is (or is predicted) blocked
 
+  // The observed load when one really ran (not one skipped for want of --trust), else null.
+  const ObservedLoad* loaded() const;
   // Outcome and blocked globals both match; unknown while either side is missing or the
   // observed load was not run.
   std::optional<bool> agrees() const;
   Outcome verdict() const; // observed when there is one, else predicted
+  // The globals to act on: what torch refused when it was asked, else what was predicted.
+  const std::vector<std::string>& blocked_globals() const;
 };
 
 struct ScannedFile {
@@ -63,6 +67,11 @@ struct ScanResult {
   double static_seconds = 0;
   double verify_seconds = 0;
 
+  struct Agreement {
+    size_t agree = 0;
+    size_t disagree = 0;
+  };
+  Agreement agreement() const; // over every cell where both sides are known
   Json to_json() const;
 };
 

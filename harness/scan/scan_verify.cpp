@@ -186,10 +186,6 @@ private:
   std::map<std::string, AllowlistSearch> searches_;
 };
 
-bool verifiable(const FileScan& scan) {
-  return scan.status == FileStatus::checkpoint || scan.status == FileStatus::error;
-}
-
 } // namespace
 
 void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>& envs,
@@ -197,7 +193,7 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
   std::vector<ScannedFile*> loadable;
   std::vector<std::filesystem::path> roots;
   for (auto& file : files) {
-    if (verifiable(file.scan) && file.scan.input.error.empty()) {
+    if (!file.cells.empty()) { // run_scan gives cells to exactly the files a load can open
       loadable.push_back(&file);
       if (std::find(roots.begin(), roots.end(), file.scan.input.root) == roots.end()) {
         roots.push_back(file.scan.input.root);

@@ -26,9 +26,13 @@ std::string last_lines(const std::string& text, size_t count) {
               "\n  ");
 }
 
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
 void append_unique(std::vector<std::string>& items, const std::vector<std::string>& more) {
   for (const auto& item : more) {
-    if (std::find(items.begin(), items.end(), item) == items.end()) {
+    if (!contains(items, item)) {
       items.push_back(item);
     }
   }
