@@ -27,8 +27,8 @@ void append_unicode(std::string& out, const std::string& text) {
   out += text;
 }
 
-// What torch.save writes for an OrderedDict of `tensors` tensors: the rebuild function and the
-// storage type through the memo, a persistent id per storage, REDUCE per tensor.
+// What torch.save writes for an OrderedDict of `tensors` tensors: every global named once and
+// reached through the memo after, a persistent id per storage, REDUCE per tensor.
 std::string state_dict_pickle(size_t tensors) {
   std::string out = "\x80\x02\x63\x63ollections\nOrderedDict\nq\x00)Rq\x01("s;
   uint32_t memo = 2;
@@ -50,8 +50,8 @@ std::string state_dict_pickle(size_t tensors) {
     }
     append_unicode(out, std::to_string(i));
     append_unicode(out, "cpu");
-    out += "M\x00\x04tQK\x00M\x00\x01K\x04\x86K\x04K\x01\x86\x89\x63\x63ollections\nOrderedDict\n)"
-           "RtR"s;
+    // The backward-hooks OrderedDict: the global memoised at the top, as torch's pickler does.
+    out += "M\x00\x04tQK\x00M\x00\x01K\x04\x86K\x04K\x01\x86\x89h\x00)RtR"s;
     out += "r";
     append_u32(out, memo++);
   }

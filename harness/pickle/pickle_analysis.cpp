@@ -13,22 +13,57 @@ namespace loadmatrix {
 
 namespace {
 
+// Where a string the walker keeps lies in the pickle's bytes.
+struct TextRef {
+  uint32_t offset = 0;
+  uint32_t length = 0;
+};
+
 // What the symbolic stack tracks: enough to resolve STACK_GLOBAL through the memo and to say
 // which global an object came from when it is later BUILT.
-// Values are views, never copies: strings point into the pickle's bytes and global names into
-// the walker's name table, so the walk allocates nothing per opcode.
-struct Value {
-  enum class Kind { absent, mark, string, global, object, tuple, other } kind = Kind::other;
-  // string: its value; global and object: the global's name; tuple: its first item when that
-  // is a string (a numpy.dtype's type code)
-  std::string_view text;
-  std::string_view detail; // object: the first argument it was made with, when a string
-  size_t global = 0;       // global and object: the index of the global in the analysis
+// A value is one machine word (kind, global index, and a string as offset and length into the
+// pickle), never a copy of anything: the walk copies a value on almost every opcode, and a
+// wider value, built from narrow stores and copied at once, stalls the CPU on every copy.
+class Value {
+public:
+  enum class Kind : uint8_t { absent, mark, string, global, object, tuple, other };
+  static constexpr uint32_t kMaxText = (1u << 12) - 1;    // longer strings are not kept
+  static constexpr uint32_t kMaxGlobals = (1u << 17) - 1; // distinct globals it can index
 
   Value() = default;
-  Value(Kind k, std::string_view t = {}, std::string_view d = {}, size_t g = 0)
-      : kind(k), text(t), detail(d), global(g) {}
+  // string: `text` is its value; tuple: its first item, when that is a string (a numpy.dtype's
+  // type code); object: the first argument it was made with, when a string.
+  // global and object: `global` is the global's index in the analysis.
+  explicit Value(Kind kind, uint32_t global = 0, TextRef text = {})
+      : bits_(static_cast<uint64_t>(kind) | static_cast<uint64_t>(global) << 3 |
+              static_cast<uint64_t>(text.length) << 20 | static_cast<uint64_t>(text.offset) << 32) {
+  }
+  Kind kind() const { return static_cast<Kind>(bits_ & 0x7); }
+  uint32_t global() const { return static_cast<uint32_t>(bits_ >> 3) & kMaxGlobals; }
+  TextRef text() const {
+    return {static_cast<uint32_t>(bits_ >> 32), static_cast<uint32_t>(bits_ >> 20) & kMaxText};
+  }
+
+private:
+  uint64_t bits_ = static_cast<uint64_t>(Kind::other);
 };
+static_assert(sizeof(Value) == 8);
+
+// What a global is used for; the walker keeps each use's first offset in a fixed slot.
+enum class Use : uint8_t {
+  referenced,
+  reduce,
+  build,
+  newobj,
+  newobj_ex,
+  inst,
+  obj,
+  append,
+  setitem,
+  count
+};
+constexpr std::array<const char*, static_cast<size_t>(Use::count)> kUseNames = {
+    "referenced", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ", "APPEND", "SETITEM"};
 
 struct Failure {
   size_t offset;
@@ -39,6 +74,7 @@ class Cursor {
 public:
   explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
   size_t offset() const { return offset_; }
+  std::string_view bytes() const { return bytes_; }
 
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
   uint64_t little_endian(size_t width) {
@@ -50,9 +86,8 @@ public:
     return value;
   }
   std::string_view take(uint64_t count) {
-    if (count > bytes_.size() - offset_) {
-      throw Failure{offset_,
-                    fmt::format("needs {} bytes, {} left", count, bytes_.size() - offset_)};
+    if (count > bytes_.size() - offset_) [[unlikely]] {
+      short_of(count);
     }
     std::string_view out = bytes_.substr(offset_, count);
     offset_ += count;
@@ -70,6 +105,11 @@ public:
   }
 
 private:
+  // Failure paths stay out of line so the hot reads inline into the walk.
+  [[noreturn, gnu::noinline, gnu::cold]] void short_of(uint64_t count) const {
+    throw Failure{offset_, fmt::format("needs {} bytes, {} left", count, bytes_.size() - offset_)};
+  }
+
   std::string_view bytes_;
   size_t offset_ = 0;
 };
@@ -104,7 +144,10 @@ GlobalName global_name(std::string_view written_module, std::string_view written
 
 class Walker {
 public:
-  Walker(std::string_view bytes, const PickleLimits& limits) : cursor_(bytes), limits_(limits) {}
+  Walker(std::string_view bytes, const PickleLimits& limits) : cursor_(bytes), limits_(limits) {
+    stack_.reserve(64);
+    marks_.reserve(16);
+  }
 
   PickleAnalysis run() {
     for (;;) {
@@ -117,39 +160,50 @@ public:
         first_use_[opcode] = opcode_offset_;
       }
       if (opcode == '.') { // STOP
-        analysis_.end_offset = cursor_.offset();
-        for (size_t code = 0; code < first_use_.size(); ++code) {
-          if (first_use_[code] != kUnused) {
-            analysis_.opcodes_used.emplace(static_cast<uint8_t>(code), first_use_[code]);
-          }
-        }
-        return std::move(analysis_);
+        return finish();
       }
       step(opcode);
     }
   }
 
 private:
+  PickleAnalysis finish() {
+    analysis_.end_offset = cursor_.offset();
+    for (size_t code = 0; code < first_use_.size(); ++code) {
+      if (first_use_[code] != kUnused) {
+        analysis_.opcodes_used.emplace(static_cast<uint8_t>(code), first_use_[code]);
+      }
+    }
+    for (size_t index = 0; index < analysis_.globals.size(); ++index) {
+      for (size_t use = 0; use < kUseNames.size(); ++use) {
+        if (uses_[index][use] != kUnused) {
+          analysis_.globals[index].uses.emplace(kUseNames[use], uses_[index][use]);
+        }
+      }
+    }
+    return std::move(analysis_);
+  }
+
   template <typename... Args>
-  [[noreturn]] void fail(fmt::format_string<Args...> what, Args&&... args) {
+  [[noreturn, gnu::noinline, gnu::cold]] void fail(fmt::format_string<Args...> what,
+                                                   Args&&... args) {
     throw Failure{opcode_offset_, fmt::format(what, std::forward<Args>(args)...)};
   }
 
-  void push(Value value) {
-    if (stack_.size() >= limits_.max_stack) {
+  [[gnu::always_inline]] void push(Value value) {
+    if (stack_.size() >= limits_.max_stack) [[unlikely]] {
       fail("stack deeper than {}", limits_.max_stack);
     }
-    stack_.push_back(std::move(value));
+    stack_.push_back(value);
   }
-  Value pop() {
-    if (stack_.empty() || stack_.back().kind == Value::Kind::mark) {
+  [[gnu::always_inline]] Value pop() {
+    if (stack_.empty() || stack_.back().kind() == Value::Kind::mark) {
       fail("stack underflow");
     }
-    Value top = std::move(stack_.back());
+    Value top = stack_.back();
     stack_.pop_back();
     return top;
   }
-  // Everything above the topmost MARK, which is removed too.
   // Removes everything above the topmost MARK, and the MARK; only the first item is ever
   // needed (a tuple's type code, OBJ's class), so nothing is copied out.
   struct Marked {
@@ -162,7 +216,7 @@ private:
     }
     size_t mark = marks_.back();
     marks_.pop_back();
-    if (mark >= stack_.size() || stack_[mark].kind != Value::Kind::mark) {
+    if (mark >= stack_.size() || stack_[mark].kind() != Value::Kind::mark) {
       fail("MARK was consumed");
     }
     Marked items{stack_.size() - mark - 1, {}};
@@ -172,54 +226,64 @@ private:
     stack_.resize(mark);
     return items;
   }
-  Value& top() {
-    if (stack_.empty() || stack_.back().kind == Value::Kind::mark) {
+  [[gnu::always_inline]] Value& top() {
+    if (stack_.empty() || stack_.back().kind() == Value::Kind::mark) {
       fail("stack underflow");
     }
     return stack_.back();
   }
 
-  // A global the stream names (GLOBAL, STACK_GLOBAL, INST): recorded with its spellings. The
-  // returned view stays valid: it is the name table's own key (a node-based map).
-  Value name_global(const GlobalName& global, const char* use) {
+  // A global the stream names (GLOBAL, STACK_GLOBAL, INST), recorded with its spellings. Torch
+  // pickles name each global once and reach it through the memo after, so this is rare.
+  Value name_global(const GlobalName& global, Use use) {
     auto it = index_.find(global.name);
     if (it == index_.end()) {
-      if (analysis_.globals.size() >= limits_.max_globals) {
-        fail("more than {} distinct globals", limits_.max_globals);
+      size_t max_globals = std::min<size_t>(limits_.max_globals, Value::kMaxGlobals);
+      if (analysis_.globals.size() >= max_globals) {
+        fail("more than {} distinct globals", max_globals);
       }
-      it = index_.emplace(global.name, analysis_.globals.size()).first;
+      it = index_.emplace(global.name, static_cast<uint32_t>(analysis_.globals.size())).first;
       analysis_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset_});
+      uses_.emplace_back();
+      uses_.back().fill(kUnused);
+      if (global.name == "numpy.dtype") {
+        numpy_dtype_ = it->second;
+      }
     }
-    analysis_.globals[it->second].uses.try_emplace(use, opcode_offset_);
-    return {Value::Kind::global, it->first, {}, it->second};
+    Value value{Value::Kind::global, it->second};
+    note_global(value, use);
+    return value;
   }
   // A use of a global already named (`value` is the global or an object it made).
-  void note_global(const Value& value, const char* use) {
-    analysis_.globals[value.global].uses.try_emplace(use, opcode_offset_);
+  void note_global(const Value& value, Use use) {
+    size_t& first = uses_[value.global()][static_cast<size_t>(use)];
+    if (first == kUnused) {
+      first = opcode_offset_;
+    }
   }
   // APPEND/SETITEM into an object a global made: torch 2.14 checks the target's type.
-  void note_target(const char* use) {
+  void note_target(Use use) {
     const Value& target = top();
-    if (target.kind == Value::Kind::object) {
+    if (target.kind() == Value::Kind::object) {
       note_global(target, use);
     }
   }
-  void use(const Value& callable, const char* how) {
-    if (callable.kind == Value::Kind::global) {
+  void use(const Value& callable, Use how) {
+    if (callable.kind() == Value::Kind::global) {
       note_global(callable, how);
     }
   }
   Value made_by(const Value& callable, const Value& args = {}) {
-    if (callable.kind != Value::Kind::global) {
+    if (callable.kind() != Value::Kind::global) {
       return {};
     }
-    return {Value::Kind::object, callable.text,
-            args.kind == Value::Kind::tuple ? args.text : std::string_view(), callable.global};
+    return Value{Value::Kind::object, callable.global(),
+                 args.kind() == Value::Kind::tuple ? args.text() : TextRef{}};
   }
   // A tuple of `items`: remembered by its first item when that is a string.
   Value tuple_of(const Value& first) {
-    return {Value::Kind::tuple,
-            first.kind == Value::Kind::string ? first.text : std::string_view()};
+    return Value{Value::Kind::tuple, 0,
+                 first.kind() == Value::Kind::string ? first.text() : TextRef{}};
   }
 
   // Memo keys are small and dense in practice (0, 1, 2, ...): a vector holds those, a map the
@@ -230,7 +294,8 @@ private:
         if (!create) {
           return nullptr;
         }
-        memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2));
+        memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2),
+                           Value{Value::Kind::absent});
       }
       return &memo_dense_[key];
     }
@@ -238,11 +303,11 @@ private:
       auto it = memo_sparse_.find(key);
       return it == memo_sparse_.end() ? nullptr : &it->second;
     }
-    return &memo_sparse_[key];
+    return &memo_sparse_.try_emplace(key, Value{Value::Kind::absent}).first->second;
   }
   void memo_put(uint64_t key) {
     Value* slot = memo_slot(key, true);
-    if (slot->kind == Value::Kind::absent) {
+    if (slot->kind() == Value::Kind::absent) {
       if (memo_count_ >= limits_.max_memo) {
         fail("memo larger than {}", limits_.max_memo);
       }
@@ -252,7 +317,7 @@ private:
   }
   void memo_get(uint64_t key) {
     Value* slot = memo_slot(key, false);
-    if (slot == nullptr || slot->kind == Value::Kind::absent) {
+    if (slot == nullptr || slot->kind() == Value::Kind::absent) {
       fail("memo key {} was never stored", key);
     }
     push(*slot);
@@ -273,9 +338,16 @@ private:
   // Strings are kept only as long as a global's name can be: a multi-GB string in a hostile
   // pickle costs nothing to skip and must not be copied.
   void push_string(std::string_view text) {
-    push(text.size() <= kMaxNameBytes ? Value{Value::Kind::string, text} : Value{});
+    auto offset = static_cast<uint64_t>(text.data() - cursor_.bytes().data());
+    bool kept = text.size() <= Value::kMaxText && offset <= UINT32_MAX;
+    push(kept ? Value{Value::Kind::string,
+                      0,
+                      {static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size())}}
+              : Value{});
   }
-  static constexpr size_t kMaxNameBytes = 4096;
+  std::string_view text_of(TextRef text) const {
+    return cursor_.bytes().substr(text.offset, text.length);
+  }
 
   void step(uint8_t opcode) {
     switch (opcode) {
@@ -293,10 +365,10 @@ private:
         fail("MARKs nested deeper than {}", limits_.max_marks);
       }
       marks_.push_back(stack_.size());
-      push({Value::Kind::mark, {}});
+      push(Value{Value::Kind::mark});
       break;
     case '0': // POP
-      if (!stack_.empty() && stack_.back().kind == Value::Kind::mark) {
+      if (!stack_.empty() && stack_.back().kind() == Value::Kind::mark) {
         pop_mark();
       } else {
         pop();
@@ -312,36 +384,36 @@ private:
     case 'L':
     case 'F': // INT, LONG, FLOAT (text)
       cursor_.line();
-      push({});
+      push(Value{});
       break;
     case 'J':
       cursor_.take(4);
-      push({});
+      push(Value{});
       break; // BININT
     case 'K':
       cursor_.take(1);
-      push({});
+      push(Value{});
       break; // BININT1
     case 'M':
       cursor_.take(2);
-      push({});
+      push(Value{});
       break; // BININT2
     case 'G':
       cursor_.take(8);
-      push({});
+      push(Value{});
       break; // BINFLOAT
     case 0x8a:
       cursor_.take(cursor_.u8());
-      push({});
+      push(Value{});
       break; // LONG1
     case 0x8b:
       cursor_.take(cursor_.little_endian(4));
-      push({});
+      push(Value{});
       break; // LONG4
     case 'N':
     case 0x88:
     case 0x89:
-      push({});
+      push(Value{});
       break; // NONE, NEWTRUE, NEWFALSE
     case 'S':
       push_string(cursor_.line());
@@ -366,20 +438,20 @@ private:
       break; // BINUNICODE8
     case 'B':
       cursor_.take(cursor_.little_endian(4));
-      push({});
+      push(Value{});
       break; // BINBYTES
     case 'C':
       cursor_.take(cursor_.u8());
-      push({});
+      push(Value{});
       break; // SHORT_BINBYTES
     case 0x8e:
     case 0x96:
       cursor_.take(cursor_.little_endian(8));
-      push({});
+      push(Value{});
       break;   // BINBYTES8, BYTEARRAY8
     case 0x97: // NEXT_BUFFER
       analysis_.out_of_band_buffers = true;
-      push({});
+      push(Value{});
       break;
     case 0x98: // READONLY_BUFFER
       top();
@@ -388,19 +460,19 @@ private:
     case ')':
     case '}':
     case 0x8f:
-      push({});
+      push(Value{});
       break; // EMPTY_LIST/TUPLE/DICT/SET
     case 'a':
       pop();
-      note_target("APPEND");
+      note_target(Use::append);
       break; // APPEND
     case 'e':
       pop_mark();
-      note_target("APPEND");
+      note_target(Use::append);
       break; // APPENDS
     case 'u':
       pop_mark();
-      note_target("SETITEM");
+      note_target(Use::setitem);
       break; // SETITEMS
     case 0x90:
       pop_mark();
@@ -409,13 +481,13 @@ private:
     case 's':
       pop();
       pop();
-      note_target("SETITEM");
+      note_target(Use::setitem);
       break; // SETITEM
     case 'l':
     case 'd':
     case 0x91:
       pop_mark();
-      push({});
+      push(Value{});
       break; // LIST, DICT, FROZENSET
     case 't':
       push(tuple_of(pop_mark().first));
@@ -433,16 +505,16 @@ private:
     case 'c': { // GLOBAL module\\nname\\n
       std::string module(cursor_.line());
       std::string name(cursor_.line());
-      push(name_global(global_name(module, name), "referenced"));
+      push(name_global(global_name(module, name), Use::referenced));
       break;
     }
     case 0x93: { // STACK_GLOBAL: the two strings may come straight from the memo
       Value name = pop();
       Value module = pop();
-      if (name.kind != Value::Kind::string || module.kind != Value::Kind::string) {
+      if (name.kind() != Value::Kind::string || module.kind() != Value::Kind::string) {
         fail("STACK_GLOBAL needs two strings");
       }
-      push(name_global(global_name(module.text, name.text), "referenced"));
+      push(name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
       break;
     }
     case 0x82:
@@ -450,20 +522,20 @@ private:
     case 0x84: { // EXT1, EXT2, EXT4: copyreg's extension registry
       uint64_t code = cursor_.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
       std::string name = fmt::format("extension_registry[{}]", code);
-      push(name_global({"copyreg." + name, "copyreg", "copyreg." + name}, "referenced"));
+      push(name_global({"copyreg." + name, "copyreg", "copyreg." + name}, Use::referenced));
       break;
     }
     case 'R': { // REDUCE
       Value args = pop();
       Value callable = pop();
-      use(callable, "REDUCE");
+      use(callable, Use::reduce);
       push(made_by(callable, args));
       break;
     }
     case 0x81: { // NEWOBJ
       pop();
       Value cls = pop();
-      use(cls, "NEWOBJ");
+      use(cls, Use::newobj);
       push(made_by(cls));
       break;
     }
@@ -471,19 +543,20 @@ private:
       pop();
       pop();
       Value cls = pop();
-      use(cls, "NEWOBJ_EX");
+      use(cls, Use::newobj_ex);
       push(made_by(cls));
       break;
     }
     case 'b': { // BUILD: the state goes into the object below it
       pop();
       Value& object = top();
-      if (object.kind == Value::Kind::object || object.kind == Value::Kind::global) {
-        note_global(object, "BUILD");
+      if (object.kind() == Value::Kind::object || object.kind() == Value::Kind::global) {
+        note_global(object, Use::build);
       }
-      if (object.kind == Value::Kind::object && object.text == "numpy.dtype" &&
-          !object.detail.empty()) {
-        analysis_.numpy_dtype_builds.push_back({std::string(object.detail), opcode_offset_});
+      if (object.kind() == Value::Kind::object && object.global() == numpy_dtype_ &&
+          object.text().length > 0) {
+        analysis_.numpy_dtype_builds.push_back(
+            {std::string(text_of(object.text())), opcode_offset_});
       }
       break;
     }
@@ -491,8 +564,8 @@ private:
       std::string module(cursor_.line());
       std::string name(cursor_.line());
       pop_mark();
-      Value global = name_global(global_name(module, name), "INST");
-      push({Value::Kind::object, global.text, {}, global.global});
+      Value global = name_global(global_name(module, name), Use::inst);
+      push(Value{Value::Kind::object, global.global()});
       break;
     }
     case 'o': { // OBJ: class and arguments above a MARK
@@ -500,19 +573,19 @@ private:
       if (items.count == 0) {
         fail("OBJ without a class");
       }
-      use(items.first, "OBJ");
+      use(items.first, Use::obj);
       push(made_by(items.first));
       break;
     }
     case 'P': // PERSID
       cursor_.line();
       analysis_.persistent_ids = true;
-      push({});
+      push(Value{});
       break;
     case 'Q': // BINPERSID
       pop();
       analysis_.persistent_ids = true;
-      push({});
+      push(Value{});
       break;
     case 'p':
       memo_put(decimal(cursor_.line()));
@@ -549,8 +622,10 @@ private:
   std::vector<Value> memo_dense_{std::vector<Value>(64, Value{Value::Kind::absent})};
   std::unordered_map<uint64_t, Value> memo_sparse_;
   size_t memo_count_ = 0;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, uint32_t> index_;
   static constexpr size_t kUnused = ~size_t{0};
+  std::vector<std::array<size_t, kUseNames.size()>> uses_; // per global: each use's first offset
+  uint32_t numpy_dtype_ = ~uint32_t{0};                    // its index, once named
   std::array<size_t, 256> first_use_ = [] {
     std::array<size_t, 256> table{};
     table.fill(kUnused);
