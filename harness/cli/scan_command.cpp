@@ -143,6 +143,7 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     request.verify_options.python_path.push_back(std::filesystem::absolute(dir));
   }
   request.verify_options.trust = args.trust;
+  request.static_jobs = args.jobs;
   request.verify_options.jobs = args.jobs;
   request.verify_options.load_timeout = std::chrono::seconds(args.load_timeout);
   std::filesystem::path out_dir =
@@ -212,7 +213,8 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
   scan->add_option("--json", args->json, "Write the scan (loadmatrix.scan/1) to this file");
   scan->add_option("--out", args->out,
                    "Write scan.json, results.json, report.html, summary.md, junit.xml here");
-  scan->add_option("--jobs", args->jobs, "Envs loaded at once (default: one per core)");
+  scan->add_option("--jobs", args->jobs,
+                   "Files read at once, then envs loaded at once (default: one per core)");
   scan->add_option("--load-timeout", args->load_timeout, "Seconds per load")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

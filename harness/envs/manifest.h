@@ -24,7 +24,7 @@ inline constexpr int kFingerprintVersion = 2;
 // What the env's weights-only unpickler accepts, measured by fingerprint.py with crafted
 // pickles. The static analyzer's per-version prediction reads only these facts.
 struct UnpicklerRules {
-  std::set<std::string> opcodes;                   // pickletools names it implements
+  std::set<std::string, std::less<>> opcodes;      // pickletools names it implements
   bool build_allowlisted_class = false;            // BUILD of an allowlisted user class
   bool newobj_allowlisted_class = false;           // NEWOBJ of one
   bool setitems_allowlisted_dict_subclass = false; // SETITEMS into an allowlisted dict subclass

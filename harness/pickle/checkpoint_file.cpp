@@ -2,7 +2,6 @@
 
 #include "pickle/pickle_analysis.h"
 #include "pickle/zip_directory.h"
-#include "util/mapped_file.h"
 
 #include <fcntl.h>
 #include <fmt/core.h>
@@ -42,28 +41,6 @@ namespace {
 constexpr std::string_view kLegacyMagic =
     "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
 
-Expected<std::string> read_prefix(const std::filesystem::path& file, size_t bytes) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error{fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno))};
-  }
-  std::string data(bytes, '\0');
-  size_t filled = 0;
-  while (filled < bytes) {
-    ssize_t got = ::read(fd, data.data() + filled, bytes - filled);
-    if (got < 0 && errno == EINTR) {
-      continue;
-    }
-    if (got <= 0) {
-      break;
-    }
-    filled += static_cast<size_t>(got);
-  }
-  ::close(fd);
-  data.resize(filled);
-  return data;
-}
-
 // The members whose pickles torch reads, and whether the archive is TorchScript, by name.
 bool is_pickle_member(std::string_view name) {
   return name == "data.pkl" || name.ends_with("/data.pkl") || name.ends_with("/constants.pkl");
@@ -92,7 +69,7 @@ std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t m
     if (!bytes || bytes->size() > max_member_bytes) {
       return std::nullopt;
     }
-    result.pickles.push_back({std::string(entry.name), std::string(*bytes)});
+    result.pickles.push_back({std::string(entry.name), *bytes, nullptr});
   }
   if (result.pickles.empty()) {
     return std::nullopt;
@@ -148,22 +125,21 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
       return Error{fmt::format("{}: cannot open member {}: {}", file.string(), name,
                                zip_strerror(archive.get()))};
     }
-    std::string bytes(stat.size, '\0');
-    zip_int64_t read = zip_fread(member.get(), bytes.data(), stat.size);
+    auto bytes = std::make_shared<std::string>(stat.size, '\0');
+    zip_int64_t read = zip_fread(member.get(), bytes->data(), stat.size);
     if (read < 0 || static_cast<zip_uint64_t>(read) != stat.size) {
       return Error{fmt::format("{}: member {} is truncated or corrupt ({} of {} bytes)",
                                file.string(), name, read, stat.size)};
     }
-    result.pickles.push_back({name, std::move(bytes)});
+    result.pickles.push_back({name, *bytes, bytes});
   }
   return result;
 }
 
-Expected<CheckpointFile> read_zip(const std::filesystem::path& file, size_t max_member_bytes) {
-  if (auto mapped = MappedFile::open(file)) {
-    if (auto fast = read_stored_zip((*mapped)->bytes(), max_member_bytes)) {
-      return std::move(fast).value();
-    }
+Expected<CheckpointFile> read_zip(const std::filesystem::path& file, std::string_view archive,
+                                  size_t max_member_bytes) {
+  if (auto fast = read_stored_zip(archive, max_member_bytes)) {
+    return std::move(fast).value();
   }
   return read_zip_with_libzip(file, max_member_bytes);
 }
@@ -191,7 +167,7 @@ Expected<CheckpointFile> read_tar(std::string_view data, const std::filesystem::
         return Error{fmt::format("{}: tar member pickle is {} bytes, over the {}-byte limit",
                                  file.string(), size, max_member_bytes)};
       }
-      result.pickles.push_back({"pickle", std::string(data.substr(offset + 512, size))});
+      result.pickles.push_back({"pickle", data.substr(offset + 512, size), nullptr});
     }
     offset += 512 + (size + 511) / 512 * 512;
   }
@@ -202,44 +178,30 @@ Expected<CheckpointFile> read_tar(std::string_view data, const std::filesystem::
   return result;
 }
 
-} // namespace
-
-Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
-                                              size_t max_member_bytes) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) {
-    return Error{fmt::format("{}: not a regular file", file.string())};
-  }
-  auto head = read_prefix(file, 512);
-  if (!head) {
-    return head.error();
-  }
-  if (head->starts_with("PK\x03\x04") || head->starts_with("PK\x05\x06")) {
-    return read_zip(file, max_member_bytes);
+Expected<CheckpointFile> read_format(const std::filesystem::path& file, std::string_view data,
+                                     size_t max_member_bytes) {
+  std::string_view head = data.substr(0, 512);
+  if (head.starts_with("PK\x03\x04") || head.starts_with("PK\x05\x06")) {
+    return read_zip(file, data, max_member_bytes);
   }
   CheckpointFile result;
-  if (head->starts_with("\x93NUMPY")) {
+  if (head.starts_with("\x93NUMPY")) {
     result.format = CheckpointFormat::numpy_npy;
     return result;
   }
-  if (head->size() >= 9 && (*head)[8] == '{') {
+  if (head.size() >= 9 && head[8] == '{') {
     result.format = CheckpointFormat::safetensors;
     return result;
   }
-  bool tar = head->size() >= 262 && head->compare(257, 5, "ustar") == 0;
-  bool pickle = head->size() >= 2 && static_cast<uint8_t>((*head)[0]) == 0x80 &&
-                static_cast<uint8_t>((*head)[1]) <= 5;
+  bool tar = head.size() >= 262 && head.compare(257, 5, "ustar") == 0;
+  bool pickle = head.size() >= 2 && static_cast<uint8_t>(head[0]) == 0x80 &&
+                static_cast<uint8_t>(head[1]) <= 5;
   // Protocols 0 and 1 have no header: such a file is a pickle when it parses to its end.
-  bool headerless = !head->empty() &&
-                    std::string_view("(c]})NIFLSVXdilt").find((*head)[0]) != std::string_view::npos;
+  bool headerless =
+      !head.empty() && std::string_view("(c]})NIFLSVXdilt").find(head[0]) != std::string_view::npos;
   if (!tar && !pickle && !headerless) {
     return result; // not_a_checkpoint: said so, never called clean
   }
-  auto mapped = MappedFile::open(file);
-  if (!mapped) {
-    return mapped.error();
-  }
-  std::string_view data = (*mapped)->bytes();
   if (tar) {
     return read_tar(data, file, max_member_bytes);
   }
@@ -256,7 +218,7 @@ Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
   }
   if (!data.starts_with(kLegacyMagic)) {
     result.format = CheckpointFormat::raw_pickle;
-    result.pickles.push_back({"pickle", std::string(data)});
+    result.pickles.push_back({"pickle", data, nullptr});
     return result;
   }
   // Legacy: magic, protocol version, sys_info, the object, then the storage keys; raw storage
@@ -270,8 +232,24 @@ Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
                                analysis.error().message)};
     }
     result.pickles.push_back(
-        {fmt::format("legacy[{}]", index), std::string(data.substr(offset, analysis->end_offset))});
+        {fmt::format("legacy[{}]", index), data.substr(offset, analysis->end_offset), nullptr});
     offset += analysis->end_offset;
+  }
+  return result;
+}
+
+} // namespace
+
+Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
+                                              size_t max_member_bytes) {
+  auto contents = FileContents::open(file);
+  if (!contents) {
+    return contents.error();
+  }
+  auto result = read_format(file, (*contents)->bytes(), max_member_bytes);
+  if (result) {
+    result->size = (*contents)->bytes().size();
+    result->contents = std::move(contents).value();
   }
   return result;
 }

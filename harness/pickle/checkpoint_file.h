@@ -4,9 +4,13 @@
 #pragma once
 
 #include "util/error.h"
+#include "util/file_contents.h"
 
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
@@ -25,13 +29,17 @@ enum class CheckpointFormat {
 const char* checkpoint_format_id(CheckpointFormat format);
 
 struct PickleMember {
-  std::string name; // "archive/data.pkl", "legacy[3]", ...
-  std::string bytes;
+  std::string name;                            // "archive/data.pkl", "legacy[3]", ...
+  std::string_view bytes;                      // into the file's contents, or into `inflated`
+  std::shared_ptr<const std::string> inflated; // a compressed zip member, decompressed
 };
 
 struct CheckpointFile {
   CheckpointFormat format = CheckpointFormat::not_a_checkpoint;
+  uint64_t size = 0; // the file's, in bytes
   std::vector<PickleMember> pickles;
+  // What the members' bytes are views of: nothing is copied out of the file.
+  std::shared_ptr<const FileContents> contents;
 };
 
 // An error names the file and what is wrong with it (a zip without data.pkl, a member whose

@@ -48,10 +48,11 @@ FileScan scan_file(const ScanInput& input) {
     scan.error = input.error;
     return scan;
   }
-  std::error_code ec;
-  scan.bytes = std::filesystem::file_size(input.file, ec);
   auto file = read_checkpoint_file(input.file);
   if (!file) {
+    std::error_code ec;
+    uintmax_t size = std::filesystem::file_size(input.file, ec);
+    scan.bytes = ec ? 0 : size;
     // The reader names the host path; the report names the file already.
     std::string message = file.error().message;
     std::string prefix = input.file.string() + ": ";
@@ -60,6 +61,7 @@ FileScan scan_file(const ScanInput& input) {
         printable_path(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
     return scan;
   }
+  scan.bytes = file->size;
   scan.format = checkpoint_format_id(file->format);
   if (file->format == CheckpointFormat::not_a_checkpoint) {
     scan.status = FileStatus::not_a_checkpoint;

@@ -112,7 +112,7 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const Fingerpri
   const std::vector<std::string>& allowlist = *env.allowlist;
   std::vector<Refused> refused;
   for (const auto& [opcode, at] : scan.opcodes) {
-    if (!rules.opcodes.contains(pickle_opcode_name(opcode))) {
+    if (!rules.opcodes.contains(std::string_view(pickle_opcode_name(opcode)))) {
       refused.push_back({at, BlockReason::unsupported_opcode, "", true,
                          fmt::format("opcode {} (pickle protocol {}) is not implemented by this "
                                      "version's weights-only unpickler",

@@ -1,6 +1,7 @@
 #include "scan/scan_job.h"
 
 #include "run/matrix_run.h"
+#include "util/parallel.h"
 #include "util/text.h"
 
 #include <chrono>
@@ -16,6 +17,37 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The static pass over one file: what it holds, and per env and mode what a load would do.
+ScannedFile scan_statically(const ScanInput& input, const std::vector<Environment>& envs) {
+  ScannedFile file{scan_file(input), {}};
+  bool loadable = file.scan.status == FileStatus::checkpoint ||
+                  (file.scan.status == FileStatus::error && input.error.empty());
+  if (!loadable) {
+    return file;
+  }
+  file.cells.reserve(envs.size() * 2);
+  for (const auto& env : envs) {
+    for (ScanMode mode : {ScanMode::weights_only, ScanMode::version_default}) {
+      ScanCell cell;
+      cell.env = env.spec.name;
+      cell.mode = mode;
+      if (file.scan.status == FileStatus::checkpoint) {
+        cell.predicted = predict_load(file.scan, env.fingerprint(), mode);
+        if (cell.predicted->outcome == Outcome::blocked) {
+          ScanFix fix;
+          fix.allowlist = cell.predicted->fix_allowlist;
+          fix.note = cell.predicted->fixable ? "predicted; not verified (nothing was loaded)"
+                                             : "no safe allowlist: " + cell.predicted->no_fix +
+                                                   "; weights_only=False only for files you trust";
+          cell.fix = fix;
+        }
+      }
+      file.cells.push_back(std::move(cell));
+    }
+  }
+  return file;
+}
+
 } // namespace
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
@@ -24,34 +56,12 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
     result.envs.push_back(env_summary(env));
   }
   auto started = Clock::now();
-  for (const auto& input : collect_scan_inputs(request.paths)) {
-    ScannedFile file{scan_file(input), {}};
-    bool loadable = file.scan.status == FileStatus::checkpoint ||
-                    (file.scan.status == FileStatus::error && input.error.empty());
-    if (loadable) {
-      for (const auto& env : request.envs) {
-        for (ScanMode mode : {ScanMode::weights_only, ScanMode::version_default}) {
-          ScanCell cell;
-          cell.env = env.spec.name;
-          cell.mode = mode;
-          if (file.scan.status == FileStatus::checkpoint) {
-            cell.predicted = predict_load(file.scan, env.fingerprint(), mode);
-            if (cell.predicted->outcome == Outcome::blocked) {
-              ScanFix fix;
-              fix.allowlist = cell.predicted->fix_allowlist;
-              fix.note = cell.predicted->fixable
-                             ? "predicted; not verified (nothing was loaded)"
-                             : "no safe allowlist: " + cell.predicted->no_fix +
-                                   "; weights_only=False only for files you trust";
-              cell.fix = fix;
-            }
-          }
-          file.cells.push_back(std::move(cell));
-        }
-      }
-    }
-    result.files.push_back(std::move(file));
-  }
+  // Files are independent and reading one is mostly waiting on the kernel: the static pass
+  // runs on every core, each file's result in its input's place, so the order is the inputs'.
+  std::vector<ScanInput> inputs = collect_scan_inputs(request.paths);
+  result.files.resize(inputs.size());
+  for_each_index(inputs.size(), request.static_jobs,
+                 [&](size_t i) { result.files[i] = scan_statically(inputs[i], request.envs); });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));

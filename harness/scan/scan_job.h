@@ -17,6 +17,7 @@ struct ScanRequest {
   std::vector<std::filesystem::path> paths;
   std::vector<Environment> envs; // in the matrix's order
   bool verify = true;
+  size_t static_jobs = 0; // threads for the static pass; 0: one per core
   VerifyOptions verify_options;
 };
 
