@@ -145,7 +145,7 @@ GlobalName global_name(std::string_view written_module, std::string_view written
 class Walker {
 public:
   Walker(std::string_view bytes, const PickleLimits& limits) : cursor_(bytes), limits_(limits) {
-    stack_.reserve(64);
+    stack_.resize(std::min<size_t>(64, limits_.max_stack));
     marks_.reserve(16);
   }
 
@@ -190,19 +190,25 @@ private:
     throw Failure{opcode_offset_, fmt::format(what, std::forward<Args>(args)...)};
   }
 
+  // The stack is a vector used only up to depth_: growing it is the one rare branch, so a push
+  // is a compare and a store.
   [[gnu::always_inline]] void push(Value value) {
-    if (stack_.size() >= limits_.max_stack) [[unlikely]] {
+    if (depth_ == stack_.size()) [[unlikely]] {
+      grow_stack();
+    }
+    stack_[depth_++] = value;
+  }
+  [[gnu::noinline]] void grow_stack() {
+    if (depth_ >= limits_.max_stack) {
       fail("stack deeper than {}", limits_.max_stack);
     }
-    stack_.push_back(value);
+    stack_.resize(std::min(stack_.size() * 2, limits_.max_stack));
   }
   [[gnu::always_inline]] Value pop() {
-    if (stack_.empty() || stack_.back().kind() == Value::Kind::mark) {
+    if (depth_ == 0 || stack_[depth_ - 1].kind() == Value::Kind::mark) [[unlikely]] {
       fail("stack underflow");
     }
-    Value top = stack_.back();
-    stack_.pop_back();
-    return top;
+    return stack_[--depth_];
   }
   // Removes everything above the topmost MARK, and the MARK; only the first item is ever
   // needed (a tuple's type code, OBJ's class), so nothing is copied out.
@@ -216,21 +222,21 @@ private:
     }
     size_t mark = marks_.back();
     marks_.pop_back();
-    if (mark >= stack_.size() || stack_[mark].kind() != Value::Kind::mark) {
+    if (mark >= depth_ || stack_[mark].kind() != Value::Kind::mark) {
       fail("MARK was consumed");
     }
-    Marked items{stack_.size() - mark - 1, {}};
+    Marked items{depth_ - mark - 1, {}};
     if (items.count > 0) {
       items.first = stack_[mark + 1];
     }
-    stack_.resize(mark);
+    depth_ = mark;
     return items;
   }
   [[gnu::always_inline]] Value& top() {
-    if (stack_.empty() || stack_.back().kind() == Value::Kind::mark) {
+    if (depth_ == 0 || stack_[depth_ - 1].kind() == Value::Kind::mark) [[unlikely]] {
       fail("stack underflow");
     }
-    return stack_.back();
+    return stack_[depth_ - 1];
   }
 
   // A global the stream names (GLOBAL, STACK_GLOBAL, INST), recorded with its spellings. Torch
@@ -288,7 +294,13 @@ private:
 
   // Memo keys are small and dense in practice (0, 1, 2, ...): a vector holds those, a map the
   // rest, so a hostile key of 2^32 costs one map node, not 32 GB.
-  Value* memo_slot(uint64_t key, bool create) {
+  [[gnu::always_inline]] Value* memo_slot(uint64_t key, bool create) {
+    if (key < memo_dense_.size()) [[likely]] {
+      return &memo_dense_[key];
+    }
+    return memo_slot_slow(key, create);
+  }
+  [[gnu::noinline]] Value* memo_slot_slow(uint64_t key, bool create) {
     if (key < kDenseMemo) {
       if (key >= memo_dense_.size()) {
         if (!create) {
@@ -305,7 +317,7 @@ private:
     }
     return &memo_sparse_.try_emplace(key, Value{Value::Kind::absent}).first->second;
   }
-  void memo_put(uint64_t key) {
+  [[gnu::always_inline]] void memo_put(uint64_t key) {
     Value* slot = memo_slot(key, true);
     if (slot->kind() == Value::Kind::absent) {
       if (memo_count_ >= limits_.max_memo) {
@@ -315,7 +327,7 @@ private:
     }
     *slot = top();
   }
-  void memo_get(uint64_t key) {
+  [[gnu::always_inline]] void memo_get(uint64_t key) {
     Value* slot = memo_slot(key, false);
     if (slot == nullptr || slot->kind() == Value::Kind::absent) {
       fail("memo key {} was never stored", key);
@@ -349,7 +361,7 @@ private:
     return cursor_.bytes().substr(text.offset, text.length);
   }
 
-  void step(uint8_t opcode) {
+  [[gnu::always_inline]] void step(uint8_t opcode) {
     switch (opcode) {
     case 0x80: // PROTO
       analysis_.protocol = cursor_.u8();
@@ -364,11 +376,11 @@ private:
       if (marks_.size() >= limits_.max_marks) {
         fail("MARKs nested deeper than {}", limits_.max_marks);
       }
-      marks_.push_back(stack_.size());
+      marks_.push_back(depth_);
       push(Value{Value::Kind::mark});
       break;
     case '0': // POP
-      if (!stack_.empty() && stack_.back().kind() == Value::Kind::mark) {
+      if (depth_ > 0 && stack_[depth_ - 1].kind() == Value::Kind::mark) {
         pop_mark();
       } else {
         pop();
@@ -617,6 +629,7 @@ private:
   PickleLimits limits_;
   PickleAnalysis analysis_;
   std::vector<Value> stack_;
+  size_t depth_ = 0; // the stack is stack_[0, depth_)
   std::vector<size_t> marks_;
   static constexpr uint64_t kDenseMemo = 1 << 20;
   std::vector<Value> memo_dense_{std::vector<Value>(64, Value{Value::Kind::absent})};
