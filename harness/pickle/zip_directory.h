@@ -1,4 +1,4 @@
-// The central directory of a zip, read straight from the file's memory map. torch.save writes
+// The central directory of a zip, read straight from the file's bytes (mapped when large). torch.save writes
 // one member per tensor storage, and libzip's zip_open builds its own index at about 2 us per
 // member: a training checkpoint with 12,000 members cost 25 ms before a byte of pickle was
 // read. This reads only what the static pass needs, stored members only; any archive it does
