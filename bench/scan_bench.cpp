@@ -3,6 +3,7 @@
 // checkpoints); without it these benchmarks are not registered.
 #include "scan/file_scan.h"
 #include "scan/scan_inputs.h"
+#include "util/file_contents.h"
 
 #include <benchmark/benchmark.h>
 #include <cstdlib>
@@ -21,10 +22,11 @@ std::vector<ScanInput> bench_files() {
   return dir ? collect_scan_inputs({dir}) : std::vector<ScanInput>{};
 }
 
-// The floor: open, fstat, read the first 256 KiB, close. A 2 KB checkpoint is all syscalls, so
-// no scanner, in any language, gets through a directory of them faster than this.
+// The floor: open, fstat, read what FileContents would read (its first 256 KiB), close. A 2 KB
+// checkpoint is all syscalls, so no scanner, in any language, gets through a directory of them
+// faster than this.
 void BM_OpenReadCloseFloor(benchmark::State& state, std::vector<ScanInput> files) {
-  std::string buffer(256 << 10, '\0');
+  std::string buffer(FileContents::kReadLimit, '\0');
   for (auto _ : state) {
     for (const auto& input : files) {
       int fd = ::open(input.file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

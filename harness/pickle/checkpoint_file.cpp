@@ -3,11 +3,9 @@
 #include "pickle/pickle_analysis.h"
 #include "pickle/zip_directory.h"
 
-#include <fcntl.h>
 #include <fmt/core.h>
 #include <memory>
 #include <optional>
-#include <unistd.h>
 #include <zip.h>
 
 namespace loadmatrix {

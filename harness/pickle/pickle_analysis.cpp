@@ -300,15 +300,14 @@ private:
     }
     return memo_slot_slow(key, create);
   }
+  // A key past the dense vector's end: grow it when the key is dense, else use the map.
   [[gnu::noinline]] Value* memo_slot_slow(uint64_t key, bool create) {
     if (key < kDenseMemo) {
-      if (key >= memo_dense_.size()) {
-        if (!create) {
-          return nullptr;
-        }
-        memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2),
-                           Value{Value::Kind::absent});
+      if (!create) {
+        return nullptr;
       }
+      memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2),
+                         Value{Value::Kind::absent});
       return &memo_dense_[key];
     }
     if (!create) {
@@ -348,7 +347,9 @@ private:
     return value;
   }
   // Strings are kept only as long as a global's name can be: a multi-GB string in a hostile
-  // pickle costs nothing to skip and must not be copied.
+  // pickle costs nothing to skip and must not be copied. A string more than 4 GB into a pickle
+  // cannot be referenced by a one-word value and is not kept either (as a global's name it
+  // makes STACK_GLOBAL fail, which the scan reports).
   void push_string(std::string_view text) {
     auto offset = static_cast<uint64_t>(text.data() - cursor_.bytes().data());
     bool kept = text.size() <= Value::kMaxText && offset <= UINT32_MAX;
