@@ -50,26 +50,24 @@ bool marks_torchscript(std::string_view name) {
 // The fast path: stored members found through the central directory of the mapped file
 // (what torch.save writes). Anything else returns nullopt and goes to libzip.
 std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t max_member_bytes) {
-  auto entries = read_zip_directory(archive);
-  if (!entries) {
-    return std::nullopt;
-  }
   CheckpointFile result;
   result.format = CheckpointFormat::torch_zip;
-  for (const auto& entry : *entries) {
+  bool readable = true; // every pickle member stored, in bounds and under the limit
+  bool handled = for_each_zip_entry(archive, [&](const ZipEntry& entry) {
     if (marks_torchscript(entry.name)) {
       result.format = CheckpointFormat::torchscript;
     }
-    if (!is_pickle_member(entry.name)) {
-      continue;
+    if (!readable || !is_pickle_member(entry.name)) {
+      return;
     }
     auto bytes = stored_member(archive, entry);
     if (!bytes || bytes->size() > max_member_bytes) {
-      return std::nullopt;
+      readable = false;
+      return;
     }
     result.pickles.push_back({std::string(entry.name), *bytes, nullptr});
-  }
-  if (result.pickles.empty()) {
+  });
+  if (!handled || !readable || result.pickles.empty()) {
     return std::nullopt;
   }
   return result;

@@ -87,7 +87,7 @@ public:
   }
   std::string_view take(uint64_t count) {
     if (count > bytes_.size() - offset_) [[unlikely]] {
-      short_of(count);
+      short_of(offset_, count, bytes_.size() - offset_);
     }
     std::string_view out = bytes_.substr(offset_, count);
     offset_ += count;
@@ -106,8 +106,10 @@ public:
 
 private:
   // Failure paths stay out of line so the hot reads inline into the walk.
-  [[noreturn, gnu::noinline, gnu::cold]] void short_of(uint64_t count) const {
-    throw Failure{offset_, fmt::format("needs {} bytes, {} left", count, bytes_.size() - offset_)};
+  // It takes values, not `this`: a cursor whose address never escapes stays in registers.
+  [[noreturn, gnu::noinline, gnu::cold]] static void short_of(size_t offset, uint64_t count,
+                                                              size_t left) {
+    throw Failure{offset, fmt::format("needs {} bytes, {} left", count, left)};
   }
 
   std::string_view bytes_;
@@ -142,33 +144,77 @@ GlobalName global_name(std::string_view written_module, std::string_view written
   return {module + "." + name, module, fmt::format("{}.{}", written_module, written_name)};
 }
 
+// The walk's working memory, kept by each thread from one pickle to the next. A 12,000-tensor
+// checkpoint's memo has 84,000 entries: allocating, faulting in and freeing it for every file
+// cost more than the walk itself. Between walks the memo holds only absent entries.
+struct WalkMemory {
+  std::vector<Value> stack;
+  std::vector<uint32_t> marks;
+  std::vector<Value> memo_dense = std::vector<Value>(64, Value{Value::Kind::absent});
+  std::unordered_map<uint64_t, Value> memo_sparse;
+};
+
 class Walker {
 public:
-  Walker(std::string_view bytes, const PickleLimits& limits) : cursor_(bytes), limits_(limits) {
-    stack_.resize(std::min<size_t>(64, limits_.max_stack));
-    marks_.reserve(16);
+  // Takes `memory`'s buffers for the walk and gives them back, memo cleared, when done.
+  Walker(std::string_view bytes, const PickleLimits& limits, WalkMemory& memory)
+      : bytes_(bytes), limits_(limits), memory_(memory), stack_(std::move(memory.stack)),
+        marks_(std::move(memory.marks)), memo_dense_(std::move(memory.memo_dense)),
+        memo_sparse_(std::move(memory.memo_sparse)) {
+    // The stack's size is where a push checks the depth budget, which a 32-bit depth bounds.
+    limits_.max_stack = std::min<size_t>(limits_.max_stack, UINT32_MAX);
+    stack_.resize(std::min<size_t>(std::max<size_t>(stack_.size(), 64), limits_.max_stack));
+    marks_.clear();
+    memo_dense_.resize(std::max<size_t>(memo_dense_.size(), 64), Value{Value::Kind::absent});
+  }
+  Walker(const Walker&) = delete;
+  Walker& operator=(const Walker&) = delete;
+  ~Walker() {
+    // What a hostile pickle grew past a normal checkpoint's needs is not kept for the next one.
+    constexpr size_t kKept = 1 << 18; // entries: 2 MiB each for the stack and the memo
+    std::fill(memo_dense_.begin(),
+              memo_dense_.begin() +
+                  static_cast<ptrdiff_t>(std::min(memo_used_, memo_dense_.size())),
+              Value{Value::Kind::absent});
+    if (memo_dense_.size() > kKept) {
+      memo_dense_ = std::vector<Value>(64, Value{Value::Kind::absent});
+    }
+    if (stack_.size() > kKept) {
+      stack_ = {};
+    }
+    memo_sparse_.clear();
+    memory_.stack = std::move(stack_);
+    memory_.marks = std::move(marks_);
+    memory_.memo_dense = std::move(memo_dense_);
+    memory_.memo_sparse = std::move(memo_sparse_);
   }
 
+  // The read position and the opcode count are locals, not members: every opcode advances the
+  // position, and a member would go through memory, a store and a reload on the walk's
+  // critical path, since any store to the stack might alias it.
   PickleAnalysis run() {
+    Cursor in(bytes_);
+    size_t opcodes = 0;
     for (;;) {
-      opcode_offset_ = cursor_.offset();
-      if (++analysis_.opcodes > limits_.max_opcodes) {
+      opcode_offset_ = in.offset();
+      if (++opcodes > limits_.max_opcodes) {
         fail("more than {} opcodes", limits_.max_opcodes);
       }
-      uint8_t opcode = cursor_.u8();
+      uint8_t opcode = in.u8();
       if (first_use_[opcode] == kUnused) {
         first_use_[opcode] = opcode_offset_;
       }
       if (opcode == '.') { // STOP
-        return finish();
+        analysis_.opcodes = opcodes;
+        return finish(in.offset());
       }
-      step(opcode);
+      step(in, opcode);
     }
   }
 
 private:
-  PickleAnalysis finish() {
-    analysis_.end_offset = cursor_.offset();
+  PickleAnalysis finish(size_t end_offset) {
+    analysis_.end_offset = end_offset;
     for (size_t code = 0; code < first_use_.size(); ++code) {
       if (first_use_[code] != kUnused) {
         analysis_.opcodes_used.emplace(static_cast<uint8_t>(code), first_use_[code]);
@@ -196,7 +242,8 @@ private:
     if (depth_ == stack_.size()) [[unlikely]] {
       grow_stack();
     }
-    stack_[depth_++] = value;
+    stack_[depth_] = value;
+    ++depth_;
   }
   [[gnu::noinline]] void grow_stack() {
     if (depth_ >= limits_.max_stack) {
@@ -208,7 +255,8 @@ private:
     if (depth_ == 0 || stack_[depth_ - 1].kind() == Value::Kind::mark) [[unlikely]] {
       fail("stack underflow");
     }
-    return stack_[--depth_];
+    --depth_;
+    return stack_[depth_];
   }
   // Removes everything above the topmost MARK, and the MARK; only the first item is ever
   // needed (a tuple's type code, OBJ's class), so nothing is copied out.
@@ -220,7 +268,7 @@ private:
     if (marks_.empty()) {
       fail("no MARK to pop to");
     }
-    size_t mark = marks_.back();
+    uint32_t mark = marks_.back();
     marks_.pop_back();
     if (mark >= depth_ || stack_[mark].kind() != Value::Kind::mark) {
       fail("MARK was consumed");
@@ -318,6 +366,7 @@ private:
   }
   [[gnu::always_inline]] void memo_put(uint64_t key) {
     Value* slot = memo_slot(key, true);
+    memo_used_ = std::max(memo_used_, key + 1); // how much of the dense memo to clear after
     if (slot->kind() == Value::Kind::absent) {
       if (memo_count_ >= limits_.max_memo) {
         fail("memo larger than {}", limits_.max_memo);
@@ -351,27 +400,25 @@ private:
   // cannot be referenced by a one-word value and is not kept either (as a global's name it
   // makes STACK_GLOBAL fail, which the scan reports).
   void push_string(std::string_view text) {
-    auto offset = static_cast<uint64_t>(text.data() - cursor_.bytes().data());
+    auto offset = static_cast<uint64_t>(text.data() - bytes_.data());
     bool kept = text.size() <= Value::kMaxText && offset <= UINT32_MAX;
     push(kept ? Value{Value::Kind::string,
                       0,
                       {static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size())}}
               : Value{});
   }
-  std::string_view text_of(TextRef text) const {
-    return cursor_.bytes().substr(text.offset, text.length);
-  }
+  std::string_view text_of(TextRef text) const { return bytes_.substr(text.offset, text.length); }
 
-  [[gnu::always_inline]] void step(uint8_t opcode) {
+  [[gnu::always_inline]] void step(Cursor& in, uint8_t opcode) {
     switch (opcode) {
     case 0x80: // PROTO
-      analysis_.protocol = cursor_.u8();
+      analysis_.protocol = in.u8();
       if (analysis_.protocol > 5) {
         fail("unsupported pickle protocol {}", analysis_.protocol);
       }
       break;
     case 0x95: // FRAME: a length prefix only
-      cursor_.take(8);
+      in.take(8);
       break;
     case '(': // MARK
       if (marks_.size() >= limits_.max_marks) {
@@ -396,31 +443,31 @@ private:
     case 'I':
     case 'L':
     case 'F': // INT, LONG, FLOAT (text)
-      cursor_.line();
+      in.line();
       push(Value{});
       break;
     case 'J':
-      cursor_.take(4);
+      in.take(4);
       push(Value{});
       break; // BININT
     case 'K':
-      cursor_.take(1);
+      in.take(1);
       push(Value{});
       break; // BININT1
     case 'M':
-      cursor_.take(2);
+      in.take(2);
       push(Value{});
       break; // BININT2
     case 'G':
-      cursor_.take(8);
+      in.take(8);
       push(Value{});
       break; // BINFLOAT
     case 0x8a:
-      cursor_.take(cursor_.u8());
+      in.take(in.u8());
       push(Value{});
       break; // LONG1
     case 0x8b:
-      cursor_.take(cursor_.little_endian(4));
+      in.take(in.little_endian(4));
       push(Value{});
       break; // LONG4
     case 'N':
@@ -429,37 +476,37 @@ private:
       push(Value{});
       break; // NONE, NEWTRUE, NEWFALSE
     case 'S':
-      push_string(cursor_.line());
+      push_string(in.line());
       break; // STRING (quoted repr)
     case 'V':
-      push_string(cursor_.line());
+      push_string(in.line());
       break; // UNICODE (raw-unicode-escape)
     case 'T':
-      push_string(cursor_.take(cursor_.little_endian(4)));
+      push_string(in.take(in.little_endian(4)));
       break; // BINSTRING
     case 'U':
-      push_string(cursor_.take(cursor_.u8()));
+      push_string(in.take(in.u8()));
       break; // SHORT_BINSTRING
     case 'X':
-      push_string(cursor_.take(cursor_.little_endian(4)));
+      push_string(in.take(in.little_endian(4)));
       break; // BINUNICODE
     case 0x8c:
-      push_string(cursor_.take(cursor_.u8()));
+      push_string(in.take(in.u8()));
       break; // SHORT_BINUNICODE
     case 0x8d:
-      push_string(cursor_.take(cursor_.little_endian(8)));
+      push_string(in.take(in.little_endian(8)));
       break; // BINUNICODE8
     case 'B':
-      cursor_.take(cursor_.little_endian(4));
+      in.take(in.little_endian(4));
       push(Value{});
       break; // BINBYTES
     case 'C':
-      cursor_.take(cursor_.u8());
+      in.take(in.u8());
       push(Value{});
       break; // SHORT_BINBYTES
     case 0x8e:
     case 0x96:
-      cursor_.take(cursor_.little_endian(8));
+      in.take(in.little_endian(8));
       push(Value{});
       break;   // BINBYTES8, BYTEARRAY8
     case 0x97: // NEXT_BUFFER
@@ -516,8 +563,8 @@ private:
       break;
     }
     case 'c': { // GLOBAL module\\nname\\n
-      std::string module(cursor_.line());
-      std::string name(cursor_.line());
+      std::string module(in.line());
+      std::string name(in.line());
       push(name_global(global_name(module, name), Use::referenced));
       break;
     }
@@ -533,7 +580,7 @@ private:
     case 0x82:
     case 0x83:
     case 0x84: { // EXT1, EXT2, EXT4: copyreg's extension registry
-      uint64_t code = cursor_.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
+      uint64_t code = in.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
       std::string name = fmt::format("extension_registry[{}]", code);
       push(name_global({"copyreg." + name, "copyreg", "copyreg." + name}, Use::referenced));
       break;
@@ -574,8 +621,8 @@ private:
       break;
     }
     case 'i': { // INST module\\nname\\n, arguments above a MARK
-      std::string module(cursor_.line());
-      std::string name(cursor_.line());
+      std::string module(in.line());
+      std::string name(in.line());
       pop_mark();
       Value global = name_global(global_name(module, name), Use::inst);
       push(Value{Value::Kind::object, global.global()});
@@ -591,7 +638,7 @@ private:
       break;
     }
     case 'P': // PERSID
-      cursor_.line();
+      in.line();
       analysis_.persistent_ids = true;
       push(Value{});
       break;
@@ -601,41 +648,45 @@ private:
       push(Value{});
       break;
     case 'p':
-      memo_put(decimal(cursor_.line()));
+      memo_put(decimal(in.line()));
       break; // PUT
     case 'q':
-      memo_put(cursor_.u8());
+      memo_put(in.u8());
       break; // BINPUT
     case 'r':
-      memo_put(cursor_.little_endian(4));
+      memo_put(in.little_endian(4));
       break; // LONG_BINPUT
     case 0x94:
       memo_put(memo_count_);
       break; // MEMOIZE
     case 'g':
-      memo_get(decimal(cursor_.line()));
+      memo_get(decimal(in.line()));
       break; // GET
     case 'h':
-      memo_get(cursor_.u8());
+      memo_get(in.u8());
       break; // BINGET
     case 'j':
-      memo_get(cursor_.little_endian(4));
+      memo_get(in.little_endian(4));
       break; // LONG_BINGET
     default:
       fail("unknown opcode 0x{:02x}", opcode);
     }
   }
 
-  Cursor cursor_;
+  std::string_view bytes_;
   PickleLimits limits_;
+  WalkMemory& memory_;
   PickleAnalysis analysis_;
   std::vector<Value> stack_;
-  size_t depth_ = 0; // the stack is stack_[0, depth_)
-  std::vector<size_t> marks_;
+  // The stack is stack_[0, depth_). 32 bits, not size_t, so that no store of a Value (a 64-bit
+  // word) may alias it: a size_t depth is reloaded from memory after every push.
+  uint32_t depth_ = 0;
+  std::vector<uint32_t> marks_;
   static constexpr uint64_t kDenseMemo = 1 << 20;
-  std::vector<Value> memo_dense_{std::vector<Value>(64, Value{Value::Kind::absent})};
+  std::vector<Value> memo_dense_;
   std::unordered_map<uint64_t, Value> memo_sparse_;
   size_t memo_count_ = 0;
+  uint64_t memo_used_ = 0; // one past the highest key stored
   std::unordered_map<std::string, uint32_t> index_;
   static constexpr size_t kUnused = ~size_t{0};
   std::vector<std::array<size_t, kUseNames.size()>> uses_; // per global: each use's first offset
@@ -794,8 +845,9 @@ const char* pickle_opcode_name(uint8_t opcode) {
 }
 
 Expected<PickleAnalysis> analyze_pickle(std::string_view bytes, const PickleLimits& limits) {
+  thread_local WalkMemory memory;
   try {
-    return Walker(bytes, limits).run();
+    return Walker(bytes, limits, memory).run();
   } catch (const Failure& failure) {
     return Error{fmt::format("offset {}: {}", failure.offset, failure.what)};
   }

@@ -106,19 +106,18 @@ bool apply_zip64_extra(const Reader& zip, uint64_t extra, uint64_t length, ZipEn
 
 } // namespace
 
-std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive) {
+bool for_each_zip_entry(std::string_view archive,
+                        const std::function<void(const ZipEntry&)>& visit) {
   Reader zip(archive);
   auto directory = find_directory(zip);
   if (!directory) {
-    return std::nullopt;
+    return false;
   }
-  std::vector<ZipEntry> entries;
-  entries.reserve(directory->entries);
   uint64_t at = directory->offset;
   uint64_t end = directory->offset + directory->size;
   for (uint64_t i = 0; i < directory->entries; ++i) {
     if (at + 46 > end || !zip.signature(at, kDirectoryEntry)) {
-      return std::nullopt;
+      return false;
     }
     ZipEntry entry;
     entry.flags = static_cast<uint16_t>(zip.le(at + 8, 2));
@@ -131,7 +130,7 @@ std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive
     entry.local_header = zip.le(at + 42, 4);
     uint64_t next = at + 46 + name_length + extra_length + comment_length;
     if (next > end) {
-      return std::nullopt;
+      return false;
     }
     entry.name = zip.slice(at + 46, name_length);
     bool size_marked = entry.size == kZip64Marker;
@@ -140,10 +139,18 @@ std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive
     if ((size_marked || compressed_marked || offset_marked) &&
         !apply_zip64_extra(zip, at + 46 + name_length, extra_length, entry, size_marked,
                            compressed_marked, offset_marked)) {
-      return std::nullopt;
+      return false;
     }
-    entries.push_back(entry);
+    visit(entry);
     at = next;
+  }
+  return true;
+}
+
+std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive) {
+  std::vector<ZipEntry> entries;
+  if (!for_each_zip_entry(archive, [&](const ZipEntry& entry) { entries.push_back(entry); })) {
+    return std::nullopt;
   }
   return entries;
 }
