@@ -94,7 +94,7 @@ public:
     return out;
   }
   // Protocol 0's newline-terminated arguments.
-  std::string_view line() {
+  [[gnu::always_inline]] std::string_view line() {
     size_t end = bytes_.find('\n', offset_);
     if (end == std::string_view::npos) {
       throw Failure{offset_, "unterminated line argument"};
@@ -154,6 +154,21 @@ struct WalkMemory {
   std::unordered_map<uint64_t, Value> memo_sparse;
 };
 
+// The state every opcode reads and writes: the read position, the stack's top and the memo's
+// bounds. It lives in run()'s locals, passed by reference only to inlined code, so the compiler
+// keeps it in registers. As members they went through memory on every opcode, a store and a
+// reload on the walk's critical path, since any store of a 64-bit Value might alias them.
+struct HotState {
+  Cursor in;
+  Value* stack;
+  uint32_t depth = 0; // the stack is stack[0, depth)
+  uint32_t capacity;  // stack[0, capacity) is allocated; a push checks the budget here
+  Value* memo;        // the dense memo, memo[0, memo_size)
+  uint64_t memo_size;
+  uint64_t memo_used = 0; // one past the highest dense key stored: what to clear after
+  size_t memo_count = 0;
+};
+
 class Walker {
 public:
   // Takes `memory`'s buffers for the walk and gives them back, memo cleared, when done.
@@ -172,6 +187,7 @@ public:
   ~Walker() {
     // What a hostile pickle grew past a normal checkpoint's needs is not kept for the next one.
     constexpr size_t kKept = 1 << 18; // entries: 2 MiB each for the stack and the memo
+    // A walk that failed never said how much of the memo it used: all of it is cleared.
     std::fill(memo_dense_.begin(),
               memo_dense_.begin() +
                   static_cast<ptrdiff_t>(std::min(memo_used_, memo_dense_.size())),
@@ -189,27 +205,411 @@ public:
     memory_.memo_sparse = std::move(memo_sparse_);
   }
 
-  // The read position and the opcode count are locals, not members: every opcode advances the
-  // position, and a member would go through memory, a store and a reload on the walk's
-  // critical path, since any store to the stack might alias it.
-  PickleAnalysis run() {
-    Cursor in(bytes_);
-    size_t opcodes = 0;
-    for (;;) {
-      opcode_offset_ = in.offset();
-      if (++opcodes > limits_.max_opcodes) {
-        fail("more than {} opcodes", limits_.max_opcodes);
-      }
-      uint8_t opcode = in.u8();
-      if (first_use_[opcode] == kUnused) {
-        first_use_[opcode] = opcode_offset_;
-      }
-      if (opcode == '.') { // STOP
-        analysis_.opcodes = opcodes;
-        return finish(in.offset());
-      }
-      step(in, opcode);
+  // Reads the next opcode, counting it and noting where it is first used.
+  [[gnu::always_inline]] uint8_t next_opcode(HotState& h, size_t& opcodes) {
+    opcode_offset_ = h.in.offset();
+    if (++opcodes > limits_.max_opcodes) [[unlikely]] {
+      fail("more than {} opcodes", limits_.max_opcodes);
     }
+    uint8_t opcode = h.in.u8();
+    if (first_use_[opcode] == kUnused) [[unlikely]] {
+      first_use_[opcode] = opcode_offset_;
+    }
+    return opcode;
+  }
+
+  // Each opcode's handler ends in its own jump to the next opcode's handler, not in a jump back
+  // to one shared switch: with a dispatch per handler the branch predictor learns which opcode
+  // follows which (as in CPython's interpreter), where the one shared jump of a switch was
+  // mispredicted on torch's repeating per-tensor opcode pattern. A handler keeps no local with
+  // a destructor: an indirect goto may not leave the scope of one.
+  PickleAnalysis run() {
+    HotState h{Cursor(bytes_),     stack_.data(),     0, static_cast<uint32_t>(stack_.size()),
+               memo_dense_.data(), memo_dense_.size()};
+    size_t opcodes = 0;
+    std::array<void*, 256> targets;
+    targets.fill(&&op_unknown);
+    targets['.'] = &&op_stop;
+    targets[0x80] = &&op_proto;
+    targets[0x95] = &&op_frame;
+    targets['('] = &&op_mark;
+    targets['0'] = &&op_pop;
+    targets['1'] = &&op_pop_mark;
+    targets['2'] = &&op_dup;
+    targets['I'] = &&op_int_long_float;
+    targets['L'] = &&op_int_long_float;
+    targets['F'] = &&op_int_long_float;
+    targets['J'] = &&op_binint;
+    targets['K'] = &&op_binint1;
+    targets['M'] = &&op_binint2;
+    targets['G'] = &&op_binfloat;
+    targets[0x8a] = &&op_long1;
+    targets[0x8b] = &&op_long4;
+    targets['N'] = &&op_none_true_false;
+    targets[0x88] = &&op_none_true_false;
+    targets[0x89] = &&op_none_true_false;
+    targets['S'] = &&op_string;
+    targets['V'] = &&op_unicode;
+    targets['T'] = &&op_binstring;
+    targets['U'] = &&op_short_binstring;
+    targets['X'] = &&op_binunicode;
+    targets[0x8c] = &&op_short_binunicode;
+    targets[0x8d] = &&op_binunicode8;
+    targets['B'] = &&op_binbytes;
+    targets['C'] = &&op_short_binbytes;
+    targets[0x8e] = &&op_binbytes8;
+    targets[0x96] = &&op_binbytes8;
+    targets[0x97] = &&op_next_buffer;
+    targets[0x98] = &&op_readonly_buffer;
+    targets[']'] = &&op_empty_container;
+    targets[')'] = &&op_empty_container;
+    targets['}'] = &&op_empty_container;
+    targets[0x8f] = &&op_empty_container;
+    targets['a'] = &&op_append;
+    targets['e'] = &&op_appends;
+    targets['u'] = &&op_setitems;
+    targets[0x90] = &&op_additems;
+    targets['s'] = &&op_setitem;
+    targets['l'] = &&op_list_dict_frozenset;
+    targets['d'] = &&op_list_dict_frozenset;
+    targets[0x91] = &&op_list_dict_frozenset;
+    targets['t'] = &&op_tuple;
+    targets[0x85] = &&op_tuple123;
+    targets[0x86] = &&op_tuple123;
+    targets[0x87] = &&op_tuple123;
+    targets['c'] = &&op_global;
+    targets[0x93] = &&op_stack_global;
+    targets[0x82] = &&op_ext;
+    targets[0x83] = &&op_ext;
+    targets[0x84] = &&op_ext;
+    targets['R'] = &&op_reduce;
+    targets[0x81] = &&op_newobj;
+    targets[0x92] = &&op_newobj_ex;
+    targets['b'] = &&op_build;
+    targets['i'] = &&op_inst;
+    targets['o'] = &&op_obj;
+    targets['P'] = &&op_persid;
+    targets['Q'] = &&op_binpersid;
+    targets['p'] = &&op_put;
+    targets['q'] = &&op_binput;
+    targets['r'] = &&op_long_binput;
+    targets[0x94] = &&op_memoize;
+    targets['g'] = &&op_get;
+    targets['h'] = &&op_binget;
+    targets['j'] = &&op_long_binget;
+    uint8_t opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_stop:
+    analysis_.opcodes = opcodes;
+    memo_used_ = h.memo_used;
+    return finish(h.in.offset());
+  op_proto: // PROTO
+    analysis_.protocol = h.in.u8();
+    if (analysis_.protocol > 5) {
+      fail("unsupported pickle protocol {}", analysis_.protocol);
+    }
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_frame: // FRAME: a length prefix only
+    h.in.take(8);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_mark: // MARK
+    if (marks_.size() >= limits_.max_marks) {
+      fail("MARKs nested deeper than {}", limits_.max_marks);
+    }
+    marks_.push_back(h.depth);
+    push(h, Value{Value::Kind::mark});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_pop: // POP
+    if (h.depth > 0 && h.stack[h.depth - 1].kind() == Value::Kind::mark) {
+      pop_mark(h);
+    } else {
+      pop(h);
+    }
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_pop_mark: // POP_MARK
+    pop_mark(h);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_dup: // DUP
+    push(h, top(h));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_int_long_float: // INT, LONG, FLOAT (text)
+    h.in.line();
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binint:
+    h.in.take(4);
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binint1:
+    h.in.take(1);
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binint2:
+    h.in.take(2);
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binfloat:
+    h.in.take(8);
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_long1:
+    h.in.take(h.in.u8());
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_long4:
+    h.in.take(h.in.little_endian(4));
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_none_true_false:
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_string:
+    push_string(h, h.in.line());
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_unicode:
+    push_string(h, h.in.line());
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binstring:
+    push_string(h, h.in.take(h.in.little_endian(4)));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_short_binstring:
+    push_string(h, h.in.take(h.in.u8()));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binunicode:
+    push_string(h, h.in.take(h.in.little_endian(4)));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_short_binunicode:
+    push_string(h, h.in.take(h.in.u8()));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binunicode8:
+    push_string(h, h.in.take(h.in.little_endian(8)));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binbytes:
+    h.in.take(h.in.little_endian(4));
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_short_binbytes:
+    h.in.take(h.in.u8());
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binbytes8:
+    h.in.take(h.in.little_endian(8));
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_next_buffer: // NEXT_BUFFER
+    analysis_.out_of_band_buffers = true;
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_readonly_buffer: // READONLY_BUFFER
+    top(h);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_empty_container:
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_append:
+    pop(h);
+    note_target(h, Use::append);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_appends:
+    pop_mark(h);
+    note_target(h, Use::append);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_setitems:
+    pop_mark(h);
+    note_target(h, Use::setitem);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_additems:
+    pop_mark(h);
+    top(h);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_setitem:
+    pop(h);
+    pop(h);
+    note_target(h, Use::setitem);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_list_dict_frozenset:
+    pop_mark(h);
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_tuple:
+    push(h, tuple_of(pop_mark(h).first));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  // TUPLE1, TUPLE2, TUPLE3
+  op_tuple123 : {
+    Value first;
+    for (int left = opcode - 0x84; left > 0; --left) {
+      first = pop(h);
+    }
+    push(h, tuple_of(first));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // GLOBAL module\\nname\\n
+  op_global : {
+    std::string_view module = h.in.line();
+    std::string_view name = h.in.line();
+    push(h, name_global(global_name(module, name), Use::referenced));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // STACK_GLOBAL: the two strings may come straight from the memo
+  op_stack_global : {
+    Value name = pop(h);
+    Value module = pop(h);
+    if (name.kind() != Value::Kind::string || module.kind() != Value::Kind::string) {
+      fail("STACK_GLOBAL needs two strings");
+    }
+    push(h,
+         name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // EXT1, EXT2, EXT4: copyreg's extension registry
+  op_ext : {
+    uint64_t code = h.in.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
+    push(h, extension_global(code));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // REDUCE
+  op_reduce : {
+    Value args = pop(h);
+    Value callable = pop(h);
+    use(callable, Use::reduce);
+    push(h, made_by(callable, args));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // NEWOBJ
+  op_newobj : {
+    pop(h);
+    Value cls = pop(h);
+    use(cls, Use::newobj);
+    push(h, made_by(cls));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // NEWOBJ_EX
+  op_newobj_ex : {
+    pop(h);
+    pop(h);
+    Value cls = pop(h);
+    use(cls, Use::newobj_ex);
+    push(h, made_by(cls));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // BUILD: the state goes into the object below it
+  op_build : {
+    pop(h);
+    Value& object = top(h);
+    if (object.kind() == Value::Kind::object || object.kind() == Value::Kind::global) {
+      note_global(object, Use::build);
+    }
+    if (object.kind() == Value::Kind::object && object.global() == numpy_dtype_ &&
+        object.text().length > 0) {
+      analysis_.numpy_dtype_builds.push_back({std::string(text_of(object.text())), opcode_offset_});
+    }
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // INST module\\nname\\n, arguments above a MARK
+  op_inst : {
+    std::string_view module = h.in.line();
+    std::string_view name = h.in.line();
+    pop_mark(h);
+    Value global = name_global(global_name(module, name), Use::inst);
+    push(h, Value{Value::Kind::object, global.global()});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  // OBJ: class and arguments above a MARK
+  op_obj : {
+    auto items = pop_mark(h);
+    if (items.count == 0) {
+      fail("OBJ without a class");
+    }
+    use(items.first, Use::obj);
+    push(h, made_by(items.first));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  }
+  op_persid: // PERSID
+    h.in.line();
+    analysis_.persistent_ids = true;
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binpersid: // BINPERSID
+    pop(h);
+    analysis_.persistent_ids = true;
+    push(h, Value{});
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_put:
+    memo_put(h, decimal(h.in.line()));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binput:
+    memo_put(h, h.in.u8());
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_long_binput:
+    memo_put(h, h.in.little_endian(4));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_memoize:
+    memo_put(h, h.memo_count);
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_get:
+    memo_get(h, decimal(h.in.line()));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_binget:
+    memo_get(h, h.in.u8());
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_long_binget:
+    memo_get(h, h.in.little_endian(4));
+    opcode = next_opcode(h, opcodes);
+    goto* targets[opcode];
+  op_unknown:
+    fail("unknown opcode 0x{:02x}", opcode);
   }
 
 private:
@@ -236,27 +636,29 @@ private:
     throw Failure{opcode_offset_, fmt::format(what, std::forward<Args>(args)...)};
   }
 
-  // The stack is a vector used only up to depth_: growing it is the one rare branch, so a push
-  // is a compare and a store.
-  [[gnu::always_inline]] void push(Value value) {
-    if (depth_ == stack_.size()) [[unlikely]] {
-      grow_stack();
+  // The stack is a vector used only up to HotState.depth: growing it is the one rare branch, so a
+  // push is a compare and a store.
+  [[gnu::always_inline]] void push(HotState& h, Value value) {
+    if (h.depth == h.capacity) [[unlikely]] {
+      h.stack = grow_stack(h.depth);
+      h.capacity = static_cast<uint32_t>(stack_.size());
     }
-    stack_[depth_] = value;
-    ++depth_;
+    h.stack[h.depth] = value;
+    ++h.depth;
   }
-  [[gnu::noinline]] void grow_stack() {
-    if (depth_ >= limits_.max_stack) {
+  [[gnu::noinline]] Value* grow_stack(uint32_t depth) {
+    if (depth >= limits_.max_stack) {
       fail("stack deeper than {}", limits_.max_stack);
     }
     stack_.resize(std::min(stack_.size() * 2, limits_.max_stack));
+    return stack_.data();
   }
-  [[gnu::always_inline]] Value pop() {
-    if (depth_ == 0 || stack_[depth_ - 1].kind() == Value::Kind::mark) [[unlikely]] {
+  [[gnu::always_inline]] Value pop(HotState& h) {
+    if (h.depth == 0 || h.stack[h.depth - 1].kind() == Value::Kind::mark) [[unlikely]] {
       fail("stack underflow");
     }
-    --depth_;
-    return stack_[depth_];
+    --h.depth;
+    return h.stack[h.depth];
   }
   // Removes everything above the topmost MARK, and the MARK; only the first item is ever
   // needed (a tuple's type code, OBJ's class), so nothing is copied out.
@@ -264,27 +666,27 @@ private:
     size_t count = 0;
     Value first;
   };
-  Marked pop_mark() {
-    if (marks_.empty()) {
+  [[gnu::always_inline]] Marked pop_mark(HotState& h) {
+    if (marks_.empty()) [[unlikely]] {
       fail("no MARK to pop to");
     }
     uint32_t mark = marks_.back();
     marks_.pop_back();
-    if (mark >= depth_ || stack_[mark].kind() != Value::Kind::mark) {
+    if (mark >= h.depth || h.stack[mark].kind() != Value::Kind::mark) [[unlikely]] {
       fail("MARK was consumed");
     }
-    Marked items{depth_ - mark - 1, {}};
+    Marked items{h.depth - mark - 1, {}};
     if (items.count > 0) {
-      items.first = stack_[mark + 1];
+      items.first = h.stack[mark + 1];
     }
-    depth_ = mark;
+    h.depth = mark;
     return items;
   }
-  [[gnu::always_inline]] Value& top() {
-    if (depth_ == 0 || stack_[depth_ - 1].kind() == Value::Kind::mark) [[unlikely]] {
+  [[gnu::always_inline]] Value& top(HotState& h) {
+    if (h.depth == 0 || h.stack[h.depth - 1].kind() == Value::Kind::mark) [[unlikely]] {
       fail("stack underflow");
     }
-    return stack_[depth_ - 1];
+    return h.stack[h.depth - 1];
   }
 
   // A global the stream names (GLOBAL, STACK_GLOBAL, INST), recorded with its spellings. Torch
@@ -308,6 +710,11 @@ private:
     note_global(value, use);
     return value;
   }
+  // EXT1/2/4's global: a code in copyreg's extension registry, not a name.
+  Value extension_global(uint64_t code) {
+    std::string name = fmt::format("extension_registry[{}]", code);
+    return name_global({"copyreg." + name, "copyreg", "copyreg." + name}, Use::referenced);
+  }
   // A use of a global already named (`value` is the global or an object it made).
   void note_global(const Value& value, Use use) {
     size_t& first = uses_[value.global()][static_cast<size_t>(use)];
@@ -316,8 +723,8 @@ private:
     }
   }
   // APPEND/SETITEM into an object a global made: torch 2.14 checks the target's type.
-  void note_target(Use use) {
-    const Value& target = top();
+  void note_target(HotState& h, Use use) {
+    const Value& target = top(h);
     if (target.kind() == Value::Kind::object) {
       note_global(target, use);
     }
@@ -342,11 +749,14 @@ private:
 
   // Memo keys are small and dense in practice (0, 1, 2, ...): a vector holds those, a map the
   // rest, so a hostile key of 2^32 costs one map node, not 32 GB.
-  [[gnu::always_inline]] Value* memo_slot(uint64_t key, bool create) {
-    if (key < memo_dense_.size()) [[likely]] {
-      return &memo_dense_[key];
+  [[gnu::always_inline]] Value* memo_slot(HotState& h, uint64_t key, bool create) {
+    if (key < h.memo_size) [[likely]] {
+      return &h.memo[key];
     }
-    return memo_slot_slow(key, create);
+    Value* slot = memo_slot_slow(key, create);
+    h.memo = memo_dense_.data();
+    h.memo_size = memo_dense_.size();
+    return slot;
   }
   // A key past the dense vector's end: grow it when the key is dense, else use the map.
   [[gnu::noinline]] Value* memo_slot_slow(uint64_t key, bool create) {
@@ -364,23 +774,23 @@ private:
     }
     return &memo_sparse_.try_emplace(key, Value{Value::Kind::absent}).first->second;
   }
-  [[gnu::always_inline]] void memo_put(uint64_t key) {
-    Value* slot = memo_slot(key, true);
-    memo_used_ = std::max(memo_used_, key + 1); // how much of the dense memo to clear after
+  [[gnu::always_inline]] void memo_put(HotState& h, uint64_t key) {
+    Value* slot = memo_slot(h, key, true);
+    h.memo_used = std::max(h.memo_used, key + 1);
     if (slot->kind() == Value::Kind::absent) {
-      if (memo_count_ >= limits_.max_memo) {
+      if (h.memo_count >= limits_.max_memo) [[unlikely]] {
         fail("memo larger than {}", limits_.max_memo);
       }
-      ++memo_count_;
+      ++h.memo_count;
     }
-    *slot = top();
+    *slot = top(h);
   }
-  [[gnu::always_inline]] void memo_get(uint64_t key) {
-    Value* slot = memo_slot(key, false);
-    if (slot == nullptr || slot->kind() == Value::Kind::absent) {
+  [[gnu::always_inline]] void memo_get(HotState& h, uint64_t key) {
+    Value* slot = memo_slot(h, key, false);
+    if (slot == nullptr || slot->kind() == Value::Kind::absent) [[unlikely]] {
       fail("memo key {} was never stored", key);
     }
-    push(*slot);
+    push(h, *slot);
   }
   uint64_t decimal(std::string_view text) {
     uint64_t value = 0;
@@ -399,294 +809,26 @@ private:
   // pickle costs nothing to skip and must not be copied. A string more than 4 GB into a pickle
   // cannot be referenced by a one-word value and is not kept either (as a global's name it
   // makes STACK_GLOBAL fail, which the scan reports).
-  void push_string(std::string_view text) {
+  [[gnu::always_inline]] void push_string(HotState& h, std::string_view text) {
     auto offset = static_cast<uint64_t>(text.data() - bytes_.data());
     bool kept = text.size() <= Value::kMaxText && offset <= UINT32_MAX;
-    push(kept ? Value{Value::Kind::string,
-                      0,
-                      {static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size())}}
-              : Value{});
+    push(h, kept ? Value{Value::Kind::string,
+                         0,
+                         {static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size())}}
+                 : Value{});
   }
   std::string_view text_of(TextRef text) const { return bytes_.substr(text.offset, text.length); }
-
-  [[gnu::always_inline]] void step(Cursor& in, uint8_t opcode) {
-    switch (opcode) {
-    case 0x80: // PROTO
-      analysis_.protocol = in.u8();
-      if (analysis_.protocol > 5) {
-        fail("unsupported pickle protocol {}", analysis_.protocol);
-      }
-      break;
-    case 0x95: // FRAME: a length prefix only
-      in.take(8);
-      break;
-    case '(': // MARK
-      if (marks_.size() >= limits_.max_marks) {
-        fail("MARKs nested deeper than {}", limits_.max_marks);
-      }
-      marks_.push_back(depth_);
-      push(Value{Value::Kind::mark});
-      break;
-    case '0': // POP
-      if (depth_ > 0 && stack_[depth_ - 1].kind() == Value::Kind::mark) {
-        pop_mark();
-      } else {
-        pop();
-      }
-      break;
-    case '1': // POP_MARK
-      pop_mark();
-      break;
-    case '2': // DUP
-      push(top());
-      break;
-    case 'I':
-    case 'L':
-    case 'F': // INT, LONG, FLOAT (text)
-      in.line();
-      push(Value{});
-      break;
-    case 'J':
-      in.take(4);
-      push(Value{});
-      break; // BININT
-    case 'K':
-      in.take(1);
-      push(Value{});
-      break; // BININT1
-    case 'M':
-      in.take(2);
-      push(Value{});
-      break; // BININT2
-    case 'G':
-      in.take(8);
-      push(Value{});
-      break; // BINFLOAT
-    case 0x8a:
-      in.take(in.u8());
-      push(Value{});
-      break; // LONG1
-    case 0x8b:
-      in.take(in.little_endian(4));
-      push(Value{});
-      break; // LONG4
-    case 'N':
-    case 0x88:
-    case 0x89:
-      push(Value{});
-      break; // NONE, NEWTRUE, NEWFALSE
-    case 'S':
-      push_string(in.line());
-      break; // STRING (quoted repr)
-    case 'V':
-      push_string(in.line());
-      break; // UNICODE (raw-unicode-escape)
-    case 'T':
-      push_string(in.take(in.little_endian(4)));
-      break; // BINSTRING
-    case 'U':
-      push_string(in.take(in.u8()));
-      break; // SHORT_BINSTRING
-    case 'X':
-      push_string(in.take(in.little_endian(4)));
-      break; // BINUNICODE
-    case 0x8c:
-      push_string(in.take(in.u8()));
-      break; // SHORT_BINUNICODE
-    case 0x8d:
-      push_string(in.take(in.little_endian(8)));
-      break; // BINUNICODE8
-    case 'B':
-      in.take(in.little_endian(4));
-      push(Value{});
-      break; // BINBYTES
-    case 'C':
-      in.take(in.u8());
-      push(Value{});
-      break; // SHORT_BINBYTES
-    case 0x8e:
-    case 0x96:
-      in.take(in.little_endian(8));
-      push(Value{});
-      break;   // BINBYTES8, BYTEARRAY8
-    case 0x97: // NEXT_BUFFER
-      analysis_.out_of_band_buffers = true;
-      push(Value{});
-      break;
-    case 0x98: // READONLY_BUFFER
-      top();
-      break;
-    case ']':
-    case ')':
-    case '}':
-    case 0x8f:
-      push(Value{});
-      break; // EMPTY_LIST/TUPLE/DICT/SET
-    case 'a':
-      pop();
-      note_target(Use::append);
-      break; // APPEND
-    case 'e':
-      pop_mark();
-      note_target(Use::append);
-      break; // APPENDS
-    case 'u':
-      pop_mark();
-      note_target(Use::setitem);
-      break; // SETITEMS
-    case 0x90:
-      pop_mark();
-      top();
-      break; // ADDITEMS
-    case 's':
-      pop();
-      pop();
-      note_target(Use::setitem);
-      break; // SETITEM
-    case 'l':
-    case 'd':
-    case 0x91:
-      pop_mark();
-      push(Value{});
-      break; // LIST, DICT, FROZENSET
-    case 't':
-      push(tuple_of(pop_mark().first));
-      break; // TUPLE
-    case 0x85:
-    case 0x86:
-    case 0x87: { // TUPLE1, TUPLE2, TUPLE3
-      Value first;
-      for (int left = opcode - 0x84; left > 0; --left) {
-        first = pop();
-      }
-      push(tuple_of(first));
-      break;
-    }
-    case 'c': { // GLOBAL module\\nname\\n
-      std::string module(in.line());
-      std::string name(in.line());
-      push(name_global(global_name(module, name), Use::referenced));
-      break;
-    }
-    case 0x93: { // STACK_GLOBAL: the two strings may come straight from the memo
-      Value name = pop();
-      Value module = pop();
-      if (name.kind() != Value::Kind::string || module.kind() != Value::Kind::string) {
-        fail("STACK_GLOBAL needs two strings");
-      }
-      push(name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
-      break;
-    }
-    case 0x82:
-    case 0x83:
-    case 0x84: { // EXT1, EXT2, EXT4: copyreg's extension registry
-      uint64_t code = in.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
-      std::string name = fmt::format("extension_registry[{}]", code);
-      push(name_global({"copyreg." + name, "copyreg", "copyreg." + name}, Use::referenced));
-      break;
-    }
-    case 'R': { // REDUCE
-      Value args = pop();
-      Value callable = pop();
-      use(callable, Use::reduce);
-      push(made_by(callable, args));
-      break;
-    }
-    case 0x81: { // NEWOBJ
-      pop();
-      Value cls = pop();
-      use(cls, Use::newobj);
-      push(made_by(cls));
-      break;
-    }
-    case 0x92: { // NEWOBJ_EX
-      pop();
-      pop();
-      Value cls = pop();
-      use(cls, Use::newobj_ex);
-      push(made_by(cls));
-      break;
-    }
-    case 'b': { // BUILD: the state goes into the object below it
-      pop();
-      Value& object = top();
-      if (object.kind() == Value::Kind::object || object.kind() == Value::Kind::global) {
-        note_global(object, Use::build);
-      }
-      if (object.kind() == Value::Kind::object && object.global() == numpy_dtype_ &&
-          object.text().length > 0) {
-        analysis_.numpy_dtype_builds.push_back(
-            {std::string(text_of(object.text())), opcode_offset_});
-      }
-      break;
-    }
-    case 'i': { // INST module\\nname\\n, arguments above a MARK
-      std::string module(in.line());
-      std::string name(in.line());
-      pop_mark();
-      Value global = name_global(global_name(module, name), Use::inst);
-      push(Value{Value::Kind::object, global.global()});
-      break;
-    }
-    case 'o': { // OBJ: class and arguments above a MARK
-      auto items = pop_mark();
-      if (items.count == 0) {
-        fail("OBJ without a class");
-      }
-      use(items.first, Use::obj);
-      push(made_by(items.first));
-      break;
-    }
-    case 'P': // PERSID
-      in.line();
-      analysis_.persistent_ids = true;
-      push(Value{});
-      break;
-    case 'Q': // BINPERSID
-      pop();
-      analysis_.persistent_ids = true;
-      push(Value{});
-      break;
-    case 'p':
-      memo_put(decimal(in.line()));
-      break; // PUT
-    case 'q':
-      memo_put(in.u8());
-      break; // BINPUT
-    case 'r':
-      memo_put(in.little_endian(4));
-      break; // LONG_BINPUT
-    case 0x94:
-      memo_put(memo_count_);
-      break; // MEMOIZE
-    case 'g':
-      memo_get(decimal(in.line()));
-      break; // GET
-    case 'h':
-      memo_get(in.u8());
-      break; // BINGET
-    case 'j':
-      memo_get(in.little_endian(4));
-      break; // LONG_BINGET
-    default:
-      fail("unknown opcode 0x{:02x}", opcode);
-    }
-  }
 
   std::string_view bytes_;
   PickleLimits limits_;
   WalkMemory& memory_;
   PickleAnalysis analysis_;
-  std::vector<Value> stack_;
-  // The stack is stack_[0, depth_). 32 bits, not size_t, so that no store of a Value (a 64-bit
-  // word) may alias it: a size_t depth is reloaded from memory after every push.
-  uint32_t depth_ = 0;
+  std::vector<Value> stack_; // its data and size are HotState's during the walk
   std::vector<uint32_t> marks_;
   static constexpr uint64_t kDenseMemo = 1 << 20;
   std::vector<Value> memo_dense_;
   std::unordered_map<uint64_t, Value> memo_sparse_;
-  size_t memo_count_ = 0;
-  uint64_t memo_used_ = 0; // one past the highest key stored
+  uint64_t memo_used_ = ~uint64_t{0}; // HotState's memo_used, once the walk has finished
   std::unordered_map<std::string, uint32_t> index_;
   static constexpr size_t kUnused = ~size_t{0};
   std::vector<std::array<size_t, kUseNames.size()>> uses_; // per global: each use's first offset
