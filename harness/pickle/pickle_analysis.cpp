@@ -149,7 +149,6 @@ GlobalName global_name(std::string_view written_module, std::string_view written
 // cost more than the walk itself. Between walks the memo holds only absent entries.
 struct WalkMemory {
   std::vector<Value> stack;
-  std::vector<uint32_t> marks;
   std::vector<Value> memo_dense = std::vector<Value>(64, Value{Value::Kind::absent});
   std::unordered_map<uint64_t, Value> memo_sparse;
 };
@@ -167,6 +166,10 @@ struct HotState {
   uint64_t memo_size;
   uint64_t memo_used = 0; // one past the highest dense key stored: what to clear after
   size_t memo_count = 0;
+  // How many MARKs are on the stack. Only MARK pushes a mark (a mark cannot be memoised or
+  // duplicated) and only popping to it removes one, so the topmost mark is found by looking
+  // down the stack, over exactly the items being popped: no separate stack of mark positions.
+  uint32_t marks = 0;
 };
 
 class Walker {
@@ -174,12 +177,10 @@ public:
   // Takes `memory`'s buffers for the walk and gives them back, memo cleared, when done.
   Walker(std::string_view bytes, const PickleLimits& limits, WalkMemory& memory)
       : bytes_(bytes), limits_(limits), memory_(memory), stack_(std::move(memory.stack)),
-        marks_(std::move(memory.marks)), memo_dense_(std::move(memory.memo_dense)),
-        memo_sparse_(std::move(memory.memo_sparse)) {
+        memo_dense_(std::move(memory.memo_dense)), memo_sparse_(std::move(memory.memo_sparse)) {
     // The stack's size is where a push checks the depth budget, which a 32-bit depth bounds.
     limits_.max_stack = std::min<size_t>(limits_.max_stack, UINT32_MAX);
     stack_.resize(std::min<size_t>(std::max<size_t>(stack_.size(), 64), limits_.max_stack));
-    marks_.clear();
     memo_dense_.resize(std::max<size_t>(memo_dense_.size(), 64), Value{Value::Kind::absent});
   }
   Walker(const Walker&) = delete;
@@ -200,7 +201,6 @@ public:
     }
     memo_sparse_.clear();
     memory_.stack = std::move(stack_);
-    memory_.marks = std::move(marks_);
     memory_.memo_dense = std::move(memo_dense_);
     memory_.memo_sparse = std::move(memo_sparse_);
   }
@@ -315,10 +315,10 @@ public:
     opcode = next_opcode(h, opcodes);
     goto* targets[opcode];
   op_mark: // MARK
-    if (marks_.size() >= limits_.max_marks) {
+    if (h.marks >= limits_.max_marks) [[unlikely]] {
       fail("MARKs nested deeper than {}", limits_.max_marks);
     }
-    marks_.push_back(h.depth);
+    ++h.marks;
     push(h, Value{Value::Kind::mark});
     opcode = next_opcode(h, opcodes);
     goto* targets[opcode];
@@ -667,14 +667,14 @@ private:
     Value first;
   };
   [[gnu::always_inline]] Marked pop_mark(HotState& h) {
-    if (marks_.empty()) [[unlikely]] {
+    if (h.marks == 0) [[unlikely]] {
       fail("no MARK to pop to");
     }
-    uint32_t mark = marks_.back();
-    marks_.pop_back();
-    if (mark >= h.depth || h.stack[mark].kind() != Value::Kind::mark) [[unlikely]] {
-      fail("MARK was consumed");
+    uint32_t mark = h.depth - 1;
+    while (h.stack[mark].kind() != Value::Kind::mark) {
+      --mark;
     }
+    --h.marks;
     Marked items{h.depth - mark - 1, {}};
     if (items.count > 0) {
       items.first = h.stack[mark + 1];
@@ -824,7 +824,6 @@ private:
   WalkMemory& memory_;
   PickleAnalysis analysis_;
   std::vector<Value> stack_; // its data and size are HotState's during the walk
-  std::vector<uint32_t> marks_;
   static constexpr uint64_t kDenseMemo = 1 << 20;
   std::vector<Value> memo_dense_;
   std::unordered_map<uint64_t, Value> memo_sparse_;

@@ -107,12 +107,12 @@ Refused global_refusal(const ScannedGlobal& global, const std::string& compared,
   return refused;
 }
 
-std::vector<Refused> weights_only_refusals(const FileScan& scan, const Fingerprint& env) {
+std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRules& indexed) {
+  const Fingerprint& env = *indexed.env;
   const UnpicklerRules& rules = *env.rules;
-  const std::vector<std::string>& allowlist = *env.allowlist;
   std::vector<Refused> refused;
   for (const auto& [opcode, at] : scan.opcodes) {
-    if (!rules.opcodes.contains(std::string_view(pickle_opcode_name(opcode)))) {
+    if (!indexed.implemented[opcode]) {
       refused.push_back({at, BlockReason::unsupported_opcode, "", true,
                          fmt::format("opcode {} (pickle protocol {}) is not implemented by this "
                                      "version's weights-only unpickler",
@@ -124,8 +124,8 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const Fingerpri
     const std::string& compared = rules.maps_python2_names ? global.name : global.raw_name;
     std::string module =
         rules.maps_python2_names ? global.module : compared.substr(0, compared.rfind('.'));
-    bool allowlisted = contains(allowlist, compared);
-    if (contains(env.blocklisted_modules, module)) {
+    bool allowlisted = indexed.allowlist.contains(compared);
+    if (indexed.blocklisted_modules.contains(module)) {
       refused.push_back(
           {global.first, BlockReason::module_blocklisted, global.name, true,
            fmt::format("module {} is blocklisted: no allowlist admits {}", module, global.name)});
@@ -139,7 +139,7 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const Fingerpri
   if (numpy_major(env) >= 2 && rules.build_allowlisted_class) {
     for (const auto& [code, at] : scan.numpy_dtype_builds) {
       std::string type = numpy_dtype_class(code);
-      if (!type.empty() && !contains(allowlist, type)) {
+      if (!type.empty() && !indexed.allowlist.contains(type)) {
         refused.push_back({at, BlockReason::global_not_allowed, type, false,
                            fmt::format("BUILD of a {} dtype: numpy 2 makes it a {}, which is not "
                                        "allowlisted",
@@ -152,7 +152,8 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const Fingerpri
   return refused;
 }
 
-LoadPrediction weights_only_prediction(const FileScan& scan, const Fingerprint& env) {
+LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules& indexed) {
+  const Fingerprint& env = *indexed.env;
   LoadPrediction prediction;
   const UnpicklerRules& rules = *env.rules;
   if (scan.is_torchscript()) {
@@ -166,7 +167,7 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const Fingerprint& 
     }
     return prediction;
   }
-  std::vector<Refused> refused = weights_only_refusals(scan, env);
+  std::vector<Refused> refused = weights_only_refusals(scan, indexed);
   if (refused.empty()) {
     if (scan.format == "pickle") {
       prediction.outcome = Outcome::error;
@@ -224,7 +225,26 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const Fingerprint
 
 } // namespace
 
+EnvLoadRules::EnvLoadRules(const Fingerprint& fingerprint) : env(&fingerprint) {
+  if (fingerprint.rules) {
+    for (int opcode = 0; opcode < 256; ++opcode) {
+      implemented[static_cast<size_t>(opcode)] = fingerprint.rules->opcodes.contains(
+          std::string_view(pickle_opcode_name(static_cast<uint8_t>(opcode))));
+    }
+  }
+  if (fingerprint.allowlist) {
+    allowlist.insert(fingerprint.allowlist->begin(), fingerprint.allowlist->end());
+  }
+  blocklisted_modules.insert(fingerprint.blocklisted_modules.begin(),
+                             fingerprint.blocklisted_modules.end());
+}
+
 LoadPrediction predict_load(const FileScan& scan, const Fingerprint& env, ScanMode mode) {
+  return predict_load(scan, EnvLoadRules(env), mode);
+}
+
+LoadPrediction predict_load(const FileScan& scan, const EnvLoadRules& indexed, ScanMode mode) {
+  const Fingerprint& env = *indexed.env;
   bool weights_only = mode == ScanMode::weights_only || env.weights_only_default.value_or(false);
   if (mode == ScanMode::weights_only && !env.has_weights_only) {
     LoadPrediction prediction;
@@ -241,7 +261,7 @@ LoadPrediction predict_load(const FileScan& scan, const Fingerprint& env, ScanMo
     prediction.detail = "the env's weights-only rules were not measured";
     return prediction;
   }
-  return weights_only_prediction(scan, env);
+  return weights_only_prediction(scan, indexed);
 }
 
 } // namespace loadmatrix

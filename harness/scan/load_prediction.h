@@ -6,7 +6,10 @@
 #include "records/classify.h"
 #include "scan/file_scan.h"
 
+#include <bitset>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace loadmatrix {
@@ -29,6 +32,19 @@ struct LoadPrediction {
   bool runs_code = false; // a full unpickler: loading executes whatever the pickle says
 };
 
+// An env's weights-only rules indexed for lookup. A scan predicts every file against the same
+// few envs, and searching the opcode names and the allowlist for each file cost more than
+// reading a small file; index once per scan. Views into `env`, which must outlive this.
+struct EnvLoadRules {
+  explicit EnvLoadRules(const Fingerprint& env);
+  const Fingerprint* env;
+  std::bitset<256> implemented; // the opcodes its weights-only unpickler implements
+  std::unordered_set<std::string_view> allowlist;
+  std::unordered_set<std::string_view> blocklisted_modules;
+};
+
+LoadPrediction predict_load(const FileScan& scan, const EnvLoadRules& env, ScanMode mode);
+// Indexes `env` for this one prediction.
 LoadPrediction predict_load(const FileScan& scan, const Fingerprint& env, ScanMode mode);
 
 } // namespace loadmatrix

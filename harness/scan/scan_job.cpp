@@ -18,7 +18,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The static pass over one file: what it holds, and per env and mode what a load would do.
-ScannedFile scan_statically(const ScanInput& input, const std::vector<Environment>& envs) {
+ScannedFile scan_statically(const ScanInput& input, const std::vector<Environment>& envs,
+                            const std::vector<EnvLoadRules>& rules) {
   ScannedFile file{scan_file(input), {}};
   bool loadable = file.scan.status == FileStatus::checkpoint ||
                   (file.scan.status == FileStatus::error && input.error.empty());
@@ -26,13 +27,19 @@ ScannedFile scan_statically(const ScanInput& input, const std::vector<Environmen
     return file;
   }
   file.cells.reserve(envs.size() * 2);
-  for (const auto& env : envs) {
+  for (size_t e = 0; e < envs.size(); ++e) {
+    const Environment& env = envs[e];
     for (ScanMode mode : {ScanMode::weights_only, ScanMode::version_default}) {
       ScanCell cell;
       cell.env = env.spec.name;
       cell.mode = mode;
       if (file.scan.status == FileStatus::checkpoint) {
-        cell.predicted = predict_load(file.scan, env.fingerprint(), mode);
+        // Where a bare torch.load is weights_only, its prediction is the weights_only one.
+        bool same_as_weights_only = mode == ScanMode::version_default &&
+                                    env.fingerprint().has_weights_only &&
+                                    env.fingerprint().weights_only_default.value_or(false);
+        cell.predicted = same_as_weights_only ? file.cells.back().predicted
+                                              : predict_load(file.scan, rules[e], mode);
         if (cell.predicted->outcome == Outcome::blocked) {
           ScanFix fix;
           fix.allowlist = cell.predicted->fix_allowlist;
@@ -59,9 +66,14 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   // Files are independent and reading one is mostly waiting on the kernel: the static pass
   // runs on every core, each file's result in its input's place, so the order is the inputs'.
   std::vector<ScanInput> inputs = collect_scan_inputs(request.paths);
+  std::vector<EnvLoadRules> rules;
+  for (const auto& env : request.envs) {
+    rules.emplace_back(env.fingerprint());
+  }
   result.files.resize(inputs.size());
-  for_each_index(inputs.size(), request.static_jobs,
-                 [&](size_t i) { result.files[i] = scan_statically(inputs[i], request.envs); });
+  for_each_index(inputs.size(), request.static_jobs, [&](size_t i) {
+    result.files[i] = scan_statically(inputs[i], request.envs, rules);
+  });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));
