@@ -148,3 +148,21 @@ TEST(PickleAnalysisTest, AStringLongerThanAnyNameIsSkippedNotKept) {
   bytes += module + "\x8c\x01x\x93."s;
   EXPECT_NE(error_of(bytes).find("STACK_GLOBAL needs two strings"), std::string::npos);
 }
+
+// The walk keeps its memo between pickles on a thread (for speed): nothing one pickle stored,
+// even one that failed half-way, may be there for the next.
+TEST(PickleAnalysisTest, NoMemoEntryOutlivesItsPickle) {
+  std::string stores_many = "\x80\x02"s;
+  for (char low = 0; low < 100; ++low) { // NONE, LONG_BINPUT, POP: keys 0-99, 256-355, 512-611
+    for (char high = 0; high < 3; ++high) {
+      stores_many += "Nr"s + low + high + "\0\0"s + "0";
+    }
+  }
+  EXPECT_EQ(analyze(stores_many + ".").opcodes, 1u + 300 * 3 + 1);
+  EXPECT_EQ(error_of("\x80\x02j\x02\x01\x00\x00."s), "offset 2: memo key 258 was never stored");
+  EXPECT_EQ(error_of(stores_many + "\xff"), "offset 2102: unknown opcode 0xff");
+  EXPECT_EQ(error_of("\x80\x02h\x05."s), "offset 2: memo key 5 was never stored");
+  // MARKs a failed walk left on the stack are gone too.
+  EXPECT_EQ(error_of("((((\xff"s), "offset 4: unknown opcode 0xff");
+  EXPECT_EQ(error_of("N1."s), "offset 1: no MARK to pop to");
+}
