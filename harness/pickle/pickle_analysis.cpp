@@ -232,6 +232,19 @@ public:
     return opcode;
   }
 
+  // Where a handler jumps: the next opcode's handler, `opcode` set to it.
+  using Handlers = std::array<void*, 256>;
+  [[gnu::always_inline]] void* next_handler(HotState& h, size_t& opcodes, uint8_t& opcode,
+                                            const Handlers& handlers) {
+    opcode = next_opcode(h, opcodes);
+    return handlers[opcode];
+  }
+  [[gnu::always_inline]] void* next_handler_after_push(HotState& h, size_t& opcodes,
+                                                       uint8_t& opcode, const Handlers& handlers) {
+    opcode = next_opcode_after_push(h, opcodes);
+    return handlers[opcode];
+  }
+
   // Each opcode's handler ends in its own jump to the next opcode's handler, not in a jump back
   // to one shared switch: with a dispatch per handler the branch predictor learns which opcode
   // follows which (as in CPython's interpreter), where the one shared jump of a switch was
@@ -241,78 +254,78 @@ public:
     HotState h{Cursor(bytes_),     stack_.data(),     0, static_cast<uint32_t>(stack_.size()),
                memo_dense_.data(), memo_dense_.size()};
     size_t opcodes = 0;
-    std::array<void*, 256> targets;
-    targets.fill(&&op_unknown);
-    targets['.'] = &&op_stop;
-    targets[0x80] = &&op_proto;
-    targets[0x95] = &&op_frame;
-    targets['('] = &&op_mark;
-    targets['0'] = &&op_pop;
-    targets['1'] = &&op_pop_mark;
-    targets['2'] = &&op_dup;
-    targets['I'] = &&op_int_long_float;
-    targets['L'] = &&op_int_long_float;
-    targets['F'] = &&op_int_long_float;
-    targets['J'] = &&op_binint;
-    targets['K'] = &&op_binint1;
-    targets['M'] = &&op_binint2;
-    targets['G'] = &&op_binfloat;
-    targets[0x8a] = &&op_long1;
-    targets[0x8b] = &&op_long4;
-    targets['N'] = &&op_none_true_false;
-    targets[0x88] = &&op_none_true_false;
-    targets[0x89] = &&op_none_true_false;
-    targets['S'] = &&op_string;
-    targets['V'] = &&op_unicode;
-    targets['T'] = &&op_binstring;
-    targets['U'] = &&op_short_binstring;
-    targets['X'] = &&op_binunicode;
-    targets[0x8c] = &&op_short_binunicode;
-    targets[0x8d] = &&op_binunicode8;
-    targets['B'] = &&op_binbytes;
-    targets['C'] = &&op_short_binbytes;
-    targets[0x8e] = &&op_binbytes8;
-    targets[0x96] = &&op_binbytes8;
-    targets[0x97] = &&op_next_buffer;
-    targets[0x98] = &&op_readonly_buffer;
-    targets[']'] = &&op_empty_container;
-    targets[')'] = &&op_empty_container;
-    targets['}'] = &&op_empty_container;
-    targets[0x8f] = &&op_empty_container;
-    targets['a'] = &&op_append;
-    targets['e'] = &&op_appends;
-    targets['u'] = &&op_setitems;
-    targets[0x90] = &&op_additems;
-    targets['s'] = &&op_setitem;
-    targets['l'] = &&op_list_dict_frozenset;
-    targets['d'] = &&op_list_dict_frozenset;
-    targets[0x91] = &&op_list_dict_frozenset;
-    targets['t'] = &&op_tuple;
-    targets[0x85] = &&op_tuple123;
-    targets[0x86] = &&op_tuple123;
-    targets[0x87] = &&op_tuple123;
-    targets['c'] = &&op_global;
-    targets[0x93] = &&op_stack_global;
-    targets[0x82] = &&op_ext;
-    targets[0x83] = &&op_ext;
-    targets[0x84] = &&op_ext;
-    targets['R'] = &&op_reduce;
-    targets[0x81] = &&op_newobj;
-    targets[0x92] = &&op_newobj_ex;
-    targets['b'] = &&op_build;
-    targets['i'] = &&op_inst;
-    targets['o'] = &&op_obj;
-    targets['P'] = &&op_persid;
-    targets['Q'] = &&op_binpersid;
-    targets['p'] = &&op_put;
-    targets['q'] = &&op_binput;
-    targets['r'] = &&op_long_binput;
-    targets[0x94] = &&op_memoize;
-    targets['g'] = &&op_get;
-    targets['h'] = &&op_binget;
-    targets['j'] = &&op_long_binget;
-    uint8_t opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    Handlers handlers;
+    handlers.fill(&&op_unknown);
+    handlers['.'] = &&op_stop;
+    handlers[0x80] = &&op_proto;
+    handlers[0x95] = &&op_frame;
+    handlers['('] = &&op_mark;
+    handlers['0'] = &&op_pop;
+    handlers['1'] = &&op_pop_mark;
+    handlers['2'] = &&op_dup;
+    handlers['I'] = &&op_int_long_float;
+    handlers['L'] = &&op_int_long_float;
+    handlers['F'] = &&op_int_long_float;
+    handlers['J'] = &&op_binint;
+    handlers['K'] = &&op_binint1;
+    handlers['M'] = &&op_binint2;
+    handlers['G'] = &&op_binfloat;
+    handlers[0x8a] = &&op_long1;
+    handlers[0x8b] = &&op_long4;
+    handlers['N'] = &&op_none_true_false;
+    handlers[0x88] = &&op_none_true_false;
+    handlers[0x89] = &&op_none_true_false;
+    handlers['S'] = &&op_string_line;
+    handlers['V'] = &&op_string_line;
+    handlers['T'] = &&op_string4;
+    handlers['X'] = &&op_string4;
+    handlers['U'] = &&op_string1;
+    handlers[0x8c] = &&op_string1;
+    handlers[0x8d] = &&op_binunicode8;
+    handlers['B'] = &&op_binbytes;
+    handlers['C'] = &&op_short_binbytes;
+    handlers[0x8e] = &&op_binbytes8;
+    handlers[0x96] = &&op_binbytes8;
+    handlers[0x97] = &&op_next_buffer;
+    handlers[0x98] = &&op_readonly_buffer;
+    handlers[']'] = &&op_empty_container;
+    handlers[')'] = &&op_empty_container;
+    handlers['}'] = &&op_empty_container;
+    handlers[0x8f] = &&op_empty_container;
+    handlers['a'] = &&op_append;
+    handlers['e'] = &&op_appends;
+    handlers['u'] = &&op_setitems;
+    handlers[0x90] = &&op_additems;
+    handlers['s'] = &&op_setitem;
+    handlers['l'] = &&op_list_dict_frozenset;
+    handlers['d'] = &&op_list_dict_frozenset;
+    handlers[0x91] = &&op_list_dict_frozenset;
+    handlers['t'] = &&op_tuple;
+    handlers[0x85] = &&op_tuple123;
+    handlers[0x86] = &&op_tuple123;
+    handlers[0x87] = &&op_tuple123;
+    handlers['c'] = &&op_global;
+    handlers[0x93] = &&op_stack_global;
+    handlers[0x82] = &&op_ext;
+    handlers[0x83] = &&op_ext;
+    handlers[0x84] = &&op_ext;
+    handlers['R'] = &&op_reduce;
+    handlers[0x81] = &&op_newobj;
+    handlers[0x92] = &&op_newobj_ex;
+    handlers['b'] = &&op_build;
+    handlers['i'] = &&op_inst;
+    handlers['o'] = &&op_obj;
+    handlers['P'] = &&op_persid;
+    handlers['Q'] = &&op_binpersid;
+    handlers['p'] = &&op_put;
+    handlers['q'] = &&op_binput;
+    handlers['r'] = &&op_long_binput;
+    handlers[0x94] = &&op_memoize;
+    handlers['g'] = &&op_get;
+    handlers['h'] = &&op_binget;
+    handlers['j'] = &&op_long_binget;
+    uint8_t opcode = 0;
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_stop:
     analysis_.opcodes = opcodes;
     memo_used_ = h.memo_used;
@@ -322,166 +335,123 @@ public:
     if (analysis_.protocol > 5) {
       fail("unsupported pickle protocol {}", analysis_.protocol);
     }
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_frame: // FRAME: a length prefix only
     h.in.take(8);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_mark: // MARK
     if (h.marks >= limits_.max_marks) [[unlikely]] {
       fail("MARKs nested deeper than {}", limits_.max_marks);
     }
     ++h.marks;
     push(h, Value{Value::Kind::mark});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_pop: // POP
     if (h.depth > 0 && h.stack[h.depth - 1].kind() == Value::Kind::mark) {
       pop_mark(h);
     } else {
       pop(h);
     }
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_pop_mark: // POP_MARK
     pop_mark(h);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_dup: // DUP
     push(h, top(h));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_int_long_float: // INT, LONG, FLOAT (text)
     h.in.line();
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binint:
     h.in.take(4);
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binint1:
     h.in.take(1);
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binint2:
     h.in.take(2);
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binfloat:
     h.in.take(8);
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_long1:
     h.in.take(h.in.u8());
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_long4:
     h.in.take(h.in.little_endian(4));
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_none_true_false:
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
-  op_string:
+    goto* next_handler(h, opcodes, opcode, handlers);
+  op_string_line: // STRING (quoted repr), UNICODE (raw-unicode-escape)
     push_string(h, h.in.line());
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
-  op_unicode:
-    push_string(h, h.in.line());
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
-  op_binstring:
+    goto* next_handler(h, opcodes, opcode, handlers);
+  op_string4: // BINSTRING, BINUNICODE: a 4-byte length
     push_string(h, h.in.take(h.in.little_endian(4)));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
-  op_short_binstring:
+    goto* next_handler_after_push(h, opcodes, opcode, handlers);
+  op_string1: // SHORT_BINSTRING, SHORT_BINUNICODE: a 1-byte length
     push_string(h, h.in.take(h.in.u8()));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
-  op_binunicode:
-    push_string(h, h.in.take(h.in.little_endian(4)));
-    opcode = next_opcode_after_push(h, opcodes);
-    goto* targets[opcode];
-  op_short_binunicode:
-    push_string(h, h.in.take(h.in.u8()));
-    opcode = next_opcode_after_push(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler_after_push(h, opcodes, opcode, handlers);
   op_binunicode8:
     push_string(h, h.in.take(h.in.little_endian(8)));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binbytes:
     h.in.take(h.in.little_endian(4));
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_short_binbytes:
     h.in.take(h.in.u8());
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binbytes8:
     h.in.take(h.in.little_endian(8));
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_next_buffer: // NEXT_BUFFER
     analysis_.out_of_band_buffers = true;
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_readonly_buffer: // READONLY_BUFFER
     top(h);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_empty_container:
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_append:
     pop(h);
     note_target(h, Use::append);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_appends:
     pop_mark(h);
     note_target(h, Use::append);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_setitems:
     pop_mark(h);
     note_target(h, Use::setitem);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_additems:
     pop_mark(h);
     top(h);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_setitem:
     pop(h);
     pop(h);
     note_target(h, Use::setitem);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_list_dict_frozenset:
     pop_mark(h);
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_tuple:
     push(h, tuple_of(pop_mark(h).first));
-    opcode = next_opcode_after_push(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler_after_push(h, opcodes, opcode, handlers);
   // TUPLE1, TUPLE2, TUPLE3
   op_tuple123 : {
     Value first;
@@ -489,16 +459,14 @@ public:
       first = pop(h);
     }
     push(h, tuple_of(first));
-    opcode = next_opcode_after_push(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler_after_push(h, opcodes, opcode, handlers);
   }
   // GLOBAL module\\nname\\n
   op_global : {
     std::string_view module = h.in.line();
     std::string_view name = h.in.line();
     push(h, name_global(global_name(module, name), Use::referenced));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // STACK_GLOBAL: the two strings may come straight from the memo
   op_stack_global : {
@@ -509,15 +477,13 @@ public:
     }
     push(h,
          name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // EXT1, EXT2, EXT4: copyreg's extension registry
   op_ext : {
     uint64_t code = h.in.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
     push(h, extension_global(code));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // REDUCE
   op_reduce : {
@@ -525,8 +491,7 @@ public:
     Value callable = pop(h);
     use(callable, Use::reduce);
     push(h, made_by(callable, args));
-    opcode = next_opcode_after_push(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler_after_push(h, opcodes, opcode, handlers);
   }
   // NEWOBJ
   op_newobj : {
@@ -534,8 +499,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj);
     push(h, made_by(cls));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // NEWOBJ_EX
   op_newobj_ex : {
@@ -544,8 +508,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj_ex);
     push(h, made_by(cls));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // BUILD: the state goes into the object below it
   op_build : {
@@ -558,8 +521,7 @@ public:
         object.text().length > 0) {
       analysis_.numpy_dtype_builds.push_back({std::string(text_of(object.text())), opcode_offset_});
     }
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // INST module\\nname\\n, arguments above a MARK
   op_inst : {
@@ -568,8 +530,7 @@ public:
     pop_mark(h);
     Value global = name_global(global_name(module, name), Use::inst);
     push(h, Value{Value::Kind::object, global.global()});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   // OBJ: class and arguments above a MARK
   op_obj : {
@@ -579,49 +540,39 @@ public:
     }
     use(items.first, Use::obj);
     push(h, made_by(items.first));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   }
   op_persid: // PERSID
     h.in.line();
     analysis_.persistent_ids = true;
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binpersid: // BINPERSID
     pop(h);
     analysis_.persistent_ids = true;
     push(h, Value{});
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_put:
     memo_put(h, decimal(h.in.line()));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binput:
     memo_put(h, h.in.u8());
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_long_binput:
     memo_put(h, h.in.little_endian(4));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_memoize:
     memo_put(h, h.memo_count);
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_get:
     memo_get(h, decimal(h.in.line()));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_binget:
     memo_get(h, h.in.u8());
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_long_binget:
     memo_get(h, h.in.little_endian(4));
-    opcode = next_opcode(h, opcodes);
-    goto* targets[opcode];
+    goto* next_handler(h, opcodes, opcode, handlers);
   op_unknown:
     fail("unknown opcode 0x{:02x}", opcode);
   }
