@@ -43,8 +43,10 @@ constexpr std::string_view kLegacyMagic =
 bool is_pickle_member(std::string_view name) {
   return name == "data.pkl" || name.ends_with("/data.pkl") || name.ends_with("/constants.pkl");
 }
+// What torch.load itself tests (serialization._is_torchscript_zip: a "constants.pkl" record),
+// and nothing more: an archive with code/ but no constants.pkl is unpickled like any checkpoint.
 bool marks_torchscript(std::string_view name) {
-  return name.ends_with("/constants.pkl") || name.find("/code/") != std::string_view::npos;
+  return name.ends_with("/constants.pkl");
 }
 
 // The fast path: stored members found through the central directory of the mapped file

@@ -50,6 +50,11 @@ TEST(CheckpointFileTest, RecognisesEachFormatByItsBytes) {
   ASSERT_TRUE(script);
   EXPECT_EQ(script->format, CheckpointFormat::torchscript);
   EXPECT_EQ(script->pickles.size(), 2u);
+  // torch.load calls an archive TorchScript by its constants.pkl alone; code/ is not enough.
+  auto code_only = read_checkpoint_file(write_zip(
+      dir.path() / "c.pt", {{"m/data.pkl", "\x80\x02}."s}, {"m/code/__torch__.py", "pass"}}));
+  ASSERT_TRUE(code_only);
+  EXPECT_EQ(code_only->format, CheckpointFormat::torch_zip);
 
   EXPECT_EQ(read_checkpoint_file(write(dir.path() / "raw.pkl", "\x80\x04N."s))->format,
             CheckpointFormat::raw_pickle);
