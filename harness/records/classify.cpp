@@ -91,22 +91,23 @@ Refusal parse_refusal(std::string_view error_type, std::string_view raw_message)
 }
 
 bool is_dangerous_global(std::string_view name) {
-  static const char* const modules[] = {
+  // string_views, not C strings: this runs for every global of every scanned file.
+  static constexpr std::string_view modules[] = {
       "os.",      "posix.",      "nt.",        "subprocess.",      "sys.",    "pickle.", "_pickle.",
       "shutil.",  "socket.",     "importlib.", "runpy.",           "pty.",    "code.",   "ctypes.",
       "marshal.", "webbrowser.", "commands.",  "multiprocessing.", "signal.", "io."};
-  for (const char* module : modules) {
+  for (std::string_view module : modules) {
     if (name.starts_with(module)) {
       return true;
     }
   }
-  static const char* const builtins[] = {
+  static constexpr std::string_view builtins[] = {
       "builtins.eval",       "builtins.exec",       "builtins.getattr", "builtins.setattr",
       "builtins.delattr",    "builtins.__import__", "builtins.compile", "builtins.open",
       "builtins.globals",    "builtins.locals",     "builtins.vars",    "builtins.input",
       "builtins.breakpoint", "builtins.exit",       "builtins.quit",    "torch.load",
       "torch.hub.load"};
-  for (const char* builtin : builtins) {
+  for (std::string_view builtin : builtins) {
     if (name == builtin) {
       return true;
     }
