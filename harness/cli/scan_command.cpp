@@ -163,14 +163,13 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
   ScanResult result = run_scan(request, log);
-  Json document = result.to_json();
-  document["missing_envs"] = missing;
+  std::string document = result.to_json_text({{"missing_envs", missing}});
   if (!args.json.empty()) {
-    write_json_file(args.json, document).value_or_throw();
+    write_file_atomically(args.json, document).value_or_throw();
   }
   print_table(result, request.envs);
   if (!args.out.empty()) {
-    write_json_file(out_dir / "scan.json", document).value_or_throw();
+    write_file_atomically(out_dir / "scan.json", document).value_or_throw();
     auto [header, records] = scan_as_results(result);
     auto store = ResultStore::open(out_dir, false, header).value_or_throw();
     for (const auto& record : records) {

@@ -110,54 +110,88 @@ Json cell_json(const ScanCell& cell) {
   return out;
 }
 
+// `value_text` (a Json::dump(2)) as it prints nested `indent` spaces deep: JSON strings escape
+// their newlines, so every raw newline is the printer's own.
+void append_indented(std::string& out, const std::string& value_text, size_t indent) {
+  size_t from = 0;
+  for (size_t newline; (newline = value_text.find('\n', from)) != std::string::npos;
+       from = newline + 1) {
+    out.append(value_text, from, newline + 1 - from);
+    out.append(indent, ' ');
+  }
+  out.append(value_text, from);
+}
+
+Json file_json(const ScannedFile& file) {
+  const FileScan& scan = file.scan;
+  Json globals = Json::array();
+  for (const auto& global : scan.globals) {
+    Json uses = Json::array();
+    for (const auto& [use, at] : global.uses) {
+      uses.push_back(use);
+    }
+    globals.push_back({{"name", global.name},
+                       {"written", global.raw_name},
+                       {"uses", uses},
+                       {"dangerous", global.dangerous}});
+  }
+  Json opcodes = Json::array();
+  for (const auto& [opcode, at] : scan.opcodes) {
+    opcodes.push_back(pickle_opcode_name(opcode));
+  }
+  Json cells = Json::array();
+  for (const auto& cell : file.cells) {
+    cells.push_back(cell_json(cell));
+  }
+  return {{"path", scan.input.display},
+          {"format", scan.format.empty() ? Json() : Json(scan.format)},
+          {"status", file_status_id(scan.status)},
+          {"verdict", file.verdict()},
+          {"error", scan.error.empty() ? Json() : Json(scan.error)},
+          {"bytes", scan.bytes},
+          {"protocol", scan.protocol},
+          {"pickles", scan.members},
+          {"opcodes", opcodes},
+          {"globals", globals},
+          {"dangerous", scan.dangerous},
+          {"results", cells}};
+}
+
 } // namespace
 
-Json ScanResult::to_json() const {
-  Json out = {{"schema", kScanSchema},
-              {"envs", envs},
-              {"verified", verified},
-              {"trusted", trusted},
-              {"static_seconds", static_seconds},
-              {"verify_seconds", verify_seconds}};
-  Json list = Json::array();
-  for (const auto& file : files) {
-    const FileScan& scan = file.scan;
-    Json globals = Json::array();
-    for (const auto& global : scan.globals) {
-      Json uses = Json::array();
-      for (const auto& [use, at] : global.uses) {
-        uses.push_back(use);
-      }
-      globals.push_back({{"name", global.name},
-                         {"written", global.raw_name},
-                         {"uses", uses},
-                         {"dangerous", global.dangerous}});
-    }
-    Json opcodes = Json::array();
-    for (const auto& [opcode, at] : scan.opcodes) {
-      opcodes.push_back(pickle_opcode_name(opcode));
-    }
-    Json cells = Json::array();
-    for (const auto& cell : file.cells) {
-      cells.push_back(cell_json(cell));
-    }
-    list.push_back({{"path", scan.input.display},
-                    {"format", scan.format.empty() ? Json() : Json(scan.format)},
-                    {"status", file_status_id(scan.status)},
-                    {"verdict", file.verdict()},
-                    {"error", scan.error.empty() ? Json() : Json(scan.error)},
-                    {"bytes", scan.bytes},
-                    {"protocol", scan.protocol},
-                    {"pickles", scan.members},
-                    {"opcodes", opcodes},
-                    {"globals", globals},
-                    {"dangerous", scan.dangerous},
-                    {"results", cells}});
-  }
-  out["files"] = std::move(list);
+std::string ScanResult::to_json_text(const Json& extra) const {
+  Json header = {{"schema", kScanSchema},
+                 {"envs", envs},
+                 {"verified", verified},
+                 {"trusted", trusted},
+                 {"static_seconds", static_seconds},
+                 {"verify_seconds", verify_seconds}};
   Agreement counts = agreement();
-  out["agreement"] = {{"agree", counts.agree}, {"disagree", counts.disagree}};
-  return out;
+  header["agreement"] = {{"agree", counts.agree}, {"disagree", counts.disagree}};
+  if (!extra.is_null()) { // {} is null, not an empty object
+    header.update(extra);
+  }
+  header["files"] = nullptr; // holds its place in key order; its text is made file by file
+  std::string text = "{";
+  const char* separator = "\n  ";
+  for (const auto& [key, value] : header.items()) {
+    text += separator;
+    separator = ",\n  ";
+    text += Json(key).dump() + ": ";
+    if (key != "files") {
+      append_indented(text, value.dump(2), 2);
+    } else if (files.empty()) {
+      text += "[]";
+    } else {
+      text += "[";
+      for (size_t i = 0; i < files.size(); ++i) {
+        text += i == 0 ? "\n    " : ",\n    ";
+        append_indented(text, file_json(files[i]).dump(2), 4);
+      }
+      text += "\n  ]";
+    }
+  }
+  return text + "\n}\n";
 }
 
 } // namespace loadmatrix

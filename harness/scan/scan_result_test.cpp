@@ -1,0 +1,60 @@
+// scan.json's text is made one file at a time; it must still be exactly what Json::dump(2)
+// prints for the same document, so readers and diffs see no difference.
+#include "scan/scan_result.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+
+namespace {
+
+ScannedFile scanned(const std::string& path, FileStatus status) {
+  ScannedFile file;
+  file.scan.input.display = path;
+  file.scan.status = status;
+  file.scan.format = status == FileStatus::checkpoint ? "zip" : "";
+  file.scan.error = status == FileStatus::error ? "offset 3: \"bad\"\nline two" : "";
+  file.scan.globals.push_back({"collections.OrderedDict",
+                               "collections.OrderedDict",
+                               "collections",
+                               {{"REDUCE", 7}},
+                               2,
+                               false});
+  file.scan.opcodes.emplace(0x80, 0);
+  ScanCell cell;
+  cell.env = "trixie";
+  cell.mode = ScanMode::weights_only;
+  LoadPrediction blocked;
+  blocked.outcome = Outcome::blocked;
+  blocked.blocked_globals = {"argparse.Namespace"};
+  blocked.detail = "argparse.Namespace is not allowlisted";
+  cell.predicted = blocked;
+  cell.fix = ScanFix{{"argparse.Namespace"}, false, "predicted"};
+  file.cells.push_back(cell);
+  return file;
+}
+
+} // namespace
+
+TEST(ScanResultTest, TheTextIsWhatDumpPrintsForTheSameDocument) {
+  ScanResult none;
+  std::string text = none.to_json_text({});
+  EXPECT_EQ(text, Json::parse(text).dump(2) + "\n");
+  EXPECT_EQ(Json::parse(text)["files"], Json::array());
+
+  ScanResult result;
+  result.envs = Json::array({{{"name", "trixie"}, {"torch", "2.6.0"}}});
+  result.static_seconds = 0.25;
+  result.files = {scanned("a.pt", FileStatus::checkpoint), scanned("b\\x80.pt", FileStatus::error),
+                  scanned("c.pt", FileStatus::not_a_checkpoint)};
+  text = result.to_json_text({{"missing_envs", Json::array({"sid"})}});
+  Json document = Json::parse(text);
+  EXPECT_EQ(text, document.dump(2) + "\n");
+  EXPECT_EQ(document["missing_envs"], Json::array({"sid"}));
+  EXPECT_EQ(document["static_seconds"], 0.25);
+  ASSERT_EQ(document["files"].size(), 3u);
+  EXPECT_EQ(document["files"][1]["error"], "offset 3: \"bad\"\nline two");
+  EXPECT_EQ(document["files"][0]["globals"][0]["uses"], Json::array({"REDUCE"}));
+  EXPECT_EQ(document["files"][0]["results"][0]["fix"]["allowlist"],
+            Json::array({"argparse.Namespace"}));
+}
