@@ -141,7 +141,10 @@ GlobalName global_name(std::string_view written_module, std::string_view written
   } else if (module == "builtins" && name == "xrange") {
     name = "range";
   }
-  return {module + "." + name, module, fmt::format("{}.{}", written_module, written_name)};
+  std::string raw;
+  raw.reserve(written_module.size() + 1 + written_name.size());
+  raw.append(written_module).append(".").append(written_name);
+  return {module + "." + name, module, std::move(raw)};
 }
 
 // The walk's working memory, kept by each thread from one pickle to the next. A 12,000-tensor
@@ -580,12 +583,20 @@ public:
 private:
   PickleAnalysis finish(size_t end_offset) {
     analysis_.end_offset = end_offset;
+    auto used = [](const auto& first_offsets) {
+      return std::count_if(first_offsets.begin(), first_offsets.end(),
+                           [](size_t at) { return at != kUnused; });
+    };
+    // Sized once, filled in key order: the flat maps neither grow nor shift.
+    analysis_.opcodes_used.reserve(static_cast<size_t>(used(first_use_)));
     for (size_t code = 0; code < first_use_.size(); ++code) {
       if (first_use_[code] != kUnused) {
-        analysis_.opcodes_used.emplace(static_cast<uint8_t>(code), first_use_[code]);
+        analysis_.opcodes_used.emplace_hint(analysis_.opcodes_used.end(),
+                                            static_cast<uint8_t>(code), first_use_[code]);
       }
     }
     for (size_t index = 0; index < analysis_.globals.size(); ++index) {
+      analysis_.globals[index].uses.reserve(static_cast<size_t>(used(uses_[index])));
       for (size_t use = 0; use < kUseNames.size(); ++use) {
         if (uses_[index][use] != kUnused) {
           analysis_.globals[index].uses.emplace(kUseNames[use], uses_[index][use]);

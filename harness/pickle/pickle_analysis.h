@@ -5,10 +5,9 @@
 
 #include "util/error.h"
 
+#include <boost/container/flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +28,10 @@ struct GlobalUse {
   std::string module;   // the module part of `name`, which torch's module blocklist checks
   // REDUCE, BUILD, NEWOBJ, NEWOBJ_EX, INST, OBJ, "referenced"; and for the object the global
   // made, APPEND (APPEND/APPENDS into it) and SETITEM (SETITEM/SETITEMS into it).
-  std::map<std::string, size_t> uses; // use -> offset of its first occurrence
+  // use -> offset of its first occurrence. Here and below, maps of a few entries made for every
+  // pickle are flat (a sorted vector): a node allocation per entry cost more than the walk of
+  // a small checkpoint.
+  boost::container::flat_map<std::string, size_t> uses;
   size_t first_offset = 0;
 };
 
@@ -44,10 +46,10 @@ struct PickleAnalysis {
   int protocol = 0;
   std::vector<GlobalUse> globals; // in order of first appearance
   size_t opcodes = 0;
-  size_t end_offset = 0;                  // one past STOP: where a following pickle would start
-  bool persistent_ids = false;            // PERSID / BINPERSID (torch's storage references)
-  bool out_of_band_buffers = false;       // protocol 5 NEXT_BUFFER
-  std::map<uint8_t, size_t> opcodes_used; // opcode -> offset of its first use
+  size_t end_offset = 0;            // one past STOP: where a following pickle would start
+  bool persistent_ids = false;      // PERSID / BINPERSID (torch's storage references)
+  bool out_of_band_buffers = false; // protocol 5 NEXT_BUFFER
+  boost::container::flat_map<uint8_t, size_t> opcodes_used; // opcode -> offset of its first use
   std::vector<NumpyDtypeBuild> numpy_dtype_builds;
 };
 

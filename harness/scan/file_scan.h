@@ -4,9 +4,8 @@
 
 #include "scan/scan_inputs.h"
 
+#include <boost/container/flat_map.hpp>
 #include <cstdint>
-#include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -30,7 +29,8 @@ struct ScannedGlobal {
   std::string name;     // Python 3 spelling
   std::string raw_name; // as written
   std::string module;
-  std::map<std::string, StreamPosition> uses; // REDUCE, BUILD, ... -> where first used
+  boost::container::flat_map<std::string, StreamPosition>
+      uses; // REDUCE, BUILD, ... -> where first used
   StreamPosition first = 0;
   bool dangerous = false;
 };
@@ -44,7 +44,7 @@ struct FileScan {
   int protocol = 0;                   // the highest protocol among the pickles
   std::vector<std::string> members;   // the pickles analysed ("archive/data.pkl", ...)
   std::vector<ScannedGlobal> globals; // what torch.load's unpickler would meet, in order
-  std::map<uint8_t, StreamPosition> opcodes;
+  boost::container::flat_map<uint8_t, StreamPosition> opcodes;
   std::vector<std::pair<std::string, StreamPosition>> numpy_dtype_builds; // type code, where
   std::vector<std::string> dangerous; // every dangerous global, in any pickle of the file
 
