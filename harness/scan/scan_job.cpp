@@ -27,8 +27,8 @@ ScannedFile scan_statically(const ScanInput& input, const std::vector<Environmen
     return file;
   }
   file.cells.reserve(envs.size() * 2);
-  for (size_t e = 0; e < envs.size(); ++e) {
-    const Environment& env = envs[e];
+  for (size_t env_index = 0; env_index < envs.size(); ++env_index) {
+    const Environment& env = envs[env_index];
     for (ScanMode mode : {ScanMode::weights_only, ScanMode::version_default}) {
       ScanCell cell;
       cell.env = env.spec.name;
@@ -39,7 +39,7 @@ ScannedFile scan_statically(const ScanInput& input, const std::vector<Environmen
                                     env.fingerprint().has_weights_only &&
                                     env.fingerprint().weights_only_default.value_or(false);
         cell.predicted = same_as_weights_only ? file.cells.back().predicted
-                                              : predict_load(file.scan, rules[e], mode);
+                                              : predict_load(file.scan, rules[env_index], mode);
         if (cell.predicted->outcome == Outcome::blocked) {
           ScanFix fix;
           fix.allowlist = cell.predicted->fix_allowlist;
