@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <fmt/core.h>
@@ -77,19 +78,19 @@ public:
   std::string_view bytes() const { return bytes_; }
 
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
-  uint64_t little_endian(size_t width) {
-    std::string_view raw = take(width);
+  // A fixed-width argument as one load: a byte loop here was a sixth of the walk's instructions.
+  template <size_t Width> uint64_t little_endian() {
+    static_assert(std::endian::native == std::endian::little, "pickle integers are little-endian");
     uint64_t value = 0;
-    for (size_t i = 0; i < width; ++i) {
-      value |= static_cast<uint64_t>(static_cast<uint8_t>(raw[i])) << (8 * i);
-    }
+    std::memcpy(&value, take(Width).data(), Width);
     return value;
   }
+  // Bounds-checked once: the view is made from the pointer, not by substr, which checks again.
   std::string_view take(uint64_t count) {
     if (count > bytes_.size() - offset_) [[unlikely]] {
       short_of(offset_, count, bytes_.size() - offset_);
     }
-    std::string_view out = bytes_.substr(offset_, count);
+    std::string_view out(bytes_.data() + offset_, count);
     offset_ += count;
     return out;
   }
@@ -229,7 +230,7 @@ public:
       memo_put(h, h.in.u8());
       opcode = next_opcode(h, opcodes);
     } else if (opcode == 'r') {
-      memo_put(h, h.in.little_endian(4));
+      memo_put(h, h.in.little_endian<4>());
       opcode = next_opcode(h, opcodes);
     }
     return opcode;
@@ -387,7 +388,7 @@ public:
     push(h, Value{});
     goto* next_handler(h, opcodes, opcode, handlers);
   op_long4:
-    h.in.take(h.in.little_endian(4));
+    h.in.take(h.in.little_endian<4>());
     push(h, Value{});
     goto* next_handler(h, opcodes, opcode, handlers);
   op_none_true_false:
@@ -397,16 +398,16 @@ public:
     push_string(h, h.in.line());
     goto* next_handler(h, opcodes, opcode, handlers);
   op_string4: // BINSTRING, BINUNICODE: a 4-byte length
-    push_string(h, h.in.take(h.in.little_endian(4)));
+    push_string(h, h.in.take(h.in.little_endian<4>()));
     goto* next_handler_after_push(h, opcodes, opcode, handlers);
   op_string1: // SHORT_BINSTRING, SHORT_BINUNICODE: a 1-byte length
     push_string(h, h.in.take(h.in.u8()));
     goto* next_handler_after_push(h, opcodes, opcode, handlers);
   op_binunicode8:
-    push_string(h, h.in.take(h.in.little_endian(8)));
+    push_string(h, h.in.take(h.in.little_endian<8>()));
     goto* next_handler(h, opcodes, opcode, handlers);
   op_binbytes:
-    h.in.take(h.in.little_endian(4));
+    h.in.take(h.in.little_endian<4>());
     push(h, Value{});
     goto* next_handler(h, opcodes, opcode, handlers);
   op_short_binbytes:
@@ -414,7 +415,7 @@ public:
     push(h, Value{});
     goto* next_handler(h, opcodes, opcode, handlers);
   op_binbytes8:
-    h.in.take(h.in.little_endian(8));
+    h.in.take(h.in.little_endian<8>());
     push(h, Value{});
     goto* next_handler(h, opcodes, opcode, handlers);
   op_next_buffer: // NEXT_BUFFER
@@ -484,7 +485,9 @@ public:
   }
   // EXT1, EXT2, EXT4: copyreg's extension registry
   op_ext : {
-    uint64_t code = h.in.little_endian(opcode == 0x82 ? 1 : opcode == 0x83 ? 2 : 4);
+    uint64_t code = opcode == 0x82   ? h.in.little_endian<1>()
+                    : opcode == 0x83 ? h.in.little_endian<2>()
+                                     : h.in.little_endian<4>();
     push(h, extension_global(code));
     goto* next_handler(h, opcodes, opcode, handlers);
   }
@@ -562,7 +565,7 @@ public:
     memo_put(h, h.in.u8());
     goto* next_handler(h, opcodes, opcode, handlers);
   op_long_binput:
-    memo_put(h, h.in.little_endian(4));
+    memo_put(h, h.in.little_endian<4>());
     goto* next_handler(h, opcodes, opcode, handlers);
   op_memoize:
     memo_put(h, h.memo_count);
@@ -574,7 +577,7 @@ public:
     memo_get(h, h.in.u8());
     goto* next_handler(h, opcodes, opcode, handlers);
   op_long_binget:
-    memo_get(h, h.in.little_endian(4));
+    memo_get(h, h.in.little_endian<4>());
     goto* next_handler(h, opcodes, opcode, handlers);
   op_unknown:
     fail("unknown opcode 0x{:02x}", opcode);

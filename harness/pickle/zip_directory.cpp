@@ -1,6 +1,8 @@
 #include "pickle/zip_directory.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 namespace loadmatrix {
 
@@ -13,13 +15,12 @@ public:
   bool has(uint64_t offset, uint64_t length) const {
     return offset <= bytes_.size() && length <= bytes_.size() - offset;
   }
-  uint64_t le(uint64_t offset, int width) const {
+  // One load per field (the caller has checked the bounds): a byte loop here ran for all of a
+  // 12,004-member directory's fields.
+  template <size_t Width> uint64_t le(uint64_t offset) const {
+    static_assert(std::endian::native == std::endian::little, "zip fields are little-endian");
     uint64_t value = 0;
-    for (int i = 0; i < width; ++i) {
-      value |=
-          static_cast<uint64_t>(static_cast<uint8_t>(bytes_[offset + static_cast<uint64_t>(i)]))
-          << (8 * i);
-    }
+    std::memcpy(&value, bytes_.data() + offset, Width);
     return value;
   }
   bool signature(uint64_t offset, std::string_view magic) const {
@@ -60,13 +61,13 @@ std::optional<Directory> find_directory(const Reader& zip) {
     }
     --end;
   }
-  Directory directory{zip.le(end + 10, 2), zip.le(end + 16, 4), zip.le(end + 12, 4)};
+  Directory directory{zip.le<2>(end + 10), zip.le<4>(end + 16), zip.le<4>(end + 12)};
   if (end >= 20 && zip.signature(end - 20, kZip64Locator)) {
-    uint64_t record = zip.le(end - 20 + 8, 8);
+    uint64_t record = zip.le<8>(end - 20 + 8);
     if (!zip.has(record, 56) || !zip.signature(record, kZip64End)) {
       return std::nullopt;
     }
-    directory = {zip.le(record + 32, 8), zip.le(record + 48, 8), zip.le(record + 40, 8)};
+    directory = {zip.le<8>(record + 32), zip.le<8>(record + 48), zip.le<8>(record + 40)};
   }
   if (!zip.has(directory.offset, directory.size) || directory.entries > directory.size / 46) {
     return std::nullopt;
@@ -78,8 +79,8 @@ std::optional<Directory> find_directory(const Reader& zip) {
 bool apply_zip64_extra(const Reader& zip, uint64_t extra, uint64_t length, ZipEntry& entry,
                        bool size_marked, bool compressed_marked, bool offset_marked) {
   for (uint64_t at = extra; at + 4 <= extra + length;) {
-    uint64_t id = zip.le(at, 2);
-    uint64_t field = zip.le(at + 2, 2);
+    uint64_t id = zip.le<2>(at);
+    uint64_t field = zip.le<2>(at + 2);
     if (at + 4 + field > extra + length) {
       return false;
     }
@@ -94,7 +95,7 @@ bool apply_zip64_extra(const Reader& zip, uint64_t extra, uint64_t length, ZipEn
         if (value + 8 > at + 4 + field) {
           return false;
         }
-        *target = zip.le(value, 8);
+        *target = zip.le<8>(value);
         value += 8;
       }
       return true;
@@ -120,14 +121,14 @@ bool for_each_zip_entry(std::string_view archive,
       return false;
     }
     ZipEntry entry;
-    entry.flags = static_cast<uint16_t>(zip.le(at + 8, 2));
-    entry.method = static_cast<uint16_t>(zip.le(at + 10, 2));
-    entry.compressed_size = zip.le(at + 20, 4);
-    entry.size = zip.le(at + 24, 4);
-    uint64_t name_length = zip.le(at + 28, 2);
-    uint64_t extra_length = zip.le(at + 30, 2);
-    uint64_t comment_length = zip.le(at + 32, 2);
-    entry.local_header = zip.le(at + 42, 4);
+    entry.flags = static_cast<uint16_t>(zip.le<2>(at + 8));
+    entry.method = static_cast<uint16_t>(zip.le<2>(at + 10));
+    entry.compressed_size = zip.le<4>(at + 20);
+    entry.size = zip.le<4>(at + 24);
+    uint64_t name_length = zip.le<2>(at + 28);
+    uint64_t extra_length = zip.le<2>(at + 30);
+    uint64_t comment_length = zip.le<2>(at + 32);
+    entry.local_header = zip.le<4>(at + 42);
     uint64_t next = at + 46 + name_length + extra_length + comment_length;
     if (next > end) {
       return false;
@@ -162,8 +163,8 @@ std::optional<std::string_view> stored_member(std::string_view archive, const Zi
       !zip.has(entry.local_header, 30) || !zip.signature(entry.local_header, kLocalHeader)) {
     return std::nullopt;
   }
-  uint64_t data = entry.local_header + 30 + zip.le(entry.local_header + 26, 2) +
-                  zip.le(entry.local_header + 28, 2);
+  uint64_t data = entry.local_header + 30 + zip.le<2>(entry.local_header + 26) +
+                  zip.le<2>(entry.local_header + 28);
   if (!zip.has(data, entry.size)) {
     return std::nullopt;
   }
