@@ -154,9 +154,17 @@ private:
 } // namespace
 
 std::string printable_path(const std::string& bytes) {
+  // Names are nearly always ASCII: those are copied whole, not checked a sequence at a time
+  // (the scan calls this for every global and member name of every file).
+  auto ascii_end = std::find_if(bytes.begin(), bytes.end(),
+                                [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  if (ascii_end == bytes.end()) {
+    return bytes;
+  }
   std::string out;
   out.reserve(bytes.size());
-  for (size_t i = 0; i < bytes.size();) {
+  out.append(bytes.begin(), ascii_end);
+  for (size_t i = static_cast<size_t>(ascii_end - bytes.begin()); i < bytes.size();) {
     size_t length = utf8_sequence(bytes, i);
     if (length == 0) {
       out += fmt::format("\\x{:02x}", static_cast<unsigned char>(bytes[i]));
