@@ -158,10 +158,11 @@ struct WalkMemory {
   std::unordered_map<uint64_t, Value> memo_sparse;
 };
 
-// The state every opcode reads and writes: the read position, the stack's top and the memo's
-// bounds. It lives in run()'s locals, passed by reference only to inlined code, so the compiler
-// keeps it in registers. As members they went through memory on every opcode, a store and a
-// reload on the walk's critical path, since any store of a 64-bit Value might alias them.
+// The state every opcode reads and writes: the read position, the stack's top, the MARKs'
+// positions and the memo's bounds. It lives in run()'s locals, passed by reference only to inlined
+// code, so the compiler keeps it in registers. As members they went through memory on every opcode,
+// a store and a reload on the walk's critical path, since any store of a 64-bit Value might alias
+// them.
 struct HotState {
   Cursor in;
   Value* stack;
