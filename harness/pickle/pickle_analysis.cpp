@@ -7,7 +7,6 @@
 #include <cstring>
 #include <fmt/core.h>
 #include <map>
-#include <optional>
 #include <unordered_map>
 
 namespace loadmatrix {
@@ -75,7 +74,6 @@ class Cursor {
 public:
   explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
   size_t offset() const { return offset_; }
-  std::string_view bytes() const { return bytes_; }
 
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
   // A fixed-width argument as one load: a byte loop here was a sixth of the walk's instructions.

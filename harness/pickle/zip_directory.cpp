@@ -148,14 +148,6 @@ bool for_each_zip_entry(std::string_view archive,
   return true;
 }
 
-std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive) {
-  std::vector<ZipEntry> entries;
-  if (!for_each_zip_entry(archive, [&](const ZipEntry& entry) { entries.push_back(entry); })) {
-    return std::nullopt;
-  }
-  return entries;
-}
-
 std::optional<std::string_view> stored_member(std::string_view archive, const ZipEntry& entry) {
   Reader zip(archive);
   // Stored and unencrypted only; the local header's own name and extra lengths locate the data.

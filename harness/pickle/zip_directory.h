@@ -10,7 +10,6 @@
 #include <functional>
 #include <optional>
 #include <string_view>
-#include <vector>
 
 namespace loadmatrix {
 
@@ -29,9 +28,6 @@ struct ZipEntry {
 // have seen some entries by then, so a caller keeps nothing it saw unless this returns true.
 bool for_each_zip_entry(std::string_view archive,
                         const std::function<void(const ZipEntry&)>& visit);
-
-// Every entry, or nullopt when the archive is not one this reader handles.
-std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive);
 
 // A stored, unencrypted member's bytes, bounds-checked; nullopt otherwise.
 std::optional<std::string_view> stored_member(std::string_view archive, const ZipEntry& entry);

@@ -28,6 +28,15 @@ std::string make_zip(const test_support::TempDir& dir,
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Every entry for_each_zip_entry visits, or nullopt when it does not handle the archive.
+std::optional<std::vector<ZipEntry>> read_zip_directory(std::string_view archive) {
+  std::vector<ZipEntry> entries;
+  if (!for_each_zip_entry(archive, [&](const ZipEntry& entry) { entries.push_back(entry); })) {
+    return std::nullopt;
+  }
+  return entries;
+}
+
 } // namespace
 
 TEST(ZipDirectoryTest, ListsEveryEntryAndReadsStoredMembers) {

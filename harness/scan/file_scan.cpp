@@ -82,26 +82,28 @@ FileScan scan_file(const ScanInput& input) {
       scan.error = printable_path(fmt::format("{}: {}", member.name, analysis.error().message));
       return scan;
     }
-    for (const auto& global : analysis->globals) {
-      if (is_dangerous_global(global.name)) {
-        dangerous.insert(printable_path(global.name));
-      }
-    }
-    if (!read_by_torch_load(*file, member)) {
-      continue;
-    }
-    scan.members.push_back(printable_path(member.name));
-    scan.protocol = std::max(scan.protocol, analysis->protocol);
+    bool read = read_by_torch_load(*file, member);
     StreamPosition base = static_cast<StreamPosition>(index) << 40;
-    for (const auto& [opcode, offset] : analysis->opcodes_used) {
-      scan.opcodes.emplace(opcode, base + offset);
-    }
-    for (const auto& build : analysis->numpy_dtype_builds) {
-      scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
+    if (read) {
+      scan.members.push_back(printable_path(member.name));
+      scan.protocol = std::max(scan.protocol, analysis->protocol);
+      for (const auto& [opcode, offset] : analysis->opcodes_used) {
+        scan.opcodes.emplace(opcode, base + offset);
+      }
+      for (const auto& build : analysis->numpy_dtype_builds) {
+        scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
+      }
     }
     for (const auto& global : analysis->globals) {
       // Names come from untrusted bytes: reports and JSON get them as valid UTF-8.
       std::string name = printable_path(global.name);
+      bool is_dangerous = is_dangerous_global(global.name);
+      if (is_dangerous) { // in any pickle of the file, read by torch.load or not
+        dangerous.insert(name);
+      }
+      if (!read) {
+        continue;
+      }
       auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
                                 [&](const ScannedGlobal& g) { return g.name == name; });
       if (known == scan.globals.end()) {
@@ -110,7 +112,7 @@ FileScan scan_file(const ScanInput& input) {
                                 printable_path(global.module),
                                 {},
                                 base + global.first_offset,
-                                is_dangerous_global(global.name)});
+                                is_dangerous});
         known = scan.globals.end() - 1;
       }
       for (const auto& [use, offset] : global.uses) {
