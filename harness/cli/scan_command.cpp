@@ -163,7 +163,11 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
   ScanResult result = run_scan(request, log);
-  std::string document = result.to_json_text({{"missing_envs", missing}});
+  // Printing scan.json costs several times the static pass, so it is printed only when written.
+  std::string document;
+  if (!args.json.empty() || !args.out.empty()) {
+    document = result.to_json_text({{"missing_envs", missing}}, args.jobs);
+  }
   if (!args.json.empty()) {
     write_file_atomically(args.json, document).value_or_throw();
   }

@@ -1,6 +1,7 @@
 #include "scan/scan_result.h"
 
 #include "pickle/pickle_analysis.h"
+#include "util/parallel.h"
 
 #include <algorithm>
 #include <set>
@@ -132,7 +133,7 @@ Json file_json(const ScannedFile& file) {
     }
     globals.push_back({{"name", global.name},
                        {"written", global.raw_name},
-                       {"uses", uses},
+                       {"uses", std::move(uses)},
                        {"dangerous", global.dangerous}});
   }
   Json opcodes = Json::array();
@@ -151,15 +152,15 @@ Json file_json(const ScannedFile& file) {
           {"bytes", scan.bytes},
           {"protocol", scan.protocol},
           {"pickles", scan.members},
-          {"opcodes", opcodes},
-          {"globals", globals},
+          {"opcodes", std::move(opcodes)},
+          {"globals", std::move(globals)},
           {"dangerous", scan.dangerous},
-          {"results", cells}};
+          {"results", std::move(cells)}};
 }
 
 } // namespace
 
-std::string ScanResult::to_json_text(const Json& extra) const {
+std::string ScanResult::to_json_text(const Json& extra, size_t jobs) const {
   Json header = {{"schema", kScanSchema},
                  {"envs", envs},
                  {"verified", verified},
@@ -183,10 +184,19 @@ std::string ScanResult::to_json_text(const Json& extra) const {
     } else if (files.empty()) {
       text += "[]";
     } else {
-      text += "[";
-      for (size_t i = 0; i < files.size(); ++i) {
-        text += i == 0 ? "\n    " : ",\n    ";
-        append_indented(text, file_json(files[i]).dump(2), 4);
+      // Files print independently, and printing is most of what writing scan.json costs.
+      std::vector<std::string> file_texts(files.size());
+      for_each_index(files.size(), jobs, [&](size_t i) {
+        file_texts[i] = i == 0 ? "[\n    " : ",\n    ";
+        append_indented(file_texts[i], file_json(files[i]).dump(2), 4);
+      });
+      size_t size = text.size();
+      for (const auto& file_text : file_texts) {
+        size += file_text.size();
+      }
+      text.reserve(size + 64);
+      for (const auto& file_text : file_texts) {
+        text += file_text;
       }
       text += "\n  ]";
     }

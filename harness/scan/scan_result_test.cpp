@@ -58,3 +58,17 @@ TEST(ScanResultTest, TheTextIsWhatDumpPrintsForTheSameDocument) {
   EXPECT_EQ(document["files"][0]["results"][0]["fix"]["allowlist"],
             Json::array({"argparse.Namespace"}));
 }
+
+TEST(ScanResultTest, FilesPrintedOnManyThreadsKeepTheirOrder) {
+  ScanResult result;
+  for (int i = 0; i < 200; ++i) {
+    result.files.push_back(scanned("f" + std::to_string(i) + ".pt", FileStatus::checkpoint));
+  }
+  std::string one_thread = result.to_json_text({}, 1);
+  EXPECT_EQ(result.to_json_text({}, 4), one_thread);
+  Json document = Json::parse(one_thread);
+  ASSERT_EQ(document["files"].size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(document["files"][i]["path"], "f" + std::to_string(i) + ".pt");
+  }
+}
