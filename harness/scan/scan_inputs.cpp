@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <dirent.h>
 #include <fmt/core.h>
+#include <memory>
+#include <string_view>
 #include <sys/stat.h>
 
 namespace loadmatrix {
@@ -81,9 +84,9 @@ public:
 private:
   void add(const std::filesystem::path& file, const std::filesystem::path& root,
            const std::filesystem::path& relative, std::string skipped, std::string error) {
-    auto shown = walking_ ? typed_ / relative : typed_;
-    inputs_.push_back({file, printable_path(shown.string()), root, relative, std::move(skipped),
-                       std::move(error)});
+    std::string shown = walking_ ? joined(typed_.native(), relative.native()) : typed_.native();
+    inputs_.push_back(
+        {file, printable_path(shown), root, relative, std::move(skipped), std::move(error)});
   }
 
   void add_file(const std::filesystem::path& file, const std::filesystem::path& root,
@@ -96,24 +99,52 @@ private:
     }
   }
 
+  // `base` and `name` with one separator between them, as path's operator/ joins them.
+  static std::string joined(const std::string& base, const std::string& name) {
+    if (base.empty()) {
+      return name;
+    }
+    std::string out;
+    out.reserve(base.size() + 1 + name.size());
+    out += base;
+    if (base.back() != '/') {
+      out += '/';
+    }
+    return out += name;
+  }
+
   void walk(const std::filesystem::path& dir, const std::filesystem::path& root,
             const std::filesystem::path& relative) {
-    std::error_code ec;
-    // The directory's own record of each entry's type spares an lstat per regular file (one
-    // syscall of the five a small checkpoint costs); a filesystem that records none is asked.
-    std::vector<std::pair<std::filesystem::path, bool>> children; // path, known regular
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      std::error_code type_ec;
-      bool regular = it->is_regular_file(type_ec) && !it->is_symlink(type_ec) && !type_ec;
-      children.emplace_back(it->path(), regular);
+    // readdir rather than directory_iterator: a path object per entry, only to sort the entries
+    // by it, cost more than the static pass over a small checkpoint. The directory's own record
+    // of each entry's type spares an lstat per regular file; a filesystem that records none is
+    // asked.
+    std::vector<std::pair<std::string, bool>> children; // name, known regular
+    std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir.c_str()), ::closedir);
+    int list_errno = listing ? 0 : errno;
+    while (listing) {
+      errno = 0;
+      const dirent* entry = ::readdir(listing.get());
+      if (!entry) {
+        list_errno = errno;
+        break;
+      }
+      std::string_view name = entry->d_name;
+      if (name != "." && name != "..") {
+        children.emplace_back(name, entry->d_type == DT_REG);
+      }
     }
-    if (ec) {
-      add(dir, root, relative, {}, fmt::format("cannot list the directory: {}", ec.message()));
+    if (list_errno != 0) {
+      add(dir, root, relative, {},
+          fmt::format("cannot list the directory: {}", std::strerror(list_errno)));
       return;
     }
     std::sort(children.begin(), children.end());
-    for (const auto& [child, regular] : children) {
-      auto child_relative = relative / child.filename();
+    const std::string& dir_text = dir.native();
+    const std::string& relative_text = relative.native();
+    for (const auto& [name, regular] : children) {
+      std::filesystem::path child = joined(dir_text, name);
+      std::filesystem::path child_relative = joined(relative_text, name);
       if (regular) {
         add(child, root, child_relative, {}, {});
         continue;

@@ -48,8 +48,26 @@ TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops)
   ASSERT_NE(odd, nullptr);
   EXPECT_NO_THROW((void)nlohmann::json(odd->display).dump());
   EXPECT_EQ(odd->file.filename().string(), "name-\xff\xfe.pt");
-  // Paths are shown as they were given.
+  // Paths are shown as they were given, each directory's entries in byte order of their names.
   EXPECT_EQ(inputs.front().display.rfind(root.string(), 0), 0u);
+  std::vector<std::string> order;
+  for (const auto& input : inputs) {
+    order.push_back(input.relative.string());
+  }
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"b.pt", "linked-dir", "linked-file.pt", "loop-a", "loop-b",
+                                      "name-\xff\xfe.pt", "pipe.pt", "sub/a.pt", "missing.pt"}));
+}
+
+TEST(ScanInputsTest, ADirectoryGivenWithATrailingSlashIsShownWithOneSeparator) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "ckpts" / "sub");
+  std::ofstream(dir.path() / "ckpts" / "sub" / "a.pt") << "x";
+  auto inputs = collect_scan_inputs({dir.path().string() + "/ckpts/"});
+  ASSERT_EQ(inputs.size(), 1u);
+  EXPECT_EQ(inputs[0].display, dir.path().string() + "/ckpts/sub/a.pt");
+  EXPECT_EQ(inputs[0].file, dir.path() / "ckpts" / "sub" / "a.pt");
+  EXPECT_EQ(inputs[0].relative, std::filesystem::path("sub/a.pt"));
 }
 
 TEST(ScanInputsTest, PrintablePathKeepsValidUtf8AndEscapesTheRest) {
