@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fmt/core.h>
 #include <map>
+#include <new>
+#include <sys/mman.h>
 #include <unordered_map>
 
 namespace loadmatrix {
@@ -146,13 +148,52 @@ GlobalName global_name(std::string_view written_module, std::string_view written
   return {module + "." + name, module, std::move(raw)};
 }
 
+// The memo's dense keys, [0, kEntries): address space mapped once per thread and never grown.
+// An all-zero Value is absent, and the kernel hands out zeroed pages only as they are touched, so
+// a walk pays for the keys it stores and nothing else. Grown from 64 entries by doubling, the
+// first 12,000-tensor checkpoint a thread walked paid as much again for copying and faulting in
+// its memo (about 540 page faults) as for the walk.
+class DenseMemo {
+public:
+  static constexpr uint64_t kEntries = 1 << 20;
+
+  DenseMemo() {
+    void* pages = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (pages == MAP_FAILED) {
+      throw std::bad_alloc();
+    }
+    entries_ = static_cast<Value*>(pages);
+  }
+  ~DenseMemo() { ::munmap(entries_, kBytes); }
+  DenseMemo(const DenseMemo&) = delete;
+  DenseMemo& operator=(const DenseMemo&) = delete;
+
+  Value* data() const { return entries_; }
+  // Every entry absent again, given that none at or past `used` was stored. Clearing more than a
+  // normal checkpoint needs would keep what a hostile pickle touched: those pages go back to the
+  // kernel instead (and come back zeroed).
+  void clear(uint64_t used) {
+    constexpr uint64_t kClearedInPlace = 1 << 18; // 2 MiB
+    if (used <= kClearedInPlace) {
+      std::memset(static_cast<void*>(entries_), 0, used * sizeof(Value));
+    } else {
+      ::madvise(entries_, kBytes, MADV_DONTNEED);
+    }
+  }
+
+private:
+  static constexpr size_t kBytes = kEntries * sizeof(Value);
+  Value* entries_ = nullptr;
+};
+
 // The walk's working memory, kept by each thread from one pickle to the next. A 12,000-tensor
 // checkpoint's memo has 84,000 entries: allocating, faulting in and freeing it for every file
 // cost more than the walk itself. Between walks the memo holds only absent entries.
 struct WalkMemory {
   std::vector<Value> stack;
   std::vector<uint32_t> marks;
-  std::vector<Value> memo_dense = std::vector<Value>(64, Value{Value::Kind::absent});
+  DenseMemo memo_dense;
   std::unordered_map<uint64_t, Value> memo_sparse;
 };
 
@@ -164,10 +205,9 @@ struct WalkMemory {
 struct HotState {
   Cursor in;
   Value* stack;
-  uint32_t depth = 0; // the stack is stack[0, depth)
-  uint32_t capacity;  // stack[0, capacity) is allocated; a push checks the budget here
-  Value* memo;        // the dense memo, memo[0, memo_size)
-  uint64_t memo_size;
+  uint32_t depth = 0;     // the stack is stack[0, depth)
+  uint32_t capacity;      // stack[0, capacity) is allocated; a push checks the budget here
+  Value* memo;            // the dense memo, memo[0, DenseMemo::kEntries)
   uint64_t memo_used = 0; // one past the highest dense key stored: what to clear after
   size_t memo_count = 0;
   uint32_t* marks;         // where each MARK on the stack is, marks[0, mark_count)
@@ -180,26 +220,19 @@ public:
   // Takes `memory`'s buffers for the walk and gives them back, memo cleared, when done.
   Walker(std::string_view bytes, const PickleLimits& limits, WalkMemory& memory)
       : bytes_(bytes), limits_(limits), memory_(memory), stack_(std::move(memory.stack)),
-        marks_(std::move(memory.marks)), memo_dense_(std::move(memory.memo_dense)),
+        marks_(std::move(memory.marks)), memo_dense_(memory.memo_dense),
         memo_sparse_(std::move(memory.memo_sparse)) {
     // The stack's size is where a push checks the depth budget, which a 32-bit depth bounds.
     limits_.max_stack = std::min<size_t>(limits_.max_stack, UINT32_MAX);
     stack_.resize(std::min<size_t>(std::max<size_t>(stack_.size(), 64), limits_.max_stack));
-    memo_dense_.resize(std::max<size_t>(memo_dense_.size(), 64), Value{Value::Kind::absent});
   }
   Walker(const Walker&) = delete;
   Walker& operator=(const Walker&) = delete;
   ~Walker() {
     // What a hostile pickle grew past a normal checkpoint's needs is not kept for the next one.
-    constexpr size_t kKept = 1 << 18; // entries: 2 MiB each for the stack and the memo
+    constexpr size_t kKept = 1 << 18; // entries: 2 MiB each for the stack and the marks
     // A walk that failed never said how much of the memo it used: all of it is cleared.
-    std::fill(memo_dense_.begin(),
-              memo_dense_.begin() +
-                  static_cast<ptrdiff_t>(std::min(memo_used_, memo_dense_.size())),
-              Value{Value::Kind::absent});
-    if (memo_dense_.size() > kKept) {
-      memo_dense_ = std::vector<Value>(64, Value{Value::Kind::absent});
-    }
+    memo_dense_.clear(memo_used_);
     if (stack_.size() > kKept) {
       stack_ = {};
     }
@@ -209,7 +242,6 @@ public:
     memo_sparse_.clear();
     memory_.stack = std::move(stack_);
     memory_.marks = std::move(marks_);
-    memory_.memo_dense = std::move(memo_dense_);
     memory_.memo_sparse = std::move(memo_sparse_);
   }
 
@@ -263,7 +295,6 @@ public:
                .stack = stack_.data(),
                .capacity = static_cast<uint32_t>(stack_.size()),
                .memo = memo_dense_.data(),
-               .memo_size = memo_dense_.size(),
                .marks = marks_.data(),
                .mark_capacity = static_cast<uint32_t>(marks_.size())};
     size_t opcodes = 0;
@@ -741,27 +772,15 @@ private:
                  first.kind() == Value::Kind::string ? first.text() : TextRef{}};
   }
 
-  // Memo keys are small and dense in practice (0, 1, 2, ...): a vector holds those, a map the
+  // Memo keys are small and dense in practice (0, 1, 2, ...): DenseMemo holds those, a map the
   // rest, so a hostile key of 2^32 costs one map node, not 32 GB.
   [[gnu::always_inline]] Value* memo_slot(HotState& h, uint64_t key, bool create) {
-    if (key < h.memo_size) [[likely]] {
+    if (key < DenseMemo::kEntries) [[likely]] {
       return &h.memo[key];
     }
-    Value* slot = memo_slot_slow(key, create);
-    h.memo = memo_dense_.data();
-    h.memo_size = memo_dense_.size();
-    return slot;
+    return memo_slot_sparse(key, create);
   }
-  // A key past the dense vector's end: grow it when the key is dense, else use the map.
-  [[gnu::noinline]] Value* memo_slot_slow(uint64_t key, bool create) {
-    if (key < kDenseMemo) {
-      if (!create) {
-        return nullptr;
-      }
-      memo_dense_.resize(std::max<size_t>(key + 1, memo_dense_.size() * 2),
-                         Value{Value::Kind::absent});
-      return &memo_dense_[key];
-    }
+  [[gnu::noinline]] Value* memo_slot_sparse(uint64_t key, bool create) {
     if (!create) {
       auto it = memo_sparse_.find(key);
       return it == memo_sparse_.end() ? nullptr : &it->second;
@@ -819,8 +838,7 @@ private:
   PickleAnalysis analysis_;
   std::vector<Value> stack_;    // its data and size are HotState's during the walk
   std::vector<uint32_t> marks_; // likewise
-  static constexpr uint64_t kDenseMemo = 1 << 20;
-  std::vector<Value> memo_dense_;
+  DenseMemo& memo_dense_;       // HotState's memo during the walk
   std::unordered_map<uint64_t, Value> memo_sparse_;
   uint64_t memo_used_ = ~uint64_t{0}; // HotState's memo_used, once the walk has finished
   std::unordered_map<std::string, uint32_t> index_;
