@@ -8,6 +8,7 @@
 #include <boost/container/flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,7 @@ struct GlobalUse {
   // use -> offset of its first occurrence. Here and below, maps of a few entries made for every
   // pickle are flat (a sorted vector): a node allocation per entry cost more than the walk of
   // a small checkpoint.
-  boost::container::flat_map<std::string, size_t> uses;
+  boost::container::flat_map<std::string, size_t, std::less<>> uses;
   size_t first_offset = 0;
 };
 

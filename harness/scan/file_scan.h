@@ -6,6 +6,7 @@
 
 #include <boost/container/flat_map.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,8 @@ struct ScannedGlobal {
   std::string name;     // Python 3 spelling
   std::string raw_name; // as written
   std::string module;
-  boost::container::flat_map<std::string, StreamPosition>
-      uses; // REDUCE, BUILD, ... -> where first used
+  // REDUCE, BUILD, ... -> where first used; looked up by name without making a string.
+  boost::container::flat_map<std::string, StreamPosition, std::less<>> uses;
   StreamPosition first = 0;
   bool dangerous = false;
 };

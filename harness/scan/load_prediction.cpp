@@ -1,7 +1,6 @@
 #include "scan/load_prediction.h"
 
 #include "pickle/pickle_analysis.h"
-#include "util/text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -15,40 +14,104 @@ const char* scan_mode_id(ScanMode mode) {
 
 namespace {
 
-// One thing the weights-only unpickler refuses, at the stream position it meets it.
+// Why the weights-only unpickler refuses something, one case per sentence it gets.
+enum class Why : uint8_t {
+  opcode_not_implemented,
+  module_blocklisted,
+  never_allowlist,
+  python2_spelling,
+  numpy2_module,
+  not_allowlisted,
+  newobj_type_check,
+  build_type_check,
+  setitems_type_check,
+  appends_type_check,
+  numpy2_dtype_class,
+};
+
+// One thing the weights-only unpickler refuses, at the stream position it meets it. A file
+// meets many; only the first one's and the stopping one's sentences are ever read, so the
+// sentence is written from these fields when asked for, not for every refusal.
 struct Refused {
   StreamPosition at = 0;
   BlockReason reason = BlockReason::none;
-  std::string global; // empty for opcodes and type checks
+  std::string_view global; // empty for opcodes and type checks
   // Loading stops here whatever is allowlisted: no later refusal is ever reached, and no
   // allowlist is a fix. (A plain non-allowlisted global does not stop: allowlisting it goes on.)
   bool stops = false;
-  std::string why;
+  Why why = Why::not_allowlisted;
+  std::string_view name;   // the global's name (the type's, for a dtype class)
+  std::string_view detail; // the opcode, blocklisted module, spelling compared or dtype code
 };
 
 int numpy_major(const Fingerprint& env) {
   return env.numpy ? std::atoi(env.numpy->c_str()) : 0;
 }
 
-// numpy 2's class for a dtype's type code as pickled ("<f4" or "f4").
-std::string numpy_dtype_class(std::string code) {
-  static const std::map<std::string, std::string> classes = {
-      {"b1", "BoolDType"},         {"i1", "Int8DType"},      {"u1", "UInt8DType"},
-      {"i2", "Int16DType"},        {"u2", "UInt16DType"},    {"i4", "Int32DType"},
-      {"u4", "UInt32DType"},       {"i8", "Int64DType"},     {"u8", "UInt64DType"},
-      {"f2", "Float16DType"},      {"f4", "Float32DType"},   {"f8", "Float64DType"},
-      {"f16", "LongDoubleDType"},  {"c8", "Complex64DType"}, {"c16", "Complex128DType"},
-      {"c32", "CLongDoubleDType"}, {"O8", "ObjectDType"},    {"M8", "DateTime64DType"},
-      {"m8", "TimeDelta64DType"},  {"U", "StrDType"},        {"S", "BytesDType"},
-      {"V", "VoidDType"}};
+std::string sentence(const Refused& refused, const FileScan& scan, const Fingerprint& env) {
+  switch (refused.why) {
+  case Why::opcode_not_implemented:
+    return fmt::format("opcode {} (pickle protocol {}) is not implemented by this version's "
+                       "weights-only unpickler",
+                       refused.detail, scan.protocol);
+  case Why::module_blocklisted:
+    return fmt::format("module {} is blocklisted: no allowlist admits {}", refused.detail,
+                       refused.name);
+  case Why::never_allowlist:
+    return fmt::format("{} can run code or reach the system: never allowlist it", refused.name);
+  case Why::python2_spelling:
+    return fmt::format("{} is written {}, and this version compares that Python 2 spelling, "
+                       "which no allowlist entry of the object matches",
+                       refused.name, refused.detail);
+  case Why::numpy2_module:
+    return fmt::format("{} is numpy 2's; numpy {} has no numpy._core to allowlist it from",
+                       refused.name, *env.numpy);
+  case Why::not_allowlisted:
+    return fmt::format("{} is not allowlisted", refused.name);
+  case Why::newobj_type_check:
+    return fmt::format("NEWOBJ of {}: this version constructs only Parameter, allowlisted or not",
+                       refused.name);
+  case Why::build_type_check:
+    return fmt::format("BUILD of {}: this version builds only Tensor, Parameter and "
+                       "OrderedDict, allowlisted or not",
+                       refused.name);
+  case Why::setitems_type_check:
+    return fmt::format("SETITEMS into {}: this version fills only dict, OrderedDict and "
+                       "Counter, even when the type is allowlisted",
+                       refused.name);
+  case Why::appends_type_check:
+    return fmt::format("APPENDS into {}: this version appends only to list, even when the type "
+                       "is allowlisted",
+                       refused.name);
+  case Why::numpy2_dtype_class:
+    return fmt::format("BUILD of a {} dtype: numpy 2 makes it a {}, which is not allowlisted",
+                       refused.detail, refused.name);
+  }
+  return {};
+}
+
+// numpy 2's class for a dtype's type code as pickled ("<f4" or "f4"), or "" when it has none.
+std::string_view numpy_dtype_class(std::string_view code) {
+  static const std::map<std::string_view, std::string_view> classes = {
+      {"b1", "numpy.dtypes.BoolDType"},        {"i1", "numpy.dtypes.Int8DType"},
+      {"u1", "numpy.dtypes.UInt8DType"},       {"i2", "numpy.dtypes.Int16DType"},
+      {"u2", "numpy.dtypes.UInt16DType"},      {"i4", "numpy.dtypes.Int32DType"},
+      {"u4", "numpy.dtypes.UInt32DType"},      {"i8", "numpy.dtypes.Int64DType"},
+      {"u8", "numpy.dtypes.UInt64DType"},      {"f2", "numpy.dtypes.Float16DType"},
+      {"f4", "numpy.dtypes.Float32DType"},     {"f8", "numpy.dtypes.Float64DType"},
+      {"f16", "numpy.dtypes.LongDoubleDType"}, {"c8", "numpy.dtypes.Complex64DType"},
+      {"c16", "numpy.dtypes.Complex128DType"}, {"c32", "numpy.dtypes.CLongDoubleDType"},
+      {"O8", "numpy.dtypes.ObjectDType"},      {"M8", "numpy.dtypes.DateTime64DType"},
+      {"m8", "numpy.dtypes.TimeDelta64DType"}, {"U", "numpy.dtypes.StrDType"},
+      {"S", "numpy.dtypes.BytesDType"},        {"V", "numpy.dtypes.VoidDType"}};
   if (!code.empty() && (code[0] == '<' || code[0] == '>' || code[0] == '|' || code[0] == '=')) {
-    code.erase(0, 1);
+    code.remove_prefix(1);
   }
   if (auto it = classes.find(code); it != classes.end()) {
-    return "numpy.dtypes." + it->second;
+    return it->second;
   }
   if (!code.empty() && (code[0] == 'U' || code[0] == 'S' || code[0] == 'V')) {
-    return "numpy.dtypes." + classes.at(code.substr(0, 1));
+    return classes.at(code.substr(0, 1));
   }
   return {};
 }
@@ -58,51 +121,45 @@ std::string numpy_dtype_class(std::string code) {
 void rule_refusals(const ScannedGlobal& global, const UnpicklerRules& rules, bool allowlisted,
                    std::vector<Refused>& out) {
   const std::string& name = global.name;
-  auto refuse = [&](const char* use, std::string why) {
-    out.push_back({global.uses.at(use), BlockReason::build_not_allowed, "", true, std::move(why)});
+  auto refuse = [&](std::string_view use, Why why) {
+    if (auto it = global.uses.find(use); it != global.uses.end()) {
+      out.push_back({it->second, BlockReason::build_not_allowed, {}, true, why, name, {}});
+    }
   };
-  if (global.uses.contains("NEWOBJ") && name != "torch.nn.parameter.Parameter" && !allowlisted &&
-      !rules.newobj_allowlisted_class) {
-    refuse("NEWOBJ",
-           fmt::format("NEWOBJ of {}: this version constructs only Parameter, allowlisted or not",
-                       name));
+  if (name != "torch.nn.parameter.Parameter" && !allowlisted && !rules.newobj_allowlisted_class) {
+    refuse("NEWOBJ", Why::newobj_type_check);
   }
-  if (global.uses.contains("BUILD") && !allowlisted && !rules.build_allowlisted_class) {
-    refuse("BUILD", fmt::format("BUILD of {}: this version builds only Tensor, Parameter and "
-                                "OrderedDict, allowlisted or not",
-                                name));
+  if (!allowlisted && !rules.build_allowlisted_class) {
+    refuse("BUILD", Why::build_type_check);
   }
-  if (global.uses.contains("SETITEM") && name != "collections.OrderedDict" &&
-      name != "collections.Counter" && !rules.setitems_allowlisted_dict_subclass) {
-    refuse("SETITEM", fmt::format("SETITEMS into {}: this version fills only dict, OrderedDict "
-                                  "and Counter, even when the type is allowlisted",
-                                  name));
+  if (name != "collections.OrderedDict" && name != "collections.Counter" &&
+      !rules.setitems_allowlisted_dict_subclass) {
+    refuse("SETITEM", Why::setitems_type_check);
   }
-  if (global.uses.contains("APPEND") && !(allowlisted && name == "builtins.list") &&
-      !rules.append_allowlisted_list_subclass) {
-    refuse("APPEND", fmt::format("APPENDS into {}: this version appends only to list, even when "
-                                 "the type is allowlisted",
-                                 name));
+  if (!(allowlisted && name == "builtins.list") && !rules.append_allowlisted_list_subclass) {
+    refuse("APPEND", Why::appends_type_check);
   }
 }
 
 // A global that is not allowlisted: allowlisting it goes on, unless no allowlist can admit it.
 Refused global_refusal(const ScannedGlobal& global, const std::string& compared,
                        const Fingerprint& env) {
-  Refused refused{global.first, BlockReason::global_not_allowed, global.name, true, {}};
+  Refused refused{global.first,
+                  BlockReason::global_not_allowed,
+                  global.name,
+                  true,
+                  Why::not_allowlisted,
+                  global.name,
+                  {}};
   if (global.dangerous || global.name.starts_with("copyreg.extension_registry[")) {
-    refused.why =
-        fmt::format("{} can run code or reach the system: never allowlist it", global.name);
+    refused.why = Why::never_allowlist;
   } else if (compared != global.name) {
-    refused.why = fmt::format("{} is written {}, and this version compares that Python 2 "
-                              "spelling, which no allowlist entry of the object matches",
-                              global.name, compared);
+    refused.why = Why::python2_spelling;
+    refused.detail = compared;
   } else if (numpy_major(env) == 1 && global.module.starts_with("numpy._core")) {
-    refused.why = fmt::format("{} is numpy 2's; numpy {} has no numpy._core to allowlist it from",
-                              global.name, *env.numpy);
+    refused.why = Why::numpy2_module;
   } else {
     refused.stops = false;
-    refused.why = fmt::format("{} is not allowlisted", global.name);
   }
   return refused;
 }
@@ -113,22 +170,25 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
   std::vector<Refused> refused;
   for (const auto& [opcode, at] : scan.opcodes) {
     if (!indexed.implemented[opcode]) {
-      refused.push_back({at, BlockReason::unsupported_opcode, "", true,
-                         fmt::format("opcode {} (pickle protocol {}) is not implemented by this "
-                                     "version's weights-only unpickler",
-                                     pickle_opcode_name(opcode), scan.protocol)});
+      refused.push_back({at,
+                         BlockReason::unsupported_opcode,
+                         {},
+                         true,
+                         Why::opcode_not_implemented,
+                         {},
+                         pickle_opcode_name(opcode)});
     }
   }
   for (const auto& global : scan.globals) {
     // Versions that do not map Python 2 names compare the name as written.
     const std::string& compared = rules.maps_python2_names ? global.name : global.raw_name;
-    std::string module =
-        rules.maps_python2_names ? global.module : compared.substr(0, compared.rfind('.'));
+    std::string_view module = rules.maps_python2_names
+                                  ? std::string_view(global.module)
+                                  : std::string_view(compared).substr(0, compared.rfind('.'));
     bool allowlisted = indexed.allowlist.contains(compared);
     if (indexed.blocklisted_modules.contains(module)) {
-      refused.push_back(
-          {global.first, BlockReason::module_blocklisted, global.name, true,
-           fmt::format("module {} is blocklisted: no allowlist admits {}", module, global.name)});
+      refused.push_back({global.first, BlockReason::module_blocklisted, global.name, true,
+                         Why::module_blocklisted, global.name, module});
       continue;
     }
     if (!allowlisted) {
@@ -138,12 +198,10 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
   }
   if (numpy_major(env) >= 2 && rules.build_allowlisted_class) {
     for (const auto& [code, at] : scan.numpy_dtype_builds) {
-      std::string type = numpy_dtype_class(code);
+      std::string_view type = numpy_dtype_class(code);
       if (!type.empty() && !indexed.allowlist.contains(type)) {
         refused.push_back({at, BlockReason::global_not_allowed, type, false,
-                           fmt::format("BUILD of a {} dtype: numpy 2 makes it a {}, which is not "
-                                       "allowlisted",
-                                       code, type)});
+                           Why::numpy2_dtype_class, type, code});
       }
     }
   }
@@ -179,15 +237,18 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules&
   }
   prediction.outcome = Outcome::blocked;
   prediction.reason = refused.front().reason;
-  prediction.detail = refused.front().why;
+  prediction.detail = sentence(refused.front(), scan, env);
   bool stopped = false;
   for (const auto& refusal : refused) {
-    if (!refusal.global.empty() && !contains(prediction.blocked_globals, refusal.global)) {
-      prediction.blocked_globals.push_back(refusal.global);
+    if (!refusal.global.empty() &&
+        std::find(prediction.blocked_globals.begin(), prediction.blocked_globals.end(),
+                  refusal.global) == prediction.blocked_globals.end()) {
+      prediction.blocked_globals.emplace_back(refusal.global);
     }
     if (refusal.stops) {
       stopped = true;
-      prediction.no_fix = refusal.why;
+      prediction.no_fix =
+          &refusal == &refused.front() ? prediction.detail : sentence(refusal, scan, env);
       break;
     }
   }
@@ -228,11 +289,14 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const Fingerprint
 EnvLoadRules::EnvLoadRules(const Fingerprint& fingerprint) : env(&fingerprint) {
   if (fingerprint.rules) {
     for (int opcode = 0; opcode < 256; ++opcode) {
-      implemented[static_cast<size_t>(opcode)] = fingerprint.rules->opcodes.contains(
-          std::string_view(pickle_opcode_name(static_cast<uint8_t>(opcode))));
+      std::string_view name = pickle_opcode_name(static_cast<uint8_t>(opcode));
+      // Most bytes are no opcode, and no unpickler implements one.
+      implemented[static_cast<size_t>(opcode)] =
+          name != "UNKNOWN" && fingerprint.rules->opcodes.contains(name);
     }
   }
   if (fingerprint.allowlist) {
+    allowlist.reserve(fingerprint.allowlist->size());
     allowlist.insert(fingerprint.allowlist->begin(), fingerprint.allowlist->end());
   }
   blocklisted_modules.insert(fingerprint.blocklisted_modules.begin(),
