@@ -254,6 +254,7 @@ public:
     uint8_t opcode = h.in.u8();
     if (first_use_[opcode] == kUnused) [[unlikely]] {
       first_use_[opcode] = opcode_offset_;
+      opcodes_seen_[opcodes_seen_count_++] = opcode;
     }
     return opcode;
   }
@@ -634,13 +635,13 @@ private:
       return std::count_if(first_offsets.begin(), first_offsets.end(),
                            [](size_t at) { return at != kUnused; });
     };
-    // Sized once, filled in key order: the flat maps neither grow nor shift.
-    analysis_.opcodes_used.reserve(static_cast<size_t>(used(first_use_)));
-    for (size_t code = 0; code < first_use_.size(); ++code) {
-      if (first_use_[code] != kUnused) {
-        analysis_.opcodes_used.emplace_hint(analysis_.opcodes_used.end(),
-                                            static_cast<uint8_t>(code), first_use_[code]);
-      }
+    // Sized once, filled in key order: the flat maps neither grow nor shift. A pickle uses a few
+    // dozen of the 256 codes, so those it was seen to use are sorted, not the table scanned.
+    std::sort(opcodes_seen_.begin(), opcodes_seen_.begin() + opcodes_seen_count_);
+    analysis_.opcodes_used.reserve(opcodes_seen_count_);
+    for (size_t i = 0; i < opcodes_seen_count_; ++i) {
+      uint8_t code = opcodes_seen_[i];
+      analysis_.opcodes_used.emplace_hint(analysis_.opcodes_used.end(), code, first_use_[code]);
     }
     for (size_t index = 0; index < analysis_.globals.size(); ++index) {
       analysis_.globals[index].uses.reserve(static_cast<size_t>(used(uses_[index])));
@@ -850,6 +851,8 @@ private:
     table.fill(kUnused);
     return table;
   }();
+  std::array<uint8_t, 256> opcodes_seen_; // the codes first_use_ holds, [0, opcodes_seen_count_)
+  size_t opcodes_seen_count_ = 0;
   size_t opcode_offset_ = 0;
 };
 
