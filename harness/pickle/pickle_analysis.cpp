@@ -72,10 +72,15 @@ struct Failure {
   std::string what;
 };
 
+// Positions are pointers, not an offset into a view: the walk keeps the read position in a
+// register and compares it with the end, where an offset needed the view's data and size too,
+// two loads from the stack for every byte read.
 class Cursor {
 public:
-  explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
-  size_t offset() const { return offset_; }
+  explicit Cursor(std::string_view bytes)
+      : begin_(bytes.data()), at_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  size_t offset() const { return static_cast<size_t>(at_ - begin_); }
+  const char* position() const { return at_; }
 
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
   // A fixed-width argument as one load: a byte loop here was a sixth of the walk's instructions.
@@ -87,21 +92,22 @@ public:
   }
   // Bounds-checked once: the view is made from the pointer, not by substr, which checks again.
   std::string_view take(uint64_t count) {
-    if (count > bytes_.size() - offset_) [[unlikely]] {
-      short_of(offset_, count, bytes_.size() - offset_);
+    auto left = static_cast<uint64_t>(end_ - at_);
+    if (count > left) [[unlikely]] {
+      short_of(offset(), count, left);
     }
-    std::string_view out(bytes_.data() + offset_, count);
-    offset_ += count;
+    std::string_view out(at_, count);
+    at_ += count;
     return out;
   }
   // Protocol 0's newline-terminated arguments.
   [[gnu::always_inline]] std::string_view line() {
-    size_t end = bytes_.find('\n', offset_);
-    if (end == std::string_view::npos) {
-      throw Failure{offset_, "unterminated line argument"};
+    const void* newline = std::memchr(at_, '\n', static_cast<size_t>(end_ - at_));
+    if (newline == nullptr) {
+      throw Failure{offset(), "unterminated line argument"};
     }
-    std::string_view out = bytes_.substr(offset_, end - offset_);
-    offset_ = end + 1;
+    std::string_view out(at_, static_cast<size_t>(static_cast<const char*>(newline) - at_));
+    at_ = static_cast<const char*>(newline) + 1;
     return out;
   }
 
@@ -113,8 +119,9 @@ private:
     throw Failure{offset, fmt::format("needs {} bytes, {} left", count, left)};
   }
 
-  std::string_view bytes_;
-  size_t offset_ = 0;
+  const char* begin_;
+  const char* at_;
+  const char* end_;
 };
 
 struct GlobalName {
@@ -224,6 +231,7 @@ public:
         memo_sparse_(std::move(memory.memo_sparse)) {
     // The stack's size is where a push checks the depth budget, which a 32-bit depth bounds.
     limits_.max_stack = std::min<size_t>(limits_.max_stack, UINT32_MAX);
+    opcode_at_ = bytes_.data();
     stack_.resize(std::min<size_t>(std::max<size_t>(stack_.size(), 64), limits_.max_stack));
   }
   Walker(const Walker&) = delete;
@@ -247,13 +255,13 @@ public:
 
   // Reads the next opcode, counting it and noting where it is first used.
   [[gnu::always_inline]] uint8_t next_opcode(HotState& h, size_t& opcodes) {
-    opcode_offset_ = h.in.offset();
+    opcode_at_ = h.in.position();
     if (++opcodes > limits_.max_opcodes) [[unlikely]] {
       fail("more than {} opcodes", limits_.max_opcodes);
     }
     uint8_t opcode = h.in.u8();
     if (first_use_[opcode] == kUnused) [[unlikely]] {
-      first_use_[opcode] = opcode_offset_;
+      first_use_[opcode] = opcode_offset();
       opcodes_seen_[opcodes_seen_count_++] = opcode;
     }
     return opcode;
@@ -570,7 +578,8 @@ public:
     }
     if (object.kind() == Value::Kind::object && object.global() == numpy_dtype_ &&
         object.text().length > 0) {
-      analysis_.numpy_dtype_builds.push_back({std::string(text_of(object.text())), opcode_offset_});
+      analysis_.numpy_dtype_builds.push_back(
+          {std::string(text_of(object.text())), opcode_offset()});
     }
     goto* next_handler(h, opcodes, opcode, handlers);
   }
@@ -657,7 +666,7 @@ private:
   template <typename... Args>
   [[noreturn, gnu::noinline, gnu::cold]] void fail(fmt::format_string<Args...> what,
                                                    Args&&... args) {
-    throw Failure{opcode_offset_, fmt::format(what, std::forward<Args>(args)...)};
+    throw Failure{opcode_offset(), fmt::format(what, std::forward<Args>(args)...)};
   }
 
   // The stack is a vector used only up to HotState.depth: growing it is the one rare branch, so a
@@ -725,7 +734,7 @@ private:
         fail("more than {} distinct globals", max_globals);
       }
       it = index_.emplace(global.name, static_cast<uint32_t>(analysis_.globals.size())).first;
-      analysis_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset_});
+      analysis_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset()});
       uses_.emplace_back();
       uses_.back().fill(kUnused);
       if (global.name == "numpy.dtype") {
@@ -745,7 +754,7 @@ private:
   void note_global(const Value& value, Use use) {
     size_t& first = uses_[value.global()][static_cast<size_t>(use)];
     if (first == kUnused) {
-      first = opcode_offset_;
+      first = opcode_offset();
     }
   }
   // APPEND/SETITEM into an object a global made: torch 2.14 checks the target's type.
@@ -853,7 +862,10 @@ private:
   }();
   std::array<uint8_t, 256> opcodes_seen_; // the codes first_use_ holds, [0, opcodes_seen_count_)
   size_t opcodes_seen_count_ = 0;
-  size_t opcode_offset_ = 0;
+  // Where the opcode being walked starts: stored as the cursor holds it, made an offset only
+  // where one is reported.
+  const char* opcode_at_ = nullptr;
+  size_t opcode_offset() const { return static_cast<size_t>(opcode_at_ - bytes_.data()); }
 };
 
 } // namespace
