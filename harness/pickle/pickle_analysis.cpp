@@ -220,6 +220,7 @@ struct HotState {
   uint32_t* marks;         // where each MARK on the stack is, marks[0, mark_count)
   uint32_t mark_count = 0; // (looking down the stack for the topmost one cost 7% of the walk)
   uint32_t mark_capacity;
+  size_t opcodes_left; // the opcode budget: the walk fails on an opcode read with none left
 };
 
 class Walker {
@@ -253,45 +254,51 @@ public:
     memory_.memo_sparse = std::move(memo_sparse_);
   }
 
-  // Reads the next opcode, counting it and noting where it is first used.
-  [[gnu::always_inline]] uint8_t next_opcode(HotState& h, size_t& opcodes) {
+  // Reads the next opcode, counting it against the budget. Where it is first used is noted by
+  // its first dispatch (op_first_use), not checked here for every opcode.
+  [[gnu::always_inline]] uint8_t next_opcode(HotState& h) {
     opcode_at_ = h.in.position();
-    if (++opcodes > limits_.max_opcodes) [[unlikely]] {
+    if (h.opcodes_left == 0) [[unlikely]] {
       fail("more than {} opcodes", limits_.max_opcodes);
     }
-    uint8_t opcode = h.in.u8();
-    if (first_use_[opcode] == kUnused) [[unlikely]] {
+    --h.opcodes_left;
+    return h.in.u8();
+  }
+  void note_first_use(uint8_t opcode) {
+    if (first_use_[opcode] == kUnused) {
       first_use_[opcode] = opcode_offset();
       opcodes_seen_[opcodes_seen_count_++] = opcode;
     }
-    return opcode;
   }
 
   // The opcode after one that pushes what torch memoises: a BINPUT or LONG_BINPUT that follows
   // is done here, for a branch this site predicts instead of a dispatch of its own.
-  [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h, size_t& opcodes) {
-    uint8_t opcode = next_opcode(h, opcodes);
+  // Never dispatched, it notes its own first use.
+  [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h) {
+    uint8_t opcode = next_opcode(h);
     if (opcode == 'q') {
+      if (first_use_['q'] == kUnused) [[unlikely]] {
+        note_first_use('q');
+      }
       memo_put(h, h.in.u8());
-      opcode = next_opcode(h, opcodes);
+      opcode = next_opcode(h);
     } else if (opcode == 'r') {
+      if (first_use_['r'] == kUnused) [[unlikely]] {
+        note_first_use('r');
+      }
       memo_put(h, h.in.little_endian<4>());
-      opcode = next_opcode(h, opcodes);
+      opcode = next_opcode(h);
     }
     return opcode;
   }
 
   // Where a handler jumps: the next opcode's handler, `opcode` set to it.
   using Handlers = std::array<void*, 256>;
-  [[gnu::always_inline]] void* next_handler(HotState& h, size_t& opcodes, uint8_t& opcode,
-                                            const Handlers& handlers) {
-    opcode = next_opcode(h, opcodes);
-    return handlers[opcode];
+  [[gnu::always_inline]] void* next_handler(HotState& h, const Handlers& handlers) {
+    return handlers[next_opcode(h)];
   }
-  [[gnu::always_inline]] void* next_handler_after_push(HotState& h, size_t& opcodes,
-                                                       uint8_t& opcode, const Handlers& handlers) {
-    opcode = next_opcode_after_push(h, opcodes);
-    return handlers[opcode];
+  [[gnu::always_inline]] void* next_handler_after_push(HotState& h, const Handlers& handlers) {
+    return handlers[next_opcode_after_push(h)];
   }
 
   // Each opcode's handler ends in its own jump to the next opcode's handler, not in a jump back
@@ -305,8 +312,11 @@ public:
                .capacity = static_cast<uint32_t>(stack_.size()),
                .memo = memo_dense_.data(),
                .marks = marks_.data(),
-               .mark_capacity = static_cast<uint32_t>(marks_.size())};
-    size_t opcodes = 0;
+               .mark_capacity = static_cast<uint32_t>(marks_.size()),
+               .opcodes_left = limits_.max_opcodes};
+    // `handlers` holds each opcode's handler. The table dispatched through starts with every
+    // entry at op_first_use, which notes where its opcode is first used and then points the
+    // entry at the handler: the check is made once per opcode code, not once per opcode read.
     Handlers handlers;
     handlers.fill(&&op_unknown);
     handlers['.'] = &&op_stop;
@@ -354,14 +364,14 @@ public:
     handlers['d'] = &&op_list_dict_frozenset;
     handlers[0x91] = &&op_list_dict_frozenset;
     handlers['t'] = &&op_tuple;
-    handlers[0x85] = &&op_tuple123;
-    handlers[0x86] = &&op_tuple123;
-    handlers[0x87] = &&op_tuple123;
+    handlers[0x85] = &&op_tuple1;
+    handlers[0x86] = &&op_tuple2;
+    handlers[0x87] = &&op_tuple3;
     handlers['c'] = &&op_global;
     handlers[0x93] = &&op_stack_global;
-    handlers[0x82] = &&op_ext;
-    handlers[0x83] = &&op_ext;
-    handlers[0x84] = &&op_ext;
+    handlers[0x82] = &&op_ext1;
+    handlers[0x83] = &&op_ext2;
+    handlers[0x84] = &&op_ext4;
     handlers['R'] = &&op_reduce;
     handlers[0x81] = &&op_newobj;
     handlers[0x92] = &&op_newobj_ex;
@@ -377,10 +387,17 @@ public:
     handlers['g'] = &&op_get;
     handlers['h'] = &&op_binget;
     handlers['j'] = &&op_long_binget;
-    uint8_t opcode = 0;
-    goto* next_handler(h, opcodes, opcode, handlers);
+    Handlers dispatch;
+    dispatch.fill(&&op_first_use);
+    goto* next_handler(h, dispatch);
+  op_first_use : {
+    auto opcode = static_cast<uint8_t>(*opcode_at_);
+    note_first_use(opcode);
+    dispatch[opcode] = handlers[opcode];
+    goto* handlers[opcode];
+  }
   op_stop:
-    analysis_.opcodes = opcodes;
+    analysis_.opcodes = limits_.max_opcodes - h.opcodes_left;
     memo_used_ = h.memo_used;
     return finish(h.in.offset());
   op_proto: // PROTO
@@ -388,10 +405,10 @@ public:
     if (analysis_.protocol > 5) {
       fail("unsupported pickle protocol {}", analysis_.protocol);
     }
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_frame: // FRAME: a length prefix only
     h.in.take(8);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_mark: // MARK
     if (h.mark_count >= limits_.max_marks) [[unlikely]] {
       fail("MARKs nested deeper than {}", limits_.max_marks);
@@ -402,128 +419,131 @@ public:
     }
     h.marks[h.mark_count++] = h.depth;
     push(h, Value{Value::Kind::mark});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_pop: // POP
     if (h.depth > 0 && h.stack[h.depth - 1].kind() == Value::Kind::mark) {
       pop_mark(h);
     } else {
       pop(h);
     }
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_pop_mark: // POP_MARK
     pop_mark(h);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_dup: // DUP
     push(h, top(h));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_int_long_float: // INT, LONG, FLOAT (text)
     h.in.line();
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binint:
     h.in.take(4);
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binint1:
     h.in.take(1);
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binint2:
     h.in.take(2);
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binfloat:
     h.in.take(8);
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_long1:
     h.in.take(h.in.u8());
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_long4:
     h.in.take(h.in.little_endian<4>());
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_none_true_false:
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_string_line: // STRING (quoted repr), UNICODE (raw-unicode-escape)
     push_string(h, h.in.line());
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_string4: // BINSTRING, BINUNICODE: a 4-byte length
     push_string(h, h.in.take(h.in.little_endian<4>()));
-    goto* next_handler_after_push(h, opcodes, opcode, handlers);
+    goto* next_handler_after_push(h, dispatch);
   op_string1: // SHORT_BINSTRING, SHORT_BINUNICODE: a 1-byte length
     push_string(h, h.in.take(h.in.u8()));
-    goto* next_handler_after_push(h, opcodes, opcode, handlers);
+    goto* next_handler_after_push(h, dispatch);
   op_binunicode8:
     push_string(h, h.in.take(h.in.little_endian<8>()));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binbytes:
     h.in.take(h.in.little_endian<4>());
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_short_binbytes:
     h.in.take(h.in.u8());
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binbytes8:
     h.in.take(h.in.little_endian<8>());
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_next_buffer: // NEXT_BUFFER
     analysis_.out_of_band_buffers = true;
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_readonly_buffer: // READONLY_BUFFER
     top(h);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_empty_container:
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_append:
     pop(h);
     note_target(h, Use::append);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_appends:
     pop_mark(h);
     note_target(h, Use::append);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_setitems:
     pop_mark(h);
     note_target(h, Use::setitem);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_additems:
     pop_mark(h);
     top(h);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_setitem:
     pop(h);
     pop(h);
     note_target(h, Use::setitem);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_list_dict_frozenset:
     pop_mark(h);
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_tuple:
     push(h, tuple_of(pop_mark(h).first));
-    goto* next_handler_after_push(h, opcodes, opcode, handlers);
-  // TUPLE1, TUPLE2, TUPLE3
-  op_tuple123 : {
-    Value first;
-    for (int left = opcode - 0x84; left > 0; --left) {
-      first = pop(h);
-    }
-    push(h, tuple_of(first));
-    goto* next_handler_after_push(h, opcodes, opcode, handlers);
-  }
+    goto* next_handler_after_push(h, dispatch);
+  op_tuple1:
+    push(h, tuple_of(pop(h)));
+    goto* next_handler_after_push(h, dispatch);
+  op_tuple2:
+    pop(h);
+    push(h, tuple_of(pop(h)));
+    goto* next_handler_after_push(h, dispatch);
+  op_tuple3:
+    pop(h);
+    pop(h);
+    push(h, tuple_of(pop(h)));
+    goto* next_handler_after_push(h, dispatch);
   // GLOBAL module\\nname\\n
   op_global : {
     std::string_view module = h.in.line();
     std::string_view name = h.in.line();
     push(h, name_global(global_name(module, name), Use::referenced));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // STACK_GLOBAL: the two strings may come straight from the memo
   op_stack_global : {
@@ -534,23 +554,25 @@ public:
     }
     push(h,
          name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // EXT1, EXT2, EXT4: copyreg's extension registry
-  op_ext : {
-    uint64_t code = opcode == 0x82   ? h.in.little_endian<1>()
-                    : opcode == 0x83 ? h.in.little_endian<2>()
-                                     : h.in.little_endian<4>();
-    push(h, extension_global(code));
-    goto* next_handler(h, opcodes, opcode, handlers);
-  }
+  op_ext1:
+    push(h, extension_global(h.in.little_endian<1>()));
+    goto* next_handler(h, dispatch);
+  op_ext2:
+    push(h, extension_global(h.in.little_endian<2>()));
+    goto* next_handler(h, dispatch);
+  op_ext4:
+    push(h, extension_global(h.in.little_endian<4>()));
+    goto* next_handler(h, dispatch);
   // REDUCE
   op_reduce : {
     Value args = pop(h);
     Value callable = pop(h);
     use(callable, Use::reduce);
     push(h, made_by(callable, args));
-    goto* next_handler_after_push(h, opcodes, opcode, handlers);
+    goto* next_handler_after_push(h, dispatch);
   }
   // NEWOBJ
   op_newobj : {
@@ -558,7 +580,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj);
     push(h, made_by(cls));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // NEWOBJ_EX
   op_newobj_ex : {
@@ -567,7 +589,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj_ex);
     push(h, made_by(cls));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // BUILD: the state goes into the object below it
   op_build : {
@@ -581,7 +603,7 @@ public:
       analysis_.numpy_dtype_builds.push_back(
           {std::string(text_of(object.text())), opcode_offset()});
     }
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // INST module\\nname\\n, arguments above a MARK
   op_inst : {
@@ -590,7 +612,7 @@ public:
     pop_mark(h);
     Value global = name_global(global_name(module, name), Use::inst);
     push(h, Value{Value::Kind::object, global.global()});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   // OBJ: class and arguments above a MARK
   op_obj : {
@@ -600,41 +622,41 @@ public:
     }
     use(items.first, Use::obj);
     push(h, made_by(items.first));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   }
   op_persid: // PERSID
     h.in.line();
     analysis_.persistent_ids = true;
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binpersid: // BINPERSID
     pop(h);
     analysis_.persistent_ids = true;
     push(h, Value{});
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_put:
     memo_put(h, decimal(h.in.line()));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binput:
     memo_put(h, h.in.u8());
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_long_binput:
     memo_put(h, h.in.little_endian<4>());
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_memoize:
     memo_put(h, h.memo_count);
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_get:
     memo_get(h, decimal(h.in.line()));
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_binget:
     memo_get(h, h.in.u8());
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_long_binget:
     memo_get(h, h.in.little_endian<4>());
-    goto* next_handler(h, opcodes, opcode, handlers);
+    goto* next_handler(h, dispatch);
   op_unknown:
-    fail("unknown opcode 0x{:02x}", opcode);
+    fail("unknown opcode 0x{:02x}", static_cast<uint8_t>(*opcode_at_));
   }
 
 private:
