@@ -56,6 +56,9 @@ std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t m
   result.format = CheckpointFormat::torch_zip;
   bool readable = true; // every pickle member stored, in bounds and under the limit
   bool handled = for_each_zip_entry(archive, [&](const ZipEntry& entry) {
+    if (!entry.name.ends_with(".pkl")) {
+      return; // a tensor's record: all but a few of a checkpoint's entries
+    }
     if (marks_torchscript(entry.name)) {
       result.format = CheckpointFormat::torchscript;
     }

@@ -38,17 +38,11 @@ private:
 constexpr std::string_view kEndOfDirectory = "PK\x05\x06";
 constexpr std::string_view kZip64Locator = "PK\x06\x07";
 constexpr std::string_view kZip64End = "PK\x06\x06";
-constexpr std::string_view kDirectoryEntry = "PK\x01\x02";
+constexpr uint32_t kDirectoryEntryMagic = 0x02014b50; // "PK\x01\x02", read little-endian
 constexpr std::string_view kLocalHeader = "PK\x03\x04";
 constexpr uint32_t kZip64Marker = 0xffffffff;
 
-struct Directory {
-  uint64_t entries = 0;
-  uint64_t offset = 0;
-  uint64_t size = 0;
-};
-
-std::optional<Directory> find_directory(const Reader& zip) {
+std::optional<ZipDirectory> find_directory(const Reader& zip) {
   // The end record is the last thing in the file, before a comment of at most 65535 bytes.
   if (zip.size() < 22) {
     return std::nullopt;
@@ -61,7 +55,7 @@ std::optional<Directory> find_directory(const Reader& zip) {
     }
     --end;
   }
-  Directory directory{zip.le<2>(end + 10), zip.le<4>(end + 16), zip.le<4>(end + 12)};
+  ZipDirectory directory{zip.le<2>(end + 10), zip.le<4>(end + 16), zip.le<4>(end + 12)};
   if (end >= 20 && zip.signature(end - 20, kZip64Locator)) {
     uint64_t record = zip.le<8>(end - 20 + 8);
     if (!zip.has(record, 56) || !zip.signature(record, kZip64End)) {
@@ -107,44 +101,39 @@ bool apply_zip64_extra(const Reader& zip, uint64_t extra, uint64_t length, ZipEn
 
 } // namespace
 
-bool for_each_zip_entry(std::string_view archive,
-                        const std::function<void(const ZipEntry&)>& visit) {
+std::optional<ZipDirectory> find_zip_directory(std::string_view archive) {
+  return find_directory(Reader(archive));
+}
+
+bool read_zip_entry(std::string_view archive, uint64_t& at, uint64_t end, ZipEntry& entry) {
+  // find_directory checked that the directory, [at, end), lies inside the archive: an entry
+  // that ends by `end` needs no other bounds check. This runs once per tensor.
   Reader zip(archive);
-  auto directory = find_directory(zip);
-  if (!directory) {
+  if (at + 46 > end || zip.le<4>(at) != kDirectoryEntryMagic) {
     return false;
   }
-  uint64_t at = directory->offset;
-  uint64_t end = directory->offset + directory->size;
-  for (uint64_t i = 0; i < directory->entries; ++i) {
-    if (at + 46 > end || !zip.signature(at, kDirectoryEntry)) {
-      return false;
-    }
-    ZipEntry entry;
-    entry.flags = static_cast<uint16_t>(zip.le<2>(at + 8));
-    entry.method = static_cast<uint16_t>(zip.le<2>(at + 10));
-    entry.compressed_size = zip.le<4>(at + 20);
-    entry.size = zip.le<4>(at + 24);
-    uint64_t name_length = zip.le<2>(at + 28);
-    uint64_t extra_length = zip.le<2>(at + 30);
-    uint64_t comment_length = zip.le<2>(at + 32);
-    entry.local_header = zip.le<4>(at + 42);
-    uint64_t next = at + 46 + name_length + extra_length + comment_length;
-    if (next > end) {
-      return false;
-    }
-    entry.name = zip.slice(at + 46, name_length);
-    bool size_marked = entry.size == kZip64Marker;
-    bool compressed_marked = entry.compressed_size == kZip64Marker;
-    bool offset_marked = entry.local_header == kZip64Marker;
-    if ((size_marked || compressed_marked || offset_marked) &&
-        !apply_zip64_extra(zip, at + 46 + name_length, extra_length, entry, size_marked,
-                           compressed_marked, offset_marked)) {
-      return false;
-    }
-    visit(entry);
-    at = next;
+  entry.flags = static_cast<uint16_t>(zip.le<2>(at + 8));
+  entry.method = static_cast<uint16_t>(zip.le<2>(at + 10));
+  entry.compressed_size = zip.le<4>(at + 20);
+  entry.size = zip.le<4>(at + 24);
+  uint64_t name_length = zip.le<2>(at + 28);
+  uint64_t extra_length = zip.le<2>(at + 30);
+  uint64_t comment_length = zip.le<2>(at + 32);
+  entry.local_header = zip.le<4>(at + 42);
+  uint64_t next = at + 46 + name_length + extra_length + comment_length;
+  if (next > end) {
+    return false;
   }
+  entry.name = std::string_view(archive.data() + at + 46, name_length);
+  bool size_marked = entry.size == kZip64Marker;
+  bool compressed_marked = entry.compressed_size == kZip64Marker;
+  bool offset_marked = entry.local_header == kZip64Marker;
+  if ((size_marked || compressed_marked || offset_marked) &&
+      !apply_zip64_extra(zip, at + 46 + name_length, extra_length, entry, size_marked,
+                         compressed_marked, offset_marked)) {
+    return false;
+  }
+  at = next;
   return true;
 }
 
