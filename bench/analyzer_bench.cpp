@@ -67,7 +67,7 @@ void BM_AnalyzeStateDictPickle(benchmark::State& state) {
       state.SkipWithError(analysis.error().message.c_str());
       break;
     }
-    benchmark::DoNotOptimize(analysis->opcodes);
+    benchmark::DoNotOptimize(analysis->end_offset);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * pickle.size()));
   state.counters["pickle_bytes"] = static_cast<double>(pickle.size());

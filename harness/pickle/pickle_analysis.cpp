@@ -82,16 +82,18 @@ public:
   size_t offset() const { return static_cast<size_t>(at_ - begin_); }
   const char* position() const { return at_; }
 
-  uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
+  // The reads are forced inline: with two walks (see Walker::run) the compiler stopped inlining
+  // them on its own, and a call per byte read cost 10% more instructions.
+  [[gnu::always_inline]] uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
   // A fixed-width argument as one load: a byte loop here was a sixth of the walk's instructions.
-  template <size_t Width> uint64_t little_endian() {
+  template <size_t Width> [[gnu::always_inline]] uint64_t little_endian() {
     static_assert(std::endian::native == std::endian::little, "pickle integers are little-endian");
     uint64_t value = 0;
     std::memcpy(&value, take(Width).data(), Width);
     return value;
   }
   // Bounds-checked once: the view is made from the pointer, not by substr, which checks again.
-  std::string_view take(uint64_t count) {
+  [[gnu::always_inline]] std::string_view take(uint64_t count) {
     auto left = static_cast<uint64_t>(end_ - at_);
     if (count > left) [[unlikely]] {
       short_of(offset(), count, left);
@@ -254,14 +256,16 @@ public:
     memory_.memo_sparse = std::move(memo_sparse_);
   }
 
-  // Reads the next opcode, counting it against the budget. Where it is first used is noted by
-  // its first dispatch (op_first_use), not checked here for every opcode.
-  [[gnu::always_inline]] uint8_t next_opcode(HotState& h) {
+  // Reads the next opcode, counting it against the budget when the walk is `Budgeted`. Where it
+  // is first used is noted by its first dispatch (op_first_use), not checked here every time.
+  template <bool Budgeted> [[gnu::always_inline]] uint8_t next_opcode(HotState& h) {
     opcode_at_ = h.in.position();
-    if (h.opcodes_left == 0) [[unlikely]] {
-      fail("more than {} opcodes", limits_.max_opcodes);
+    if constexpr (Budgeted) {
+      if (h.opcodes_left == 0) [[unlikely]] {
+        fail("more than {} opcodes", limits_.max_opcodes);
+      }
+      --h.opcodes_left;
     }
-    --h.opcodes_left;
     return h.in.u8();
   }
   void note_first_use(uint8_t opcode) {
@@ -274,39 +278,49 @@ public:
   // The opcode after one that pushes what torch memoises: a BINPUT or LONG_BINPUT that follows
   // is done here, for a branch this site predicts instead of a dispatch of its own.
   // Never dispatched, it notes its own first use.
-  [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h) {
-    uint8_t opcode = next_opcode(h);
+  template <bool Budgeted> [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h) {
+    uint8_t opcode = next_opcode<Budgeted>(h);
     if (opcode == 'q') {
       if (first_use_['q'] == kUnused) [[unlikely]] {
         note_first_use('q');
       }
       memo_put(h, h.in.u8());
-      opcode = next_opcode(h);
+      opcode = next_opcode<Budgeted>(h);
     } else if (opcode == 'r') {
       if (first_use_['r'] == kUnused) [[unlikely]] {
         note_first_use('r');
       }
       memo_put(h, h.in.little_endian<4>());
-      opcode = next_opcode(h);
+      opcode = next_opcode<Budgeted>(h);
     }
     return opcode;
   }
 
   // Where a handler jumps: the next opcode's handler, `opcode` set to it.
   using Handlers = std::array<void*, 256>;
+  template <bool Budgeted>
   [[gnu::always_inline]] void* next_handler(HotState& h, const Handlers& handlers) {
-    return handlers[next_opcode(h)];
+    return handlers[next_opcode<Budgeted>(h)];
   }
+  template <bool Budgeted>
   [[gnu::always_inline]] void* next_handler_after_push(HotState& h, const Handlers& handlers) {
-    return handlers[next_opcode_after_push(h)];
+    return handlers[next_opcode_after_push<Budgeted>(h)];
   }
 
+  // Each opcode takes at least its own byte, so a pickle no longer than the opcode budget
+  // cannot exceed it: only a longer one is walked counting opcodes, which cost a tenth of the
+  // walk's instructions.
+  PickleAnalysis run() {
+    return bytes_.size() > limits_.max_opcodes ? walk<true>() : walk<false>();
+  }
+
+private:
   // Each opcode's handler ends in its own jump to the next opcode's handler, not in a jump back
   // to one shared switch: with a dispatch per handler the branch predictor learns which opcode
   // follows which (as in CPython's interpreter), where the one shared jump of a switch was
   // mispredicted on torch's repeating per-tensor opcode pattern. A handler keeps no local with
   // a destructor: an indirect goto may not leave the scope of one.
-  PickleAnalysis run() {
+  template <bool Budgeted> PickleAnalysis walk() {
     HotState h{.in = Cursor(bytes_),
                .stack = stack_.data(),
                .capacity = static_cast<uint32_t>(stack_.size()),
@@ -389,7 +403,7 @@ public:
     handlers['j'] = &&op_long_binget;
     Handlers dispatch;
     dispatch.fill(&&op_first_use);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_first_use : {
     auto opcode = static_cast<uint8_t>(*opcode_at_);
     note_first_use(opcode);
@@ -397,7 +411,6 @@ public:
     goto* handlers[opcode];
   }
   op_stop:
-    analysis_.opcodes = limits_.max_opcodes - h.opcodes_left;
     memo_used_ = h.memo_used;
     return finish(h.in.offset());
   op_proto: // PROTO
@@ -405,10 +418,10 @@ public:
     if (analysis_.protocol > 5) {
       fail("unsupported pickle protocol {}", analysis_.protocol);
     }
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_frame: // FRAME: a length prefix only
     h.in.take(8);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_mark: // MARK
     if (h.mark_count >= limits_.max_marks) [[unlikely]] {
       fail("MARKs nested deeper than {}", limits_.max_marks);
@@ -419,131 +432,131 @@ public:
     }
     h.marks[h.mark_count++] = h.depth;
     push(h, Value{Value::Kind::mark});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_pop: // POP
     if (h.depth > 0 && h.stack[h.depth - 1].kind() == Value::Kind::mark) {
       pop_mark(h);
     } else {
       pop(h);
     }
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_pop_mark: // POP_MARK
     pop_mark(h);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_dup: // DUP
     push(h, top(h));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_int_long_float: // INT, LONG, FLOAT (text)
     h.in.line();
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binint:
     h.in.take(4);
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binint1:
     h.in.take(1);
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binint2:
     h.in.take(2);
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binfloat:
     h.in.take(8);
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_long1:
     h.in.take(h.in.u8());
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_long4:
     h.in.take(h.in.little_endian<4>());
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_none_true_false:
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_string_line: // STRING (quoted repr), UNICODE (raw-unicode-escape)
     push_string(h, h.in.line());
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_string4: // BINSTRING, BINUNICODE: a 4-byte length
     push_string(h, h.in.take(h.in.little_endian<4>()));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   op_string1: // SHORT_BINSTRING, SHORT_BINUNICODE: a 1-byte length
     push_string(h, h.in.take(h.in.u8()));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   op_binunicode8:
     push_string(h, h.in.take(h.in.little_endian<8>()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binbytes:
     h.in.take(h.in.little_endian<4>());
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_short_binbytes:
     h.in.take(h.in.u8());
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binbytes8:
     h.in.take(h.in.little_endian<8>());
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_next_buffer: // NEXT_BUFFER
     analysis_.out_of_band_buffers = true;
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_readonly_buffer: // READONLY_BUFFER
     top(h);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_empty_container:
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_append:
     pop(h);
     note_target(h, Use::append);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_appends:
     pop_mark(h);
     note_target(h, Use::append);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_setitems:
     pop_mark(h);
     note_target(h, Use::setitem);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_additems:
     pop_mark(h);
     top(h);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_setitem:
     pop(h);
     pop(h);
     note_target(h, Use::setitem);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_list_dict_frozenset:
     pop_mark(h);
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_tuple:
     push(h, tuple_of(pop_mark(h).first));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   op_tuple1:
     push(h, tuple_of(pop(h)));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   op_tuple2:
     pop(h);
     push(h, tuple_of(pop(h)));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   op_tuple3:
     pop(h);
     pop(h);
     push(h, tuple_of(pop(h)));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   // GLOBAL module\\nname\\n
   op_global : {
     std::string_view module = h.in.line();
     std::string_view name = h.in.line();
     push(h, name_global(global_name(module, name), Use::referenced));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // STACK_GLOBAL: the two strings may come straight from the memo
   op_stack_global : {
@@ -554,25 +567,25 @@ public:
     }
     push(h,
          name_global(global_name(text_of(module.text()), text_of(name.text())), Use::referenced));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // EXT1, EXT2, EXT4: copyreg's extension registry
   op_ext1:
     push(h, extension_global(h.in.little_endian<1>()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_ext2:
     push(h, extension_global(h.in.little_endian<2>()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_ext4:
     push(h, extension_global(h.in.little_endian<4>()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   // REDUCE
   op_reduce : {
     Value args = pop(h);
     Value callable = pop(h);
     use(callable, Use::reduce);
     push(h, made_by(callable, args));
-    goto* next_handler_after_push(h, dispatch);
+    goto* next_handler_after_push<Budgeted>(h, dispatch);
   }
   // NEWOBJ
   op_newobj : {
@@ -580,7 +593,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj);
     push(h, made_by(cls));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // NEWOBJ_EX
   op_newobj_ex : {
@@ -589,7 +602,7 @@ public:
     Value cls = pop(h);
     use(cls, Use::newobj_ex);
     push(h, made_by(cls));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // BUILD: the state goes into the object below it
   op_build : {
@@ -603,7 +616,7 @@ public:
       analysis_.numpy_dtype_builds.push_back(
           {std::string(text_of(object.text())), opcode_offset()});
     }
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // INST module\\nname\\n, arguments above a MARK
   op_inst : {
@@ -612,7 +625,7 @@ public:
     pop_mark(h);
     Value global = name_global(global_name(module, name), Use::inst);
     push(h, Value{Value::Kind::object, global.global()});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   // OBJ: class and arguments above a MARK
   op_obj : {
@@ -622,39 +635,39 @@ public:
     }
     use(items.first, Use::obj);
     push(h, made_by(items.first));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   }
   op_persid: // PERSID
     h.in.line();
     analysis_.persistent_ids = true;
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binpersid: // BINPERSID
     pop(h);
     analysis_.persistent_ids = true;
     push(h, Value{});
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_put:
     memo_put(h, decimal(h.in.line()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binput:
     memo_put(h, h.in.u8());
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_long_binput:
     memo_put(h, h.in.little_endian<4>());
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_memoize:
     memo_put(h, h.memo_count);
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_get:
     memo_get(h, decimal(h.in.line()));
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_binget:
     memo_get(h, h.in.u8());
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_long_binget:
     memo_get(h, h.in.little_endian<4>());
-    goto* next_handler(h, dispatch);
+    goto* next_handler<Budgeted>(h, dispatch);
   op_unknown:
     fail("unknown opcode 0x{:02x}", static_cast<uint8_t>(*opcode_at_));
   }

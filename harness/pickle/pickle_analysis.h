@@ -45,8 +45,7 @@ struct NumpyDtypeBuild {
 
 struct PickleAnalysis {
   int protocol = 0;
-  std::vector<GlobalUse> globals; // in order of first appearance
-  size_t opcodes = 0;
+  std::vector<GlobalUse> globals;   // in order of first appearance
   size_t end_offset = 0;            // one past STOP: where a following pickle would start
   bool persistent_ids = false;      // PERSID / BINPERSID (torch's storage references)
   bool out_of_band_buffers = false; // protocol 5 NEXT_BUFFER

@@ -129,6 +129,13 @@ TEST(PickleAnalysisTest, EveryBudgetIsEnforced) {
   limits = {};
   limits.max_opcodes = 50;
   EXPECT_EQ(error_of(std::string(100, 'N') + ".", limits), "offset 50: more than 50 opcodes");
+  // A pickle no longer than the budget is walked without counting, as it cannot exceed it; one
+  // byte longer, and it is counted to the last opcode.
+  auto fits = analyze_pickle(std::string(25, 'N') + std::string(24, '0') + ".", limits);
+  ASSERT_TRUE(fits) << fits.error().message;
+  EXPECT_EQ(fits->end_offset, 50u);
+  EXPECT_EQ(error_of(std::string(25, 'N') + std::string(25, '0') + ".", limits),
+            "offset 50: more than 50 opcodes");
   limits = {};
   limits.max_stack = 10;
   EXPECT_EQ(error_of(std::string(20, 'N') + ".", limits), "offset 10: stack deeper than 10");
@@ -158,7 +165,7 @@ TEST(PickleAnalysisTest, NoMemoEntryOutlivesItsPickle) {
       stores_many += "Nr"s + low + high + "\0\0"s + "0";
     }
   }
-  EXPECT_EQ(analyze(stores_many + ".").opcodes, 1u + 300 * 3 + 1);
+  EXPECT_EQ(analyze(stores_many + ".").end_offset, stores_many.size() + 1);
   EXPECT_EQ(error_of("\x80\x02j\x02\x01\x00\x00."s), "offset 2: memo key 258 was never stored");
   EXPECT_EQ(error_of(stores_many + "\xff"), "offset 2102: unknown opcode 0xff");
   EXPECT_EQ(error_of("\x80\x02h\x05."s), "offset 2: memo key 5 was never stored");

@@ -13,6 +13,9 @@ namespace {
 
 // Small budgets keep each input fast; the limits are part of what is exercised.
 const loadmatrix::PickleLimits kLimits{200'000, 20'000, 20'000, 2'000, 2'000};
+// An opcode budget shorter than most inputs: the walk that counts opcodes, which only pickles
+// longer than the budget take, is exercised too.
+const loadmatrix::PickleLimits kCountedLimits{64, 20'000, 20'000, 2'000, 2'000};
 
 std::string scratch_file() {
   char path[] = "/tmp/loadmatrix-fuzz-XXXXXX";
@@ -28,6 +31,7 @@ std::string scratch_file() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)loadmatrix::analyze_pickle(bytes, kLimits);
+  (void)loadmatrix::analyze_pickle(bytes, kCountedLimits);
 
   static const std::string path = scratch_file();
   if (FILE* out = std::fopen(path.c_str(), "wb")) {
