@@ -1,6 +1,7 @@
 #include "scan/scan_result.h"
 
 #include "pickle/pickle_analysis.h"
+#include "util/json_writer.h"
 #include "util/parallel.h"
 
 #include <algorithm>
@@ -72,45 +73,6 @@ std::string ScannedFile::verdict() const {
 
 namespace {
 
-Json prediction_json(const LoadPrediction& p) {
-  Json out = {{"outcome", outcome_id(p.outcome)},
-              {"reason", block_reason_id(p.reason)},
-              {"blocked_globals", p.blocked_globals},
-              {"detail", p.detail},
-              {"runs_code", p.runs_code}};
-  return out;
-}
-
-Json observed_json(const ObservedLoad& o) {
-  return {{"outcome", outcome_id(o.outcome)},
-          {"reason", block_reason_id(o.reason)},
-          {"blocked_globals", o.blocked_globals},
-          {"error_type", o.error_type},
-          {"message", o.message},
-          {"detail", o.detail},
-          {"duration_ms", o.duration_ms}};
-}
-
-Json cell_json(const ScanCell& cell) {
-  Json out = {{"env", cell.env},
-              {"mode", scan_mode_id(cell.mode)},
-              {"predicted", cell.predicted ? Json(outcome_id(cell.predicted->outcome)) : Json()},
-              {"observed", cell.observed ? Json(outcome_id(cell.observed->outcome)) : Json()},
-              {"prediction", cell.predicted ? prediction_json(*cell.predicted) : Json()},
-              {"observation", cell.observed ? observed_json(*cell.observed) : Json()}};
-  out["blocked_globals"] = cell.blocked_globals();
-  auto agrees = cell.agrees();
-  out["agrees"] = agrees ? Json(*agrees) : Json();
-  if (cell.fix) {
-    out["fix"] = {{"allowlist", cell.fix->allowlist},
-                  {"verified", cell.fix->verified},
-                  {"note", cell.fix->note}};
-  } else {
-    out["fix"] = nullptr;
-  }
-  return out;
-}
-
 // `value_text` (a Json::dump(2)) as it prints nested `indent` spaces deep: JSON strings escape
 // their newlines, so every raw newline is the printer's own.
 void append_indented(std::string& out, const std::string& value_text, size_t indent) {
@@ -123,39 +85,156 @@ void append_indented(std::string& out, const std::string& value_text, size_t ind
   out.append(value_text, from);
 }
 
-Json file_json(const ScannedFile& file) {
+// Each object's keys in sorted order, as dump prints them (see JsonWriter).
+void write_outcome_or_null(JsonWriter& out, const auto& load) {
+  if (load) {
+    out.value(outcome_id(load->outcome));
+  } else {
+    out.null();
+  }
+}
+
+void write_prediction(JsonWriter& out, const LoadPrediction& p) {
+  out.begin_object();
+  out.key("blocked_globals");
+  out.strings(p.blocked_globals);
+  out.key("detail");
+  out.value(p.detail);
+  out.key("outcome");
+  out.value(outcome_id(p.outcome));
+  out.key("reason");
+  out.value(block_reason_id(p.reason));
+  out.key("runs_code");
+  out.value(p.runs_code);
+  out.end_object();
+}
+
+void write_observation(JsonWriter& out, const ObservedLoad& o) {
+  out.begin_object();
+  out.key("blocked_globals");
+  out.strings(o.blocked_globals);
+  out.key("detail");
+  out.value(o.detail);
+  out.key("duration_ms");
+  out.value(static_cast<int64_t>(o.duration_ms));
+  out.key("error_type");
+  out.value(o.error_type);
+  out.key("message");
+  out.value(o.message);
+  out.key("outcome");
+  out.value(outcome_id(o.outcome));
+  out.key("reason");
+  out.value(block_reason_id(o.reason));
+  out.end_object();
+}
+
+void write_cell(JsonWriter& out, const ScanCell& cell) {
+  out.begin_object();
+  out.key("agrees");
+  if (auto agrees = cell.agrees()) {
+    out.value(*agrees);
+  } else {
+    out.null();
+  }
+  out.key("blocked_globals");
+  out.strings(cell.blocked_globals());
+  out.key("env");
+  out.value(cell.env);
+  out.key("fix");
+  if (cell.fix) {
+    out.begin_object();
+    out.key("allowlist");
+    out.strings(cell.fix->allowlist);
+    out.key("note");
+    out.value(cell.fix->note);
+    out.key("verified");
+    out.value(cell.fix->verified);
+    out.end_object();
+  } else {
+    out.null();
+  }
+  out.key("mode");
+  out.value(scan_mode_id(cell.mode));
+  out.key("observation");
+  if (cell.observed) {
+    write_observation(out, *cell.observed);
+  } else {
+    out.null();
+  }
+  out.key("observed");
+  write_outcome_or_null(out, cell.observed);
+  out.key("predicted");
+  write_outcome_or_null(out, cell.predicted);
+  out.key("prediction");
+  if (cell.predicted) {
+    write_prediction(out, *cell.predicted);
+  } else {
+    out.null();
+  }
+  out.end_object();
+}
+
+void write_text_or_null(JsonWriter& out, const std::string& text) {
+  if (text.empty()) {
+    out.null();
+  } else {
+    out.value(text);
+  }
+}
+
+void write_file(JsonWriter& out, const ScannedFile& file) {
   const FileScan& scan = file.scan;
-  Json globals = Json::array();
+  out.begin_object();
+  out.key("bytes");
+  out.value(static_cast<uint64_t>(scan.bytes));
+  out.key("dangerous");
+  out.strings(scan.dangerous);
+  out.key("error");
+  write_text_or_null(out, scan.error);
+  out.key("format");
+  write_text_or_null(out, scan.format);
+  out.key("globals");
+  out.begin_array();
   for (const auto& global : scan.globals) {
-    Json uses = Json::array();
+    out.begin_object();
+    out.key("dangerous");
+    out.value(global.dangerous);
+    out.key("name");
+    out.value(global.name);
+    out.key("uses");
+    out.begin_array();
     for (const auto& [use, at] : global.uses) {
-      uses.push_back(use);
+      out.value(use);
     }
-    globals.push_back({{"name", global.name},
-                       {"written", global.raw_name},
-                       {"uses", std::move(uses)},
-                       {"dangerous", global.dangerous}});
+    out.end_array();
+    out.key("written");
+    out.value(global.raw_name);
+    out.end_object();
   }
-  Json opcodes = Json::array();
+  out.end_array();
+  out.key("opcodes");
+  out.begin_array();
   for (const auto& [opcode, at] : scan.opcodes) {
-    opcodes.push_back(pickle_opcode_name(opcode));
+    out.value(pickle_opcode_name(opcode));
   }
-  Json cells = Json::array();
+  out.end_array();
+  out.key("path");
+  out.value(scan.input.display);
+  out.key("pickles");
+  out.strings(scan.members);
+  out.key("protocol");
+  out.value(scan.protocol);
+  out.key("results");
+  out.begin_array();
   for (const auto& cell : file.cells) {
-    cells.push_back(cell_json(cell));
+    write_cell(out, cell);
   }
-  return {{"path", scan.input.display},
-          {"format", scan.format.empty() ? Json() : Json(scan.format)},
-          {"status", file_status_id(scan.status)},
-          {"verdict", file.verdict()},
-          {"error", scan.error.empty() ? Json() : Json(scan.error)},
-          {"bytes", scan.bytes},
-          {"protocol", scan.protocol},
-          {"pickles", scan.members},
-          {"opcodes", std::move(opcodes)},
-          {"globals", std::move(globals)},
-          {"dangerous", scan.dangerous},
-          {"results", std::move(cells)}};
+  out.end_array();
+  out.key("status");
+  out.value(file_status_id(scan.status));
+  out.key("verdict");
+  out.value(file.verdict());
+  out.end_object();
 }
 
 } // namespace
@@ -188,7 +267,8 @@ std::string ScanResult::to_json_text(const Json& extra, size_t jobs) const {
       std::vector<std::string> file_texts(files.size());
       for_each_index(files.size(), jobs, [&](size_t i) {
         file_texts[i] = i == 0 ? "[\n    " : ",\n    ";
-        append_indented(file_texts[i], file_json(files[i]).dump(2), 4);
+        JsonWriter out(file_texts[i], 4);
+        write_file(out, files[i]);
       });
       size_t size = text.size();
       for (const auto& file_text : file_texts) {

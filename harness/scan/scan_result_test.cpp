@@ -72,3 +72,39 @@ TEST(ScanResultTest, FilesPrintedOnManyThreadsKeepTheirOrder) {
     EXPECT_EQ(document["files"][i]["path"], "f" + std::to_string(i) + ".pt");
   }
 }
+
+TEST(ScanResultTest, EveryFieldOfAVerifiedScanPrintsAsDumpPrintsIt) {
+  ScannedFile file = scanned("dir/caf\xc3\xa9 \"x\".pt", FileStatus::checkpoint);
+  file.scan.dangerous = {"posix.system"};
+  file.scan.members = {"archive/data.pkl"};
+  file.scan.bytes = 1ull << 40;
+  file.scan.protocol = 2;
+  file.scan.opcodes.emplace('R', 9);
+  ObservedLoad observed;
+  observed.outcome = Outcome::blocked;
+  observed.reason = file.cells[0].predicted->reason;
+  observed.blocked_globals = {"argparse.Namespace"};
+  observed.error_type = "UnpicklingError";
+  observed.message = "Weights only load failed.\n\tUnsupported global: \x01\\ \xe2\x82\xac";
+  observed.duration_ms = 1234;
+  file.cells[0].observed = observed;
+  file.cells[0].fix->verified = true;
+  ScanCell unread;
+  unread.env = "sid";
+  unread.mode = ScanMode::version_default;
+  file.cells.push_back(unread);
+  ScannedFile empty;
+  empty.scan.input.display = "empty.pt";
+  empty.scan.status = FileStatus::not_a_checkpoint;
+
+  ScanResult result;
+  result.verified = true;
+  result.files = {file, empty};
+  std::string text = result.to_json_text({});
+  Json document = Json::parse(text);
+  EXPECT_EQ(text, document.dump(2) + "\n");
+  EXPECT_EQ(document["files"][0]["results"][0]["observation"]["message"], observed.message);
+  EXPECT_EQ(document["files"][0]["results"][0]["agrees"], true);
+  EXPECT_TRUE(document["files"][0]["results"][1]["prediction"].is_null());
+  EXPECT_EQ(document["files"][1]["globals"], Json::array());
+}
