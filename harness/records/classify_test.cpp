@@ -99,11 +99,13 @@ TEST(ClassifyTest, EveryProbeStatusMapsToOneOutcome) {
 TEST(ClassifyTest, DangerousGlobalsAreRecognised) {
   for (const char* name :
        {"os.system", "posix.system", "subprocess.Popen", "builtins.eval", "builtins.exec",
-        "builtins.getattr", "builtins.__import__", "pickle.loads", "nt.system"}) {
+        "builtins.getattr", "builtins.__import__", "pickle.loads", "nt.system", "os.path.join",
+        "torch.load", "torch.hub.load"}) {
     EXPECT_TRUE(is_dangerous_global(name)) << name;
   }
   for (const char* name : {"argparse.Namespace", "collections.defaultdict", "numpy.dtype",
-                           "torch.nn.modules.linear.Linear", "builtins.set", "ossify.x"}) {
+                           "torch.nn.modules.linear.Linear", "builtins.set", "ossify.x", "os",
+                           "torch.hub.list", "builtins.evaluate"}) {
     EXPECT_FALSE(is_dangerous_global(name)) << name;
   }
 }

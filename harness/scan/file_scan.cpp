@@ -37,26 +37,26 @@ bool read_by_torch_load(const CheckpointFile& file, const PickleMember& member) 
 
 } // namespace
 
-FileScan scan_file(const ScanInput& input) {
+FileScan scan_file(ScanInput input) {
   FileScan scan;
-  scan.input = input;
-  if (!input.skipped.empty()) {
+  scan.input = std::move(input);
+  if (!scan.input.skipped.empty()) {
     scan.status = FileStatus::skipped;
-    scan.error = input.skipped;
+    scan.error = scan.input.skipped;
     return scan;
   }
-  if (!input.error.empty()) {
-    scan.error = input.error;
+  if (!scan.input.error.empty()) {
+    scan.error = scan.input.error;
     return scan;
   }
-  auto file = read_checkpoint_file(input.file);
+  auto file = read_checkpoint_file(scan.input.file);
   if (!file) {
     std::error_code ec;
-    uintmax_t size = std::filesystem::file_size(input.file, ec);
+    uintmax_t size = std::filesystem::file_size(scan.input.file, ec);
     scan.bytes = ec ? 0 : size;
     // The reader names the host path; the report names the file already.
     std::string message = file.error().message;
-    std::string prefix = input.file.string() + ": ";
+    std::string prefix = scan.input.file.string() + ": ";
     // Member names in it come from the file: printable, like every name from untrusted bytes.
     scan.error =
         printable_path(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
@@ -88,7 +88,8 @@ FileScan scan_file(const ScanInput& input) {
       scan.members.push_back(printable_path(member.name));
       scan.protocol = std::max(scan.protocol, analysis->protocol);
       for (const auto& [opcode, offset] : analysis->opcodes_used) {
-        scan.opcodes.emplace(opcode, base + offset);
+        // In key order: appended, not inserted, while the file has one pickle torch reads.
+        scan.opcodes.emplace_hint(scan.opcodes.lower_bound(opcode), opcode, base + offset);
       }
       for (const auto& build : analysis->numpy_dtype_builds) {
         scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);

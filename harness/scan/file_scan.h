@@ -52,6 +52,6 @@ struct FileScan {
   bool is_torchscript() const { return format == "torchscript"; }
 };
 
-FileScan scan_file(const ScanInput& input);
+FileScan scan_file(ScanInput input);
 
 } // namespace loadmatrix

@@ -18,11 +18,12 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The static pass over one file: what it holds, and per env and mode what a load would do.
-ScannedFile scan_statically(const ScanInput& input, const std::vector<Environment>& envs,
+ScannedFile scan_statically(ScanInput input, const std::vector<Environment>& envs,
                             const std::vector<EnvLoadRules>& rules) {
-  ScannedFile file{scan_file(input), {}};
+  bool examined = input.error.empty();
+  ScannedFile file{scan_file(std::move(input)), {}};
   bool loadable = file.scan.status == FileStatus::checkpoint ||
-                  (file.scan.status == FileStatus::error && input.error.empty());
+                  (file.scan.status == FileStatus::error && examined);
   if (!loadable) {
     return file;
   }
@@ -72,7 +73,7 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   }
   result.files.resize(inputs.size());
   for_each_index(inputs.size(), request.static_jobs, [&](size_t i) {
-    result.files[i] = scan_statically(inputs[i], request.envs, rules);
+    result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
   });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
