@@ -96,35 +96,23 @@ void write_outcome_or_null(JsonWriter& out, const auto& load) {
 
 void write_prediction(JsonWriter& out, const LoadPrediction& p) {
   out.begin_object();
-  out.key("blocked_globals");
-  out.strings(p.blocked_globals);
-  out.key("detail");
-  out.value(p.detail);
-  out.key("outcome");
-  out.value(outcome_id(p.outcome));
-  out.key("reason");
-  out.value(block_reason_id(p.reason));
-  out.key("runs_code");
-  out.value(p.runs_code);
+  out.field("blocked_globals", p.blocked_globals);
+  out.field("detail", p.detail);
+  out.field("outcome", outcome_id(p.outcome));
+  out.field("reason", block_reason_id(p.reason));
+  out.field("runs_code", p.runs_code);
   out.end_object();
 }
 
 void write_observation(JsonWriter& out, const ObservedLoad& o) {
   out.begin_object();
-  out.key("blocked_globals");
-  out.strings(o.blocked_globals);
-  out.key("detail");
-  out.value(o.detail);
-  out.key("duration_ms");
-  out.value(static_cast<int64_t>(o.duration_ms));
-  out.key("error_type");
-  out.value(o.error_type);
-  out.key("message");
-  out.value(o.message);
-  out.key("outcome");
-  out.value(outcome_id(o.outcome));
-  out.key("reason");
-  out.value(block_reason_id(o.reason));
+  out.field("blocked_globals", o.blocked_globals);
+  out.field("detail", o.detail);
+  out.field("duration_ms", static_cast<int64_t>(o.duration_ms));
+  out.field("error_type", o.error_type);
+  out.field("message", o.message);
+  out.field("outcome", outcome_id(o.outcome));
+  out.field("reason", block_reason_id(o.reason));
   out.end_object();
 }
 
@@ -136,25 +124,19 @@ void write_cell(JsonWriter& out, const ScanCell& cell) {
   } else {
     out.null();
   }
-  out.key("blocked_globals");
-  out.strings(cell.blocked_globals());
-  out.key("env");
-  out.value(cell.env);
+  out.field("blocked_globals", cell.blocked_globals());
+  out.field("env", cell.env);
   out.key("fix");
   if (cell.fix) {
     out.begin_object();
-    out.key("allowlist");
-    out.strings(cell.fix->allowlist);
-    out.key("note");
-    out.value(cell.fix->note);
-    out.key("verified");
-    out.value(cell.fix->verified);
+    out.field("allowlist", cell.fix->allowlist);
+    out.field("note", cell.fix->note);
+    out.field("verified", cell.fix->verified);
     out.end_object();
   } else {
     out.null();
   }
-  out.key("mode");
-  out.value(scan_mode_id(cell.mode));
+  out.field("mode", scan_mode_id(cell.mode));
   out.key("observation");
   if (cell.observed) {
     write_observation(out, *cell.observed);
@@ -185,10 +167,8 @@ void write_text_or_null(JsonWriter& out, const std::string& text) {
 void write_file(JsonWriter& out, const ScannedFile& file) {
   const FileScan& scan = file.scan;
   out.begin_object();
-  out.key("bytes");
-  out.value(static_cast<uint64_t>(scan.bytes));
-  out.key("dangerous");
-  out.strings(scan.dangerous);
+  out.field("bytes", static_cast<uint64_t>(scan.bytes));
+  out.field("dangerous", scan.dangerous);
   out.key("error");
   write_text_or_null(out, scan.error);
   out.key("format");
@@ -197,18 +177,15 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
   out.begin_array();
   for (const auto& global : scan.globals) {
     out.begin_object();
-    out.key("dangerous");
-    out.value(global.dangerous);
-    out.key("name");
-    out.value(global.name);
+    out.field("dangerous", global.dangerous);
+    out.field("name", global.name);
     out.key("uses");
     out.begin_array();
     for (const auto& [use, at] : global.uses) {
       out.value(use);
     }
     out.end_array();
-    out.key("written");
-    out.value(global.raw_name);
+    out.field("written", global.raw_name);
     out.end_object();
   }
   out.end_array();
@@ -218,22 +195,17 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
     out.value(pickle_opcode_name(opcode));
   }
   out.end_array();
-  out.key("path");
-  out.value(scan.input.display);
-  out.key("pickles");
-  out.strings(scan.members);
-  out.key("protocol");
-  out.value(scan.protocol);
+  out.field("path", scan.input.display);
+  out.field("pickles", scan.members);
+  out.field("protocol", scan.protocol);
   out.key("results");
   out.begin_array();
   for (const auto& cell : file.cells) {
     write_cell(out, cell);
   }
   out.end_array();
-  out.key("status");
-  out.value(file_status_id(scan.status));
-  out.key("verdict");
-  out.value(file.verdict());
+  out.field("status", file_status_id(scan.status));
+  out.field("verdict", file.verdict());
   out.end_object();
 }
 

@@ -67,7 +67,7 @@ void JsonWriter::null() {
   out_ += "null";
 }
 
-void JsonWriter::strings(const std::vector<std::string>& texts) {
+void JsonWriter::value(const std::vector<std::string>& texts) {
   begin_array();
   for (const auto& text : texts) {
     value(text);

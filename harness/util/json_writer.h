@@ -32,7 +32,12 @@ public:
   void value(uint64_t number);
   void value(int number) { value(static_cast<int64_t>(number)); }
   void null();
-  void strings(const std::vector<std::string>& texts); // an array of strings
+  void value(const std::vector<std::string>& texts); // an array of strings
+  // key(name) and then value(v).
+  template <typename T> void field(std::string_view name, const T& v) {
+    key(name);
+    value(v);
+  }
 
 private:
   void open(char bracket);
