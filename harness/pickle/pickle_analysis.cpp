@@ -241,7 +241,7 @@ public:
   Walker& operator=(const Walker&) = delete;
   ~Walker() {
     // What a hostile pickle grew past a normal checkpoint's needs is not kept for the next one.
-    constexpr size_t kKept = 1 << 18; // entries: 2 MiB each for the stack and the marks
+    constexpr size_t kKept = 1 << 18; // entries the stack and the marks keep between pickles
     // A walk that failed never said how much of the memo it used: all of it is cleared.
     memo_dense_.clear(memo_used_);
     if (stack_.size() > kKept) {
@@ -277,7 +277,7 @@ public:
 
   // The opcode after one that pushes what torch memoises: a BINPUT or LONG_BINPUT that follows
   // is done here, for a branch this site predicts instead of a dispatch of its own.
-  // Never dispatched, it notes its own first use.
+  // A BINPUT done here is never dispatched, so its first use is noted here.
   template <bool Budgeted> [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h) {
     uint8_t opcode = next_opcode<Budgeted>(h);
     if (opcode == 'q') {
@@ -296,7 +296,7 @@ public:
     return opcode;
   }
 
-  // Where a handler jumps: the next opcode's handler, `opcode` set to it.
+  // Where a handler jumps: the next opcode's entry in the dispatch table.
   using Handlers = std::array<void*, 256>;
   template <bool Budgeted>
   [[gnu::always_inline]] void* next_handler(HotState& h, const Handlers& handlers) {
