@@ -268,8 +268,8 @@ public:
     }
     return h.in.u8();
   }
-  void note_first_use(uint8_t opcode) {
-    if (first_use_[opcode] == kUnused) {
+  [[gnu::always_inline]] void note_first_use(uint8_t opcode) {
+    if (first_use_[opcode] == kUnused) [[unlikely]] {
       first_use_[opcode] = opcode_offset();
       opcodes_seen_[opcodes_seen_count_++] = opcode;
     }
@@ -281,15 +281,11 @@ public:
   template <bool Budgeted> [[gnu::always_inline]] uint8_t next_opcode_after_push(HotState& h) {
     uint8_t opcode = next_opcode<Budgeted>(h);
     if (opcode == 'q') {
-      if (first_use_['q'] == kUnused) [[unlikely]] {
-        note_first_use('q');
-      }
+      note_first_use('q');
       memo_put(h, h.in.u8());
       opcode = next_opcode<Budgeted>(h);
     } else if (opcode == 'r') {
-      if (first_use_['r'] == kUnused) [[unlikely]] {
-        note_first_use('r');
-      }
+      note_first_use('r');
       memo_put(h, h.in.little_endian<4>());
       opcode = next_opcode<Budgeted>(h);
     }
