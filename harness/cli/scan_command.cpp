@@ -190,13 +190,26 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     std::cout << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
                              counts.disagree);
   }
+  int exit_code = kExitOk;
   for (const auto& file : result.files) {
     std::string verdict = file.verdict();
     if (verdict == "breaks" || verdict == "dangerous" || verdict == "error") {
-      return kExitRegressions;
+      exit_code = kExitRegressions;
+      break;
     }
   }
-  return kExitOk;
+  // The scan is done and the process is about to exit. Its results and the envs' metadata are
+  // many small allocations, and freeing them one at a time took a fifth of the wall time of a
+  // 5000-file scan; the kernel takes the heap back whole. Their destructors only free memory.
+  // Held from a static pointer, never destroyed: still reachable, so no leak to a leak checker.
+  struct Finished {
+    ScanRequest request;
+    ScanResult result;
+  };
+  static auto* kept_until_exit = new std::vector<std::unique_ptr<Finished>>();
+  kept_until_exit->push_back(
+      std::make_unique<Finished>(Finished{std::move(request), std::move(result)}));
+  return exit_code;
 }
 
 } // namespace
