@@ -235,12 +235,16 @@ std::string ScanResult::to_json_text(const Json& extra, size_t jobs) const {
     } else if (files.empty()) {
       text += "[]";
     } else {
-      // Files print independently, and printing is most of what writing scan.json costs.
+      // Files print independently, and printing is most of what writing scan.json costs. Each
+      // thread writes into one buffer, reused file after file, and each file's text is copied
+      // out at its size: a writer per file grew a fresh buffer by doubling, file after file.
       std::vector<std::string> file_texts(files.size());
       for_each_index(files.size(), jobs, [&](size_t i) {
-        file_texts[i] = i == 0 ? "[\n    " : ",\n    ";
-        JsonWriter out(file_texts[i], 4);
+        thread_local JsonWriter out(4);
+        out.clear();
+        out.raw(i == 0 ? "[\n    " : ",\n    ");
         write_file(out, files[i]);
+        file_texts[i] = out.text();
       });
       size_t size = text.size();
       for (const auto& file_text : file_texts) {

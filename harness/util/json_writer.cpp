@@ -2,13 +2,65 @@
 
 #include "util/json_file.h"
 
+#include <algorithm>
+#include <array>
 #include <fmt/format.h>
 
 namespace loadmatrix {
 
+namespace {
+
+// The characters a JSON string holds as they are: printable ASCII but the quote and backslash.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) {
+    plain[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  }
+  return plain;
+}();
+
+} // namespace
+
+JsonWriter::JsonWriter(size_t indent, std::string text) : text_(std::move(text)), indent_(indent) {
+  size_t start = text_.size();
+  text_.resize(std::max<size_t>(text_.capacity(), start + 256));
+  at_ = text_.data() + start;
+  end_ = text_.data() + text_.size();
+  empty_.reserve(16);
+}
+
+std::string JsonWriter::take() {
+  text_.resize(used());
+  std::string taken = std::move(text_);
+  text_.clear();
+  at_ = end_ = text_.data();
+  return taken;
+}
+
+void JsonWriter::clear() {
+  at_ = text_.data();
+  empty_.clear();
+  after_key_ = false;
+}
+
+void JsonWriter::grow(size_t bytes) {
+  size_t at = used();
+  text_.resize(std::max(text_.size() * 2, at + bytes));
+  at_ = text_.data() + at;
+  end_ = text_.data() + text_.size();
+}
+
+void JsonWriter::new_line(size_t depth) {
+  size_t spaces = indent_ + 2 * depth;
+  char* line = room(1 + spaces);
+  line[0] = '\n';
+  std::memset(line + 1, ' ', spaces);
+  at_ += 1 + spaces;
+}
+
 void JsonWriter::open(char bracket) {
   before_value();
-  out_ += bracket;
+  put(bracket);
   empty_.push_back(true);
 }
 
@@ -16,10 +68,9 @@ void JsonWriter::close(char bracket) {
   bool empty = empty_.back();
   empty_.pop_back();
   if (!empty) {
-    out_ += '\n';
-    out_.append(indent_ + 2 * empty_.size(), ' ');
+    new_line(empty_.size());
   }
-  out_ += bracket;
+  put(bracket);
 }
 
 void JsonWriter::before_value() {
@@ -30,15 +81,20 @@ void JsonWriter::before_value() {
   if (empty_.empty()) {
     return; // the top-level value
   }
-  out_ += empty_.back() ? "\n" : ",\n";
+  if (!empty_.back()) {
+    put(',');
+  }
   empty_.back() = false;
-  out_.append(indent_ + 2 * empty_.size(), ' ');
+  new_line(empty_.size());
 }
 
 void JsonWriter::key(std::string_view name) {
   before_value();
   string(name);
-  out_ += ": ";
+  char* separator = room(2);
+  separator[0] = ':';
+  separator[1] = ' ';
+  at_ += 2;
   after_key_ = true;
 }
 
@@ -49,22 +105,24 @@ void JsonWriter::value(std::string_view text) {
 
 void JsonWriter::value(bool flag) {
   before_value();
-  out_ += flag ? "true" : "false";
+  put(flag ? std::string_view("true") : std::string_view("false"));
 }
 
 void JsonWriter::value(int64_t number) {
   before_value();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  fmt::format_int digits(number);
+  put(std::string_view(digits.data(), digits.size()));
 }
 
 void JsonWriter::value(uint64_t number) {
   before_value();
-  fmt::format_to(std::back_inserter(out_), "{}", number);
+  fmt::format_int digits(number);
+  put(std::string_view(digits.data(), digits.size()));
 }
 
 void JsonWriter::null() {
   before_value();
-  out_ += "null";
+  put("null");
 }
 
 void JsonWriter::value(const std::vector<std::string>& texts) {
@@ -76,51 +134,51 @@ void JsonWriter::value(const std::vector<std::string>& texts) {
 }
 
 void JsonWriter::string(std::string_view text) {
-  size_t start = out_.size();
-  out_ += '"';
+  size_t start = used();
+  put('"');
   size_t plain = 0; // where the run of characters copied as they are starts
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+    if (kPlain[c]) {
       continue;
     }
     if (c >= 0x80) {
       // Text past ASCII is printed by nlohmann itself, which also refuses invalid UTF-8 as it
       // always did; ASCII, nearly all of it, is escaped here as dump escapes it.
-      out_.resize(start);
-      out_ += Json(std::string(text)).dump();
+      at_ = text_.data() + start;
+      put(Json(std::string(text)).dump());
       return;
     }
-    out_.append(text.substr(plain, i - plain));
+    put(text.substr(plain, i - plain));
     plain = i + 1;
     switch (c) {
     case '"':
-      out_ += "\\\"";
+      put("\\\"");
       break;
     case '\\':
-      out_ += "\\\\";
+      put("\\\\");
       break;
     case '\b':
-      out_ += "\\b";
+      put("\\b");
       break;
     case '\f':
-      out_ += "\\f";
+      put("\\f");
       break;
     case '\n':
-      out_ += "\\n";
+      put("\\n");
       break;
     case '\r':
-      out_ += "\\r";
+      put("\\r");
       break;
     case '\t':
-      out_ += "\\t";
+      put("\\t");
       break;
     default:
-      fmt::format_to(std::back_inserter(out_), "\\u{:04x}", static_cast<unsigned>(c));
+      put(fmt::format("\\u{:04x}", static_cast<unsigned>(c)));
     }
   }
-  out_.append(text.substr(plain));
-  out_ += '"';
+  put(text.substr(plain));
+  put('"');
 }
 
 } // namespace loadmatrix

@@ -38,10 +38,9 @@ void write(JsonWriter& out, const Json& value) {
 }
 
 std::string written(const Json& value, size_t indent = 0) {
-  std::string text;
-  JsonWriter out(text, indent);
+  JsonWriter out(indent);
   write(out, value);
-  return text;
+  return out.take();
 }
 
 } // namespace
@@ -76,7 +75,36 @@ TEST(JsonWriterTest, NestedTextIsIndentedAsInsideItsDocument) {
 }
 
 TEST(JsonWriterTest, InvalidUtf8IsRefusedAsDumpRefusesIt) {
-  std::string text;
-  JsonWriter out(text, 0);
+  JsonWriter out(0);
+  out.begin_array();
+  out.value("kept");
   EXPECT_THROW(out.value(std::string_view("bad \xff byte")), nlohmann::json::type_error);
+  EXPECT_EQ(out.take(), "[\n  \"kept\",\n  "); // what was written before it, and no part of it
+}
+
+TEST(JsonWriterTest, DeepNestingAndLongTextGrowTheBuffer) {
+  Json document = "innermost " + std::string(5000, 'x');
+  for (int depth = 0; depth < 300; ++depth) {
+    document = depth % 2 ? Json::array({document, depth}) : Json{{"level", document}};
+  }
+  EXPECT_EQ(written(document), document.dump(2));
+}
+
+TEST(JsonWriterTest, TextGivenFirstComesBeforeTheValue) {
+  JsonWriter out(4, ",\n    ");
+  out.begin_object();
+  out.field("n", 1);
+  out.end_object();
+  EXPECT_EQ(out.take(), ",\n    {\n      \"n\": 1\n    }");
+}
+
+TEST(JsonWriterTest, ClearedWriterWritesAFreshDocument) {
+  JsonWriter out(2);
+  out.begin_array();
+  EXPECT_THROW(out.value(std::string_view("\xff")), nlohmann::json::type_error); // left open
+  out.clear();
+  out.begin_object();
+  out.field("k", true);
+  out.end_object();
+  EXPECT_EQ(out.text(), "{\n    \"k\": true\n  }");
 }
