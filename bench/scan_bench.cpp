@@ -6,6 +6,7 @@
 #include "scan/scan_inputs.h"
 #include "util/file_contents.h"
 
+#include <algorithm>
 #include <array>
 #include <benchmark/benchmark.h>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -148,6 +150,10 @@ const bool registered = [] {
   auto files = bench_files();
   if (!files.empty()) {
     benchmark::RegisterBenchmark("BM_OpenReadCloseFloor", BM_OpenReadCloseFloor, files);
+    // The same on every core, as `loadmatrix scan` runs by default: each thread reads every file.
+    benchmark::RegisterBenchmark("BM_OpenReadCloseFloorAllCores", BM_OpenReadCloseFloor, files)
+        ->Threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
+        ->UseRealTime();
     benchmark::RegisterBenchmark("BM_ScanFileOneThread", BM_ScanFileOneThread, files);
     benchmark::RegisterBenchmark("BM_ReadAndDecodeFloor", BM_ReadAndDecodeFloor, files);
   }
