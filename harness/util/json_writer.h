@@ -18,6 +18,9 @@ public:
   // `indent` is how deep the first value sits (dump(2) of a value nested in a document is that
   // value's text with every line after the first indented); `text` is what comes before it.
   explicit JsonWriter(size_t indent, std::string text = {});
+  // It writes through pointers into its own buffer, which a copy would not own.
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
 
   // The text written so far; the writer is left empty.
   std::string take();
