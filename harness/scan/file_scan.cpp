@@ -95,10 +95,11 @@ FileScan scan_file(ScanInput input) {
         scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
       }
     }
-    for (const auto& global : analysis->globals) {
-      // Names come from untrusted bytes: reports and JSON get them as valid UTF-8.
-      std::string name = printable_path(global.name);
+    for (auto& global : analysis->globals) {
       bool is_dangerous = is_dangerous_global(global.name);
+      // Names come from untrusted bytes: reports and JSON get them as valid UTF-8. The analysis
+      // is not used after this, so its strings are taken over, not copied.
+      std::string name = printable_path(std::move(global.name));
       if (is_dangerous) { // in any pickle of the file, read by torch.load or not
         dangerous.insert(name);
       }
@@ -108,9 +109,9 @@ FileScan scan_file(ScanInput input) {
       auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
                                 [&](const ScannedGlobal& g) { return g.name == name; });
       if (known == scan.globals.end()) {
-        scan.globals.push_back({name,
-                                printable_path(global.raw_name),
-                                printable_path(global.module),
+        scan.globals.push_back({std::move(name),
+                                printable_path(std::move(global.raw_name)),
+                                printable_path(std::move(global.module)),
                                 {},
                                 base + global.first_offset,
                                 is_dangerous});

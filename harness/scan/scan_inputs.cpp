@@ -82,11 +82,11 @@ public:
   std::vector<ScanInput> take() { return std::move(inputs_); }
 
 private:
-  void add(const std::filesystem::path& file, const std::filesystem::path& root,
-           const std::filesystem::path& relative, std::string skipped, std::string error) {
+  void add(std::filesystem::path file, const std::filesystem::path& root,
+           std::filesystem::path relative, std::string skipped, std::string error) {
     std::string shown = walking_ ? joined(typed_.native(), relative.native()) : typed_.native();
-    inputs_.push_back(
-        {file, printable_path(shown), root, relative, std::move(skipped), std::move(error)});
+    inputs_.push_back({std::move(file), printable_path(std::move(shown)), root, std::move(relative),
+                       std::move(skipped), std::move(error)});
   }
 
   void add_file(const std::filesystem::path& file, const std::filesystem::path& root,
@@ -146,7 +146,7 @@ private:
       std::filesystem::path child = joined(dir_text, name);
       std::filesystem::path child_relative = joined(relative_text, name);
       if (regular) {
-        add(child, root, child_relative, {}, {});
+        add(std::move(child), root, std::move(child_relative), {}, {});
         continue;
       }
       struct stat link;
@@ -206,6 +206,12 @@ std::string printable_path(const std::string& bytes) {
     }
   }
   return out;
+}
+
+std::string printable_path(std::string&& bytes) {
+  bool ascii = std::all_of(bytes.begin(), bytes.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return ascii ? std::move(bytes) : printable_path(bytes);
 }
 
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths) {

@@ -26,5 +26,7 @@ std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::pa
 // Bytes as valid UTF-8 for JSON and HTML (a path, or a name read from a pickle): invalid
 // bytes become "\xNN".
 std::string printable_path(const std::string& bytes);
+// The same, taking the bytes over when they are valid as they are (nearly always: ASCII).
+std::string printable_path(std::string&& bytes);
 
 } // namespace loadmatrix
