@@ -23,7 +23,7 @@
                   (!values.producer || d.producer === values.producer) &&
                   (!values.consumer || d.consumer === values.consumer) &&
                   (!query || d.text.indexOf(query) !== -1);
-      row.hidden = !match;
+      if (row.hidden === match) { row.hidden = !match; } // only what changes is re-laid out
       if (match) { shown += 1; }
     });
     grids.forEach(function (grid) {

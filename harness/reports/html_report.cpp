@@ -262,12 +262,32 @@ std::string filters(const ResultsModel& model) {
       model.records.size());
 }
 
+// A table's height before the browser has laid it out (report.css lays the large ones out only
+// near the screen), so the scrollbar is about right from the start; once laid out, the browser
+// keeps the real height. A grid row is one line; a cell row as many as its message wraps to.
+constexpr size_t kGridRowPixels = 27;
+constexpr size_t kLinePixels = 18;
+constexpr size_t kMessageLineChars = 60;
+std::string estimated_height(size_t pixels) {
+  return fmt::format("contain-intrinsic-size: auto {}px", pixels + 80);
+}
+size_t cell_row_pixels(std::string_view message) {
+  size_t lines = 0;
+  for (size_t start = 0; start <= message.size();) {
+    size_t end = std::min(message.find('\n', start), message.size());
+    lines += std::max<size_t>(1, (end - start + kMessageLineChars - 1) / kMessageLineChars);
+    start = end + 1;
+  }
+  return lines * kLinePixels + 9;
+}
+
 std::string grids(const ResultsModel& model) {
   std::string out = "<section id=\"grids\"><h2>Grids: case × saved by → loaded by</h2>\n"
                     "<p class=\"muted\">✓ pass, B blocked, E error, C crash, T timeout, M "
                     "mismatch, – unsupported, · skipped.</p>\n";
   for (const auto& mode : model.modes) {
-    out += "<section class=\"grid-section\"><h3><code>" + h(mode) + "</code></h3>";
+    out += fmt::format("<section class=\"grid-section\" style=\"{}\"><h3><code>{}</code></h3>",
+                       estimated_height((model.cases.size() + 1) * kGridRowPixels), h(mode));
     out += "<table class=\"grid\" data-mode=\"" + h(mode) +
            "\"><thead><tr><th class=\"case\">case"
            "</th>";
@@ -314,11 +334,9 @@ std::string grids(const ResultsModel& model) {
 }
 
 std::string cell_table(const ResultsModel& model) {
-  std::string out = "<section id=\"all-cells\"><table id=\"cell-table\"><thead><tr><th>case</th>"
-                    "<th>saved by</th><th>loaded by</th><th>mode</th><th>outcome</th>"
-                    "<th>blocked globals / allowlist</th><th>message or detail</th></tr></thead>"
-                    "<tbody>\n";
-  out.reserve(model.records.size() * 400);
+  std::string rows;
+  rows.reserve(model.records.size() * 400);
+  size_t pixels = 0;
   for (const auto& record : model.records) {
     std::string globals = join(record.blocked_globals, ", ");
     if (!record.allowlist.empty()) {
@@ -332,7 +350,8 @@ std::string cell_table(const ResultsModel& model) {
     std::string search = record.case_name + " " + globals + " " + text;
     std::transform(search.begin(), search.end(), search.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out += fmt::format(
+    pixels += cell_row_pixels(text);
+    rows += fmt::format(
         "<tr class=\"cell\" data-case=\"{}\" data-producer=\"{}\" data-consumer=\"{}\" "
         "data-mode=\"{}\" data-outcome=\"{}\" data-text=\"{}\"><td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td><td class=\"o-{}\">{}</td><td>{}</td><td class=\"message\"><code>{}</code>"
@@ -342,7 +361,11 @@ std::string cell_table(const ResultsModel& model) {
         h(record.consumer), h(record.mode), outcome_id(record.outcome), outcome_id(record.outcome),
         h(globals), h(text));
   }
-  return out + "</tbody></table></section>\n";
+  return "<section id=\"all-cells\" style=\"" + estimated_height(pixels) +
+         "\"><table id=\"cell-table\"><thead><tr><th>case</th><th>saved by</th><th>loaded "
+         "by</th><th>mode</th><th>outcome</th><th>blocked globals / allowlist</th><th>message or "
+         "detail</th></tr></thead><tbody>\n" +
+         rows + "</tbody></table></section>\n";
 }
 
 } // namespace

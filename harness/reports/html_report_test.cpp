@@ -113,3 +113,17 @@ TEST_F(HtmlReportTest, IsSelfContainedAndReadableWithoutJavascript) {
   EXPECT_NE(html.find("&lt;&amp;&quot;&#39;&gt;"), std::string::npos);
   EXPECT_EQ(html.find("<&\"'>"), std::string::npos);
 }
+
+TEST_F(HtmlReportTest, LargeTablesCarryAnEstimatedHeightUntilLaidOut) {
+  std::string html = read_text_file(dir_.path() / "report.html").value();
+  // The browser lays the cell table and the grids out only near the screen (report.css); until
+  // then each holds an estimate of its height, at least a line per row, so the scrollbar is right.
+  EXPECT_NE(html.find("content-visibility: auto"), std::string::npos);
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(
+      html, match, std::regex("id=\"all-cells\" style=\"contain-intrinsic-size: auto (\\d+)px\"")));
+  EXPECT_GE(std::stoul(match[1].str()), model_->records.size() * 27);
+  EXPECT_EQ(
+      opening_tags(html, "<section class=\"grid-section\" style=\"contain-intrinsic-size").size(),
+      model_->modes.size());
+}
