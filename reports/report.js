@@ -6,6 +6,10 @@
   var rows = Array.prototype.slice.call(document.querySelectorAll("#cell-table tr.cell"));
   var grids = Array.prototype.slice.call(document.querySelectorAll("table.grid"));
   var fields = ["outcome", "mode", "producer", "consumer", "q"];
+  // The cell table's height until the browser lays it out (report.css), estimated for every row
+  // by the generator; scaled to the rows a filter leaves, so the page is not mostly blank space.
+  var table = document.getElementById("all-cells");
+  var estimate = Number((/(\d+)px/.exec(table.style.containIntrinsicSize) || [0, 0])[1]);
 
   function current() {
     var values = {};
@@ -29,6 +33,10 @@
     grids.forEach(function (grid) {
       grid.closest("section").hidden = !!values.mode && grid.dataset.mode !== values.mode;
     });
+    var height = "auto " + Math.round(estimate * shown / Math.max(rows.length, 1)) + "px";
+    if (estimate && table.style.containIntrinsicSize !== height) {
+      table.style.containIntrinsicSize = height;
+    }
     document.body.dataset.visibleCells = String(shown);
     document.getElementById("filter-status").textContent =
       shown + " of " + rows.length + " cells shown";

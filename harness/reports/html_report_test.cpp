@@ -82,6 +82,14 @@ TEST_F(HtmlReportTest, AFilterInTheUrlReproducesTheView) {
   ASSERT_GT(expected, 0u);
   EXPECT_NE(dom.stdout_text.find("data-visible-cells=\"" + std::to_string(expected) + "\""),
             std::string::npos);
+  // The cell table's estimated height, until it is laid out, is scaled to the rows shown.
+  std::smatch estimate;
+  ASSERT_TRUE(std::regex_search(dom.stdout_text, estimate,
+                                std::regex("id=\"all-cells\" style=\"contain-intrinsic-size: "
+                                           "auto (\\d+)px")));
+  // Unfiltered, it is at least 27 px for each of the 10,800 rows.
+  EXPECT_LT(std::stoul(estimate[1].str()), expected * 27 * 3);
+  EXPECT_GE(std::stoul(estimate[1].str()), expected * 27);
   EXPECT_NE(dom.stdout_text.find(std::to_string(expected) + " of " +
                                  std::to_string(records_.size()) + " cells shown"),
             std::string::npos);
