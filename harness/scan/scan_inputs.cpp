@@ -184,9 +184,10 @@ private:
 
 } // namespace
 
-std::string printable_path(const std::string& bytes) {
-  // Names are nearly always ASCII: those are copied whole, not checked a sequence at a time
-  // (the scan calls this for every global and member name of every file).
+std::string printable_path(std::string bytes) {
+  // Names are nearly always ASCII: those are returned whole (moved, when the caller is done with
+  // them), not checked a sequence at a time (the scan calls this for every global and member
+  // name of every file).
   auto ascii_end = std::find_if(bytes.begin(), bytes.end(),
                                 [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
   if (ascii_end == bytes.end()) {
@@ -206,12 +207,6 @@ std::string printable_path(const std::string& bytes) {
     }
   }
   return out;
-}
-
-std::string printable_path(std::string&& bytes) {
-  bool ascii = std::all_of(bytes.begin(), bytes.end(),
-                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  return ascii ? std::move(bytes) : printable_path(bytes);
 }
 
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths) {

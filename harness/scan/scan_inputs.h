@@ -24,9 +24,8 @@ struct ScanInput {
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths);
 
 // Bytes as valid UTF-8 for JSON and HTML (a path, or a name read from a pickle): invalid
-// bytes become "\xNN".
-std::string printable_path(const std::string& bytes);
-// The same, taking the bytes over when they are valid as they are (nearly always: ASCII).
-std::string printable_path(std::string&& bytes);
+// bytes become "\xNN". Taken by value: a caller done with the bytes moves them in, and valid
+// ones (nearly always ASCII) come back without a copy.
+std::string printable_path(std::string bytes);
 
 } // namespace loadmatrix

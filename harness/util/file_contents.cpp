@@ -23,9 +23,9 @@ struct Descriptor {
 };
 
 // A thread's spare buffer for small files. A file's bytes live in a buffer until its contents
-// are released, and the buffer then comes back here for the thread's next file: allocating a
-// fresh few-KB buffer per file made glibc consolidate its freed small chunks every time, which
-// cost more than reading the file.
+// are released, and the buffer then comes back here for the thread's next file, rather than a
+// few-KB buffer being allocated, zero-filled and freed for every file (callgrind: reading a
+// 2 KB checkpoint, 2.8K -> 2.0K instructions).
 thread_local std::string spare_buffer;
 
 } // namespace
