@@ -1,7 +1,7 @@
 #include "reports/markdown_summary.h"
 
-#include "util/process.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 #include <fmt/core.h>
 

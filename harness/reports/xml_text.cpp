@@ -1,28 +1,18 @@
 #include "reports/xml_text.h"
 
+#include "util/utf8.h"
+
 namespace loadmatrix {
 
 namespace {
 
-// Length of the valid UTF-8 sequence at `i`, or 0.
-size_t utf8_sequence(std::string_view text, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char first = byte(i);
-  size_t length = first < 0x80           ? 1
-                  : (first >> 5) == 0x6  ? 2
-                  : (first >> 4) == 0xE  ? 3
-                  : (first >> 3) == 0x1E ? 4
-                                         : 0;
-  if (length == 0 || i + length > text.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) {
-      return 0;
-    }
-  }
-  // U+FFFE and U+FFFF are not XML characters.
-  if (length == 3 && first == 0xEF && byte(i + 1) == 0xBF && byte(i + 2) >= 0xBE) {
+// The length of the valid UTF-8 sequence at `i` that XML 1.0 also allows (not U+FFFE or
+// U+FFFF), or 0.
+size_t xml_sequence_length(std::string_view text, size_t i) {
+  size_t length = utf8_sequence_length(text, i);
+  if (length == 3 && static_cast<unsigned char>(text[i]) == 0xEF &&
+      static_cast<unsigned char>(text[i + 1]) == 0xBF &&
+      static_cast<unsigned char>(text[i + 2]) >= 0xBE) {
     return 0;
   }
   return length;
@@ -34,7 +24,7 @@ std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    size_t length = utf8_sequence(text, i);
+    size_t length = xml_sequence_length(text, i);
     if (length == 0) {
       ++i; // invalid byte: dropped
       continue;

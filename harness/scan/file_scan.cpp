@@ -59,7 +59,7 @@ FileScan scan_file(ScanInput input) {
     std::string prefix = scan.input.file.string() + ": ";
     // Member names in it come from the file: printable, like every name from untrusted bytes.
     scan.error =
-        printable_path(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
+        printable_name(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
     return scan;
   }
   scan.bytes = file->size;
@@ -79,13 +79,13 @@ FileScan scan_file(ScanInput input) {
     auto analysis = analyze_pickle(member.bytes);
     if (!analysis) {
       scan.status = FileStatus::error;
-      scan.error = printable_path(fmt::format("{}: {}", member.name, analysis.error().message));
+      scan.error = printable_name(fmt::format("{}: {}", member.name, analysis.error().message));
       return scan;
     }
     bool read = read_by_torch_load(*file, member);
     StreamPosition base = static_cast<StreamPosition>(index) << 40;
     if (read) {
-      scan.members.push_back(printable_path(member.name));
+      scan.members.push_back(printable_name(member.name));
       scan.protocol = std::max(scan.protocol, analysis->protocol);
       for (const auto& [opcode, offset] : analysis->opcodes_used) {
         // In key order: appended, not inserted, while the file has one pickle torch reads.
@@ -99,7 +99,7 @@ FileScan scan_file(ScanInput input) {
       bool is_dangerous = is_dangerous_global(global.name);
       // Names come from untrusted bytes: reports and JSON get them as valid UTF-8. The analysis
       // is not used after this, so its strings are taken over, not copied.
-      std::string name = printable_path(std::move(global.name));
+      std::string name = printable_name(std::move(global.name));
       if (is_dangerous) { // in any pickle of the file, read by torch.load or not
         dangerous.insert(name);
       }
@@ -110,8 +110,8 @@ FileScan scan_file(ScanInput input) {
                                 [&](const ScannedGlobal& g) { return g.name == name; });
       if (known == scan.globals.end()) {
         scan.globals.push_back({std::move(name),
-                                printable_path(std::move(global.raw_name)),
-                                printable_path(std::move(global.module)),
+                                printable_name(std::move(global.raw_name)),
+                                printable_name(std::move(global.module)),
                                 {},
                                 base + global.first_offset,
                                 is_dangerous});

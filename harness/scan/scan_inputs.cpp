@@ -13,33 +13,6 @@ namespace loadmatrix {
 
 namespace {
 
-// Length of the valid UTF-8 sequence starting at `i`, or 0.
-size_t utf8_sequence(const std::string& text, size_t i) {
-  auto byte = [&](size_t at) { return static_cast<unsigned char>(text[at]); };
-  unsigned char lead = byte(i);
-  size_t length = lead < 0x80           ? 1
-                  : (lead >> 5) == 0x6  ? 2
-                  : (lead >> 4) == 0xe  ? 3
-                  : (lead >> 3) == 0x1e ? 4
-                                        : 0;
-  if (length == 0 || i + length > text.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) {
-      return 0;
-    }
-  }
-  // Overlong forms and surrogates are invalid too; nlohmann::json refuses them.
-  if ((length == 2 && lead < 0xc2) || (length == 3 && lead == 0xe0 && byte(i + 1) < 0xa0) ||
-      (length == 3 && lead == 0xed && byte(i + 1) >= 0xa0) ||
-      (length == 4 && (lead > 0xf4 || (lead == 0xf0 && byte(i + 1) < 0x90) ||
-                       (lead == 0xf4 && byte(i + 1) >= 0x90)))) {
-    return 0;
-  }
-  return length;
-}
-
 const char* file_type_name(mode_t mode) {
   if (S_ISFIFO(mode)) {
     return "a FIFO";
@@ -85,7 +58,7 @@ private:
   void add(std::filesystem::path file, const std::filesystem::path& root,
            std::filesystem::path relative, std::string skipped, std::string error) {
     std::string shown = walking_ ? joined(typed_.native(), relative.native()) : typed_.native();
-    inputs_.push_back({std::move(file), printable_path(std::move(shown)), root, std::move(relative),
+    inputs_.push_back({std::move(file), printable_name(std::move(shown)), root, std::move(relative),
                        std::move(skipped), std::move(error)});
   }
 
@@ -183,31 +156,6 @@ private:
 };
 
 } // namespace
-
-std::string printable_path(std::string bytes) {
-  // Names are nearly always ASCII: those are returned whole (moved, when the caller is done with
-  // them), not checked a sequence at a time (the scan calls this for every global and member
-  // name of every file).
-  auto ascii_end = std::find_if(bytes.begin(), bytes.end(),
-                                [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-  if (ascii_end == bytes.end()) {
-    return bytes;
-  }
-  std::string out;
-  out.reserve(bytes.size());
-  out.append(bytes.begin(), ascii_end);
-  for (size_t i = static_cast<size_t>(ascii_end - bytes.begin()); i < bytes.size();) {
-    size_t length = utf8_sequence(bytes, i);
-    if (length == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(bytes[i]));
-      ++i;
-    } else {
-      out.append(bytes, i, length);
-      i += length;
-    }
-  }
-  return out;
-}
 
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths) {
   Collector collector;

@@ -4,6 +4,8 @@
 // an entry saying so.
 #pragma once
 
+#include "util/utf8.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -22,10 +24,5 @@ struct ScanInput {
 // In argument order; each directory's entries sorted by name. A PATH that does not exist is
 // an entry with an error, not an exception: the other paths are still scanned.
 std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths);
-
-// Bytes as valid UTF-8 for JSON and HTML (a path, or a name read from a pickle): invalid
-// bytes become "\xNN". Taken by value: a caller done with the bytes moves them in, and valid
-// ones (nearly always ASCII) come back without a copy.
-std::string printable_path(std::string bytes);
 
 } // namespace loadmatrix

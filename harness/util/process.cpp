@@ -1,6 +1,7 @@
 #include "util/process.h"
 
 #include "util/spawn.h"
+#include "util/utf8.h"
 
 #include <cerrno>
 #include <csignal>
@@ -41,24 +42,6 @@ std::string ProcessResult::describe() const {
     return "could not start: " + spawn_error;
   }
   return "unknown";
-}
-
-std::string truncate_utf8(const std::string& text, size_t limit) {
-  size_t cut = std::min(limit, text.size());
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  // Find where the last kept sequence starts, then drop it if it lacks continuation bytes.
-  size_t lead = cut;
-  while (lead > 0 && cut - lead < 4 && (byte(lead - 1) & 0xC0) == 0x80) {
-    --lead;
-  }
-  if (lead > 0) {
-    unsigned char first = byte(lead - 1);
-    size_t needed = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : first >= 0xC0 ? 2 : 1;
-    if (cut - (lead - 1) < needed) {
-      cut = lead - 1;
-    }
-  }
-  return text.substr(0, cut);
 }
 
 namespace {

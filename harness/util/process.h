@@ -60,7 +60,4 @@ public:
   ProcessResult run(const ProcessSpec& spec) override;
 };
 
-// Cuts `text` to at most `limit` bytes without splitting a UTF-8 sequence.
-std::string truncate_utf8(const std::string& text, size_t limit);
-
 } // namespace loadmatrix
