@@ -25,6 +25,14 @@ ProcessRunner& system_runner() {
   return runner;
 }
 
+OutputTarget require_output_file(const std::string& path) {
+  return resolve_output(path).value_or_throw();
+}
+
+void require_output_dir(const std::filesystem::path& dir) {
+  prepare_output_dir(dir).value_or_throw();
+}
+
 void log_progress(const GlobalOptions& options, const std::string& line) {
   if (!options.quiet) {
     std::cerr << "loadmatrix: " << line << std::endl;

@@ -2,6 +2,7 @@
 // tests can reach it.
 #pragma once
 
+#include "util/output_file.h"
 #include "util/process.h"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitRegressions = 1,
   kExitHarnessError = 2,
+  kExitNothingScanned = 3, // scan: no file found under the paths given
   kExitUsage = 4,
 };
 
@@ -30,6 +32,11 @@ struct GlobalOptions {
 ProcessRunner& system_runner();
 // Progress lines on stderr, so stdout stays machine-readable.
 void log_progress(const GlobalOptions& options, const std::string& line);
+
+// Output destinations are checked before any work (util/output_file.h): a bad one ends the
+// command with "loadmatrix: error: <path>: <reason>" and exit 2, not after a long run.
+OutputTarget require_output_file(const std::string& path);
+void require_output_dir(const std::filesystem::path& dir);
 
 void add_envs_command(CLI::App& app, GlobalOptions& options);
 void add_probe_command(CLI::App& app, GlobalOptions& options);

@@ -1,6 +1,7 @@
 // The loadmatrix binary as users run it: exit codes and error messages.
 #include "testing/test_envs.h"
 #include "util/json_file.h"
+#include "util/output_file.h"
 #include "util/process.h"
 #include "util/resources.h"
 
@@ -161,7 +162,7 @@ TEST(CliRunTest, ResumeKeepsRecordedCellsAndEndsWithTheSameResults) {
     half = journal.find('\n', half) + 1;
   }
   ASSERT_TRUE(
-      write_file_atomically(out / "records.jsonl", journal.substr(0, half) + "{\"case\": \"arg"));
+      write_output_file(out / "records.jsonl", journal.substr(0, half) + "{\"case\": \"arg"));
   std::filesystem::remove(out / "results.json");
 
   args.push_back("--resume");

@@ -21,9 +21,10 @@ struct MergeArgs {
 };
 
 int merge(const MergeArgs& args) {
+  auto out = std::filesystem::path(args.out);
+  require_output_dir(out);
   std::vector<std::filesystem::path> inputs(args.inputs.begin(), args.inputs.end());
   MergedResults merged = merge_results(inputs);
-  auto out = std::filesystem::path(args.out);
   // Write what was merged before judging it: a missing shard must not cost the others.
   {
     auto store = ResultStore::open(out, false, merged.header).value_or_throw();

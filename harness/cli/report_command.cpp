@@ -19,9 +19,10 @@ struct ReportArgs {
 
 // Reports for `results` into `out` (default: beside it); the exit status the policy gives.
 int report_on(const std::string& results, const std::string& out, const ReportOptions& report) {
-  auto [header, records] = read_results(results).value_or_throw();
   auto dir =
       out.empty() ? std::filesystem::path(results).parent_path() : std::filesystem::path(out);
+  require_output_dir(dir.empty() ? "." : dir);
+  auto [header, records] = read_results(results).value_or_throw();
   return report.analyse_and_report(header, records, dir);
 }
 

@@ -45,6 +45,7 @@ std::vector<LoaderMode> parse_modes(const std::vector<std::string>& ids) {
 }
 
 int run_job(GlobalOptions& options, const RunArgs& args) {
+  require_output_dir(args.out);
   Matrix matrix = load_matrix(options.matrix_path());
   auto specs = matrix.select_envs(args.envs);
   auto modes = parse_modes(args.modes);
@@ -147,7 +148,18 @@ int run_job(GlobalOptions& options, const RunArgs& args) {
                   run_options.out_dir.string(),
                   args.resume ? fmt::format(" (resuming: {} cells kept)", store->resumed()) : ""));
 
-  RunReport report = run_matrix(plan, run_options, *store, system_runner(), log);
+  RunReport report;
+  try {
+    report = run_matrix(plan, run_options, *store, system_runner(), log);
+  } catch (const std::exception&) {
+    // Even a fault of the driver's own keeps every cell recorded so far in results.json.
+    (void)store->write_results({{"run",
+                                 {{"started", header["run"]["started"]},
+                                  {"matrix", options.matrix_path()},
+                                  {"shard", args.shard},
+                                  {"interrupted", true}}}});
+    throw;
+  }
   store
       ->write_results({{"run",
                         {{"started", header["run"]["started"]},

@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 
 namespace loadmatrix {
@@ -50,7 +51,8 @@ std::string cell_text(const ScanCell& cell) {
 }
 
 // One line per file: its verdict, then each env's bare torch.load.
-void print_table(const ScanResult& result, const std::vector<Environment>& envs) {
+void print_table(const ScanResult& result, const std::vector<Environment>& envs,
+                 std::ostream& out) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> head = {"FILE", "FORMAT", "VERDICT"};
   for (const auto& env : envs) {
@@ -87,24 +89,35 @@ void print_table(const ScanResult& result, const std::vector<Environment>& envs)
     for (size_t i = 0; i < row.size(); ++i) {
       line += fmt::format("{:<{}}  ", row[i], widths[i]);
     }
-    std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+    out << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
   }
   if (others > 0) {
-    std::cout << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
+    out << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
   }
   for (const auto& file : result.files) {
     if (!file.scan.error.empty()) {
-      std::cout << fmt::format("{}: {}: {}\n", file.scan.input.display,
-                               file_status_id(file.scan.status), file.scan.error);
+      out << fmt::format("{}: {}: {}\n", file.scan.input.display, file_status_id(file.scan.status),
+                         file.scan.error);
     }
     if (!file.scan.dangerous.empty()) {
-      std::cout << fmt::format("{}: DANGEROUS globals: {}\n", file.scan.input.display,
-                               join(file.scan.dangerous, ", "));
+      out << fmt::format("{}: DANGEROUS globals: {}\n", file.scan.input.display,
+                         join(file.scan.dangerous, ", "));
     }
   }
 }
 
 int scan_job(GlobalOptions& options, const ScanArgs& args) {
+  std::optional<OutputTarget> json_target;
+  if (!args.json.empty()) {
+    json_target = require_output_file(args.json);
+  }
+  if (!args.out.empty()) {
+    require_output_dir(args.out);
+  }
+  // With scan.json on stdout, the human-readable lines go to stderr.
+  std::ostream& out = json_target && json_target->kind == OutputTarget::Kind::standard_output
+                          ? std::cerr
+                          : std::cout;
   Matrix matrix = load_matrix(options.matrix_path());
   auto specs = matrix.select_envs(args.envs);
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
@@ -168,12 +181,12 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   if (!args.json.empty() || !args.out.empty()) {
     document = result.to_json_text({{"missing_envs", missing}}, args.jobs);
   }
-  if (!args.json.empty()) {
-    write_file_atomically(args.json, document).value_or_throw();
+  if (json_target) {
+    write_output(*json_target, document).value_or_throw();
   }
-  print_table(result, request.envs);
+  print_table(result, request.envs, out);
   if (!args.out.empty()) {
-    write_file_atomically(out_dir / "scan.json", document).value_or_throw();
+    write_output_file(out_dir / "scan.json", document).value_or_throw();
     auto [header, records] = scan_as_results(result);
     auto store = ResultStore::open(out_dir, false, header).value_or_throw();
     for (const auto& record : records) {
@@ -182,15 +195,20 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     store->write_results().value_or_throw();
     ResultsModel model = build_results_model(std::move(header), std::move(records), {});
     write_reports(model, out_dir).value_or_throw();
-    std::cout << "reports: " << (out_dir / "report.html").string()
-              << ", summary.md, junit.xml, scan.json\n";
+    out << "reports: " << (out_dir / "report.html").string()
+        << ", summary.md, junit.xml, scan.json\n";
   }
   if (result.verified) {
     ScanResult::Agreement counts = result.agreement();
-    std::cout << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
-                             counts.disagree);
+    out << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
+                       counts.disagree);
   }
   int exit_code = kExitOk;
+  if (result.files.empty()) {
+    // Nothing scanned is not a clean scan: a CI job pointed at the wrong directory must fail.
+    std::cerr << "loadmatrix: no files found under " << join(args.paths, ", ") << "\n";
+    exit_code = kExitNothingScanned;
+  }
   for (const auto& file : result.files) {
     std::string verdict = file.verdict();
     if (verdict == "breaks" || verdict == "dangerous" || verdict == "error") {
@@ -226,7 +244,8 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
                  "Also run bare loads that execute the pickle (torch 1.x), inside the sandbox");
   scan->add_flag("--static-only", args->static_only, "Predict only; load nothing");
   scan->add_flag("--provision", args->provision, "Build envs that do not exist yet");
-  scan->add_option("--json", args->json, "Write the scan (loadmatrix.scan/1) to this file");
+  scan->add_option("--json", args->json,
+                   "Write the scan (loadmatrix.scan/1) to this file (-: standard output)");
   scan->add_option("--out", args->out,
                    "Write scan.json, results.json, report.html, summary.md, junit.xml here");
   scan->add_option("--jobs", args->jobs,

@@ -1,5 +1,6 @@
 #include "envs/env_cache.h"
 #include "testing/test_envs.h"
+#include "util/output_file.h"
 
 #include <cstdlib>
 #include <gtest/gtest.h>
@@ -106,7 +107,7 @@ TEST(EnvCacheTest, AMissingChrootOrAnUnreadableManifestIsBroken) {
   EXPECT_EQ(state.status, EnvStatus::broken);
   EXPECT_EQ(state.detail, cache.rootfs("trixie").string() + ": missing");
 
-  ASSERT_TRUE(write_file_atomically(cache.manifest_path("trixie"), "{ not json"));
+  ASSERT_TRUE(write_output_file(cache.manifest_path("trixie"), "{ not json"));
   state = cache.inspect(spec);
   EXPECT_EQ(state.status, EnvStatus::broken);
   EXPECT_NE(state.detail.find("manifest.json:1:4: invalid JSON"), std::string::npos)

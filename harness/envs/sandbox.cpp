@@ -1,6 +1,7 @@
 #include "envs/sandbox.h"
 
 #include "util/json_file.h"
+#include "util/output_file.h"
 #include "util/resources.h"
 
 #include <fmt/core.h>
@@ -98,7 +99,7 @@ Expected<SandboxStatus> SandboxStatus::create() {
     return Error{fmt::format("mkdtemp {}: {}", templ, std::strerror(errno))};
   }
   SandboxStatus status{std::filesystem::path(templ)};
-  if (auto created = write_file_atomically(status.file(), ""); !created) {
+  if (auto created = write_output_file(status.file(), ""); !created) {
     return created.error();
   }
   return status;

@@ -1,5 +1,7 @@
 #include "records/result_store.h"
 
+#include "util/output_file.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -19,10 +21,8 @@ std::filesystem::path journal_path(const std::filesystem::path& dir) {
 
 Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::filesystem::path& dir,
                                                          bool resume, Json header) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return Error{fmt::format("mkdir {}: {}", dir.string(), ec.message())};
+  if (auto made = prepare_output_dir(dir); !made) {
+    return made.error();
   }
   std::map<std::string, Record> kept;
   size_t good_bytes = 0;
@@ -54,11 +54,11 @@ Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::filesystem::
       good_bytes = offset;
     }
   }
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND | (resume ? 0 : O_TRUNC);
-  int fd = ::open(journal.c_str(), flags, 0644);
-  if (fd < 0) {
-    return Error{fmt::format("open {}: {}", journal.string(), std::strerror(errno))};
+  auto opened = open_output_stream(journal, resume ? StreamStart::kAppend : StreamStart::kTruncate);
+  if (!opened) {
+    return opened.error();
   }
+  int fd = *opened;
   if (resume && ::ftruncate(fd, static_cast<off_t>(good_bytes)) != 0) {
     ::close(fd);
     return Error{fmt::format("truncate {}: {}", journal.string(), std::strerror(errno))};
@@ -95,7 +95,7 @@ std::vector<Record> ResultStore::records() const {
 }
 
 Expected<bool> ResultStore::append(const Record& record) {
-  std::string line = record.to_json().dump() + "\n";
+  std::string line = dump_json(record.to_json()) + "\n";
   bool snapshot = false;
   {
     std::lock_guard lock(mutex_);

@@ -1,6 +1,7 @@
 #include "reports/junit_report.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
+#include "util/output_file.h"
 #include "util/resources.h"
 
 #include <gtest/gtest.h>
@@ -18,7 +19,7 @@ TEST(JunitReportTest, ValidatesAgainstTheJunitSchemaWithOneTestcasePerCell) {
   std::string xml = render_junit(model);
 
   test_support::TempDir dir;
-  ASSERT_TRUE(write_file_atomically(dir.path() / "junit.xml", xml));
+  ASSERT_TRUE(write_output_file(dir.path() / "junit.xml", xml));
   SystemProcessRunner runner;
   ProcessSpec lint;
   lint.argv = {"xmllint", "--noout", "--schema",

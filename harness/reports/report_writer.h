@@ -1,4 +1,5 @@
-// Writes report.html, summary.md and junit.xml next to a run's results.json, atomically.
+// Writes report.html, summary.md and junit.xml next to a run's results.json, each through
+// write_output_file; one that cannot be written does not stop the others (the error names it).
 #pragma once
 
 #include "analysis/results_model.h"

@@ -5,6 +5,7 @@
 #include "reports/report_writer.h"
 #include "run/matrix_run.h"
 #include "testing/test_envs.h"
+#include "util/output_file.h"
 #include "util/resources.h"
 
 #include <gtest/gtest.h>
@@ -202,7 +203,7 @@ for line in sys.stdin:
       expected[path + " " + record.mode] = &record;
     }
     auto input = dir_->path() / (env.spec.name + ".requests");
-    ASSERT_TRUE(write_file_atomically(input, requests));
+    ASSERT_TRUE(write_output_file(input, requests));
     SandboxMount input_dir = env.sandbox.place(dir_->path(), "requests", false);
     SandboxCommand command;
     command.argv = {"sh",       "-c",   "exec \"$0\" -c \"$1\" < \"$2\"",

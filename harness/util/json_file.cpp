@@ -1,5 +1,8 @@
 #include "util/json_file.h"
 
+#include "util/output_file.h"
+#include "util/utf8.h"
+
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <fstream>
@@ -31,6 +34,10 @@ std::string json_type_name(const Json& value) {
   return value.type_name();
 }
 
+std::string dump_json(const Json& value, int indent) {
+  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 Expected<Json> parse_json(std::string_view text, const std::string& origin) {
   try {
     return Json::parse(text);
@@ -44,6 +51,26 @@ Expected<Json> parse_json(std::string_view text, const std::string& origin) {
     }
     return Error{fmt::format("{}:{}:{}: invalid JSON: {}", origin, line, column, what)};
   }
+}
+
+Expected<Json> parse_foreign_json(std::string_view text, const std::string& origin) {
+  if (is_valid_utf8(text)) {
+    return parse_json(text, origin);
+  }
+  std::string repaired;
+  repaired.reserve(text.size() + 16);
+  for (size_t i = 0; i < text.size();) {
+    size_t length = utf8_sequence_length(text, i);
+    if (length == 0) {
+      // Outside a string the line is broken anyway; inside one, "\\xNN" reads back as \xNN.
+      repaired += fmt::format("\\\\x{:02x}", static_cast<unsigned char>(text[i]));
+      ++i;
+    } else {
+      repaired.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return parse_json(repaired, origin);
 }
 
 Expected<std::string> read_text_file(const std::filesystem::path& path) {
@@ -71,48 +98,9 @@ Expected<Json> read_json_file(const std::filesystem::path& path) {
   return parse_json(*text, path.string());
 }
 
-Expected<bool> write_all(int fd, std::string_view data, const std::string& what) {
-  size_t written = 0;
-  while (written < data.size()) {
-    ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return Error{fmt::format("write {}: {}", what, std::strerror(errno))};
-    }
-    written += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-Expected<bool> write_file_atomically(const std::filesystem::path& path, std::string_view data) {
-  std::string temp = path.string() + fmt::format(".tmp.{}", ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Error{fmt::format("open {}: {}", temp, std::strerror(errno))};
-  }
-  if (auto written = write_all(fd, data, temp); !written) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return written.error();
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    return Error{fmt::format("fsync {}: {}", temp, std::strerror(saved))};
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    return Error{fmt::format("rename {} to {}: {}", temp, path.string(), std::strerror(saved))};
-  }
-  return true;
-}
-
 Expected<bool> write_json_file(const std::filesystem::path& path, const Json& value) {
   // nlohmann::json keeps object keys sorted, so equal content gives equal bytes.
-  return write_file_atomically(path, value.dump(2) + "\n");
+  return write_output_file(path, dump_json(value, 2) + "\n");
 }
 
 JsonFieldReader::JsonFieldReader(const Json& object, std::string origin, std::string path)

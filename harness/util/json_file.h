@@ -1,5 +1,6 @@
 // Reading and writing the JSON files every stage exchanges. Reads name the file and the
-// line:column of a syntax error; writes are atomic and sorted so outputs diff well.
+// line:column of a syntax error; writes go through util/output_file.h, keys sorted so outputs
+// diff well.
 #pragma once
 
 #include "util/error.h"
@@ -13,16 +14,21 @@ namespace loadmatrix {
 
 using Json = nlohmann::json;
 
-// Writes all of `data` to `fd`, retrying short writes and EINTR; the error names `what`.
-Expected<bool> write_all(int fd, std::string_view data, const std::string& what);
+// The one place JSON becomes text. Strings are made valid UTF-8 where they enter (util/utf8.h);
+// should one slip through, it is written with U+FFFD for the bad bytes instead of throwing
+// (nlohmann's type_error.316), so one stray name never ends a job or loses its results.
+std::string dump_json(const Json& value, int indent = -1);
 
 Expected<Json> parse_json(std::string_view text, const std::string& origin);
+// JSON printed by a process we do not control (a probe, an env's fingerprint, a worker): raw
+// invalid UTF-8 inside one of its strings would make the whole line unreadable, so each such
+// byte is read as the text \xNN (util/utf8.h's policy) and the rest of the line still counts.
+Expected<Json> parse_foreign_json(std::string_view text, const std::string& origin);
 Expected<Json> read_json_file(const std::filesystem::path& path);
 Expected<std::string> read_text_file(const std::filesystem::path& path);
 
-// Writes to a temporary file beside `path`, fsyncs, then renames over it, so a reader sees
-// the old file or the new one, never half of one.
-Expected<bool> write_file_atomically(const std::filesystem::path& path, std::string_view data);
+// Through write_output_file (util/output_file.h): atomic for a regular file, never a rename
+// over a device, FIFO or symlink.
 Expected<bool> write_json_file(const std::filesystem::path& path, const Json& value);
 
 // Typed field access that names what is wrong: "matrix/default.json: envs[1].suite: expected

@@ -143,10 +143,10 @@ void JsonWriter::string(std::string_view text) {
       continue;
     }
     if (c >= 0x80) {
-      // Text past ASCII is printed by nlohmann itself, which also refuses invalid UTF-8 as it
-      // always did; ASCII, nearly all of it, is escaped here as dump escapes it.
+      // Text past ASCII is printed by nlohmann itself (dump_json: invalid UTF-8 as U+FFFD);
+      // ASCII, nearly all of it, is escaped here as dump escapes it.
       at_ = text_.data() + start;
-      put(Json(std::string(text)).dump());
+      put(dump_json(Json(std::string(text))));
       return;
     }
     put(text.substr(plain, i - plain));

@@ -1,6 +1,7 @@
 #include "util/line_process.h"
 
 #include "util/json_file.h"
+#include "util/output_file.h"
 
 #include <cerrno>
 #include <csignal>
@@ -15,10 +16,11 @@ namespace loadmatrix {
 
 Expected<std::unique_ptr<LineProcess>> LineProcess::start(const std::vector<std::string>& argv,
                                                           const std::filesystem::path& stderr_log) {
-  int log = ::open(stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0) {
-    return Error{fmt::format("open {}: {}", stderr_log.string(), std::strerror(errno))};
+  auto opened = open_output_stream(stderr_log, StreamStart::kAppend);
+  if (!opened) {
+    return opened.error();
   }
+  int log = *opened;
   Pipe to_child;
   Pipe from_child;
   if (!to_child.ok() || !from_child.ok()) {
