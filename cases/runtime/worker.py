@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import resource
 import select
 import signal
@@ -41,8 +42,32 @@ MAX_ITEMS = 64
 MAX_DEPTH = 10
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogate(match):
+    """A lone surrogate as visible text: one that surrogateescape made from an undecodable byte
+    (U+DC80-U+DCFF) as that byte, `\\xNN`, like the driver shows invalid bytes; others as
+    `\\udNNN`."""
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def valid_text(value):
+    """`value` with every string made encodable as UTF-8. Python strings may hold lone surrogates
+    (a file name or message decoded with surrogateescape); json.dumps writes them as `\\udcff`
+    escapes, which no strict JSON parser (the driver's included) accepts."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub(escape_surrogate, value)
+    if isinstance(value, dict):
+        return {valid_text(key): valid_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_text(item) for item in value]
+    return value
+
+
 def send(message):
-    data = ("@loadmatrix " + json.dumps(message, sort_keys=True) + "\n").encode()
+    data = ("@loadmatrix " + json.dumps(valid_text(message), sort_keys=True) + "\n").encode()
     while data:
         written = os.write(PROTOCOL_FD, data)
         data = data[written:]
@@ -133,6 +158,14 @@ def describe(value, depth=0):
 # Operations, each run in a forked child.
 
 
+def path_argument(value):
+    """A path the driver sent: a string, or {"hex": ...} holding the exact bytes of a name that
+    is not valid UTF-8 (JSON strings cannot carry those)."""
+    if isinstance(value, dict):
+        return os.fsdecode(bytes.fromhex(value["hex"]))
+    return value
+
+
 def import_file(path):
     name = "loadmatrix_case_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -162,16 +195,17 @@ def op_save(request):
     state (an optimizer's __setstate__), and what a consumer must reproduce is what the file
     holds. A file the producer cannot read back itself is described from the live object.
     """
-    recipe = import_file(request["recipe"])
+    recipe = import_file(path_argument(request["recipe"]))
     value = recipe.build()
+    out = path_argument(request["out"])
     if hasattr(recipe, "save"):
-        recipe.save(value, request["out"])
+        recipe.save(value, out)
     else:
-        torch.save(value, request["out"])
-    result = {"status": "returned", "format": file_format(request["out"])}
+        torch.save(value, out)
+    result = {"status": "returned", "format": file_format(out)}
     try:
         kwargs = {"weights_only": False} if has_parameter("weights_only") else {}
-        result["description"] = describe(torch.load(request["out"], map_location="cpu", **kwargs))
+        result["description"] = describe(torch.load(out, map_location="cpu", **kwargs))
         result["expectation"] = "round trip in the producer"
     except Exception as error:  # noqa: BLE001
         result["description"] = describe(value)
@@ -241,7 +275,7 @@ def has_parameter(name):
 
 def op_load(request):
     mode = request["mode"]
-    path = request["file"]
+    path = path_argument(request["file"])
     kwargs = {"map_location": "cpu"}
     if mode in ("weights_only", "unsafe", "forced", "allowlist") and not has_parameter("weights_only"):
         return {"status": "unsupported", "reason": "torch.load has no weights_only argument"}
@@ -272,8 +306,8 @@ def op_load(request):
 
 
 def op_scenario(request):
-    scenario = import_file(request["script"])
-    value = scenario.run(request["workdir"])
+    scenario = import_file(path_argument(request["script"]))
+    value = scenario.run(path_argument(request["workdir"]))
     return {"status": "returned", "description": describe(value)}
 
 

@@ -142,7 +142,7 @@ Expected<Json> find_probe_report(const std::string& stdout_text, const std::stri
   std::optional<Json> found;
   while (std::getline(lines, line)) {
     if (line.starts_with("@loadmatrix ")) {
-      auto parsed = parse_json(std::string_view(line).substr(12), origin);
+      auto parsed = parse_foreign_json(std::string_view(line).substr(12), origin);
       if (!parsed) {
         return parsed.error();
       }

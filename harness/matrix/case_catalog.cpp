@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 #include "util/json_file.h"
+#include "util/utf8.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -42,7 +43,9 @@ void add_dir(const std::filesystem::path& dir, CaseKind kind, const std::filesys
   }
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
-    std::string name = file.stem().string();
+    // The name is shown and keyed on (results.json, reports): valid UTF-8 on one line. The
+    // file keeps its exact bytes for the worker to open.
+    std::string name = printable_name(file.stem().string());
     bool selected = globs.empty();
     for (const auto& glob : globs) {
       selected = selected || ::fnmatch(glob.c_str(), name.c_str(), 0) == 0;
@@ -54,8 +57,11 @@ void add_dir(const std::filesystem::path& dir, CaseKind kind, const std::filesys
       throw FatalError(fmt::format("{}: case '{}' is already defined by {}", file.string(), name,
                                    it->second.file.string()));
     }
-    auto source = read_text_file(file).value_or_throw();
-    found[name] = CaseSpec{name, kind, file, root, first_docstring_line(source)};
+    // An unreadable recipe is still a case: saving it fails in the worker, cell by cell.
+    auto source = read_text_file(file);
+    std::string note = source ? valid_utf8(first_docstring_line(*source))
+                              : "(unreadable: " + valid_utf8(source.error().message) + ")";
+    found[name] = CaseSpec{name, kind, file, root, std::move(note)};
   }
 }
 

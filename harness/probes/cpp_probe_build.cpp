@@ -12,17 +12,21 @@ namespace loadmatrix {
 
 namespace {
 
-const char* const kSources[] = {"CMakeLists.txt", "cpp_probe.cpp"};
+// The probe's own sources, and the harness's one UTF-8 decoder (util/utf8.h), which it shares.
+std::filesystem::path util_dir() {
+  return resources().home / "harness" / "util";
+}
 
 Expected<std::string> probe_key(const Environment& env) {
   Fnv1a hash;
   hash.add(env.manifest.to_json().dump());
-  for (const char* source : kSources) {
-    auto text = read_text_file(resources().cpp_probe_dir / source);
+  for (const auto& source : {resources().cpp_probe_dir / "CMakeLists.txt",
+                             resources().cpp_probe_dir / "cpp_probe.cpp", util_dir() / "utf8.h"}) {
+    auto text = read_text_file(source);
     if (!text) {
       return text.error();
     }
-    hash.add(source).add(*text);
+    hash.add(source.filename().string()).add(*text);
   }
   return hash.hex();
 }
@@ -56,19 +60,21 @@ Expected<CppProbe> ensure_cpp_probe(const Environment& env, const EnvCache& cach
   make_sandbox_writable(partial); // the build writes here as the sandbox user
 
   SandboxMount sources = env.sandbox.place(resources().cpp_probe_dir, "probe-src", false);
+  SandboxMount util = env.sandbox.place(util_dir(), "probe-util", false);
   SandboxMount build = env.sandbox.place(partial, "probe-build", true);
   SandboxCommand command;
   command.argv = {"sh",
                   "-c",
                   "set -e; cmake -S \"$0\" -B \"$1\" -DCMAKE_BUILD_TYPE=Release "
-                  "-DTorch_DIR=\"$2\" >\"$1/configure.log\" 2>&1 || "
+                  "-DTorch_DIR=\"$2\" -DLOADMATRIX_UTIL_DIR=\"$3\" >\"$1/configure.log\" 2>&1 || "
                   "{ tail -n 30 \"$1/configure.log\" >&2; exit 1; }; "
                   "cmake --build \"$1\" -j2 >\"$1/build.log\" 2>&1 || "
                   "{ tail -n 30 \"$1/build.log\" >&2; exit 1; }",
                   sources.inside.string(),
                   build.inside.string(),
-                  torch_dir};
-  command.mounts = {sources, build};
+                  torch_dir,
+                  util.inside.string()};
+  command.mounts = {sources, util, build};
   command.timeout = std::chrono::minutes(15);
   log(fmt::format("env {}: building the C++ probe against {} (about 30 s)", env.spec.name,
                   torch_dir));
@@ -124,11 +130,8 @@ std::vector<Json> run_cpp_probe_batch(const Environment& env, const CppProbe& pr
   SandboxCommand command;
   command.argv = {(binary.inside / "cpp_probe").string(), mode, "--timeout",
                   std::to_string(per_file_timeout.count())};
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < files.size(); ++i) {
-    auto inside = (input.inside / std::filesystem::relative(files[i], root)).string();
-    index[inside] = i;
-    command.argv.push_back(inside);
+  for (const auto& file : files) {
+    command.argv.push_back((input.inside / std::filesystem::relative(file, root)).string());
   }
   command.mounts = {binary, input};
   command.timeout =
@@ -145,15 +148,14 @@ std::vector<Json> run_cpp_probe_batch(const Environment& env, const CppProbe& pr
     if (!line.starts_with("@loadmatrix ")) {
       continue;
     }
-    auto report = parse_json(std::string_view(line).substr(12), "cpp_probe");
-    if (!report || !report->contains("file")) {
+    auto report = parse_foreign_json(std::string_view(line).substr(12), "cpp_probe");
+    // Reports are matched by the file's position among the arguments, not by its name.
+    if (!report || !report->is_object() || !report->contains("index") ||
+        !report->at("index").is_number_unsigned() ||
+        report->at("index").get<size_t>() >= files.size()) {
       continue;
     }
-    auto it = index.find(report->value("file", ""));
-    if (it == index.end()) {
-      continue;
-    }
-    Json& fact = facts[it->second];
+    Json& fact = facts[report->at("index").get<size_t>()];
     if (report->value("timeout", false)) {
       fact = {{"status", "timeout"}, {"detail", "torch did not finish loading in time"}};
     } else if (report->value("crashed", false)) {

@@ -2,6 +2,7 @@
 
 #include "util/resources.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 #include <fmt/core.h>
 
@@ -13,6 +14,19 @@ constexpr const char* kMarker = "@loadmatrix ";
 // fork and the reply before it decides the worker itself is stuck.
 constexpr std::chrono::seconds kSlack(30);
 } // namespace
+
+Json protocol_path(const std::filesystem::path& path) {
+  const std::string& bytes = path.native();
+  if (is_valid_utf8(bytes)) {
+    return bytes;
+  }
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    hex += fmt::format("{:02x}", c);
+  }
+  return Json{{"hex", hex}};
+}
 
 Worker::Worker(const Environment& env, WorkerOptions options)
     : env_(env), options_(std::move(options)) {}
@@ -80,7 +94,7 @@ Json Worker::call(Json request, std::chrono::milliseconds timeout) {
   if (options_.request_memory_bytes > 0) {
     request["memory_limit_bytes"] = options_.request_memory_bytes;
   }
-  if (!process_->send(request.dump())) {
+  if (!process_->send(dump_json(request))) {
     return fail_and_restart("crashed", "the worker stopped reading requests");
   }
   auto deadline = LineProcess::Clock::now() + timeout + kSlack;
@@ -94,7 +108,7 @@ Json Worker::call(Json request, std::chrono::milliseconds timeout) {
                                              ? "the worker exited"
                                              : "the worker wrote an oversized line");
     }
-    auto reply = parse_json(read.line, fmt::format("env {}: worker reply", env_.spec.name));
+    auto reply = parse_foreign_json(read.line, fmt::format("env {}: worker reply", env_.spec.name));
     if (!reply || !reply->is_object()) {
       // Garbage on the protocol channel: the worker can no longer be trusted.
       return fail_and_restart("protocol_error", "the worker wrote a malformed reply");

@@ -24,6 +24,11 @@ struct WorkerOptions {
   uint64_t request_memory_bytes = 0;
 };
 
+// A path as a request field: a string when it is valid UTF-8, else {"hex": its bytes}, since a
+// JSON string cannot carry a file name such as "bad\xffname.py" and the worker must open that
+// exact file (worker.py's path_argument decodes it).
+Json protocol_path(const std::filesystem::path& path);
+
 class Worker {
 public:
   Worker(const Environment& env, WorkerOptions options);

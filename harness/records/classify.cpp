@@ -1,5 +1,7 @@
 #include "records/classify.h"
 
+#include "util/utf8.h"
+
 #include <csignal>
 #include <cstring>
 #include <fmt/core.h>
@@ -112,8 +114,8 @@ bool is_dangerous_global(std::string_view name) {
 
 std::string first_difference(const Json& expected, const Json& actual) {
   if (expected.type() != actual.type()) {
-    return fmt::format(": expected {}, got {}", expected.dump().substr(0, 120),
-                       actual.dump().substr(0, 120));
+    return fmt::format(": expected {}, got {}", truncate_utf8(expected.dump(), 120),
+                       truncate_utf8(actual.dump(), 120));
   }
   if (expected.is_object()) {
     for (const auto& [key, value] : expected.items()) {
@@ -139,15 +141,17 @@ std::string first_difference(const Json& expected, const Json& actual) {
       return fmt::format(": {} items, expected {}", actual.size(), expected.size());
     }
   }
-  return fmt::format(": expected {}, got {}", expected.dump().substr(0, 120),
-                     actual.dump().substr(0, 120));
+  return fmt::format(": expected {}, got {}", truncate_utf8(expected.dump(), 120),
+                     truncate_utf8(actual.dump(), 120));
 }
 
 Classification classify(const Json& facts, const Json* expected) {
   Classification result;
   std::string status = facts.value("status", "");
-  result.error_type = facts.value("error_type", "");
-  result.message = strip_ansi(facts.value("message", "")).substr(0, 4000);
+  // What a worker or probe reports is text from outside (torch's messages quote the file's own
+  // bytes): it leaves here as valid UTF-8, so no record, report or JSON file can hold less.
+  result.error_type = printable_name(facts.value("error_type", ""));
+  result.message = valid_utf8(truncate_utf8(strip_ansi(facts.value("message", "")), 4000));
   if (status == "returned") {
     const Json& description = facts.contains("description") ? facts.at("description") : Json();
     if (expected != nullptr && *expected != description) {
@@ -170,13 +174,15 @@ Classification classify(const Json& facts, const Json* expected) {
     }
   } else if (status == "timeout") {
     result.outcome = Outcome::timeout;
-    result.detail = facts.value("detail", "the load did not finish in time");
+    result.detail = valid_utf8(facts.value("detail", "the load did not finish in time"));
   } else if (status == "unsupported") {
     result.outcome = Outcome::unsupported;
-    result.detail = facts.value("reason", "");
+    result.detail = valid_utf8(facts.value("reason", ""));
   } else {
     result.outcome = Outcome::error;
-    result.detail = fmt::format("probe protocol error: {}", facts.dump().substr(0, 300));
+    result.detail =
+        fmt::format("probe protocol error: {}",
+                    truncate_utf8(facts.dump(-1, ' ', false, Json::error_handler_t::replace), 300));
   }
   return result;
 }

@@ -3,9 +3,11 @@
 #include "probes/worker.h"
 #include "records/classify.h"
 #include "run/allowlist_search.h"
+#include "util/hash.h"
 #include "util/parallel.h"
 #include "util/resources.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -81,14 +83,47 @@ WorkerOptions worker_options(const Layout& layout, const std::filesystem::path& 
   return options;
 }
 
+// A case's files are named after it, but a name is any file stem the user gave (up to 255
+// bytes) and NAME_MAX is 255 with ".expect.json" still to come: a long name keeps its head
+// and gets a digest of the whole, so two long names never share files.
+std::string checkpoint_stem(const std::string& case_name) {
+  constexpr size_t kLongest = 200;
+  if (case_name.size() <= kLongest) {
+    return case_name;
+  }
+  return truncate_utf8(case_name, kLongest - 17) + "-" + Fnv1a().add(case_name).hex();
+}
+
 std::filesystem::path checkpoint_file(const RunOptions& options, const std::string& producer,
                                       const std::string& case_name) {
-  return checkpoints_root(options) / producer / (case_name + ".pt");
+  return checkpoints_root(options) / producer / (checkpoint_stem(case_name) + ".pt");
 }
 
 std::filesystem::path expectation_file(const RunOptions& options, const std::string& producer,
                                        const std::string& case_name) {
-  return checkpoints_root(options) / producer / (case_name + ".expect.json");
+  return checkpoints_root(options) / producer / (checkpoint_stem(case_name) + ".expect.json");
+}
+
+void apply_classification(Record& record, const Classification& c) {
+  record.outcome = c.outcome;
+  record.error_type = c.error_type;
+  record.message = c.message;
+  record.detail = c.detail;
+  record.reason = block_reason_id(c.refusal.reason);
+  record.blocked_globals = c.refusal.globals;
+}
+
+// What a fault of the driver's own while handling one cell (an unexpected reply shape, a file
+// it could not write) makes of that cell: an `error` naming it, while every other cell goes on.
+Json internal_error_facts(const std::exception& e) {
+  return {{"status", "raised"},
+          {"error_type", "loadmatrix"},
+          {"message", "internal error handling this cell: " + valid_utf8(e.what())}};
+}
+
+Record internal_error_record(Record record, const std::exception& e) {
+  apply_classification(record, classify(internal_error_facts(e), nullptr));
+  return record;
 }
 
 // One env's side of the run: its worker, its C++ probe, the cells it consumes.
@@ -120,15 +155,25 @@ public:
           std::filesystem::exists(expectation_file(options_, env_.spec.name, spec.name))) {
         continue;
       }
-      auto out = layout_.checkpoints.inside / env_.spec.name / (spec.name + ".pt");
-      Json reply = worker_.call(
-          {{"op", "save"}, {"recipe", layout_.inside_case(spec).string()}, {"out", out.string()}},
-          options_.cell_timeout);
+      // Whatever goes wrong saving one case is that case's: its load cells say why.
+      Json reply;
+      try {
+        auto out =
+            layout_.checkpoints.inside / env_.spec.name / (checkpoint_stem(spec.name) + ".pt");
+        reply = worker_.call({{"op", "save"},
+                              {"recipe", protocol_path(layout_.inside_case(spec))},
+                              {"out", protocol_path(out)}},
+                             options_.cell_timeout);
+      } catch (const std::exception& e) {
+        reply = internal_error_facts(e);
+      }
       Json expectation = {{"case", spec.name}, {"producer", env_.spec.name}, {"save", reply}};
       auto written =
           write_json_file(expectation_file(options_, env_.spec.name, spec.name), expectation);
       if (!written) {
-        throw FatalError(written.error());
+        log_(
+            fmt::format("env {}: case {}: {}", env_.spec.name, spec.name, written.error().message));
+        continue;
       }
       saved += reply.value("status", "") == "returned";
     }
@@ -180,12 +225,7 @@ private:
   }
 
   static void apply(Record& record, const Classification& c, const Json& facts) {
-    record.outcome = c.outcome;
-    record.error_type = c.error_type;
-    record.message = c.message;
-    record.detail = c.detail;
-    record.reason = block_reason_id(c.refusal.reason);
-    record.blocked_globals = c.refusal.globals;
+    apply_classification(record, c);
     record.duration_ms = facts.value("duration_ms", 0LL);
   }
 
@@ -206,7 +246,7 @@ private:
     std::string via = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
     auto load = [&](const std::vector<std::string>& allow) {
       return worker_.call({{"op", "load"},
-                           {"file", inside_file},
+                           {"file", protocol_path(inside_file)},
                            {"mode", "weights_only"},
                            {"allow", allow},
                            {"allow_via", via}},
@@ -219,55 +259,71 @@ private:
   load_file(const CaseSpec& spec, const std::string& producer,
             std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>>& cpp_cells) {
     auto expectation = read_json_file(expectation_file(options_, producer, spec.name));
-    Json save = expectation ? expectation->value("save", Json::object()) : Json::object();
-    bool saved = save.value("status", "") == "returned";
-    auto inside_file = (layout_.checkpoints.inside / producer / (spec.name + ".pt")).string();
+    auto inside_file =
+        (layout_.checkpoints.inside / producer / (checkpoint_stem(spec.name) + ".pt")).string();
     for (const auto& info : loader_modes()) {
       Record record = base_record(spec.name, producer, info.id);
       if (!wanted(info.mode) || store_.has(record.key())) {
         continue;
       }
-      if (!expectation) {
-        record.outcome = Outcome::skipped;
-        record.detail =
-            fmt::format("no checkpoint from {}: {}", producer, expectation.error().message);
-        commit(record);
-        continue;
+      std::optional<Record> done;
+      try {
+        done =
+            load_cell(std::move(record), spec, producer, info, expectation, inside_file, cpp_cells);
+      } catch (const std::exception& e) {
+        done = internal_error_record(base_record(spec.name, producer, info.id), e);
       }
-      if (!saved) {
-        record.outcome = Outcome::skipped;
-        Classification failure = classify(save, nullptr);
-        record.detail = fmt::format("{} could not save it: {} {}", producer, failure.error_type,
-                                    failure.message.empty() ? failure.detail : failure.message);
-        commit(record);
-        continue;
+      if (done) {
+        commit(std::move(*done));
       }
-      if (info.cpp) {
-        if (info.mode == LoaderMode::cpp_jit && save.value("format", "") != "torchscript") {
-          record.outcome = Outcome::skipped;
-          record.detail = "torch::jit::load reads TorchScript archives; this is a " +
-                          save.value("format", std::string("?")) + " checkpoint";
-          commit(record);
-        } else {
-          cpp_cells[info.mode].emplace_back(&spec, producer);
-        }
-        continue;
-      }
-      const Json& described = save.at("description");
-      if (info.mode == LoaderMode::allowlist) {
-        commit(allowlist_record(record, inside_file, described));
-        continue;
-      }
-      Json facts = worker_.call({{"op", "load"}, {"file", inside_file}, {"mode", info.id}},
-                                options_.cell_timeout);
-      Classification c = classify(facts, &described);
-      apply(record, c, facts);
-      if (c.outcome == Outcome::blocked) {
-        const AllowlistSearch& found = search(inside_file);
-        append_unique(record.blocked_globals, found.blocked);
-      }
-      commit(record);
     }
+  }
+
+  // One Python-mode cell's record, or nothing when the cell joins its env's C++ probe batch.
+  std::optional<Record>
+  load_cell(Record record, const CaseSpec& spec, const std::string& producer,
+            const LoaderModeInfo& info, const Expected<Json>& expectation,
+            const std::string& inside_file,
+            std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>>& cpp_cells) {
+    Json save = expectation ? expectation->value("save", Json::object()) : Json::object();
+    bool saved = save.value("status", "") == "returned";
+    if (!expectation) {
+      record.outcome = Outcome::skipped;
+      record.detail =
+          fmt::format("no checkpoint from {}: {}", producer, expectation.error().message);
+      return record;
+    }
+    if (!saved) {
+      record.outcome = Outcome::skipped;
+      Classification failure = classify(save, nullptr);
+      record.detail = fmt::format("{} could not save it: {} {}", producer, failure.error_type,
+                                  failure.message.empty() ? failure.detail : failure.message);
+      return record;
+    }
+    if (info.cpp) {
+      if (info.mode == LoaderMode::cpp_jit && save.value("format", "") != "torchscript") {
+        record.outcome = Outcome::skipped;
+        record.detail = "torch::jit::load reads TorchScript archives; this is a " +
+                        save.value("format", std::string("?")) + " checkpoint";
+        return record;
+      }
+      cpp_cells[info.mode].emplace_back(&spec, producer);
+      return std::nullopt;
+    }
+    const Json& described = save.at("description");
+    if (info.mode == LoaderMode::allowlist) {
+      return allowlist_record(record, inside_file, described);
+    }
+    Json facts =
+        worker_.call({{"op", "load"}, {"file", protocol_path(inside_file)}, {"mode", info.id}},
+                     options_.cell_timeout);
+    Classification c = classify(facts, &described);
+    apply(record, c, facts);
+    if (c.outcome == Outcome::blocked) {
+      const AllowlistSearch& found = search(inside_file);
+      append_unique(record.blocked_globals, found.blocked);
+    }
+    return record;
   }
 
   Record allowlist_record(Record record, const std::string& inside_file, const Json& described) {
@@ -298,9 +354,13 @@ private:
     }
     std::vector<Json> facts;
     if (probe != plan_.cpp_probes.end()) {
-      facts = run_cpp_probe_batch(env_, probe->second, runner_,
-                                  mode == LoaderMode::cpp_jit ? "jit" : "pickle",
-                                  checkpoints_root(options_), files, options_.cell_timeout);
+      try {
+        facts = run_cpp_probe_batch(env_, probe->second, runner_,
+                                    mode == LoaderMode::cpp_jit ? "jit" : "pickle",
+                                    checkpoints_root(options_), files, options_.cell_timeout);
+      } catch (const std::exception& e) {
+        facts.assign(files.size(), internal_error_facts(e));
+      }
     }
     for (size_t i = 0; i < cells.size(); ++i) {
       Record record = base_record(cells[i].first->name, cells[i].second, loader_mode_id(mode));
@@ -309,7 +369,11 @@ private:
         record.detail = "no C++ probe could be built in this env (no libtorch)";
       } else {
         // The C++ side describes content in its own terms, so only load/no-load is compared.
-        apply(record, classify(facts[i], nullptr), facts[i]);
+        try {
+          apply(record, classify(facts[i], nullptr), facts[i]);
+        } catch (const std::exception& e) {
+          record = internal_error_record(std::move(record), e);
+        }
       }
       commit(record);
     }
@@ -320,11 +384,15 @@ private:
     if (store_.has(record.key())) {
       return;
     }
-    Json facts = worker_.call({{"op", "scenario"},
-                               {"script", layout_.inside_case(spec).string()},
-                               {"workdir", layout_.scratch.inside.string()}},
-                              options_.cell_timeout);
-    apply(record, classify(facts, nullptr), facts);
+    try {
+      Json facts = worker_.call({{"op", "scenario"},
+                                 {"script", protocol_path(layout_.inside_case(spec))},
+                                 {"workdir", protocol_path(layout_.scratch.inside)}},
+                                options_.cell_timeout);
+      apply(record, classify(facts, nullptr), facts);
+    } catch (const std::exception& e) {
+      record = internal_error_record(std::move(record), e);
+    }
     commit(record);
   }
 

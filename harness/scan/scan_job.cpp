@@ -3,6 +3,7 @@
 #include "run/matrix_run.h"
 #include "util/parallel.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 #include <chrono>
 #include <fmt/core.h>
@@ -73,7 +74,17 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   }
   result.files.resize(inputs.size());
   for_each_index(inputs.size(), request.static_jobs, [&](size_t i) {
-    result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
+    // A fault in one file's analysis is that file's error, never the scan's end.
+    ScanInput named{inputs[i].file, inputs[i].display, inputs[i].root, inputs[i].relative, {}, {}};
+    try {
+      result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
+    } catch (const std::exception& e) {
+      ScannedFile failed;
+      failed.scan.input = std::move(named);
+      failed.scan.status = FileStatus::error;
+      failed.scan.error = "internal error analysing this file: " + valid_utf8(e.what());
+      result.files[i] = std::move(failed);
+    }
   });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),

@@ -1,6 +1,7 @@
 // `loadmatrix scan` on broken, hostile and hand-written files, loaded for real in every env:
 // each file gets its own result, the scan goes on, and a payload run with --trust stays in
 // the sandbox.
+#include "testing/checkpoint_writer.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/process.h"
@@ -15,27 +16,8 @@ using namespace std::string_literals;
 
 namespace {
 
-void write(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// A torch.save-shaped zip (stored, with a version record) whose data.pkl is `pickle`.
-void write_checkpoint(const std::filesystem::path& path, const std::string& pickle) {
-  int error = 0;
-  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
-  // libzip reads the buffers at zip_close: they must live until then (ASan found this).
-  std::vector<std::string> buffers;
-  buffers.reserve(2);
-  auto add = [&](const char* name, std::string data) {
-    const std::string& kept = buffers.emplace_back(std::move(data));
-    zip_source_t* source = zip_source_buffer(archive, kept.data(), kept.size(), 0);
-    zip_int64_t index = zip_file_add(archive, name, source, ZIP_FL_OVERWRITE);
-    zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
-  };
-  add("archive/data.pkl", pickle);
-  add("archive/version", "3\n");
-  zip_close(archive);
-}
+using test_support::write_bytes;
+using test_support::write_torch_zip;
 
 std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,15 +40,15 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   auto files = dir.path() / "files";
   std::filesystem::create_directories(files);
   // Broken and hostile.
-  write(files / "empty.pt", "");
+  write_bytes(files / "empty.pt", "");
   std::string noise = "\x80\x02";
   for (int i = 0; i < 4096; ++i) {
     noise += static_cast<char>((i * 7919 + 13) % 251);
   }
-  write(files / "random.pt", noise);
-  write_checkpoint(files / "whole.pt", "\x80\x02}q\x00.");
+  write_bytes(files / "random.pt", noise);
+  write_torch_zip(files / "whole.pt", "\x80\x02}q\x00.");
   std::string whole = read_bytes(files / "whole.pt");
-  write(files / "truncated.pt", whole.substr(0, whole.size() / 2));
+  write_bytes(files / "truncated.pt", whole.substr(0, whole.size() / 2));
   {
     int error = 0;
     zip_t* archive = zip_open((files / "no-data.pt").c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
@@ -78,34 +60,34 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   size_t central = bomb.find("PK\x01\x02"s);
   ASSERT_NE(central, std::string::npos);
   bomb.replace(central + 24, 4, "\x00\x00\x00\xf0"s);
-  write(files / "bomb.pt", bomb);
-  write(files / "huge-length.pt", "\x80\x02X\xff\xff\xff\x7f" + "abc"s);
-  write(files / "missing-memo.pt", "\x80\x02h\x05."s);
-  write(files / "underflow.pt", "\x80\x02R."s);
-  write(files / "bad-opcode.pt", "\x80\x02\xff."s);
-  write(files / "deep.pt", "\x80\x02" + std::string(200'000, '(') + "."s);
-  write(files / "payload-p0.pt", "cos\nsystem\n(S'id'\ntR."s);
+  write_bytes(files / "bomb.pt", bomb);
+  write_bytes(files / "huge-length.pt", "\x80\x02X\xff\xff\xff\x7f" + "abc"s);
+  write_bytes(files / "missing-memo.pt", "\x80\x02h\x05."s);
+  write_bytes(files / "underflow.pt", "\x80\x02R."s);
+  write_bytes(files / "bad-opcode.pt", "\x80\x02\xff."s);
+  write_bytes(files / "deep.pt", "\x80\x02" + std::string(200'000, '(') + "."s);
+  write_bytes(files / "payload-p0.pt", "cos\nsystem\n(S'id'\ntR."s);
   // STACK_GLOBAL with both strings fetched back from the memo.
-  write(files / "payload-memo.pt",
-        "\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x02id\x85R."s);
+  write_bytes(files / "payload-memo.pt",
+              "\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x02id\x85R."s);
   // A class from a package the envs do not have (what a real project's checkpoint holds).
-  write_checkpoint(files / "foreign-class.pt",
-                   "\x80\x02\x63myproject.config\nConfig\n)\x81}X\x01\x00\x00\x00\x61K\x01sb."s);
+  write_torch_zip(files / "foreign-class.pt",
+                  "\x80\x02\x63myproject.config\nConfig\n)\x81}X\x01\x00\x00\x00\x61K\x01sb."s);
   // A global whose module is not UTF-8: JSON and reports still get a valid name.
-  write(files / "bad-utf8.pt", "c\xff\xfe\nsystem\n(S'id'\ntR."s);
+  write_bytes(files / "bad-utf8.pt", "c\xff\xfe\nsystem\n(S'id'\ntR."s);
   ASSERT_EQ(::mkfifo((files / "pipe.pt").c_str(), 0644), 0);
   std::filesystem::create_symlink(files / "loop-b.pt", files / "loop-a.pt");
   std::filesystem::create_symlink(files / "loop-a.pt", files / "loop-b.pt");
   // Hand-written checkpoints whose refusals differ by version.
-  write_checkpoint(files / "float.pt",
-                   "\x80\x02}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9as."s);
-  write_checkpoint(files / "defaultdict.pt",
-                   "\x80\x02\x63\x63ollections\ndefaultdict\nc__builtin__\nlist\n"
-                   "\x85R(X\x01\x00\x00\x00\x61K\x01u."s);
+  write_torch_zip(files / "float.pt",
+                  "\x80\x02}X\x02\x00\x00\x00lrG?\xb9\x99\x99\x99\x99\x99\x9as."s);
+  write_torch_zip(files / "defaultdict.pt",
+                  "\x80\x02\x63\x63ollections\ndefaultdict\nc__builtin__\nlist\n"
+                  "\x85R(X\x01\x00\x00\x00\x61K\x01u."s);
   // The canary payload: a 1.13 bare load runs it (with --trust), inside the sandbox.
   auto canary = dir.path() / "canary";
   auto beside = files / "canary";
-  write_checkpoint(
+  write_torch_zip(
       files / "canary-payload.pt", "\x80\x02\x63posix\nsystem\nX"s + [&] {
         std::string command =
             "touch " + canary.string() + " " + beside.string() + " /tmp/loadmatrix-canary";
@@ -185,7 +167,7 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
 
 TEST(ScanJobTest, WithoutTrustTheFullUnpicklerIsNeverRun) {
   test_support::TempDir dir;
-  write_checkpoint(dir.path() / "payload.pt", "\x80\x02\x63posix\ngetcwd\n)R."s);
+  write_torch_zip(dir.path() / "payload.pt", "\x80\x02\x63posix\ngetcwd\n)R."s);
   ::chmod(dir.path().c_str(), 0755);
   ::chmod((dir.path() / "payload.pt").c_str(), 0644);
   SystemProcessRunner runner;

@@ -4,6 +4,7 @@
 #include "run/allowlist_search.h"
 #include "util/parallel.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -48,8 +49,18 @@ public:
 
   void verify(ScannedFile& file) {
     for (auto& cell : file.cells) {
-      if (cell.env == env_.spec.name) {
+      if (cell.env != env_.spec.name) {
+        continue;
+      }
+      // A fault while loading one file in one env is that cell's error, never the scan's end.
+      try {
         verify_cell(file, cell);
+      } catch (const std::exception& e) {
+        ObservedLoad failed;
+        failed.outcome = Outcome::error;
+        failed.error_type = "loadmatrix";
+        failed.message = "internal error verifying this file: " + valid_utf8(e.what());
+        cell.observed = std::move(failed);
       }
     }
   }
@@ -80,7 +91,7 @@ private:
 
   Json load(const std::string& file, const std::string& mode,
             const std::vector<std::string>& allow = {}) {
-    Json request = {{"op", "load"}, {"file", file}, {"mode", mode}};
+    Json request = {{"op", "load"}, {"file", protocol_path(file)}, {"mode", mode}};
     if (!allow.empty()) {
       request["allow"] = allow;
       request["allow_via"] = env_.fingerprint().has_add_safe_globals ? "public" : "internal";

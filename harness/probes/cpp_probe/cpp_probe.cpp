@@ -4,6 +4,8 @@
 // Success carries a bounded description of what was loaded, for content checks; failure
 // carries the exception's type and text. Exit status is 0 either way: a file that does not
 // load is a result, not a probe failure.
+#include "utf8.h" // harness/util/utf8.h, mounted beside these sources when the probe is built
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,9 +21,26 @@
 
 namespace {
 
+// A JSON string of `text`, which libtorch may hand over with any bytes (its messages quote the
+// file's own keys and names): invalid UTF-8 becomes the visible text \xNN, as the driver shows
+// it everywhere (util/utf8.h), so the line is always valid JSON.
 std::string quote(const std::string& text) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t length = loadmatrix::utf8_sequence_length(text, i);
+    if (length == 0) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\\\x%02x", static_cast<unsigned char>(text[i]));
+      out += buffer;
+      ++i;
+      continue;
+    }
+    if (length > 1) {
+      out.append(text, i, length);
+      i += length;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(text[i++]);
     switch (c) {
     case '"':
       out += "\\\"";
@@ -115,35 +134,41 @@ std::string describe(const c10::IValue& value, int depth) {
   return "{\"other\":" + quote(value.tagKind()) + "}";
 }
 
-void report_failure(const std::string& file, const char* error_type, const std::string& message) {
-  std::printf("@loadmatrix {\"file\":%s,\"ok\":false,\"error_type\":%s,\"message\":%s}\n",
-              quote(file).c_str(), quote(error_type).c_str(), quote(message).c_str());
+// Every report carries the file's position among the arguments: the driver matches on it,
+// since a name shown escaped is no longer the name it passed.
+void report_failure(int index, const std::string& file, const char* error_type,
+                    const std::string& message) {
+  std::printf("@loadmatrix {\"index\":%d,\"file\":%s,\"ok\":false,\"error_type\":%s,"
+              "\"message\":%s}\n",
+              index, quote(file).c_str(), quote(error_type).c_str(), quote(message).c_str());
 }
 
-void load_one(const std::string& mode, const std::string& path) {
+void load_one(int index, const std::string& mode, const std::string& path) {
   try {
     if (mode == "pickle") {
       std::ifstream in(path, std::ios::binary);
       if (!in) {
-        report_failure(path, "io", "cannot open " + path);
+        report_failure(index, path, "io", "cannot open " + path);
         return;
       }
       std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
       c10::IValue value = torch::pickle_load(bytes);
-      std::printf("@loadmatrix {\"file\":%s,\"ok\":true,\"type\":%s,\"value\":%s}\n",
-                  quote(path).c_str(), quote(value.tagKind()).c_str(), describe(value, 0).c_str());
+      std::printf("@loadmatrix {\"index\":%d,\"file\":%s,\"ok\":true,\"type\":%s,"
+                  "\"value\":%s}\n",
+                  index, quote(path).c_str(), quote(value.tagKind()).c_str(),
+                  describe(value, 0).c_str());
     } else {
       torch::jit::Module module = torch::jit::load(path);
       std::string name = module.type()->name() ? module.type()->name()->qualifiedName() : "?";
-      std::printf("@loadmatrix {\"file\":%s,\"ok\":true,\"type\":\"Module\","
+      std::printf("@loadmatrix {\"index\":%d,\"file\":%s,\"ok\":true,\"type\":\"Module\","
                   "\"value\":{\"module\":%s}}\n",
-                  quote(path).c_str(), quote(name).c_str());
+                  index, quote(path).c_str(), quote(name).c_str());
     }
   } catch (const c10::Error& e) {
-    report_failure(path, "c10::Error", e.what_without_backtrace());
+    report_failure(index, path, "c10::Error", e.what_without_backtrace());
   } catch (const std::exception& e) {
-    report_failure(path, "std::exception", e.what());
+    report_failure(index, path, "std::exception", e.what());
   }
 }
 
@@ -171,7 +196,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     pid_t pid = ::fork();
     if (pid == 0) {
-      load_one(mode, path);
+      load_one(i - first, mode, path);
       std::fflush(stdout);
       std::_Exit(0);
     }
@@ -187,10 +212,11 @@ int main(int argc, char** argv) {
     if (!done) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      std::printf("@loadmatrix {\"file\":%s,\"timeout\":true}\n", quote(path).c_str());
+      std::printf("@loadmatrix {\"index\":%d,\"file\":%s,\"timeout\":true}\n", i - first,
+                  quote(path).c_str());
     } else if (WIFSIGNALED(status)) {
-      std::printf("@loadmatrix {\"file\":%s,\"crashed\":true,\"signal\":%d}\n", quote(path).c_str(),
-                  WTERMSIG(status));
+      std::printf("@loadmatrix {\"index\":%d,\"file\":%s,\"crashed\":true,\"signal\":%d}\n",
+                  i - first, quote(path).c_str(), WTERMSIG(status));
     }
   }
   std::fflush(stdout);
