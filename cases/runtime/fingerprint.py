@@ -7,12 +7,13 @@ running interpreter; nothing here is a table of known versions.
 import glob
 import inspect
 import io
-import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+
+import _loadmatrix_runtime as protocol
 
 
 # Raised whenever this script measures something new; envs fingerprinted by an older version
@@ -76,14 +77,7 @@ def _weights_only_rules(torch):
         if hasattr(torch.serialization, "add_safe_globals"):
             torch.serialization.add_safe_globals(list(objects.values()))
             return
-        original = unpickler._get_allowed_globals
-
-        def extended(*args, **kwargs):
-            allowed = original(*args, **kwargs)
-            allowed.update(objects)
-            return allowed
-
-        unpickler._get_allowed_globals = extended
+        protocol.extend_private_allowlist(objects)
 
     def refusal(data):
         try:
@@ -148,8 +142,8 @@ def _libtorch_cmake_dirs(torch):
 
 
 def emit(report):
-    # Native libraries (UCX, cpuinfo) print to stdout too; the marker tells our line apart.
-    print("@loadmatrix " + json.dumps(report, sort_keys=True), flush=True)
+    sys.stdout.flush()
+    protocol.send(report)
 
 
 def main():

@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import re
 import resource
 import select
 import signal
@@ -33,6 +32,8 @@ os.dup2(2, 1)  # native libraries' stdout noise goes to the log, not the protoco
 
 import torch  # noqa: E402  (after the redirect: torch's import may print)
 
+import _loadmatrix_runtime as protocol  # noqa: E402
+
 try:
     import numpy
 except ImportError:  # pragma: no cover - every Debian torch depends on numpy
@@ -42,35 +43,8 @@ MAX_ITEMS = 64
 MAX_DEPTH = 10
 
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def escape_surrogate(match):
-    """A lone surrogate as visible text: one that surrogateescape made from an undecodable byte
-    (U+DC80-U+DCFF) as that byte, `\\xNN`, like the driver shows invalid bytes; others as
-    `\\udNNN`."""
-    code = ord(match.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-
-def valid_text(value):
-    """`value` with every string made encodable as UTF-8. Python strings may hold lone surrogates
-    (a file name or message decoded with surrogateescape); json.dumps writes them as `\\udcff`
-    escapes, which no strict JSON parser (the driver's included) accepts."""
-    if isinstance(value, str):
-        return LONE_SURROGATE.sub(escape_surrogate, value)
-    if isinstance(value, dict):
-        return {valid_text(key): valid_text(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [valid_text(item) for item in value]
-    return value
-
-
 def send(message):
-    data = ("@loadmatrix " + json.dumps(valid_text(message), sort_keys=True) + "\n").encode()
-    while data:
-        written = os.write(PROTOCOL_FD, data)
-        data = data[written:]
+    protocol.send(message, PROTOCOL_FD)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,17 +218,7 @@ def allow_globals(names, via):
     if not names:
         return
     if via == "internal":
-        from torch import _weights_only_unpickler as unpickler
-
-        original = unpickler._get_allowed_globals
-        extra = {name: resolve_global(name) for name in names}
-
-        def extended(*args, **kwargs):
-            allowed = original(*args, **kwargs)
-            allowed.update(extra)
-            return allowed
-
-        unpickler._get_allowed_globals = extended
+        protocol.extend_private_allowlist({name: resolve_global(name) for name in names})
         return
     entries = []
     for name in names:
