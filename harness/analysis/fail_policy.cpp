@@ -4,6 +4,20 @@
 
 namespace loadmatrix {
 
+const char* fail_on_id(FailOn policy) {
+  switch (policy) {
+  case FailOn::none:
+    return "none";
+  case FailOn::new_failures:
+    return "new";
+  case FailOn::regressions:
+    return "regressions";
+  case FailOn::any_failure:
+    return "any";
+  }
+  return "";
+}
+
 std::optional<FailOn> parse_fail_on(std::string_view id) {
   if (id == "none") {
     return FailOn::none;

@@ -17,6 +17,7 @@ enum class FailOn {
 };
 
 std::optional<FailOn> parse_fail_on(std::string_view id);
+const char* fail_on_id(FailOn policy);
 inline constexpr const char* kFailOnIds = "none, new, regressions, any";
 
 struct PolicyVerdict {

@@ -90,10 +90,11 @@ std::string first_line(const std::string& text, size_t limit) {
 
 std::pair<std::string, std::string> cause_of(const Record& record) {
   if (record.outcome == Outcome::blocked && !record.blocked_globals.empty()) {
-    return {join(record.blocked_globals, ", "), record.reason};
+    return {join(record.blocked_globals, ", "), block_reason_id(record.reason)};
   }
   if (record.outcome == Outcome::blocked) {
-    return {"weights-only refusal (" + record.reason + ")", record.reason};
+    std::string reason = block_reason_id(record.reason);
+    return {"weights-only refusal (" + reason + ")", reason};
   }
   std::string what = record.error_type.empty()
                          ? record.detail

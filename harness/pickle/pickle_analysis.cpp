@@ -52,20 +52,9 @@ private:
 static_assert(sizeof(Value) == 8);
 
 // What a global is used for; the walker keeps each use's first offset in a fixed slot.
-enum class Use : uint8_t {
-  referenced,
-  reduce,
-  build,
-  newobj,
-  newobj_ex,
-  inst,
-  obj,
-  append,
-  setitem,
-  count
-};
+using Use = UseKind;
 constexpr std::array<const char*, static_cast<size_t>(Use::count)> kUseNames = {
-    "referenced", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ", "APPEND", "SETITEM"};
+    "APPEND", "BUILD", "INST", "NEWOBJ", "NEWOBJ_EX", "OBJ", "REDUCE", "SETITEM", "referenced"};
 
 struct Failure {
   size_t offset;
@@ -687,7 +676,8 @@ private:
       analysis_.globals[index].uses.reserve(static_cast<size_t>(used(uses_[index])));
       for (size_t use = 0; use < kUseNames.size(); ++use) {
         if (uses_[index][use] != kUnused) {
-          analysis_.globals[index].uses.emplace(kUseNames[use], uses_[index][use]);
+          analysis_.globals[index].uses.emplace_hint(analysis_.globals[index].uses.end(),
+                                                     static_cast<Use>(use), uses_[index][use]);
         }
       }
     }
@@ -900,6 +890,11 @@ private:
 };
 
 } // namespace
+
+const char* use_kind_name(UseKind kind) {
+  return static_cast<size_t>(kind) < kUseNames.size() ? kUseNames[static_cast<size_t>(kind)]
+                                                      : "unknown";
+}
 
 const char* pickle_opcode_name(uint8_t opcode) {
   switch (opcode) {

@@ -23,16 +23,32 @@ struct PickleLimits {
   size_t max_globals = 100'000;
 };
 
+// What a pickle does with a global. Declared in the order of their names (ASCII: upper case
+// first), so a map keyed by it lists uses as scan.json, sorted by name, always has.
+enum class UseKind : uint8_t {
+  append,     // APPEND/APPENDS into the object the global made
+  build,      // BUILD of it
+  inst,       // INST (protocol 0)
+  newobj,     // NEWOBJ
+  newobj_ex,  // NEWOBJ_EX
+  obj,        // OBJ (protocol 1)
+  reduce,     // REDUCE: the global called
+  setitem,    // SETITEM/SETITEMS into the object the global made
+  referenced, // named by GLOBAL/STACK_GLOBAL/EXT, whatever else happens
+  count
+};
+
+// The name scan.json and the predictions use: "APPEND", ..., "SETITEM", "referenced".
+const char* use_kind_name(UseKind kind);
+
 struct GlobalUse {
   std::string name;     // module.qualname, Python-2 names mapped as torch 2.x maps them
   std::string raw_name; // as written in the pickle, which is what torch 1.x compares
   std::string module;   // the module part of `name`, which torch's module blocklist checks
-  // REDUCE, BUILD, NEWOBJ, NEWOBJ_EX, INST, OBJ, "referenced"; and for the object the global
-  // made, APPEND (APPEND/APPENDS into it) and SETITEM (SETITEM/SETITEMS into it).
   // use -> offset of its first occurrence. Here and below, maps of a few entries made for every
   // pickle are flat (a sorted vector): a node allocation per entry cost more than the walk of
   // a small checkpoint.
-  boost::container::flat_map<std::string, size_t, std::less<>> uses;
+  boost::container::flat_map<UseKind, size_t> uses;
   size_t first_offset = 0;
 };
 

@@ -38,7 +38,7 @@ TEST(PickleAnalysisTest, Protocol0TextOpcodes) {
   EXPECT_EQ(analysis.protocol, 0);
   ASSERT_EQ(analysis.globals.size(), 1u);
   EXPECT_EQ(analysis.globals[0].name, "os.system");
-  EXPECT_TRUE(analysis.globals[0].uses.contains("REDUCE"));
+  EXPECT_TRUE(analysis.globals[0].uses.contains(UseKind::reduce));
   EXPECT_EQ(analysis.end_offset, 26u);
 }
 
@@ -50,7 +50,7 @@ TEST(PickleAnalysisTest, Protocol2PythonTwoNamesAreMappedAsTorchDoes) {
   EXPECT_EQ(analysis.protocol, 2);
   const GlobalUse* set = find(analysis, "builtins.set");
   ASSERT_NE(set, nullptr);
-  EXPECT_TRUE(set->uses.contains("REDUCE"));
+  EXPECT_TRUE(set->uses.contains(UseKind::reduce));
 }
 
 TEST(PickleAnalysisTest, Protocol4StackGlobalNewobjAndBuild) {
@@ -66,8 +66,8 @@ TEST(PickleAnalysisTest, Protocol4StackGlobalNewobjAndBuild) {
   EXPECT_EQ(analysis.protocol, 4);
   const GlobalUse* ns = find(analysis, "argparse.Namespace");
   ASSERT_NE(ns, nullptr);
-  EXPECT_TRUE(ns->uses.contains("NEWOBJ"));
-  EXPECT_TRUE(ns->uses.contains("BUILD"));
+  EXPECT_TRUE(ns->uses.contains(UseKind::newobj));
+  EXPECT_TRUE(ns->uses.contains(UseKind::build));
   EXPECT_EQ(ns->first_offset, 34u); // the STACK_GLOBAL opcode
 }
 
@@ -80,7 +80,7 @@ TEST(PickleAnalysisTest, StackGlobalThroughTheMemoIsStillSeen) {
   PickleAnalysis analysis = analyze(bytes);
   const GlobalUse* system = find(analysis, "posix.system");
   ASSERT_NE(system, nullptr);
-  EXPECT_TRUE(system->uses.contains("REDUCE"));
+  EXPECT_TRUE(system->uses.contains(UseKind::reduce));
 }
 
 TEST(PickleAnalysisTest, Protocol5BuffersExtensionsInstAndObj) {
@@ -95,9 +95,9 @@ TEST(PickleAnalysisTest, Protocol5BuffersExtensionsInstAndObj) {
   EXPECT_EQ(ext.globals[0].name, "copyreg.extension_registry[7]");
 
   PickleAnalysis inst = analyze("(I1\nicollections\nOrderedDict\n."s);
-  EXPECT_TRUE(find(inst, "collections.OrderedDict")->uses.contains("INST"));
+  EXPECT_TRUE(find(inst, "collections.OrderedDict")->uses.contains(UseKind::inst));
   PickleAnalysis obj = analyze("(cdatetime\ndate\nI2020\nI1\nI1\no."s);
-  EXPECT_TRUE(find(obj, "datetime.date")->uses.contains("OBJ"));
+  EXPECT_TRUE(find(obj, "datetime.date")->uses.contains(UseKind::obj));
 
   PickleAnalysis persistent = analyze("\x80\x02X\x07\x00\x00\x00storageQ."s);
   EXPECT_TRUE(persistent.persistent_ids);

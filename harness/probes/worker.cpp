@@ -38,9 +38,9 @@ Worker::~Worker() {
   }
 }
 
-Expected<bool> Worker::ensure_started() {
+Expected<void> Worker::ensure_started() {
   if (process_) {
-    return true;
+    return {};
   }
   auto status = SandboxStatus::create();
   if (!status) {
@@ -69,7 +69,7 @@ Expected<bool> Worker::ensure_started() {
   }
   process_ = std::move(started).value();
   status_ = std::make_unique<SandboxStatus>(std::move(status).value());
-  return true;
+  return {};
 }
 
 Json Worker::fail_and_restart(const std::string& status, const std::string& detail) {
@@ -82,6 +82,16 @@ Json Worker::fail_and_restart(const std::string& status, const std::string& deta
     facts["signal"] = result.signal;
   }
   return facts;
+}
+
+Json Worker::load(const std::filesystem::path& file, const std::string& mode_id,
+                  const std::vector<std::string>& allow, std::chrono::milliseconds timeout) {
+  Json request = {{"op", "load"}, {"file", protocol_path(file)}, {"mode", mode_id}};
+  if (!allow.empty()) {
+    request["allow"] = allow;
+    request["allow_via"] = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
+  }
+  return call(std::move(request), timeout);
 }
 
 Json Worker::call(Json request, std::chrono::milliseconds timeout) {

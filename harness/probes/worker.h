@@ -40,8 +40,15 @@ public:
   // driver gives up on the worker itself a little after.
   Json call(Json request, std::chrono::milliseconds timeout);
 
+  // torch.load of `file` (a path inside the sandbox) under loader mode `mode_id` ("default",
+  // "weights_only", ...), with `allow` allowlisted first: through add_safe_globals where this
+  // torch has it, else through its private allowlist, which lists every blocked global but is
+  // never offered as a fix. Returns the worker's facts (see call).
+  Json load(const std::filesystem::path& file, const std::string& mode_id,
+            const std::vector<std::string>& allow, std::chrono::milliseconds timeout);
+
   // An error only when the worker cannot start at all (the env is unusable).
-  Expected<bool> ensure_started();
+  Expected<void> ensure_started();
   int starts() const { return starts_; }
   const Environment& env() const { return env_; }
 

@@ -10,24 +10,6 @@
 
 namespace loadmatrix {
 
-const char* block_reason_id(BlockReason reason) {
-  switch (reason) {
-  case BlockReason::none:
-    return "";
-  case BlockReason::global_not_allowed:
-    return "global_not_allowed";
-  case BlockReason::module_blocklisted:
-    return "module_blocklisted";
-  case BlockReason::unsupported_opcode:
-    return "unsupported_opcode";
-  case BlockReason::build_not_allowed:
-    return "build_not_allowed";
-  case BlockReason::other:
-    return "other";
-  }
-  return "";
-}
-
 std::string strip_ansi(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -6,6 +6,7 @@
 //   {"status": "timeout"} | {"status": "unsupported", "reason"} | {"status": "protocol_error"}
 #pragma once
 
+#include "records/block_reason.h"
 #include "records/outcome.h"
 #include "util/json_file.h"
 
@@ -15,17 +16,6 @@
 #include <vector>
 
 namespace loadmatrix {
-
-enum class BlockReason {
-  none,
-  global_not_allowed, // GLOBAL x was not an allowed global (1.13: "Unsupported class x")
-  module_blocklisted, // the global's module (os, posix, ...) is refused outright
-  unsupported_opcode, // an opcode the weights-only unpickler does not implement
-  build_not_allowed,  // BUILD/NEWOBJ of a type it will not construct
-  other,              // a weights-only refusal in words we do not recognise
-};
-
-const char* block_reason_id(BlockReason reason);
 
 // What a weights-only refusal message says, in any torch version's wording.
 struct Refusal {

@@ -12,7 +12,7 @@ namespace {
 std::filesystem::path write_results(const std::filesystem::path& dir, const std::string& name,
                                     Json header, const std::vector<Record>& records) {
   auto out = dir / name;
-  auto store = ResultStore::open(out, false, std::move(header)).value_or_throw();
+  auto store = ResultStore::open(out, RunStart::kFresh, std::move(header)).value_or_throw();
   for (const auto& record : records) {
     store->append(record).value_or_throw();
   }

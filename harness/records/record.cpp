@@ -15,7 +15,7 @@ Json Record::to_json() const {
                 {"mode", mode},
                 {"outcome", outcome_id(outcome)},
                 {"blocked_globals", blocked_globals},
-                {"reason", reason},
+                {"reason", block_reason_id(reason)},
                 {"error_type", error_type},
                 {"message", message},
                 {"duration_ms", duration_ms}};
@@ -42,7 +42,11 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
     }
     record.outcome = *outcome;
     record.blocked_globals = value.value("blocked_globals", std::vector<std::string>{});
-    record.reason = value.value("reason", "");
+    auto reason = parse_block_reason(value.value("reason", ""));
+    if (!reason) {
+      return Error{fmt::format("{}: reason: unknown reason {}", origin, value.at("reason").dump())};
+    }
+    record.reason = *reason;
     record.error_type = value.value("error_type", "");
     record.message = value.value("message", "");
     record.duration_ms = value.value("duration_ms", 0LL);

@@ -1,6 +1,7 @@
 // One cell's result: a case saved by `producer`, loaded by `consumer` under `mode`.
 #pragma once
 
+#include "records/block_reason.h"
 #include "records/outcome.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -17,7 +18,7 @@ struct Record {
   std::string mode;
   Outcome outcome = Outcome::error;
   std::vector<std::string> blocked_globals; // every global the unpickler refused, in order
-  std::string reason;                       // blocked: global_not_allowed, module_blocklisted, ...
+  BlockReason reason = BlockReason::none;   // why a blocked load was refused
   std::string error_type;                   // the exception's class
   std::string message;                      // ANSI codes removed, bounded
   long long duration_ms = 0;

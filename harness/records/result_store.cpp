@@ -20,7 +20,8 @@ std::filesystem::path journal_path(const std::filesystem::path& dir) {
 } // namespace
 
 Expected<std::unique_ptr<ResultStore>> ResultStore::open(const std::filesystem::path& dir,
-                                                         bool resume, Json header) {
+                                                         RunStart start, Json header) {
+  bool resume = start == RunStart::kResume;
   if (auto made = prepare_output_dir(dir); !made) {
     return made.error();
   }
@@ -94,7 +95,7 @@ std::vector<Record> ResultStore::records() const {
   return all;
 }
 
-Expected<bool> ResultStore::append(const Record& record) {
+Expected<void> ResultStore::append(const Record& record) {
   std::string line = dump_json(record.to_json()) + "\n";
   bool snapshot = false;
   {
@@ -110,10 +111,10 @@ Expected<bool> ResultStore::append(const Record& record) {
       snapshot = true;
     }
   }
-  return snapshot ? write_results() : Expected<bool>(true);
+  return snapshot ? write_results() : Expected<void>();
 }
 
-Expected<bool> ResultStore::write_results(const Json& header_updates) {
+Expected<void> ResultStore::write_results(const Json& header_updates) {
   Json document;
   {
     std::lock_guard lock(mutex_);

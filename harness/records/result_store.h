@@ -17,18 +17,22 @@ namespace loadmatrix {
 
 inline constexpr const char* kResultsSchema = "loadmatrix.results/1";
 
+// Whether a store starts afresh (records.jsonl truncated) or keeps the cells an interrupted run
+// recorded in it (its torn last line dropped).
+enum class RunStart { kFresh, kResume };
+
 class ResultStore {
 public:
   // `header` holds everything of results.json but "records" (schema, envs, cases, run).
-  static Expected<std::unique_ptr<ResultStore>> open(const std::filesystem::path& dir, bool resume,
-                                                     Json header);
+  static Expected<std::unique_ptr<ResultStore>> open(const std::filesystem::path& dir,
+                                                     RunStart start, Json header);
   ~ResultStore();
 
   bool has(const std::string& key) const;
   size_t size() const;
-  Expected<bool> append(const Record& record);
+  Expected<void> append(const Record& record);
   // results.json with the records sorted by key, so equal results give equal files.
-  Expected<bool> write_results(const Json& header_updates = Json::object());
+  Expected<void> write_results(const Json& header_updates = Json::object());
   std::vector<Record> records() const;
   size_t resumed() const { return resumed_; }
 

@@ -17,7 +17,7 @@ Record make_record(const std::string& case_name, Outcome outcome) {
   record.outcome = outcome;
   if (outcome == Outcome::blocked) {
     record.blocked_globals = {"argparse.Namespace"};
-    record.reason = "global_not_allowed";
+    record.reason = BlockReason::global_not_allowed;
   }
   return record;
 }
@@ -26,7 +26,8 @@ Record make_record(const std::string& case_name, Outcome outcome) {
 
 TEST(ResultStoreTest, KeepsEveryRecordAndWritesSortedResults) {
   test_support::TempDir dir;
-  auto store = ResultStore::open(dir.path(), false, {{"envs", Json::array()}}).value_or_throw();
+  auto store =
+      ResultStore::open(dir.path(), RunStart::kFresh, {{"envs", Json::array()}}).value_or_throw();
   ASSERT_TRUE(store->append(make_record("zeta", Outcome::pass)));
   ASSERT_TRUE(store->append(make_record("alpha", Outcome::blocked)));
   ASSERT_TRUE(store->write_results());
@@ -41,22 +42,22 @@ TEST(ResultStoreTest, KeepsEveryRecordAndWritesSortedResults) {
 TEST(ResultStoreTest, ResumeKeepsFinishedCellsAndDropsATornLastLine) {
   test_support::TempDir dir;
   {
-    auto store = ResultStore::open(dir.path(), false, Json::object()).value_or_throw();
+    auto store = ResultStore::open(dir.path(), RunStart::kFresh, Json::object()).value_or_throw();
     ASSERT_TRUE(store->append(make_record("a", Outcome::pass)));
     ASSERT_TRUE(store->append(make_record("b", Outcome::error)));
   }
   // The driver was killed while writing a third record.
   std::ofstream(dir.path() / "records.jsonl", std::ios::app) << R"({"case": "c", "produc)";
-  auto resumed = ResultStore::open(dir.path(), true, Json::object()).value_or_throw();
+  auto resumed = ResultStore::open(dir.path(), RunStart::kResume, Json::object()).value_or_throw();
   EXPECT_EQ(resumed->resumed(), 2u);
   EXPECT_TRUE(resumed->has(make_record("a", Outcome::pass).key()));
   EXPECT_FALSE(resumed->has(make_record("c", Outcome::pass).key()));
   ASSERT_TRUE(resumed->append(make_record("c", Outcome::pass)));
-  auto again = ResultStore::open(dir.path(), true, Json::object()).value_or_throw();
+  auto again = ResultStore::open(dir.path(), RunStart::kResume, Json::object()).value_or_throw();
   EXPECT_EQ(again->size(), 3u);
 
   // Without --resume the journal starts over.
-  auto fresh = ResultStore::open(dir.path(), false, Json::object()).value_or_throw();
+  auto fresh = ResultStore::open(dir.path(), RunStart::kFresh, Json::object()).value_or_throw();
   EXPECT_EQ(fresh->size(), 0u);
 }
 

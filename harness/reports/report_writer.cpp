@@ -9,7 +9,7 @@
 
 namespace loadmatrix {
 
-Expected<bool> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir) {
+Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir) {
   if (auto made = prepare_output_dir(out_dir); !made) {
     return made;
   }
@@ -28,7 +28,7 @@ Expected<bool> write_reports(const ResultsModel& model, const std::filesystem::p
   if (!failed.empty()) {
     return Error{join(failed, "; ")};
   }
-  return true;
+  return {};
 }
 
 } // namespace loadmatrix

@@ -9,6 +9,6 @@
 
 namespace loadmatrix {
 
-Expected<bool> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir);
+Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir);
 
 } // namespace loadmatrix

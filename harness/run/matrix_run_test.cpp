@@ -40,7 +40,7 @@ protected:
     plan_->cases = discover_cases({resources().cases_dir}, kCases);
     RunOptions options;
     options.out_dir = dir_->path() / "out";
-    auto store = ResultStore::open(options.out_dir, false,
+    auto store = ResultStore::open(options.out_dir, RunStart::kFresh,
                                    results_header(*plan_, {}, options.out_dir / "checkpoints"))
                      .value_or_throw();
     report_ = new RunReport(run_matrix(*plan_, options, *store, runner, [](auto&) {}));
@@ -94,7 +94,7 @@ TEST_F(MatrixRunTest, ArgparseNamespaceBreaksAtTheFlipAndTheAllowlistFixesIt) {
     const Record& loaded = cell("argparse_namespace", "bookworm", consumer, "default");
     EXPECT_EQ(loaded.outcome, Outcome::blocked) << consumer;
     EXPECT_EQ(loaded.blocked_globals, std::vector<std::string>{"argparse.Namespace"});
-    EXPECT_EQ(loaded.reason, "global_not_allowed");
+    EXPECT_EQ(loaded.reason, BlockReason::global_not_allowed);
     const Record& fixed = cell("argparse_namespace", "bookworm", consumer, "allowlist");
     EXPECT_EQ(fixed.outcome, Outcome::pass) << fixed.message << fixed.detail;
     EXPECT_EQ(fixed.allowlist, std::vector<std::string>{"argparse.Namespace"});
@@ -149,7 +149,7 @@ TEST_F(MatrixRunTest, ModesAVersionLacksAreUnsupportedAndInapplicableOnesSkipped
 TEST_F(MatrixRunTest, ABlocklistedGlobalIsNeverAllowlisted) {
   const Record& fix = cell("blocklisted_module_global", "sid", "sid", "allowlist");
   EXPECT_EQ(fix.outcome, Outcome::blocked);
-  EXPECT_EQ(fix.reason, "module_blocklisted");
+  EXPECT_EQ(fix.reason, BlockReason::module_blocklisted);
   EXPECT_TRUE(fix.allowlist.empty());
   EXPECT_TRUE(has(fix.blocked_globals, "posix.getcwd"));
   EXPECT_NE(fix.detail.find("no safe allowlist"), std::string::npos) << fix.detail;

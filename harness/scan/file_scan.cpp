@@ -63,7 +63,7 @@ FileScan scan_file(ScanInput input) {
     return scan;
   }
   scan.bytes = file->size;
-  scan.format = checkpoint_format_id(file->format);
+  scan.format = file->format;
   if (file->format == CheckpointFormat::not_a_checkpoint) {
     scan.status = FileStatus::not_a_checkpoint;
     return scan;

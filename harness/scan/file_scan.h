@@ -2,12 +2,16 @@
 // global with what uses it and every opcode, without loading or executing anything.
 #pragma once
 
+#include "pickle/checkpoint_file.h"
+#include "pickle/pickle_analysis.h"
 #include "scan/scan_inputs.h"
 
 #include <boost/container/flat_map.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
@@ -30,8 +34,7 @@ struct ScannedGlobal {
   std::string name;     // Python 3 spelling
   std::string raw_name; // as written
   std::string module;
-  // REDUCE, BUILD, ... -> where first used; looked up by name without making a string.
-  boost::container::flat_map<std::string, StreamPosition, std::less<>> uses;
+  boost::container::flat_map<UseKind, StreamPosition> uses; // each use -> where first used
   StreamPosition first = 0;
   bool dangerous = false;
 };
@@ -39,7 +42,7 @@ struct ScannedGlobal {
 struct FileScan {
   ScanInput input;
   FileStatus status = FileStatus::error;
-  std::string format; // checkpoint_format_id, or "" when unknown
+  std::optional<CheckpointFormat> format; // none when the file could not be read
   std::string error;
   uintmax_t bytes = 0;
   int protocol = 0;                   // the highest protocol among the pickles
@@ -49,7 +52,9 @@ struct FileScan {
   std::vector<std::pair<std::string, StreamPosition>> numpy_dtype_builds; // type code, where
   std::vector<std::string> dangerous; // every dangerous global, in any pickle of the file
 
-  bool is_torchscript() const { return format == "torchscript"; }
+  bool is_torchscript() const { return format == CheckpointFormat::torchscript; }
+  // checkpoint_format_id, or "" when unknown.
+  std::string_view format_id() const { return format ? checkpoint_format_id(*format) : ""; }
 };
 
 FileScan scan_file(ScanInput input);

@@ -121,23 +121,23 @@ std::string_view numpy_dtype_class(std::string_view code) {
 void rule_refusals(const ScannedGlobal& global, const UnpicklerRules& rules, bool allowlisted,
                    std::vector<Refused>& out) {
   const std::string& name = global.name;
-  auto refuse = [&](std::string_view use, Why why) {
+  auto refuse = [&](UseKind use, Why why) {
     if (auto it = global.uses.find(use); it != global.uses.end()) {
       out.push_back({it->second, BlockReason::build_not_allowed, {}, true, why, name, {}});
     }
   };
   if (name != "torch.nn.parameter.Parameter" && !allowlisted && !rules.newobj_allowlisted_class) {
-    refuse("NEWOBJ", Why::newobj_type_check);
+    refuse(UseKind::newobj, Why::newobj_type_check);
   }
   if (!allowlisted && !rules.build_allowlisted_class) {
-    refuse("BUILD", Why::build_type_check);
+    refuse(UseKind::build, Why::build_type_check);
   }
   if (name != "collections.OrderedDict" && name != "collections.Counter" &&
       !rules.setitems_allowlisted_dict_subclass) {
-    refuse("SETITEM", Why::setitems_type_check);
+    refuse(UseKind::setitem, Why::setitems_type_check);
   }
   if (!(allowlisted && name == "builtins.list") && !rules.append_allowlisted_list_subclass) {
-    refuse("APPEND", Why::appends_type_check);
+    refuse(UseKind::append, Why::appends_type_check);
   }
 }
 
@@ -227,7 +227,7 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules&
   }
   std::vector<Refused> refused = weights_only_refusals(scan, indexed);
   if (refused.empty()) {
-    if (scan.format == "pickle") {
+    if (scan.format == CheckpointFormat::raw_pickle) {
       prediction.outcome = Outcome::error;
       prediction.detail = "a plain pickle, not a torch.save file: torch.load reads it as the "
                           "legacy format and stops at its magic number";
@@ -276,7 +276,7 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const Fingerprint
       }
     }
   }
-  if (scan.format == "pickle") {
+  if (scan.format == CheckpointFormat::raw_pickle) {
     prediction.outcome = Outcome::error;
     prediction.detail = "a plain pickle, not a torch.save file: torch.load unpickles it (running "
                         "whatever it names) and then stops at its magic number";

@@ -56,19 +56,53 @@ ScanResult::Agreement ScanResult::agreement() const {
   return counts;
 }
 
-std::string ScannedFile::verdict() const {
-  if (!scan.dangerous.empty()) {
+const char* file_verdict_id(FileVerdict verdict) {
+  switch (verdict) {
+  case FileVerdict::loads:
+    return "loads";
+  case FileVerdict::breaks:
+    return "breaks";
+  case FileVerdict::dangerous:
     return "dangerous";
+  case FileVerdict::error:
+    return "error";
+  case FileVerdict::skipped:
+    return "skipped";
+  case FileVerdict::not_a_checkpoint:
+    return "not_a_checkpoint";
+  case FileVerdict::other_format:
+    return "other_format";
   }
-  if (scan.status != FileStatus::checkpoint) {
-    return file_status_id(scan.status);
+  return "";
+}
+
+bool is_finding(FileVerdict verdict) {
+  return verdict == FileVerdict::breaks || verdict == FileVerdict::dangerous ||
+         verdict == FileVerdict::error;
+}
+
+FileVerdict ScannedFile::verdict() const {
+  if (!scan.dangerous.empty()) {
+    return FileVerdict::dangerous;
+  }
+  switch (scan.status) {
+  case FileStatus::checkpoint:
+    break;
+  case FileStatus::error:
+    return FileVerdict::error;
+  case FileStatus::not_a_checkpoint:
+    return FileVerdict::not_a_checkpoint;
+  case FileStatus::other_format:
+    return FileVerdict::other_format;
+  case FileStatus::skipped:
+    return FileVerdict::skipped;
   }
   for (const auto& cell : cells) {
     if (cell.mode == ScanMode::version_default && cell.verdict() != Outcome::pass) {
-      return "breaks";
+      return FileVerdict::breaks;
     }
   }
-  return "loads";
+  return FileVerdict::loads;
 }
 
 namespace {
@@ -156,7 +190,7 @@ void write_cell(JsonWriter& out, const ScanCell& cell) {
   out.end_object();
 }
 
-void write_text_or_null(JsonWriter& out, const std::string& text) {
+void write_text_or_null(JsonWriter& out, std::string_view text) {
   if (text.empty()) {
     out.null();
   } else {
@@ -172,7 +206,7 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
   out.key("error");
   write_text_or_null(out, scan.error);
   out.key("format");
-  write_text_or_null(out, scan.format);
+  write_text_or_null(out, scan.format_id());
   out.key("globals");
   out.begin_array();
   for (const auto& global : scan.globals) {
@@ -182,7 +216,7 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
     out.key("uses");
     out.begin_array();
     for (const auto& [use, at] : global.uses) {
-      out.value(use);
+      out.value(use_kind_name(use));
     }
     out.end_array();
     out.field("written", global.raw_name);
@@ -205,7 +239,7 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
   }
   out.end_array();
   out.field("status", file_status_id(scan.status));
-  out.field("verdict", file.verdict());
+  out.field("verdict", file_verdict_id(file.verdict()));
   out.end_object();
 }
 

@@ -49,14 +49,27 @@ struct ScanCell {
   const std::vector<std::string>& blocked_globals() const;
 };
 
+// A scanned file's one-word answer, in scan.json's "verdict" and the table's VERDICT column.
+enum class FileVerdict {
+  loads,            // every env's bare torch.load passes
+  breaks,           // some env's bare torch.load fails
+  dangerous,        // it names a global that runs code or reaches the system
+  error,            // it could not be read or parsed
+  skipped,          // not opened (a FIFO, a directory symlink)
+  not_a_checkpoint, // neither a pickle nor an archive torch writes
+  other_format,     // numpy .npy or safetensors
+};
+
+const char* file_verdict_id(FileVerdict verdict);
+// What a scan's exit status counts as a finding: breaks, dangerous or unreadable.
+bool is_finding(FileVerdict verdict);
+
 struct ScannedFile {
   FileScan scan;
   std::vector<ScanCell> cells;
 
-  // "dangerous", "error", "skipped", "not_a_checkpoint", "other_format", "breaks" (some env's
-  // default load fails) or "loads" (every env's default load passes). Never "loads" for a file
-  // with a dangerous global.
-  std::string verdict() const;
+  // Never `loads` for a file with a dangerous global.
+  FileVerdict verdict() const;
 };
 
 struct ScanResult {

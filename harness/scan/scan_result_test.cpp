@@ -12,12 +12,14 @@ ScannedFile scanned(const std::string& path, FileStatus status) {
   ScannedFile file;
   file.scan.input.display = path;
   file.scan.status = status;
-  file.scan.format = status == FileStatus::checkpoint ? "zip" : "";
+  if (status == FileStatus::checkpoint) {
+    file.scan.format = CheckpointFormat::torch_zip;
+  }
   file.scan.error = status == FileStatus::error ? "offset 3: \"bad\"\nline two" : "";
   file.scan.globals.push_back({"collections.OrderedDict",
                                "collections.OrderedDict",
                                "collections",
-                               {{"REDUCE", 7}},
+                               {{UseKind::reduce, 7}},
                                2,
                                false});
   file.scan.opcodes.emplace(0x80, 0);

@@ -26,7 +26,7 @@ Record synthetic_record(const std::string& case_name, const std::string& produce
   record.outcome = outcome;
   if (outcome == Outcome::blocked) {
     record.blocked_globals = globals;
-    record.reason = "global_not_allowed";
+    record.reason = BlockReason::global_not_allowed;
     record.error_type = "UnpicklingError";
     record.message = "Weights only load failed. Unsupported global: GLOBAL " + globals.front() +
                      " was not an allowed global by default. <&\"'>";

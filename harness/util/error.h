@@ -3,6 +3,7 @@
 // call; `FatalError` is thrown only for what ends the command and is caught once in main.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -56,6 +57,26 @@ private:
   }
 
   std::variant<T, Error> state_;
+};
+
+// An operation that returns nothing but can fail: `Expected<void>` is success or an Error.
+template <> class Expected<void> {
+public:
+  Expected() = default;
+  Expected(Error error) : error_(std::move(error)) {}
+
+  bool has_value() const { return !error_.has_value(); }
+  explicit operator bool() const { return has_value(); }
+  const Error& error() const { return *error_; }
+
+  void value_or_throw() && {
+    if (error_) {
+      throw FatalError(*error_);
+    }
+  }
+
+private:
+  std::optional<Error> error_;
 };
 
 } // namespace loadmatrix

@@ -98,7 +98,7 @@ Expected<Json> read_json_file(const std::filesystem::path& path) {
   return parse_json(*text, path.string());
 }
 
-Expected<bool> write_json_file(const std::filesystem::path& path, const Json& value) {
+Expected<void> write_json_file(const std::filesystem::path& path, const Json& value) {
   // nlohmann::json keeps object keys sorted, so equal content gives equal bytes.
   return write_output_file(path, dump_json(value, 2) + "\n");
 }

@@ -29,7 +29,7 @@ Expected<std::string> read_text_file(const std::filesystem::path& path);
 
 // Through write_output_file (util/output_file.h): atomic for a regular file, never a rename
 // over a device, FIFO or symlink.
-Expected<bool> write_json_file(const std::filesystem::path& path, const Json& value);
+Expected<void> write_json_file(const std::filesystem::path& path, const Json& value);
 
 // Typed field access that names what is wrong: "matrix/default.json: envs[1].suite: expected
 // a string, got number".

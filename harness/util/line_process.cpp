@@ -44,7 +44,7 @@ LineProcess::~LineProcess() {
   stop(std::chrono::milliseconds(0));
 }
 
-Expected<bool> LineProcess::send(const std::string& line) {
+Expected<void> LineProcess::send(const std::string& line) {
   return write_all(in_, line + "\n", fmt::format("to pid {}", pid_));
 }
 
@@ -102,15 +102,8 @@ ProcessResult LineProcess::stop(std::chrono::milliseconds grace) {
     }
     bool killed = !reaped_;
     if (killed) {
-      ::kill(-pid_, SIGTERM);
-      auto kill_at = Clock::now() + std::chrono::seconds(2);
-      while (!(reaped_ = reap(pid_, status_, false)) && Clock::now() < kill_at) {
-        ::usleep(10000);
-      }
-      ::kill(-pid_, SIGKILL);
-      if (!reaped_) {
-        reaped_ = reap(pid_, status_, true);
-      }
+      terminate_group(pid_, status_, kDefaultKillGrace);
+      reaped_ = true;
     }
     ::kill(-pid_, SIGKILL); // stragglers of the group
     if (killed) {

@@ -23,7 +23,7 @@ public:
   LineProcess(const LineProcess&) = delete;
   LineProcess& operator=(const LineProcess&) = delete;
 
-  Expected<bool> send(const std::string& line);
+  Expected<void> send(const std::string& line);
 
   enum class ReadStatus { line, eof, timeout, too_long };
   struct Read {

@@ -48,7 +48,7 @@ Expected<std::filesystem::path> final_target(std::filesystem::path path, const s
   return Error{fmt::format("{}: too many levels of symbolic links", given)};
 }
 
-Expected<bool> write_in_place(const OutputTarget& target, std::string_view data) {
+Expected<void> write_in_place(const OutputTarget& target, std::string_view data) {
   // O_NONBLOCK makes opening a FIFO without a reader fail (ENXIO) instead of hanging.
   auto deadline = std::chrono::steady_clock::now() + kFifoReaderWait;
   int fd = -1;
@@ -70,7 +70,7 @@ Expected<bool> write_in_place(const OutputTarget& target, std::string_view data)
   return written;
 }
 
-Expected<bool> replace_atomically(const OutputTarget& target, std::string_view data) {
+Expected<void> replace_atomically(const OutputTarget& target, std::string_view data) {
   // mkostemp creates the temp file exclusively (O_EXCL), so nothing placed at a guessable name
   // beforehand, such as a symlink, is followed.
   auto dir =
@@ -106,7 +106,7 @@ Expected<bool> replace_atomically(const OutputTarget& target, std::string_view d
     ::unlink(temp.c_str());
     return Error{fmt::format("{}: rename {}: {}", target.given, temp, std::strerror(saved))};
   }
-  return true;
+  return {};
 }
 
 } // namespace
@@ -168,7 +168,7 @@ Expected<OutputTarget> resolve_output(const std::string& path) {
   return target;
 }
 
-Expected<bool> write_output(const OutputTarget& target, std::string_view data) {
+Expected<void> write_output(const OutputTarget& target, std::string_view data) {
   switch (target.kind) {
   case OutputTarget::Kind::standard_output:
     return write_all(STDOUT_FILENO, data, "standard output");
@@ -180,7 +180,7 @@ Expected<bool> write_output(const OutputTarget& target, std::string_view data) {
   return Error{"internal: unknown output kind"};
 }
 
-Expected<bool> write_output_file(const std::filesystem::path& path, std::string_view data) {
+Expected<void> write_output_file(const std::filesystem::path& path, std::string_view data) {
   auto target = resolve_output(path.string());
   if (!target) {
     return target.error();
@@ -188,11 +188,11 @@ Expected<bool> write_output_file(const std::filesystem::path& path, std::string_
   return write_output(*target, data);
 }
 
-Expected<bool> prepare_output_dir(const std::filesystem::path& dir) {
+Expected<void> prepare_output_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   auto status = std::filesystem::status(dir, ec); // through symlinks
   if (std::filesystem::is_directory(status)) {
-    return true;
+    return {};
   }
   if (std::filesystem::exists(status) ||
       std::filesystem::is_symlink(std::filesystem::symlink_status(dir, ec))) {
@@ -202,7 +202,7 @@ Expected<bool> prepare_output_dir(const std::filesystem::path& dir) {
   if (ec) {
     return Error{fmt::format("{}: cannot create the directory: {}", dir.string(), ec.message())};
   }
-  return true;
+  return {};
 }
 
 Expected<int> open_output_stream(const std::filesystem::path& path, StreamStart start) {
@@ -225,7 +225,7 @@ Expected<int> open_output_stream(const std::filesystem::path& path, StreamStart 
   return fd;
 }
 
-Expected<bool> write_all(int fd, std::string_view data, const std::string& what) {
+Expected<void> write_all(int fd, std::string_view data, const std::string& what) {
   size_t written = 0;
   while (written < data.size()) {
     ssize_t n = ::write(fd, data.data() + written, data.size() - written);
@@ -237,7 +237,7 @@ Expected<bool> write_all(int fd, std::string_view data, const std::string& what)
     }
     written += static_cast<size_t>(n);
   }
-  return true;
+  return {};
 }
 
 } // namespace loadmatrix

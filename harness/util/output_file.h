@@ -38,14 +38,14 @@ struct OutputTarget {
 Expected<OutputTarget> resolve_output(const std::string& path);
 
 // Writes all of `data` to the target. A partial write never replaces an existing file.
-Expected<bool> write_output(const OutputTarget& target, std::string_view data);
+Expected<void> write_output(const OutputTarget& target, std::string_view data);
 
 // resolve_output, then write_output.
-Expected<bool> write_output_file(const std::filesystem::path& path, std::string_view data);
+Expected<void> write_output_file(const std::filesystem::path& path, std::string_view data);
 
 // An output directory (--out): created with its parents when absent; an existing
 // non-directory is refused. A symlink to a directory is followed.
-Expected<bool> prepare_output_dir(const std::filesystem::path& dir);
+Expected<void> prepare_output_dir(const std::filesystem::path& dir);
 
 // A file written as a stream (records.jsonl, a worker's log), opened under the same rules
 // except that nothing is renamed: absent or regular is created or opened (truncated unless
@@ -54,6 +54,6 @@ enum class StreamStart { kTruncate, kAppend };
 Expected<int> open_output_stream(const std::filesystem::path& path, StreamStart start);
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR; the error names `what`.
-Expected<bool> write_all(int fd, std::string_view data, const std::string& what);
+Expected<void> write_all(int fd, std::string_view data, const std::string& what);
 
 } // namespace loadmatrix

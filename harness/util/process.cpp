@@ -16,20 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace loadmatrix {
 
-const char* termination_name(Termination termination) {
-  switch (termination) {
-  case Termination::exited:
-    return "exited";
-  case Termination::signaled:
-    return "signaled";
-  case Termination::timed_out:
-    return "timed_out";
-  case Termination::spawn_failed:
-    return "spawn_failed";
-  }
-  return "unknown";
-}
-
 std::string ProcessResult::describe() const {
   switch (termination) {
   case Termination::exited:
@@ -167,15 +153,8 @@ ProcessResult SystemProcessRunner::run(const ProcessSpec& spec) {
   }
 
   if (timed_out) {
-    ::kill(-pid, SIGTERM);
-    auto grace_end = Clock::now() + spec.kill_grace;
-    while (!(exited = reap(pid, status, false)) && Clock::now() < grace_end) {
-      pump(out, err, std::min(grace_end, Clock::now() + std::chrono::milliseconds(20)));
-    }
-    ::kill(-pid, SIGKILL);
-    if (!exited) {
-      reap(pid, status, true);
-    }
+    terminate_group(pid, status, spec.kill_grace,
+                    [&] { pump(out, err, Clock::now() + std::chrono::milliseconds(20)); });
   } else {
     // The main process is gone; stragglers it left in its group go too, so nothing it
     // started outlives the cell.

@@ -3,6 +3,8 @@
 // tests can substitute a fake one and the real one can be proven against hostile children.
 #pragma once
 
+#include "util/spawn.h"
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -18,7 +20,7 @@ struct ProcessSpec {
   std::optional<std::string> working_dir;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   // After the deadline the group gets SIGTERM, then SIGKILL once this grace period is over.
-  std::chrono::milliseconds kill_grace{std::chrono::seconds(2)};
+  std::chrono::milliseconds kill_grace = kDefaultKillGrace;
   size_t output_limit = 1 << 20; // per stream; the rest is read and dropped
 };
 
@@ -28,8 +30,6 @@ enum class Termination {
   timed_out,    // the deadline passed and the harness killed the group
   spawn_failed, // the program could not be started; `spawn_error` says why
 };
-
-const char* termination_name(Termination termination);
 
 struct ProcessResult {
   Termination termination = Termination::spawn_failed;

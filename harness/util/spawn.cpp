@@ -85,6 +85,24 @@ bool reap(pid_t pid, int& status, bool block) {
   }
 }
 
+void terminate_group(pid_t pid, int& status, std::chrono::milliseconds grace,
+                     const std::function<void()>& while_waiting) {
+  ::kill(-pid, SIGTERM);
+  auto grace_end = std::chrono::steady_clock::now() + grace;
+  bool exited = false;
+  while (!(exited = reap(pid, status, false)) && std::chrono::steady_clock::now() < grace_end) {
+    if (while_waiting) {
+      while_waiting();
+    } else {
+      ::usleep(10000);
+    }
+  }
+  ::kill(-pid, SIGKILL);
+  if (!exited) {
+    reap(pid, status, true);
+  }
+}
+
 Expected<pid_t> spawn_in_own_group(const SpawnRequest& request) {
   if (request.argv.empty()) {
     return Error{"empty command line"};

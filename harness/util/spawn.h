@@ -4,6 +4,8 @@
 
 #include "util/error.h"
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -25,6 +27,16 @@ Expected<pid_t> spawn_in_own_group(const SpawnRequest& request);
 
 // waitpid, retried on EINTR; false when `block` is false and the child still runs.
 bool reap(pid_t pid, int& status, bool block);
+
+// How long a process group gets between SIGTERM and SIGKILL unless its caller says otherwise.
+inline constexpr std::chrono::milliseconds kDefaultKillGrace{std::chrono::seconds(2)};
+
+// Ends the process group `pid` leads: SIGTERM, up to `grace` for `pid` to exit (calling
+// `while_waiting` between polls, e.g. to keep draining its pipes so it is not blocked on a
+// full one; by default a 10 ms sleep), then SIGKILL to the group. Returns once `pid` is
+// reaped; `status` is its wait status.
+void terminate_group(pid_t pid, int& status, std::chrono::milliseconds grace,
+                     const std::function<void()>& while_waiting = {});
 
 // A pipe whose ends close with it; both ends are close-on-exec.
 class Pipe {
