@@ -24,7 +24,7 @@ ProcessResult loadmatrix_cli(std::vector<std::string> args) {
 
 } // namespace
 
-TEST(CliTest, EnvsListShowsTheVersionsEachEnvReportsOfItself) {
+TEST(CliEnvTest, EnvsListShowsTheVersionsEachEnvReportsOfItself) {
   ProcessResult result = loadmatrix_cli({"envs", "list", "--json"});
   ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
   Json listing = parse_json(result.stdout_text, "envs list").value();

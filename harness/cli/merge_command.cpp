@@ -23,21 +23,13 @@ struct MergeArgs {
 int merge(const MergeArgs& args) {
   auto out = std::filesystem::path(args.out);
   require_output_dir(out);
-  std::vector<std::filesystem::path> inputs(args.inputs.begin(), args.inputs.end());
-  MergedResults merged = merge_results(inputs);
-  // Write what was merged before judging it: a missing shard must not cost the others.
-  {
-    auto store = ResultStore::open(out, false, merged.header).value_or_throw();
-    for (const auto& record : merged.records) {
-      store->append(record).value_or_throw();
-    }
-    Json extra = {{"missing_cells", merged.missing}};
-    store->write_results(extra).value_or_throw();
-  }
+  PublishOptions publishing = args.report.publish_options();
+  MergeJobResult merged =
+      merge_job(std::vector<std::filesystem::path>(args.inputs.begin(), args.inputs.end()), out);
   std::cout << fmt::format("merged {} cells from {} file(s); {} missing\n", merged.records.size(),
-                           inputs.size(), merged.missing.size());
-  auto [header, records] = read_results(out / "results.json").value_or_throw();
-  int status = args.report.analyse_and_report(header, records, out);
+                           merged.inputs, merged.missing.size());
+  int status = publish(std::move(merged.header), std::move(merged.records), out, publishing,
+                       std::cout, std::cerr);
   if (!merged.missing.empty() && !args.allow_missing) {
     std::vector<std::string> first(
         merged.missing.begin(),

@@ -4,6 +4,7 @@
 #include "cli/report_options.h"
 #include "records/result_store.h"
 
+#include <iostream>
 #include <memory>
 
 namespace loadmatrix {
@@ -22,8 +23,9 @@ int report_on(const std::string& results, const std::string& out, const ReportOp
   auto dir =
       out.empty() ? std::filesystem::path(results).parent_path() : std::filesystem::path(out);
   require_output_dir(dir.empty() ? "." : dir);
+  PublishOptions publishing = report.publish_options();
   auto [header, records] = read_results(results).value_or_throw();
-  return report.analyse_and_report(header, records, dir);
+  return publish(std::move(header), std::move(records), dir, publishing, std::cout, std::cerr);
 }
 
 } // namespace

@@ -1,11 +1,8 @@
 #include "cli/report_options.h"
 
-#include "cli/cli.h"
-#include "records/result_store.h"
-#include "reports/report_writer.h"
+#include "util/error.h"
 
 #include <fmt/core.h>
-#include <iostream>
 
 namespace loadmatrix {
 
@@ -21,8 +18,7 @@ void ReportOptions::add_to(CLI::App& command) {
   command.add_option("--to", to, "... with this env");
 }
 
-int ReportOptions::analyse_and_report(Json header, std::vector<Record> records,
-                                      const std::filesystem::path& out_dir) const {
+PublishOptions ReportOptions::publish_options() const {
   auto policy = parse_fail_on(fail_on);
   if (!policy) {
     throw FatalError(
@@ -31,36 +27,13 @@ int ReportOptions::analyse_and_report(Json header, std::vector<Record> records,
   if (from.size() != to.size()) {
     throw FatalError("--from and --to must be given the same number of times");
   }
-  std::vector<std::pair<std::string, std::string>> pairs;
+  PublishOptions options;
+  options.baseline = baseline;
+  options.fail_on = *policy;
   for (size_t i = 0; i < from.size(); ++i) {
-    pairs.emplace_back(from[i], to[i]);
+    options.extra_pairs.emplace_back(from[i], to[i]);
   }
-  ResultsModel model = build_results_model(std::move(header), std::move(records), pairs);
-  if (!baseline.empty()) {
-    auto old = read_results(baseline).value_or_throw();
-    attach_baseline(model, baseline, std::move(old.second));
-  }
-  write_reports(model, out_dir).value_or_throw();
-  for (const auto& change : model.changes) {
-    std::cout << fmt::format("{} ({}) -> {} ({}): {} regressions, {} fixes, {} still failing\n",
-                             change.from.name, change.from.torch, change.to.name, change.to.torch,
-                             change.regressions.size(), change.fixes.size(),
-                             change.still_failing.size());
-  }
-  if (model.diff) {
-    std::cout << fmt::format("against {}: {} new failures, {} fixed, {} persisting, {} changed "
-                             "messages, {} missing\n",
-                             model.diff->baseline_path, model.diff->new_failures.size(),
-                             model.diff->fixed.size(), model.diff->persisting.size(),
-                             model.diff->changed_messages.size(), model.diff->missing.size());
-  }
-  std::cout << "reports: " << (out_dir / "report.html").string() << ", summary.md, junit.xml\n";
-  PolicyVerdict verdict = evaluate_policy(model, *policy);
-  if (verdict.failed) {
-    std::cerr << "loadmatrix: failing (--fail-on " << fail_on << "): " << verdict.reason << "\n";
-    return kExitRegressions;
-  }
-  return kExitOk;
+  return options;
 }
 
 } // namespace loadmatrix

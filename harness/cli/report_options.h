@@ -1,11 +1,10 @@
-// The options run, report and diff share for analysis and exit status.
+// The flags run, report, diff and merge share for publishing (publish/publish.h): the
+// baseline, the --fail-on policy and extra env pairs.
 #pragma once
 
-#include "analysis/fail_policy.h"
-#include "analysis/results_model.h"
+#include "publish/publish.h"
 
 #include <CLI/CLI.hpp>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,10 +17,8 @@ struct ReportOptions {
   std::vector<std::string> to;
 
   void add_to(CLI::App& command);
-  // Builds the model (with the baseline, if any), writes the three reports into `out_dir`,
-  // prints the headline, and returns the exit status the policy gives.
-  int analyse_and_report(Json header, std::vector<Record> records,
-                         const std::filesystem::path& out_dir) const;
+  // The flags as publish options; a bad policy or unpaired --from/--to throws FatalError.
+  PublishOptions publish_options() const;
 };
 
 } // namespace loadmatrix

@@ -1,9 +1,7 @@
-// loadmatrix run: the main job over a matrix's envs, the case corpus and the loader modes.
+// loadmatrix run: flags to a RunRequest (run/run_job.h), then publish (publish/publish.h).
 #include "cli/cli.h"
 #include "cli/report_options.h"
-#include "envs/provisioner.h"
-#include "matrix/matrix.h"
-#include "run/matrix_run.h"
+#include "run/run_job.h"
 #include "util/resources.h"
 
 #include <fmt/core.h>
@@ -44,145 +42,62 @@ std::vector<LoaderMode> parse_modes(const std::vector<std::string>& ids) {
   return modes;
 }
 
-int run_job(GlobalOptions& options, const RunArgs& args) {
+int run_from_flags(GlobalOptions& options, const RunArgs& args) {
   require_output_dir(args.out);
-  Matrix matrix = load_matrix(options.matrix_path());
-  auto specs = matrix.select_envs(args.envs);
-  auto modes = parse_modes(args.modes);
-
+  RunRequest request;
+  request.matrix = options.matrix_path();
+  request.env_dir = EnvCache::resolve_dir(options.env_dir);
+  request.envs = args.envs;
   // --cases takes directories of the user's own cases and name globs, in any mix.
-  std::vector<std::filesystem::path> roots;
   if (!args.no_builtin_cases) {
-    roots.push_back(resources().cases_dir);
+    request.case_roots.push_back(resources().cases_dir);
   }
-  std::vector<std::string> globs;
   for (const auto& value : args.cases) {
     if (std::filesystem::is_directory(value)) {
-      roots.push_back(std::filesystem::absolute(value));
+      request.case_roots.push_back(std::filesystem::absolute(value));
     } else {
-      globs.push_back(value);
+      request.case_globs.push_back(value);
     }
   }
-  RunPlan plan;
-  plan.cases = discover_cases(roots, globs);
-  if (plan.cases.empty()) {
-    throw FatalError("--cases: no case matches");
-  }
-  std::vector<std::filesystem::path> python_path;
-  for (const auto& dir : args.python_path) {
-    if (!std::filesystem::is_directory(dir)) {
-      throw FatalError(fmt::format("--python-path {}: not a directory", dir));
-    }
-    python_path.push_back(std::filesystem::absolute(dir));
-  }
-
-  RunOptions run_options;
+  request.start = args.resume ? RunStart::kResume : RunStart::kFresh;
+  request.shard_text = args.shard;
+  RunOptions& run_options = request.options;
   run_options.out_dir = std::filesystem::absolute(args.out);
   run_options.shard = Shard::parse(args.shard);
   run_options.save_only = args.save_only;
-  for (const auto& spec : specs) {
-    plan.producers.push_back(spec.name);
-    plan.consumers.push_back(spec.name);
-  }
   if (!args.checkpoints.empty()) {
     if (args.save_only) {
       throw FatalError("--checkpoints and --save-only exclude each other");
     }
     run_options.checkpoints_from = std::filesystem::absolute(args.checkpoints);
-    for (const auto& producer : plan.producers) {
-      auto described = *run_options.checkpoints_from / producer / "env.json";
-      if (!std::filesystem::exists(described)) {
-        throw FatalError(fmt::format("--checkpoints {}: no checkpoints of producer '{}' ({} is "
-                                     "missing; run --save-only --envs {} first)",
-                                     args.checkpoints, producer, described.string(), producer));
-      }
-    }
   }
-  // Envs that must exist here: every producer that saves, and the consumers of this shard.
-  auto needed = run_options.checkpoints_from
-                    ? consumers_in_shard(plan.consumers, plan.cases, run_options.shard)
-                    : plan.producers;
-
-  EnvCache cache(EnvCache::resolve_dir(options.env_dir));
-  auto log = [&](const std::string& line) { log_progress(options, line); };
-  Provisioner provisioner(cache, system_runner(), log);
-  for (const auto& spec : specs) {
-    if (std::find(needed.begin(), needed.end(), spec.name) == needed.end()) {
-      continue;
-    }
-    // Envs are provisioned on first use and reused afterwards.
-    auto outcome = provisioner.provision(spec, {}).value_or_throw();
-    plan.envs.push_back(outcome.environment);
-    auto probe = ensure_cpp_probe(outcome.environment, cache, system_runner(), log);
-    if (probe) {
-      plan.cpp_probes[spec.name] = *probe;
-    } else {
-      log(fmt::format("env {}: C++ modes will be unsupported: {}", spec.name,
-                      probe.error().message));
-    }
-  }
-
-  run_options.modes = modes;
+  run_options.modes = parse_modes(args.modes);
   run_options.jobs = args.jobs;
-  run_options.python_path = python_path;
+  for (const auto& dir : args.python_path) {
+    run_options.python_path.push_back(std::filesystem::absolute(dir));
+  }
   run_options.cell_timeout = std::chrono::seconds(args.cell_timeout);
   run_options.cell_memory_bytes = static_cast<uint64_t>(args.cell_memory_gb * (1ull << 30));
-  if (!args.resume && !run_options.checkpoints_from &&
-      std::filesystem::exists(run_options.out_dir / "checkpoints")) {
-    // A fresh run must not mix in checkpoints an earlier run saved.
-    std::filesystem::remove_all(run_options.out_dir / "checkpoints");
-    std::filesystem::remove_all(run_options.out_dir / "scratch");
-  }
+  PublishOptions publishing = args.report.publish_options();
+
+  RunJobResult result = run_job(request, system_runner(),
+                                [&](const std::string& line) { log_progress(options, line); });
   if (args.save_only) {
-    run_matrix(plan, run_options,
-               *ResultStore::open(run_options.out_dir, false, Json::object()).value_or_throw(),
-               system_runner(), log);
-    std::cout << "checkpoints: " << checkpoints_root(run_options).string() << "\n";
+    std::cout << "checkpoints: " << result.checkpoints.string() << "\n";
     return kExitOk;
   }
-  Json header = results_header(plan, modes, checkpoints_root(run_options));
-  header["run"] = {
-      {"started", utc_now_iso8601()}, {"matrix", options.matrix_path()}, {"shard", args.shard}};
-  auto store = ResultStore::open(run_options.out_dir, args.resume, header).value_or_throw();
-  log(fmt::format("run: {} env(s) x {} case(s) into {}{}", plan.envs.size(), plan.cases.size(),
-                  run_options.out_dir.string(),
-                  args.resume ? fmt::format(" (resuming: {} cells kept)", store->resumed()) : ""));
-
-  RunReport report;
-  try {
-    report = run_matrix(plan, run_options, *store, system_runner(), log);
-  } catch (const std::exception&) {
-    // Even a fault of the driver's own keeps every cell recorded so far in results.json.
-    (void)store->write_results({{"run",
-                                 {{"started", header["run"]["started"]},
-                                  {"matrix", options.matrix_path()},
-                                  {"shard", args.shard},
-                                  {"interrupted", true}}}});
-    throw;
-  }
-  store
-      ->write_results({{"run",
-                        {{"started", header["run"]["started"]},
-                         {"finished", utc_now_iso8601()},
-                         {"matrix", options.matrix_path()},
-                         {"shard", args.shard},
-                         {"wall_seconds", report.wall_seconds},
-                         {"cells", store->size()}}}})
-      .value_or_throw();
-
   std::string counts;
   for (const auto& info : outcomes()) {
-    if (auto it = report.counts.find(info.outcome); it != report.counts.end()) {
+    if (auto it = result.report.counts.find(info.outcome); it != result.report.counts.end()) {
       counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", it->second, info.id);
     }
   }
-  std::cout << fmt::format("{} cells ({} run now, {} resumed) in {:.1f} s: {}\n", store->size(),
-                           report.cells, report.resumed, report.wall_seconds,
+  std::cout << fmt::format("{} cells ({} run now, {} resumed) in {:.1f} s: {}\n", result.cells,
+                           result.report.cells, result.report.resumed, result.report.wall_seconds,
                            counts.empty() ? "nothing new" : counts);
-  std::cout << "results: " << (run_options.out_dir / "results.json").string() << "\n";
-  auto [final_header, records] =
-      read_results(run_options.out_dir / "results.json").value_or_throw();
-  return args.report.analyse_and_report(final_header, records, run_options.out_dir);
+  std::cout << "results: " << result.results.string() << "\n";
+  return publish(std::move(result.header), std::move(result.records), run_options.out_dir,
+                 publishing, std::cout, std::cerr);
 }
 
 } // namespace
@@ -220,7 +135,7 @@ void add_run_command(CLI::App& app, GlobalOptions& options) {
   run->add_flag("--no-builtin-cases", args->no_builtin_cases,
                 "Only the cases given with --cases DIR");
   args->report.add_to(*run);
-  run->callback([&options, args] { options.exit_code = run_job(options, *args); });
+  run->callback([&options, args] { options.exit_code = run_from_flags(options, *args); });
 }
 
 } // namespace loadmatrix

@@ -1,11 +1,8 @@
 // loadmatrix scan PATH...: a maintainer's own checkpoints, predicted statically for every env
 // and (where the envs exist) loaded in each to check the prediction and prove the fix.
-#include "analysis/results_model.h"
 #include "cli/cli.h"
-#include "envs/provisioner.h"
-#include "matrix/matrix.h"
+#include "publish/publish.h"
 #include "records/result_store.h"
-#include "reports/report_writer.h"
 #include "scan/scan_job.h"
 #include "util/text.h"
 
@@ -65,8 +62,9 @@ void print_table(const ScanResult& result, const std::vector<Environment>& envs,
       ++others; // listed in --json and scan.json; a table of READMEs helps no one
       continue;
     }
-    std::vector<std::string> row = {
-        file.scan.input.display, file.scan.format.empty() ? "-" : file.scan.format, file.verdict()};
+    std::vector<std::string> row = {file.scan.input.display,
+                                    file.scan.format ? std::string(file.scan.format_id()) : "-",
+                                    file_verdict_id(file.verdict())};
     for (const auto& env : envs) {
       std::string text = "-";
       for (const auto& cell : file.cells) {
@@ -106,7 +104,7 @@ void print_table(const ScanResult& result, const std::vector<Environment>& envs,
   }
 }
 
-int scan_job(GlobalOptions& options, const ScanArgs& args) {
+int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   std::optional<OutputTarget> json_target;
   if (!args.json.empty()) {
     json_target = require_output_file(args.json);
@@ -118,41 +116,18 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   std::ostream& out = json_target && json_target->kind == OutputTarget::Kind::standard_output
                           ? std::cerr
                           : std::cout;
-  Matrix matrix = load_matrix(options.matrix_path());
-  auto specs = matrix.select_envs(args.envs);
-  EnvCache cache(EnvCache::resolve_dir(options.env_dir));
-  auto log = [&](const std::string& line) { log_progress(options, line); };
-  Provisioner provisioner(cache, system_runner(), log);
-
-  ScanRequest request;
+  ScanJobRequest job;
+  job.matrix = options.matrix_path();
+  job.env_dir = EnvCache::resolve_dir(options.env_dir);
+  job.envs = args.envs;
+  job.provisioning =
+      args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
+  ScanRequest& request = job.scan;
   for (const auto& path : args.paths) {
     request.paths.emplace_back(path);
   }
-  // Predictions need each env's measured allowlist and rules; envs that are not provisioned
-  // are named, not silently left out.
-  std::vector<std::string> missing;
-  for (const auto& spec : specs) {
-    if (args.provision) {
-      request.envs.push_back(provisioner.provision(spec, {}).value_or_throw().environment);
-      continue;
-    }
-    auto env = provisioner.open(spec);
-    if (env) {
-      request.envs.push_back(*env);
-    } else {
-      missing.push_back(spec.name);
-      log(fmt::format("env {}: left out: {}", spec.name, env.error().message));
-    }
-  }
-  if (request.envs.empty() && !specs.empty()) {
-    log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
-        "(--provision builds the envs)");
-  }
   request.verify = !args.static_only;
   for (const auto& dir : args.python_path) {
-    if (!std::filesystem::is_directory(dir)) {
-      throw FatalError(fmt::format("--python-path {}: not a directory", dir));
-    }
     request.verify_options.python_path.push_back(std::filesystem::absolute(dir));
   }
   request.verify_options.trust = args.trust;
@@ -175,7 +150,10 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     }
   } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
-  ScanResult result = run_scan(request, log);
+  ScanJobResult done = scan_job(std::move(job), system_runner(),
+                                [&](const std::string& line) { log_progress(options, line); });
+  ScanResult& result = done.result;
+  const std::vector<std::string>& missing = done.missing;
   // Printing scan.json costs several times the static pass, so it is printed only when written.
   std::string document;
   if (!args.json.empty() || !args.out.empty()) {
@@ -184,19 +162,19 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   if (json_target) {
     write_output(*json_target, document).value_or_throw();
   }
-  print_table(result, request.envs, out);
+  print_table(result, done.envs, out);
   if (!args.out.empty()) {
     write_output_file(out_dir / "scan.json", document).value_or_throw();
     auto [header, records] = scan_as_results(result);
-    auto store = ResultStore::open(out_dir, false, header).value_or_throw();
+    auto store = ResultStore::open(out_dir, RunStart::kFresh, header).value_or_throw();
     for (const auto& record : records) {
       store->append(record).value_or_throw();
     }
     store->write_results().value_or_throw();
-    ResultsModel model = build_results_model(std::move(header), std::move(records), {});
-    write_reports(model, out_dir).value_or_throw();
-    out << "reports: " << (out_dir / "report.html").string()
-        << ", summary.md, junit.xml, scan.json\n";
+    // A scan's exit status is its files' verdicts (below), not a --fail-on policy.
+    PublishOptions publishing;
+    publishing.fail_on = FailOn::none;
+    publish(std::move(header), std::move(records), out_dir, publishing, out, std::cerr);
   }
   if (result.verified) {
     ScanResult::Agreement counts = result.agreement();
@@ -210,8 +188,7 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
     exit_code = kExitNothingScanned;
   }
   for (const auto& file : result.files) {
-    std::string verdict = file.verdict();
-    if (verdict == "breaks" || verdict == "dangerous" || verdict == "error") {
+    if (is_finding(file.verdict())) {
       exit_code = kExitRegressions;
       break;
     }
@@ -220,13 +197,8 @@ int scan_job(GlobalOptions& options, const ScanArgs& args) {
   // many small allocations, and freeing them one at a time took a fifth of the wall time of a
   // 5000-file scan; the kernel takes the heap back whole. Their destructors only free memory.
   // Held from a static pointer, never destroyed: still reachable, so no leak to a leak checker.
-  struct Finished {
-    ScanRequest request;
-    ScanResult result;
-  };
-  static auto* kept_until_exit = new std::vector<std::unique_ptr<Finished>>();
-  kept_until_exit->push_back(
-      std::make_unique<Finished>(Finished{std::move(request), std::move(result)}));
+  static auto* kept_until_exit = new std::vector<std::unique_ptr<ScanJobResult>>();
+  kept_until_exit->push_back(std::make_unique<ScanJobResult>(std::move(done)));
   return exit_code;
 }
 
@@ -253,7 +225,7 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
   scan->add_option("--load-timeout", args->load_timeout, "Seconds per load")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  scan->callback([&options, args] { options.exit_code = scan_job(options, *args); });
+  scan->callback([&options, args] { options.exit_code = scan_from_flags(options, *args); });
 }
 
 } // namespace loadmatrix

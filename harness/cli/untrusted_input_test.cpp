@@ -49,7 +49,7 @@ size_t entries(const std::filesystem::path& dir) {
 
 } // namespace
 
-TEST(OutputDestinationTest, ScanJsonOntoACharacterDeviceKeepsTheDevice) {
+TEST(OutputDestinationRootTest, ScanJsonOntoACharacterDeviceKeepsTheDevice) {
   test_support::TempDir dir;
   write_torch_zip(dir.path() / "big.pt", kPlainPickle);
   auto device = dir.path() / "dev" / "null";
@@ -164,7 +164,7 @@ const char* const kPlainRecipe = "\"\"\"Weights only.\"\"\"\nimport torch\n\n"
 
 // The four inputs of issue 16 that ended a run or lost a cell's real result, with names that
 // are hard to show (a newline, a leading dash, 250 bytes): each case gets its own cells.
-TEST(UntrustedTextTest, HostileRecipesEachGetTheirOwnCellsInARealRun) {
+TEST(UntrustedTextEnvTest, HostileRecipesEachGetTheirOwnCellsInARealRun) {
   test_support::TempDir dir;
   auto recipes = dir.path() / "hostile" / "recipes";
   std::filesystem::create_directories(recipes);
@@ -254,7 +254,7 @@ std::vector<std::string> make_hostile_files(const std::filesystem::path& files) 
 
 } // namespace
 
-TEST(UntrustedTextTest, AHostileSetScannedInEveryEnvGivesEveryFileAResult) {
+TEST(UntrustedTextEnvTest, AHostileSetScannedInEveryEnvGivesEveryFileAResult) {
   test_support::TempDir dir;
   auto files = dir.path() / "files";
   auto names = make_hostile_files(files);

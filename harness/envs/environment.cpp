@@ -7,6 +7,20 @@
 
 namespace loadmatrix {
 
+Json env_summary(const Environment& env) {
+  const Fingerprint& fp = env.fingerprint();
+  return {{"name", env.spec.name},
+          {"kind", env_kind_name(env.spec.kind)},
+          {"torch", fp.torch},
+          {"python", fp.python},
+          {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
+          {"weights_only_default",
+           fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
+          {"has_add_safe_globals", fp.has_add_safe_globals},
+          {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
+          {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
+}
+
 Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache) {
   switch (spec.kind) {
   case EnvKind::debian:

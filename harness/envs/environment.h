@@ -20,6 +20,11 @@ struct Environment {
   const Fingerprint& fingerprint() const { return manifest.fingerprint; }
 };
 
+// How results.json and scan.json describe an env: its name, kind and the versions and
+// capabilities it measured of itself ({"name", "kind", "torch", "python", "numpy",
+// "weights_only_default", "has_add_safe_globals", "allowlist_size", "cxx"}).
+Json env_summary(const Environment& env);
+
 // The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`.
 Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache);
 std::string python_for(const EnvSpec& spec);

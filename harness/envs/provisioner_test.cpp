@@ -54,9 +54,12 @@ protected:
 
 } // namespace
 
+// Tests that need root (the sandbox) and the real envs or the host's torch: `ctest -L env`.
+class ProvisionerEnvTest : public ProvisionerTest {};
+
 // mmdebstrap itself is exercised by scripts/test provisioning the real envs; here a stand-in
 // "builds" by hard-linking the real trixie rootfs, so the env it yields is a real torch 2.6.
-TEST_F(ProvisionerTest, ProvisioningTwiceReusesTheEnvAndDeletingTheCacheRebuildsIt) {
+TEST_F(ProvisionerEnvTest, ProvisioningTwiceReusesTheEnvAndDeletingTheCacheRebuildsIt) {
   auto real_rootfs = test_support::test_env_cache().rootfs("trixie");
   ASSERT_TRUE(std::filesystem::is_directory(real_rootfs)) << "provision trixie first";
   auto builds = tools_.path() / "builds.log";
@@ -116,7 +119,7 @@ TEST_F(ProvisionerTest, AnInterruptedBuildIsNeverTakenForAnEnv) {
   EXPECT_FALSE(has_partial_dirs(cache_dir_.path()));
 }
 
-TEST_F(ProvisionerTest, AnInterpreterWithoutTorchIsRejectedByName) {
+TEST_F(ProvisionerEnvTest, AnInterpreterWithoutTorchIsRejectedByName) {
   // The real bookworm interpreter, with site-packages switched off: a Python without torch.
   auto python = tools_.path() / "python-without-torch";
   write_script(python, "exec /usr/bin/python3 -S \"$@\"\n");
@@ -149,7 +152,7 @@ TEST_F(ProvisionerTest, AMissingInterpreterOrLibtorchIsRejectedByName) {
             "env venv: libtorch_cmake_dir /nonexistent/cmake/Torch: no TorchConfig.cmake there");
 }
 
-TEST_F(ProvisionerTest, ALocalEnvIsFingerprintedFromItsInterpreter) {
+TEST_F(ProvisionerEnvTest, ALocalEnvIsFingerprintedFromItsInterpreter) {
   EnvSpec spec;
   spec.name = "host";
   spec.kind = EnvKind::local;

@@ -8,7 +8,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class CppProbeTest : public ::testing::TestWithParam<std::string> {};
+class CppProbeEnvTest : public ::testing::TestWithParam<std::string> {};
 
 int torch_major(const Environment& env) {
   return std::stoi(env.fingerprint().torch);
@@ -16,7 +16,7 @@ int torch_major(const Environment& env) {
 
 } // namespace
 
-TEST_P(CppProbeTest, BuildsOnceThenLoadsWhatTheEnvSaved) {
+TEST_P(CppProbeEnvTest, BuildsOnceThenLoadsWhatTheEnvSaved) {
   Environment env = test_support::open_test_env(GetParam());
   EnvCache cache = test_support::test_env_cache();
   SystemProcessRunner runner;
@@ -62,5 +62,5 @@ TEST_P(CppProbeTest, BuildsOnceThenLoadsWhatTheEnvSaved) {
   EXPECT_FALSE(garbage.report->at("message").get<std::string>().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEnvs, CppProbeTest,
+INSTANTIATE_TEST_SUITE_P(AllEnvs, CppProbeEnvTest,
                          ::testing::ValuesIn(test_support::default_env_names()));

@@ -1,4 +1,4 @@
-#include "run/allowlist_search.h"
+#include "records/allowlist_search.h"
 
 #include "util/text.h"
 

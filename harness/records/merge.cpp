@@ -120,4 +120,21 @@ MergedResults merge_results(const std::vector<std::filesystem::path>& inputs) {
   return merged;
 }
 
+MergeJobResult merge_job(const std::vector<std::filesystem::path>& inputs,
+                         const std::filesystem::path& out_dir) {
+  MergedResults merged = merge_results(inputs);
+  {
+    auto store = ResultStore::open(out_dir, RunStart::kFresh, merged.header).value_or_throw();
+    for (const auto& record : merged.records) {
+      store->append(record).value_or_throw();
+    }
+    store->write_results({{"missing_cells", merged.missing}}).value_or_throw();
+  }
+  MergeJobResult result;
+  result.inputs = inputs.size();
+  result.missing = std::move(merged.missing);
+  std::tie(result.header, result.records) = read_results(out_dir / "results.json").value_or_throw();
+  return result;
+}
+
 } // namespace loadmatrix

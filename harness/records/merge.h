@@ -19,6 +19,18 @@ struct MergedResults {
 // two inputs describe with different versions.
 MergedResults merge_results(const std::vector<std::filesystem::path>& inputs);
 
+// `loadmatrix merge` as a job: merges `inputs` and writes OUT/results.json (with
+// "missing_cells") before anything judges the merge, so a missing shard costs no other cell.
+// The merged results as written are returned for publishing.
+struct MergeJobResult {
+  size_t inputs = 0;
+  std::vector<std::string> missing;
+  Json header;
+  std::vector<Record> records;
+};
+MergeJobResult merge_job(const std::vector<std::filesystem::path>& inputs,
+                         const std::filesystem::path& out_dir);
+
 // Every cell a results header implies: each recipe × producer × consumer × mode, and each
 // scenario once per env.
 std::vector<std::string> expected_cell_keys(const Json& header);

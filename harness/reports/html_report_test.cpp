@@ -70,7 +70,10 @@ TEST_F(HtmlReportTest, VersionChangeSectionsMatchTheResults) {
             std::string::npos);
 }
 
-TEST_F(HtmlReportTest, AFilterInTheUrlReproducesTheView) {
+// Headless Chromium: `ctest -L env`.
+class HtmlReportBrowserTest : public HtmlReportTest {};
+
+TEST_F(HtmlReportBrowserTest, AFilterInTheUrlReproducesTheView) {
   ProcessResult dom =
       test_support::browser_dom(url_ + "?outcome=blocked&mode=default&producer=old");
   ASSERT_TRUE(dom.succeeded()) << dom.stderr_text;

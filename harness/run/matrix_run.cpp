@@ -1,8 +1,8 @@
 #include "run/matrix_run.h"
 
 #include "probes/worker.h"
+#include "records/allowlist_search.h"
 #include "records/classify.h"
-#include "run/allowlist_search.h"
 #include "util/hash.h"
 #include "util/parallel.h"
 #include "util/resources.h"
@@ -109,7 +109,7 @@ void apply_classification(Record& record, const Classification& c) {
   record.error_type = c.error_type;
   record.message = c.message;
   record.detail = c.detail;
-  record.reason = block_reason_id(c.refusal.reason);
+  record.reason = c.refusal.reason;
   record.blocked_globals = c.refusal.globals;
 }
 
@@ -241,16 +241,8 @@ private:
     if (it != searches_.end()) {
       return it->second;
     }
-    // Versions without add_safe_globals still get every blocked global listed, through their
-    // private allowlist; that route is never offered as a fix.
-    std::string via = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
     auto load = [&](const std::vector<std::string>& allow) {
-      return worker_.call({{"op", "load"},
-                           {"file", protocol_path(inside_file)},
-                           {"mode", "weights_only"},
-                           {"allow", allow},
-                           {"allow_via", via}},
-                          options_.cell_timeout);
+      return worker_.load(inside_file, "weights_only", allow, options_.cell_timeout);
     };
     return searches_.emplace(inside_file, search_allowlist(load)).first->second;
   }
@@ -314,9 +306,7 @@ private:
     if (info.mode == LoaderMode::allowlist) {
       return allowlist_record(record, inside_file, described);
     }
-    Json facts =
-        worker_.call({{"op", "load"}, {"file", protocol_path(inside_file)}, {"mode", info.id}},
-                     options_.cell_timeout);
+    Json facts = worker_.load(inside_file, info.id, {}, options_.cell_timeout);
     Classification c = classify(facts, &described);
     apply(record, c, facts);
     if (c.outcome == Outcome::blocked) {
@@ -336,7 +326,7 @@ private:
     Classification last = classify(found.last_facts, &described);
     apply(record, last, found.last_facts);
     record.blocked_globals = found.blocked;
-    record.reason = block_reason_id(found.reason);
+    record.reason = found.reason;
     if (last.outcome == Outcome::pass || last.outcome == Outcome::mismatch) {
       record.allowlist = found.allowlist;
     } else if (!found.stop.empty()) {
@@ -410,20 +400,6 @@ private:
 };
 
 } // namespace
-
-Json env_summary(const Environment& env) {
-  const Fingerprint& fp = env.fingerprint();
-  return {{"name", env.spec.name},
-          {"kind", env_kind_name(env.spec.kind)},
-          {"torch", fp.torch},
-          {"python", fp.python},
-          {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
-          {"weights_only_default",
-           fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
-          {"has_add_safe_globals", fp.has_add_safe_globals},
-          {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
-          {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
-}
 
 std::filesystem::path checkpoints_root(const RunOptions& options) {
   return options.checkpoints_from ? *options.checkpoints_from : options.out_dir / "checkpoints";

@@ -68,6 +68,5 @@ std::vector<std::string> consumers_in_shard(const std::vector<std::string>& cons
                                             const std::vector<CaseSpec>& cases, Shard shard);
 
 std::filesystem::path checkpoints_root(const RunOptions& options);
-Json env_summary(const Environment& env);
 
 } // namespace loadmatrix

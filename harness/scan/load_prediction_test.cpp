@@ -45,7 +45,7 @@ const std::string kDtype = "\x80\x02\x63numpy\ndtype\nX\x02\x00\x00\x00\x66\x34\
 
 } // namespace
 
-TEST(LoadPredictionTest, AnOpcodeAVersionLacksBlocksWithoutAFix) {
+TEST(LoadPredictionEnvTest, AnOpcodeAVersionLacksBlocksWithoutAFix) {
   test_support::TempDir dir;
   FileScan scan = scan_pickle(dir, kFloat);
   LoadPrediction old = predict("bookworm", scan);
@@ -61,7 +61,7 @@ TEST(LoadPredictionTest, AnOpcodeAVersionLacksBlocksWithoutAFix) {
   EXPECT_NE(newest.detail.find("FRAME"), std::string::npos);
 }
 
-TEST(LoadPredictionTest, EachVersionsTypeChecksDecideWhetherAnAllowlistFixesIt) {
+TEST(LoadPredictionEnvTest, EachVersionsTypeChecksDecideWhetherAnAllowlistFixesIt) {
   test_support::TempDir dir;
   FileScan scan = scan_pickle(dir, kDefaultdict);
   LoadPrediction flip = predict("trixie", scan);
@@ -80,7 +80,7 @@ TEST(LoadPredictionTest, EachVersionsTypeChecksDecideWhetherAnAllowlistFixesIt) 
   EXPECT_EQ(old.blocked_globals, (Names{"collections.defaultdict", "builtins.list"}));
 }
 
-TEST(LoadPredictionTest, Numpy2sDtypeClassesAreNamedInTheFix) {
+TEST(LoadPredictionEnvTest, Numpy2sDtypeClassesAreNamedInTheFix) {
   test_support::TempDir dir;
   FileScan scan = scan_pickle(dir, kDtype);
   LoadPrediction flip = predict("trixie", scan);
@@ -92,7 +92,7 @@ TEST(LoadPredictionTest, Numpy2sDtypeClassesAreNamedInTheFix) {
   EXPECT_FALSE(old.fixable);
 }
 
-TEST(LoadPredictionTest, DangerousAndBlocklistedGlobalsAreNeverAFix) {
+TEST(LoadPredictionEnvTest, DangerousAndBlocklistedGlobalsAreNeverAFix) {
   test_support::TempDir dir;
   FileScan scan = scan_pickle(dir, "\x80\x02\x63posix\nsystem\nX\x02\x00\x00\x00idK\x85R."s);
   EXPECT_EQ(scan.dangerous, (Names{"posix.system"}));
@@ -109,7 +109,7 @@ TEST(LoadPredictionTest, DangerousAndBlocklistedGlobalsAreNeverAFix) {
   EXPECT_NE(p.no_fix.find("never allowlist"), std::string::npos);
 }
 
-TEST(LoadPredictionTest, ABareLoadOnOneThirteenIsTheFullUnpickler) {
+TEST(LoadPredictionEnvTest, ABareLoadOnOneThirteenIsTheFullUnpickler) {
   test_support::TempDir dir;
   FileScan scan = scan_pickle(dir, kDefaultdict);
   LoadPrediction bare = predict("bookworm", scan, ScanMode::version_default);

@@ -1,6 +1,8 @@
 #include "scan/scan_job.h"
 
-#include "run/matrix_run.h"
+#include "envs/environment.h"
+#include "envs/provisioner.h"
+#include "matrix/matrix.h"
 #include "util/parallel.h"
 #include "util/text.h"
 #include "util/utf8.h"
@@ -59,6 +61,39 @@ ScannedFile scan_statically(ScanInput input, const std::vector<Environment>& env
 
 } // namespace
 
+ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log) {
+  Matrix matrix = load_matrix(request.matrix);
+  auto specs = matrix.select_envs(request.envs);
+  EnvCache cache(request.env_dir);
+  Provisioner provisioner(cache, runner, log);
+  ScanJobResult job;
+  for (const auto& spec : specs) {
+    if (request.provisioning == EnvProvisioning::kBuildMissing) {
+      request.scan.envs.push_back(provisioner.provision(spec, {}).value_or_throw().environment);
+      continue;
+    }
+    auto env = provisioner.open(spec);
+    if (env) {
+      request.scan.envs.push_back(*env);
+    } else {
+      job.missing.push_back(spec.name);
+      log(fmt::format("env {}: left out: {}", spec.name, env.error().message));
+    }
+  }
+  if (request.scan.envs.empty() && !specs.empty()) {
+    log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
+        "(--provision builds the envs)");
+  }
+  for (const auto& dir : request.scan.verify_options.python_path) {
+    if (!std::filesystem::is_directory(dir)) {
+      throw FatalError(fmt::format("--python-path {}: not a directory", dir.string()));
+    }
+  }
+  job.result = run_scan(request.scan, log);
+  job.envs = std::move(request.scan.envs);
+  return job;
+}
+
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   ScanResult result;
   for (const auto& env : request.envs) {
@@ -106,8 +141,8 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
   Json dangerous = Json::array();
   for (const auto& file : result.files) {
     const FileScan& scan = file.scan;
-    std::string note =
-        fmt::format("{}: {}", scan.format.empty() ? "?" : scan.format, file.verdict());
+    std::string note = fmt::format("{}: {}", scan.format ? scan.format_id() : "?",
+                                   file_verdict_id(file.verdict()));
     if (!scan.dangerous.empty()) {
       note += " (" + join(scan.dangerous, ", ") + ")";
     }
@@ -127,7 +162,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       if (const ObservedLoad* load = cell.loaded()) {
         const ObservedLoad& o = *load;
         record.outcome = o.outcome;
-        record.reason = block_reason_id(o.reason);
+        record.reason = o.reason;
         record.blocked_globals = o.blocked_globals;
         record.error_type = o.error_type;
         record.message = o.message;
@@ -136,7 +171,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       } else if (cell.predicted) {
         const LoadPrediction& p = *cell.predicted;
         record.outcome = p.outcome;
-        record.reason = block_reason_id(p.reason);
+        record.reason = p.reason;
         record.blocked_globals = p.blocked_globals;
         record.detail =
             "predicted: " + p.detail + (cell.observed ? " (" + cell.observed->detail + ")" : "");

@@ -23,6 +23,30 @@ struct ScanRequest {
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);
 
+// Whether a scan builds the matrix's envs that do not exist yet, or uses only the provisioned
+// ones (naming the others).
+enum class EnvProvisioning { kUseExisting, kBuildMissing };
+
+// `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan.
+struct ScanJobRequest {
+  std::filesystem::path matrix;
+  std::filesystem::path env_dir;
+  std::vector<std::string> envs; // of the matrix; empty: all
+  EnvProvisioning provisioning = EnvProvisioning::kUseExisting;
+  ScanRequest scan; // its envs are filled in by the job
+};
+
+struct ScanJobResult {
+  ScanResult result;
+  std::vector<Environment> envs;    // the envs predicted for and loaded in
+  std::vector<std::string> missing; // envs of the selection that are not provisioned
+};
+
+// Predictions need each env's measured allowlist and rules: an env that is not provisioned is
+// named in `missing` and logged, never silently left out. Throws FatalError for a bad matrix,
+// a --python-path that is not a directory, or a failed provisioning.
+ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log);
+
 // The scan as a run's records (case = file, producer "file", consumer = env; modes default,
 // weights_only and allowlist), so the run's analysis and renderers report it too. The header
 // carries the scan's agreement and disagreements for the reports' prediction section.

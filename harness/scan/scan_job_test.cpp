@@ -35,7 +35,7 @@ const Json& entry(const Json& document, const std::string& name) {
 
 } // namespace
 
-TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
+TEST(ScanJobEnvTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   test_support::TempDir dir;
   auto files = dir.path() / "files";
   std::filesystem::create_directories(files);
@@ -165,7 +165,7 @@ TEST(ScanJobTest, HostileFilesEachGetAResultAndHandWrittenOnesLoadAsPredicted) {
   EXPECT_FALSE(std::filesystem::exists("/tmp/loadmatrix-canary"));
 }
 
-TEST(ScanJobTest, WithoutTrustTheFullUnpicklerIsNeverRun) {
+TEST(ScanJobEnvTest, WithoutTrustTheFullUnpicklerIsNeverRun) {
   test_support::TempDir dir;
   write_torch_zip(dir.path() / "payload.pt", "\x80\x02\x63posix\ngetcwd\n)R."s);
   ::chmod(dir.path().c_str(), 0755);

@@ -1,7 +1,7 @@
 #include "scan/scan_verify.h"
 
 #include "probes/worker.h"
-#include "run/allowlist_search.h"
+#include "records/allowlist_search.h"
 #include "util/parallel.h"
 #include "util/text.h"
 #include "util/utf8.h"
@@ -91,12 +91,7 @@ private:
 
   Json load(const std::string& file, const std::string& mode,
             const std::vector<std::string>& allow = {}) {
-    Json request = {{"op", "load"}, {"file", protocol_path(file)}, {"mode", mode}};
-    if (!allow.empty()) {
-      request["allow"] = allow;
-      request["allow_via"] = env_.fingerprint().has_add_safe_globals ? "public" : "internal";
-    }
-    return worker_.call(request, options_.load_timeout);
+    return worker_.load(file, mode, allow, options_.load_timeout);
   }
 
   const AllowlistSearch& search(const std::string& file) {

@@ -54,7 +54,8 @@ TEST(OutputFileTest, ARegularFileIsReplacedAtomicallyKeepingItsMode) {
   EXPECT_EQ(after.st_mode & 07777, 0600u);
 }
 
-TEST(OutputFileTest, ACharacterDeviceIsWrittenInPlaceAndStaysADevice) {
+// mknod of a device node needs root (CAP_MKNOD): these run under `ctest -L env`.
+TEST(OutputFileRootTest, ACharacterDeviceIsWrittenInPlaceAndStaysADevice) {
   test_support::TempDir dir;
   auto null_twin = dir.path() / "null";
   // Root only, as the tool runs (mknod of a device needs CAP_MKNOD).
@@ -117,7 +118,7 @@ TEST(OutputFileTest, DashIsStandardOutput) {
   EXPECT_EQ(target->kind, OutputTarget::Kind::standard_output);
 }
 
-TEST(OutputFileTest, WhatCannotBeWrittenIsRefusedWithItsReason) {
+TEST(OutputFileRootTest, WhatCannotBeWrittenIsRefusedWithItsReason) {
   test_support::TempDir dir;
   auto refused = [](const std::filesystem::path& path) {
     auto target = resolve_output(path.string());
@@ -153,7 +154,7 @@ TEST(OutputFileTest, AnOutputDirectoryIsMadeButNeverOverAFile) {
   EXPECT_EQ(read_all(dir.path() / "file"), "x");
 }
 
-TEST(OutputFileTest, AStreamOnADeviceIsOpenedInPlace) {
+TEST(OutputFileRootTest, AStreamOnADeviceIsOpenedInPlace) {
   test_support::TempDir dir;
   auto null_twin = dir.path() / "null";
   ASSERT_EQ(::mknod(null_twin.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);

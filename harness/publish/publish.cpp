@@ -1,0 +1,42 @@
+#include "publish/publish.h"
+
+#include "records/result_store.h"
+#include "reports/report_writer.h"
+
+#include <fmt/core.h>
+#include <ostream>
+
+namespace loadmatrix {
+
+int publish(Json header, std::vector<Record> records, const std::filesystem::path& out_dir,
+            const PublishOptions& options, std::ostream& out, std::ostream& err) {
+  ResultsModel model =
+      build_results_model(std::move(header), std::move(records), options.extra_pairs);
+  if (!options.baseline.empty()) {
+    auto old = read_results(options.baseline).value_or_throw();
+    attach_baseline(model, options.baseline.string(), std::move(old.second));
+  }
+  write_reports(model, out_dir).value_or_throw();
+  for (const auto& change : model.changes) {
+    out << fmt::format("{} ({}) -> {} ({}): {} regressions, {} fixes, {} still failing\n",
+                       change.from.name, change.from.torch, change.to.name, change.to.torch,
+                       change.regressions.size(), change.fixes.size(), change.still_failing.size());
+  }
+  if (model.diff) {
+    out << fmt::format("against {}: {} new failures, {} fixed, {} persisting, {} changed "
+                       "messages, {} missing\n",
+                       model.diff->baseline_path, model.diff->new_failures.size(),
+                       model.diff->fixed.size(), model.diff->persisting.size(),
+                       model.diff->changed_messages.size(), model.diff->missing.size());
+  }
+  out << "reports: " << (out_dir / "report.html").string() << ", summary.md, junit.xml\n";
+  PolicyVerdict verdict = evaluate_policy(model, options.fail_on);
+  if (verdict.failed) {
+    err << "loadmatrix: failing (--fail-on " << fail_on_id(options.fail_on)
+        << "): " << verdict.reason << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace loadmatrix
