@@ -238,32 +238,26 @@ def has_parameter(name):
 
 
 def op_load(request):
-    mode = request["mode"]
+    """torch.load as the request's "call" says: its keyword arguments, environment variables
+    to set first and torch.serialization functions it needs. Mode ids live in the driver alone
+    (harness/matrix/loader_mode.cpp); a call this torch cannot make is unsupported, by name."""
+    import inspect
+
+    call = request["call"]
     path = path_argument(request["file"])
     kwargs = {"map_location": "cpu"}
-    if mode in ("weights_only", "unsafe", "forced", "allowlist") and not has_parameter("weights_only"):
-        return {"status": "unsupported", "reason": "torch.load has no weights_only argument"}
-    if mode == "weights_only" or mode == "allowlist":
-        kwargs["weights_only"] = True
-    elif mode == "unsafe":
-        kwargs["weights_only"] = False
-    elif mode == "mmap":
-        if not has_parameter("mmap"):
-            return {"status": "unsupported", "reason": "torch.load has no mmap argument"}
-        kwargs["mmap"] = True
-    elif mode == "forced":
-        import inspect
-
-        if "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in inspect.getsource(torch.serialization):
+    for name, value in call.get("kwargs", {}).items():
+        if not has_parameter(name):
+            return {"status": "unsupported", "reason": f"torch.load has no {name} argument"}
+        kwargs[name] = value
+    for variable in call.get("env", []):
+        if variable not in inspect.getsource(torch.serialization):
+            return {"status": "unsupported", "reason": f"this torch does not read {variable}"}
+        os.environ[variable] = "1"
+    for function in call.get("needs", []):
+        if not hasattr(torch.serialization, function):
             return {"status": "unsupported",
-                    "reason": "this torch does not read TORCH_FORCE_WEIGHTS_ONLY_LOAD"}
-        os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
-        kwargs["weights_only"] = False
-    elif mode != "default":
-        raise ValueError(f"unknown mode {mode!r}")
-    if mode == "allowlist" and not hasattr(torch.serialization, "add_safe_globals"):
-        return {"status": "unsupported",
-                "reason": "torch.serialization.add_safe_globals does not exist"}
+                    "reason": f"torch.serialization.{function} does not exist"}
     allow_globals(request.get("allow", []), request.get("allow_via", "public"))
     value = torch.load(path, **kwargs)
     return {"status": "returned", "description": describe(value)}

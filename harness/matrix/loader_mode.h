@@ -19,11 +19,21 @@ enum class LoaderMode {
   cpp_jit,      // torch::jit::load in the C++ probe (TorchScript archives)
 };
 
+// What the Python worker does for a mode: the worker knows no mode ids, only this (sent with
+// each load request), so the ids live here alone.
+struct TorchLoadCall {
+  std::optional<bool> weights_only; // torch.load's weights_only= argument; none: not passed
+  bool mmap = false;                // mmap=True
+  const char* force_env = nullptr;  // an environment variable set to "1" before the load
+  const char* needs = nullptr;      // a torch.serialization function the mode cannot do without
+};
+
 struct LoaderModeInfo {
   LoaderMode mode;
   const char* id;
   const char* description;
-  bool cpp; // run by the C++ probe, not the Python worker
+  bool cpp;           // run by the C++ probe, not the Python worker
+  TorchLoadCall call; // for the Python modes
 };
 
 const std::vector<LoaderModeInfo>& loader_modes();

@@ -84,9 +84,24 @@ Json Worker::fail_and_restart(const std::string& status, const std::string& deta
   return facts;
 }
 
-Json Worker::load(const std::filesystem::path& file, const std::string& mode_id,
+Json Worker::load(const std::filesystem::path& file, LoaderMode mode,
                   const std::vector<std::string>& allow, std::chrono::milliseconds timeout) {
-  Json request = {{"op", "load"}, {"file", protocol_path(file)}, {"mode", mode_id}};
+  const TorchLoadCall& torch_call = loader_mode_info(mode).call;
+  Json kwargs = Json::object();
+  if (torch_call.weights_only) {
+    kwargs["weights_only"] = *torch_call.weights_only;
+  }
+  if (torch_call.mmap) {
+    kwargs["mmap"] = true;
+  }
+  Json how = {{"kwargs", kwargs}, {"env", Json::array()}, {"needs", Json::array()}};
+  if (torch_call.force_env) {
+    how["env"].push_back(torch_call.force_env);
+  }
+  if (torch_call.needs) {
+    how["needs"].push_back(torch_call.needs);
+  }
+  Json request = {{"op", "load"}, {"file", protocol_path(file)}, {"call", how}};
   if (!allow.empty()) {
     request["allow"] = allow;
     request["allow_via"] = env_.fingerprint().has_add_safe_globals ? "public" : "internal";

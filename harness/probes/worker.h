@@ -4,6 +4,7 @@
 #pragma once
 
 #include "envs/environment.h"
+#include "matrix/loader_mode.h"
 #include "util/line_process.h"
 
 #include <chrono>
@@ -40,11 +41,11 @@ public:
   // driver gives up on the worker itself a little after.
   Json call(Json request, std::chrono::milliseconds timeout);
 
-  // torch.load of `file` (a path inside the sandbox) under loader mode `mode_id` ("default",
-  // "weights_only", ...), with `allow` allowlisted first: through add_safe_globals where this
-  // torch has it, else through its private allowlist, which lists every blocked global but is
-  // never offered as a fix. Returns the worker's facts (see call).
-  Json load(const std::filesystem::path& file, const std::string& mode_id,
+  // torch.load of `file` (a path inside the sandbox) as loader mode `mode` does it (a Python
+  // mode), with `allow` allowlisted first: through add_safe_globals where this torch has it,
+  // else through its private allowlist, which lists every blocked global but is never offered
+  // as a fix. Returns the worker's facts (see call).
+  Json load(const std::filesystem::path& file, LoaderMode mode,
             const std::vector<std::string>& allow, std::chrono::milliseconds timeout);
 
   // An error only when the worker cannot start at all (the env is unusable).

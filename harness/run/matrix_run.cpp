@@ -242,7 +242,7 @@ private:
       return it->second;
     }
     auto load = [&](const std::vector<std::string>& allow) {
-      return worker_.load(inside_file, "weights_only", allow, options_.cell_timeout);
+      return worker_.load(inside_file, LoaderMode::weights_only, allow, options_.cell_timeout);
     };
     return searches_.emplace(inside_file, search_allowlist(load)).first->second;
   }
@@ -306,7 +306,7 @@ private:
     if (info.mode == LoaderMode::allowlist) {
       return allowlist_record(record, inside_file, described);
     }
-    Json facts = worker_.load(inside_file, info.id, {}, options_.cell_timeout);
+    Json facts = worker_.load(inside_file, info.mode, {}, options_.cell_timeout);
     Classification c = classify(facts, &described);
     apply(record, c, facts);
     if (c.outcome == Outcome::blocked) {

@@ -8,8 +8,12 @@
 
 namespace loadmatrix {
 
+LoaderMode scan_loader_mode(ScanMode mode) {
+  return mode == ScanMode::weights_only ? LoaderMode::weights_only : LoaderMode::default_load;
+}
+
 const char* scan_mode_id(ScanMode mode) {
-  return mode == ScanMode::weights_only ? "weights_only" : "default";
+  return loader_mode_id(scan_loader_mode(mode));
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "envs/manifest.h"
+#include "matrix/loader_mode.h"
 #include "records/classify.h"
 #include "scan/file_scan.h"
 
@@ -16,7 +17,9 @@ namespace loadmatrix {
 
 // The two loads a scan predicts: torch.load(weights_only=True), and a bare torch.load.
 enum class ScanMode { weights_only, version_default };
-const char* scan_mode_id(ScanMode mode); // "weights_only", "default"
+// The loader mode a scan's load is: weights_only, or the version's bare torch.load (default).
+LoaderMode scan_loader_mode(ScanMode mode);
+const char* scan_mode_id(ScanMode mode); // its loader mode's id: "weights_only", "default"
 
 struct LoadPrediction {
   Outcome outcome = Outcome::pass; // pass, blocked, error or unsupported

@@ -182,7 +182,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       records.push_back(record);
       if (cell.fix && cell.mode == ScanMode::weights_only) {
         Record fix = record;
-        fix.mode = "allowlist";
+        fix.mode = loader_mode_id(LoaderMode::allowlist);
         fix.outcome = cell.fix->verified ? Outcome::pass : record.outcome;
         fix.allowlist = cell.fix->allowlist;
         fix.detail = cell.fix->note;
@@ -204,7 +204,9 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
   }
   Json header = {{"envs", result.envs},
                  {"cases", cases},
-                 {"modes", Json::array({"default", "weights_only", "allowlist"})},
+                 {"modes", Json::array({loader_mode_id(LoaderMode::default_load),
+                                        loader_mode_id(LoaderMode::weights_only),
+                                        loader_mode_id(LoaderMode::allowlist)})},
                  {"scan",
                   {{"files", result.files.size()},
                    {"verified", result.verified},

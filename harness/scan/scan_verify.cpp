@@ -89,8 +89,7 @@ private:
     return (mounts_.at(scan.input.root).inside / scan.input.relative).string();
   }
 
-  Json load(const std::string& file, const std::string& mode,
-            const std::vector<std::string>& allow = {}) {
+  Json load(const std::string& file, LoaderMode mode, const std::vector<std::string>& allow = {}) {
     return worker_.load(file, mode, allow, options_.load_timeout);
   }
 
@@ -98,7 +97,7 @@ private:
     auto it = searches_.find(file);
     if (it == searches_.end()) {
       auto attempt = [&](const std::vector<std::string>& allow) {
-        return load(file, "weights_only", allow);
+        return load(file, LoaderMode::weights_only, allow);
       };
       it = searches_.emplace(file, search_allowlist(attempt)).first;
     }
@@ -125,7 +124,7 @@ private:
       return;
     }
     std::string path = inside(file.scan);
-    Json facts = load(path, scan_mode_id(cell.mode));
+    Json facts = load(path, scan_loader_mode(cell.mode));
     Classification c = classify(facts, nullptr);
     observed.outcome = c.outcome;
     observed.reason = c.refusal.reason;
@@ -154,7 +153,7 @@ private:
     if (predicted && predicted->fixable && !predicted->fix_allowlist.empty() &&
         !(found.loaded && same_set(predicted->fix_allowlist, found.allowlist))) {
       Classification attempt =
-          classify(load(path, "weights_only", predicted->fix_allowlist), nullptr);
+          classify(load(path, LoaderMode::weights_only, predicted->fix_allowlist), nullptr);
       if (attempt.outcome == Outcome::pass) {
         fix.allowlist = predicted->fix_allowlist;
         fix.verified = true;
