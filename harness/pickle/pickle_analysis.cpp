@@ -1,5 +1,7 @@
 #include "pickle/pickle_analysis.h"
 
+#include "pickle/pickle_opcodes.h"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -318,74 +320,9 @@ private:
     // entry at the handler: the check is made once per opcode code, not once per opcode read.
     Handlers handlers;
     handlers.fill(&&op_unknown);
-    handlers['.'] = &&op_stop;
-    handlers[0x80] = &&op_proto;
-    handlers[0x95] = &&op_frame;
-    handlers['('] = &&op_mark;
-    handlers['0'] = &&op_pop;
-    handlers['1'] = &&op_pop_mark;
-    handlers['2'] = &&op_dup;
-    handlers['I'] = &&op_int_long_float;
-    handlers['L'] = &&op_int_long_float;
-    handlers['F'] = &&op_int_long_float;
-    handlers['J'] = &&op_binint;
-    handlers['K'] = &&op_binint1;
-    handlers['M'] = &&op_binint2;
-    handlers['G'] = &&op_binfloat;
-    handlers[0x8a] = &&op_long1;
-    handlers[0x8b] = &&op_long4;
-    handlers['N'] = &&op_none_true_false;
-    handlers[0x88] = &&op_none_true_false;
-    handlers[0x89] = &&op_none_true_false;
-    handlers['S'] = &&op_string_line;
-    handlers['V'] = &&op_string_line;
-    handlers['T'] = &&op_string4;
-    handlers['X'] = &&op_string4;
-    handlers['U'] = &&op_string1;
-    handlers[0x8c] = &&op_string1;
-    handlers[0x8d] = &&op_binunicode8;
-    handlers['B'] = &&op_binbytes;
-    handlers['C'] = &&op_short_binbytes;
-    handlers[0x8e] = &&op_binbytes8;
-    handlers[0x96] = &&op_binbytes8;
-    handlers[0x97] = &&op_next_buffer;
-    handlers[0x98] = &&op_readonly_buffer;
-    handlers[']'] = &&op_empty_container;
-    handlers[')'] = &&op_empty_container;
-    handlers['}'] = &&op_empty_container;
-    handlers[0x8f] = &&op_empty_container;
-    handlers['a'] = &&op_append;
-    handlers['e'] = &&op_appends;
-    handlers['u'] = &&op_setitems;
-    handlers[0x90] = &&op_additems;
-    handlers['s'] = &&op_setitem;
-    handlers['l'] = &&op_list_dict_frozenset;
-    handlers['d'] = &&op_list_dict_frozenset;
-    handlers[0x91] = &&op_list_dict_frozenset;
-    handlers['t'] = &&op_tuple;
-    handlers[0x85] = &&op_tuple1;
-    handlers[0x86] = &&op_tuple2;
-    handlers[0x87] = &&op_tuple3;
-    handlers['c'] = &&op_global;
-    handlers[0x93] = &&op_stack_global;
-    handlers[0x82] = &&op_ext1;
-    handlers[0x83] = &&op_ext2;
-    handlers[0x84] = &&op_ext4;
-    handlers['R'] = &&op_reduce;
-    handlers[0x81] = &&op_newobj;
-    handlers[0x92] = &&op_newobj_ex;
-    handlers['b'] = &&op_build;
-    handlers['i'] = &&op_inst;
-    handlers['o'] = &&op_obj;
-    handlers['P'] = &&op_persid;
-    handlers['Q'] = &&op_binpersid;
-    handlers['p'] = &&op_put;
-    handlers['q'] = &&op_binput;
-    handlers['r'] = &&op_long_binput;
-    handlers[0x94] = &&op_memoize;
-    handlers['g'] = &&op_get;
-    handlers['h'] = &&op_binget;
-    handlers['j'] = &&op_long_binget;
+#define LOADMATRIX_SET_HANDLER(name, code, protocol, handler, effect) handlers[code] = &&handler;
+    LOADMATRIX_PICKLE_OPCODES(LOADMATRIX_SET_HANDLER)
+#undef LOADMATRIX_SET_HANDLER
     Handlers dispatch;
     dispatch.fill(&&op_first_use);
     goto* next_handler<Budgeted>(h, dispatch);
@@ -861,7 +798,9 @@ private:
                          {static_cast<uint32_t>(offset), static_cast<uint32_t>(text.size())}}
                  : Value{});
   }
-  std::string_view text_of(TextRef text) const { return bytes_.substr(text.offset, text.length); }
+  std::string_view text_of(TextRef text) const {
+    return bytes_.substr(text.offset, text.length);
+  }
 
   std::string_view bytes_;
   PickleLimits limits_;
@@ -886,7 +825,9 @@ private:
   // Where the opcode being walked starts: stored as the cursor holds it, made an offset only
   // where one is reported.
   const char* opcode_at_ = nullptr;
-  size_t opcode_offset() const { return static_cast<size_t>(opcode_at_ - bytes_.data()); }
+  size_t opcode_offset() const {
+    return static_cast<size_t>(opcode_at_ - bytes_.data());
+  }
 };
 
 } // namespace
@@ -898,145 +839,13 @@ const char* use_kind_name(UseKind kind) {
 
 const char* pickle_opcode_name(uint8_t opcode) {
   switch (opcode) {
-  case '(':
-    return "MARK";
-  case '.':
-    return "STOP";
-  case '0':
-    return "POP";
-  case '1':
-    return "POP_MARK";
-  case '2':
-    return "DUP";
-  case 'F':
-    return "FLOAT";
-  case 'I':
-    return "INT";
-  case 'J':
-    return "BININT";
-  case 'K':
-    return "BININT1";
-  case 'L':
-    return "LONG";
-  case 'M':
-    return "BININT2";
-  case 'N':
-    return "NONE";
-  case 'P':
-    return "PERSID";
-  case 'Q':
-    return "BINPERSID";
-  case 'R':
-    return "REDUCE";
-  case 'S':
-    return "STRING";
-  case 'T':
-    return "BINSTRING";
-  case 'U':
-    return "SHORT_BINSTRING";
-  case 'V':
-    return "UNICODE";
-  case 'X':
-    return "BINUNICODE";
-  case 'a':
-    return "APPEND";
-  case 'b':
-    return "BUILD";
-  case 'c':
-    return "GLOBAL";
-  case 'd':
-    return "DICT";
-  case '}':
-    return "EMPTY_DICT";
-  case 'e':
-    return "APPENDS";
-  case 'g':
-    return "GET";
-  case 'h':
-    return "BINGET";
-  case 'i':
-    return "INST";
-  case 'j':
-    return "LONG_BINGET";
-  case 'l':
-    return "LIST";
-  case ']':
-    return "EMPTY_LIST";
-  case 'o':
-    return "OBJ";
-  case 'p':
-    return "PUT";
-  case 'q':
-    return "BINPUT";
-  case 'r':
-    return "LONG_BINPUT";
-  case 's':
-    return "SETITEM";
-  case 't':
-    return "TUPLE";
-  case ')':
-    return "EMPTY_TUPLE";
-  case 'u':
-    return "SETITEMS";
-  case 'G':
-    return "BINFLOAT";
-  case 'B':
-    return "BINBYTES";
-  case 'C':
-    return "SHORT_BINBYTES";
-  case 0x80:
-    return "PROTO";
-  case 0x81:
-    return "NEWOBJ";
-  case 0x82:
-    return "EXT1";
-  case 0x83:
-    return "EXT2";
-  case 0x84:
-    return "EXT4";
-  case 0x85:
-    return "TUPLE1";
-  case 0x86:
-    return "TUPLE2";
-  case 0x87:
-    return "TUPLE3";
-  case 0x88:
-    return "NEWTRUE";
-  case 0x89:
-    return "NEWFALSE";
-  case 0x8a:
-    return "LONG1";
-  case 0x8b:
-    return "LONG4";
-  case 0x8c:
-    return "SHORT_BINUNICODE";
-  case 0x8d:
-    return "BINUNICODE8";
-  case 0x8e:
-    return "BINBYTES8";
-  case 0x8f:
-    return "EMPTY_SET";
-  case 0x90:
-    return "ADDITEMS";
-  case 0x91:
-    return "FROZENSET";
-  case 0x92:
-    return "NEWOBJ_EX";
-  case 0x93:
-    return "STACK_GLOBAL";
-  case 0x94:
-    return "MEMOIZE";
-  case 0x95:
-    return "FRAME";
-  case 0x96:
-    return "BYTEARRAY8";
-  case 0x97:
-    return "NEXT_BUFFER";
-  case 0x98:
-    return "READONLY_BUFFER";
-  default:
-    return "UNKNOWN";
+#define LOADMATRIX_NAME_CASE(name, code, protocol, handler, effect)                                \
+  case code:                                                                                       \
+    return #name;
+    LOADMATRIX_PICKLE_OPCODES(LOADMATRIX_NAME_CASE)
+#undef LOADMATRIX_NAME_CASE
   }
+  return "UNKNOWN";
 }
 
 Expected<PickleAnalysis> analyze_pickle(std::string_view bytes, const PickleLimits& limits) {
