@@ -5,7 +5,7 @@
 #include "reports/junit_report.h"
 #include "reports/markdown_summary.h"
 #include "testing/synthetic_results.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <benchmark/benchmark.h>
 

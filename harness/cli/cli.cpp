@@ -1,7 +1,7 @@
 #include "cli/cli.h"
 
 #include "util/error.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <csignal>
 #include <cstdlib>

@@ -3,7 +3,7 @@
 #include "util/json_file.h"
 #include "util/output_file.h"
 #include "util/process.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <fstream>

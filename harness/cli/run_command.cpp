@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "cli/report_options.h"
 #include "run/run_job.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <iostream>

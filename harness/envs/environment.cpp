@@ -1,6 +1,6 @@
 #include "envs/environment.h"
 
-#include "util/resources.h"
+#include "envs/resources.h"
 #include "util/text.h"
 
 #include <fmt/core.h>

@@ -1,7 +1,7 @@
 #include "matrix/case_catalog.h"
 #include "testing/test_envs.h"
 #include "util/error.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <fstream>
 #include <gtest/gtest.h>

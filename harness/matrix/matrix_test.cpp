@@ -1,5 +1,5 @@
 #include "matrix/matrix.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 #include "probes/cpp_probe_build.h"
 
 #include "util/hash.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <map>

@@ -1,6 +1,6 @@
 #include "probes/worker.h"
 
-#include "util/resources.h"
+#include "envs/resources.h"
 #include "util/text.h"
 #include "util/utf8.h"
 

@@ -4,7 +4,7 @@
 #include "testing/browser.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 #include <regex>

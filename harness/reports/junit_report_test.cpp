@@ -2,7 +2,7 @@
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
 #include "util/output_file.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 

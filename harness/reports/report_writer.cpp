@@ -4,7 +4,7 @@
 #include "reports/junit_report.h"
 #include "reports/markdown_summary.h"
 #include "util/output_file.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 #include "util/text.h"
 
 namespace loadmatrix {

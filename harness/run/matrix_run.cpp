@@ -1,11 +1,11 @@
 #include "run/matrix_run.h"
 
+#include "envs/resources.h"
 #include "probes/worker.h"
 #include "records/allowlist_search.h"
 #include "records/classify.h"
 #include "util/hash.h"
 #include "util/parallel.h"
-#include "util/resources.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -482,10 +482,10 @@ RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore
       options.jobs > 0 ? options.jobs : std::max<size_t>(1, std::thread::hardware_concurrency());
   // Every producer saves before any consumer loads: a consumer needs all producers' files.
   if (!options.checkpoints_from) {
-    for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->save_all(); });
+    for_each_on_own_thread(envs.size(), jobs, [&](size_t i) { envs[i]->save_all(); });
   }
   if (!options.save_only) {
-    for_each_env(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
+    for_each_on_own_thread(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
   }
   report.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;

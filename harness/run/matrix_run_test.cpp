@@ -6,7 +6,7 @@
 #include "run/matrix_run.h"
 #include "testing/test_envs.h"
 #include "util/output_file.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 

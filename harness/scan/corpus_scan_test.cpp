@@ -6,7 +6,7 @@
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/process.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <gtest/gtest.h>

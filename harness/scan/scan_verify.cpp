@@ -207,7 +207,7 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
   }
   std::filesystem::create_directories(options.log_dir);
   size_t jobs = options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
-  for_each_env(envs.size(), jobs, [&](size_t i) {
+  for_each_on_own_thread(envs.size(), jobs, [&](size_t i) {
     auto started = std::chrono::steady_clock::now();
     EnvVerifier verifier(envs[i], roots, options);
     for (auto* file : loadable) {

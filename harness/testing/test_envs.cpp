@@ -1,7 +1,7 @@
 #include "testing/test_envs.h"
 
 #include "matrix/matrix.h"
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <cstdlib>
 #include <unistd.h>

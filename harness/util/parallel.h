@@ -11,9 +11,9 @@
 
 namespace loadmatrix {
 
-// One piece of work per env on its own thread, at most `jobs` at once (an env's work is long
-// and mostly waiting on its sandbox).
-template <typename Work> void for_each_env(size_t count, size_t jobs, Work work) {
+// work(0) ... work(count - 1), each on a thread of its own, at most `jobs` at once: for a few
+// long pieces that mostly wait (each env's worker in its sandbox).
+template <typename Work> void for_each_on_own_thread(size_t count, size_t jobs, Work work) {
   std::counting_semaphore<64> slots(static_cast<std::ptrdiff_t>(std::clamp<size_t>(jobs, 1, 64)));
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors(count);

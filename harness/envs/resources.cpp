@@ -1,4 +1,4 @@
-#include "util/resources.h"
+#include "envs/resources.h"
 
 #include <cstdlib>
 #include <unistd.h>
