@@ -4,6 +4,7 @@
 #include "publish/publish.h"
 #include "records/result_store.h"
 #include "scan/scan_job.h"
+#include "scan/scan_table.h"
 #include "util/text.h"
 
 #include <fmt/core.h>
@@ -29,93 +30,8 @@ struct ScanArgs {
   int load_timeout = 60;
 };
 
-std::string cell_text(const ScanCell& cell) {
-  Outcome verdict = cell.verdict();
-  std::string text = outcome_id(verdict);
-  const auto& globals = cell.blocked_globals();
-  if (verdict == Outcome::blocked && !globals.empty()) {
-    text += fmt::format(" ({})", globals.size());
-  }
-  if (cell.fix && cell.fix->verified) {
-    text += " fix✓";
-  }
-  if (cell.agrees() == false) {
-    text += " [predicted " + std::string(outcome_id(cell.predicted->outcome)) + "]";
-  } else if (!cell.loaded()) {
-    text += cell.predicted ? "?" : "";
-  }
-  return text;
-}
-
-// One line per file: its verdict, then each env's bare torch.load.
-void print_table(const ScanResult& result, const std::vector<Environment>& envs,
-                 std::ostream& out) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> head = {"FILE", "FORMAT", "VERDICT"};
-  for (const auto& env : envs) {
-    head.push_back(fmt::format("{} {}", env.spec.name, env.fingerprint().torch));
-  }
-  rows.push_back(head);
-  size_t others = 0;
-  for (const auto& file : result.files) {
-    if (file.scan.status == FileStatus::not_a_checkpoint) {
-      ++others; // listed in --json and scan.json; a table of READMEs helps no one
-      continue;
-    }
-    std::vector<std::string> row = {file.scan.input.display,
-                                    file.scan.format ? std::string(file.scan.format_id()) : "-",
-                                    file_verdict_id(file.verdict())};
-    for (const auto& env : envs) {
-      std::string text = "-";
-      for (const auto& cell : file.cells) {
-        if (cell.env == env.spec.name && cell.mode == ScanMode::version_default) {
-          text = cell_text(cell);
-        }
-      }
-      row.push_back(text);
-    }
-    rows.push_back(row);
-  }
-  std::vector<size_t> widths(head.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += fmt::format("{:<{}}  ", row[i], widths[i]);
-    }
-    out << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
-  }
-  if (others > 0) {
-    out << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
-  }
-  for (const auto& file : result.files) {
-    if (!file.scan.error.empty()) {
-      out << fmt::format("{}: {}: {}\n", file.scan.input.display, file_status_id(file.scan.status),
-                         file.scan.error);
-    }
-    if (!file.scan.dangerous.empty()) {
-      out << fmt::format("{}: DANGEROUS globals: {}\n", file.scan.input.display,
-                         join(file.scan.dangerous, ", "));
-    }
-  }
-}
-
-int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
-  std::optional<OutputTarget> json_target;
-  if (!args.json.empty()) {
-    json_target = require_output_file(args.json);
-  }
-  if (!args.out.empty()) {
-    require_output_dir(args.out);
-  }
-  // With scan.json on stdout, the human-readable lines go to stderr.
-  std::ostream& out = json_target && json_target->kind == OutputTarget::Kind::standard_output
-                          ? std::cerr
-                          : std::cout;
+ScanJobRequest scan_request(const GlobalOptions& options, const ScanArgs& args,
+                            const std::filesystem::path& out_dir) {
   ScanJobRequest job;
   job.matrix = options.matrix_path();
   job.env_dir = EnvCache::resolve_dir(options.env_dir);
@@ -134,11 +50,41 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   request.static_jobs = args.jobs;
   request.verify_options.jobs = args.jobs;
   request.verify_options.load_timeout = std::chrono::seconds(args.load_timeout);
+  request.verify_options.log_dir = out_dir / "logs";
+  return job;
+}
+
+// 3 when nothing was scanned, 1 when a file breaks, is dangerous or unreadable, else 0.
+int scan_exit_status(const ScanResult& result, const ScanArgs& args) {
+  if (result.files.empty()) {
+    // Nothing scanned is not a clean scan: a CI job pointed at the wrong directory must fail.
+    std::cerr << "loadmatrix: no files found under " << join(args.paths, ", ") << "\n";
+    return kExitNothingScanned;
+  }
+  for (const auto& file : result.files) {
+    if (is_finding(file.verdict())) {
+      return kExitRegressions;
+    }
+  }
+  return kExitOk;
+}
+
+int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
+  std::optional<OutputTarget> json_target;
+  if (!args.json.empty()) {
+    json_target = require_output_file(args.json);
+  }
+  if (!args.out.empty()) {
+    require_output_dir(args.out);
+  }
+  // With scan.json on stdout, the human-readable lines go to stderr.
+  std::ostream& out = json_target && json_target->kind == OutputTarget::Kind::standard_output
+                          ? std::cerr
+                          : std::cout;
   std::filesystem::path out_dir =
       args.out.empty()
           ? std::filesystem::temp_directory_path() / fmt::format("loadmatrix-scan-{}", ::getpid())
           : std::filesystem::absolute(args.out);
-  request.verify_options.log_dir = out_dir / "logs";
   // Without --out the workers' logs go to a scratch directory that never outlives the scan.
   struct RemoveScratch {
     std::filesystem::path dir;
@@ -150,7 +96,7 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
     }
   } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
-  ScanJobResult done = scan_job(std::move(job), system_runner(),
+  ScanJobResult done = scan_job(scan_request(options, args, out_dir), system_runner(),
                                 [&](const std::string& line) { log_progress(options, line); });
   ScanResult& result = done.result;
   const std::vector<std::string>& missing = done.missing;
@@ -162,15 +108,10 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   if (json_target) {
     write_output(*json_target, document).value_or_throw();
   }
-  print_table(result, done.envs, out);
+  out << render_scan_table(result, done.envs);
   if (!args.out.empty()) {
     write_output_file(out_dir / "scan.json", document).value_or_throw();
-    auto [header, records] = scan_as_results(result);
-    auto store = ResultStore::open(out_dir, RunStart::kFresh, header).value_or_throw();
-    for (const auto& record : records) {
-      store->append(record).value_or_throw();
-    }
-    store->write_results().value_or_throw();
+    auto [header, records] = write_scan_results(result, out_dir);
     // A scan's exit status is its files' verdicts (below), not a --fail-on policy.
     PublishOptions publishing;
     publishing.fail_on = FailOn::none;
@@ -181,18 +122,7 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
     out << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
                        counts.disagree);
   }
-  int exit_code = kExitOk;
-  if (result.files.empty()) {
-    // Nothing scanned is not a clean scan: a CI job pointed at the wrong directory must fail.
-    std::cerr << "loadmatrix: no files found under " << join(args.paths, ", ") << "\n";
-    exit_code = kExitNothingScanned;
-  }
-  for (const auto& file : result.files) {
-    if (is_finding(file.verdict())) {
-      exit_code = kExitRegressions;
-      break;
-    }
-  }
+  int exit_code = scan_exit_status(result, args);
   // The scan is done and the process is about to exit. Its results and the envs' metadata are
   // many small allocations, and freeing them one at a time took a fifth of the wall time of a
   // 5000-file scan; the kernel takes the heap back whole. Their destructors only free memory.

@@ -35,6 +35,38 @@ bool read_by_torch_load(const CheckpointFile& file, const PickleMember& member) 
          member.name.ends_with("/data.pkl");
 }
 
+// Merges one pickle's globals into the file's: every dangerous one, in any pickle; the others
+// only from the pickles torch.load reads (`read`), each at its first use across them.
+void add_globals(FileScan& scan, std::vector<GlobalUse> globals, bool read, StreamPosition base,
+                 std::set<std::string>& dangerous) {
+  for (auto& global : globals) {
+    bool is_dangerous = is_dangerous_global(global.name);
+    // Names come from untrusted bytes: reports and JSON get them as valid UTF-8. The analysis
+    // is not used after this, so its strings are taken over, not copied.
+    std::string name = printable_name(std::move(global.name));
+    if (is_dangerous) { // in any pickle of the file, read by torch.load or not
+      dangerous.insert(name);
+    }
+    if (!read) {
+      continue;
+    }
+    auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
+                              [&](const ScannedGlobal& g) { return g.name == name; });
+    if (known == scan.globals.end()) {
+      scan.globals.push_back({std::move(name),
+                              printable_name(std::move(global.raw_name)),
+                              printable_name(std::move(global.module)),
+                              {},
+                              base + global.first_offset,
+                              is_dangerous});
+      known = scan.globals.end() - 1;
+    }
+    for (const auto& [use, offset] : global.uses) {
+      known->uses.emplace(use, base + offset); // an earlier pickle's first use stays first
+    }
+  }
+}
+
 } // namespace
 
 FileScan scan_file(ScanInput input) {
@@ -95,32 +127,7 @@ FileScan scan_file(ScanInput input) {
         scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
       }
     }
-    for (auto& global : analysis->globals) {
-      bool is_dangerous = is_dangerous_global(global.name);
-      // Names come from untrusted bytes: reports and JSON get them as valid UTF-8. The analysis
-      // is not used after this, so its strings are taken over, not copied.
-      std::string name = printable_name(std::move(global.name));
-      if (is_dangerous) { // in any pickle of the file, read by torch.load or not
-        dangerous.insert(name);
-      }
-      if (!read) {
-        continue;
-      }
-      auto known = std::find_if(scan.globals.begin(), scan.globals.end(),
-                                [&](const ScannedGlobal& g) { return g.name == name; });
-      if (known == scan.globals.end()) {
-        scan.globals.push_back({std::move(name),
-                                printable_name(std::move(global.raw_name)),
-                                printable_name(std::move(global.module)),
-                                {},
-                                base + global.first_offset,
-                                is_dangerous});
-        known = scan.globals.end() - 1;
-      }
-      for (const auto& [use, offset] : global.uses) {
-        known->uses.emplace(use, base + offset); // an earlier pickle's first use stays first
-      }
-    }
+    add_globals(scan, std::move(analysis->globals), read, base, dangerous);
   }
   scan.dangerous.assign(dangerous.begin(), dangerous.end());
   scan.status = FileStatus::checkpoint;

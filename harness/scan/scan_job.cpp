@@ -3,6 +3,7 @@
 #include "envs/environment.h"
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
+#include "records/result_store.h"
 #include "util/parallel.h"
 #include "util/text.h"
 #include "util/utf8.h"
@@ -134,6 +135,40 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   return result;
 }
 
+namespace {
+
+// A scan cell as a run's record: what was observed, else what was predicted.
+Record record_of(const std::string& file, const ScanCell& cell) {
+  Record record;
+  record.case_name = file;
+  record.producer = "file";
+  record.consumer = cell.env;
+  record.mode = scan_mode_id(cell.mode);
+  if (const ObservedLoad* load = cell.loaded()) {
+    const ObservedLoad& o = *load;
+    record.outcome = o.outcome;
+    record.reason = o.reason;
+    record.blocked_globals = o.blocked_globals;
+    record.error_type = o.error_type;
+    record.message = o.message;
+    record.detail = o.detail;
+    record.duration_ms = o.duration_ms;
+  } else if (cell.predicted) {
+    const LoadPrediction& p = *cell.predicted;
+    record.outcome = p.outcome;
+    record.reason = p.reason;
+    record.blocked_globals = p.blocked_globals;
+    record.detail =
+        "predicted: " + p.detail + (cell.observed ? " (" + cell.observed->detail + ")" : "");
+  } else {
+    record.outcome = Outcome::skipped;
+    record.detail = cell.observed ? cell.observed->detail : "neither read nor loaded";
+  }
+  return record;
+}
+
+} // namespace
+
 std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
   std::vector<Record> records;
   Json cases = Json::array();
@@ -154,31 +189,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       dangerous.push_back({{"file", scan.input.display}, {"globals", scan.dangerous}});
     }
     for (const auto& cell : file.cells) {
-      Record record;
-      record.case_name = scan.input.display;
-      record.producer = "file";
-      record.consumer = cell.env;
-      record.mode = scan_mode_id(cell.mode);
-      if (const ObservedLoad* load = cell.loaded()) {
-        const ObservedLoad& o = *load;
-        record.outcome = o.outcome;
-        record.reason = o.reason;
-        record.blocked_globals = o.blocked_globals;
-        record.error_type = o.error_type;
-        record.message = o.message;
-        record.detail = o.detail;
-        record.duration_ms = o.duration_ms;
-      } else if (cell.predicted) {
-        const LoadPrediction& p = *cell.predicted;
-        record.outcome = p.outcome;
-        record.reason = p.reason;
-        record.blocked_globals = p.blocked_globals;
-        record.detail =
-            "predicted: " + p.detail + (cell.observed ? " (" + cell.observed->detail + ")" : "");
-      } else {
-        record.outcome = Outcome::skipped;
-        record.detail = cell.observed ? cell.observed->detail : "neither read nor loaded";
-      }
+      Record record = record_of(scan.input.display, cell);
       records.push_back(record);
       if (cell.fix && cell.mode == ScanMode::weights_only) {
         Record fix = record;
@@ -214,6 +225,17 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
                    {"dangerous", dangerous},
                    {"disagreements", disagreements}}}};
   return {header, records};
+}
+
+std::pair<Json, std::vector<Record>> write_scan_results(const ScanResult& result,
+                                                        const std::filesystem::path& out_dir) {
+  auto results = scan_as_results(result);
+  auto store = ResultStore::open(out_dir, RunStart::kFresh, results.first).value_or_throw();
+  for (const auto& record : results.second) {
+    store->append(record).value_or_throw();
+  }
+  store->write_results().value_or_throw();
+  return results;
 }
 
 } // namespace loadmatrix

@@ -52,4 +52,9 @@ ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const Prog
 // carries the scan's agreement and disagreements for the reports' prediction section.
 std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result);
 
+// scan_as_results, written as OUT/results.json (and records.jsonl) for the run's tools
+// (report, diff, merge); returns them for publishing. Throws FatalError naming what failed.
+std::pair<Json, std::vector<Record>> write_scan_results(const ScanResult& result,
+                                                        const std::filesystem::path& out_dir);
+
 } // namespace loadmatrix
