@@ -302,6 +302,9 @@ public:
   }
 
 private:
+  // Longer than 80 lines on purpose: the handlers are labels of a computed-goto interpreter,
+  // and a label cannot leave its function. Each handler is a few lines; pickle_opcodes.h maps
+  // every opcode to its handler.
   // Each opcode's handler ends in its own jump to the next opcode's handler, not in a jump back
   // to one shared switch: with a dispatch per handler the branch predictor learns which opcode
   // follows which (as in CPython's interpreter), where the one shared jump of a switch was
