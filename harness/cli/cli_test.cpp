@@ -1,25 +1,22 @@
 // The loadmatrix binary as users run it: exit codes and error messages.
+#include "envs/resources.h"
+#include "testing/cli_runs.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
 #include "util/process.h"
-#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <fstream>
 #include <gtest/gtest.h>
 
 using namespace loadmatrix;
+using test_support::records_by_key;
 
 namespace {
 
-ProcessResult loadmatrix_cli(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {LOADMATRIX_CLI};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.timeout = std::chrono::minutes(5);
-  SystemProcessRunner runner;
-  return runner.run(spec);
+ProcessResult loadmatrix_cli(const std::vector<std::string>& args) {
+  return test_support::run_loadmatrix(args, std::chrono::minutes(5));
 }
 
 } // namespace
@@ -89,21 +86,6 @@ TEST(CliTest, AUsageErrorExitsWithFour) {
   EXPECT_EQ(loadmatrix_cli({"--no-such-flag", "envs", "list"}).exit_code, 4);
   EXPECT_EQ(loadmatrix_cli({"--help"}).exit_code, 0);
 }
-
-namespace {
-
-std::map<std::string, Json> records_by_key(const std::filesystem::path& results) {
-  Json document = read_json_file(results).value_or_throw();
-  std::map<std::string, Json> by_key;
-  for (const auto& record : document.at("records")) {
-    by_key[record.at("case").get<std::string>() + "|" + record.at("producer").get<std::string>() +
-           "|" + record.at("consumer").get<std::string>() + "|" +
-           record.at("mode").get<std::string>()] = record;
-  }
-  return by_key;
-}
-
-} // namespace
 
 // A maintainer's own recipe, importing a class from their own package: nothing in the harness
 // knows either name.

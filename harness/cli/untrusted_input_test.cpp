@@ -2,6 +2,7 @@
 // them, and text from outside (names, messages, worker and probe output) never ends a job.
 // Each input below once failed; every other file or cell must keep its normal result.
 #include "testing/checkpoint_writer.h"
+#include "testing/cli_runs.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/process.h"
@@ -14,20 +15,11 @@
 
 using namespace loadmatrix;
 using namespace std::string_literals;
+using test_support::records_by_key;
 using test_support::write_bytes;
 using test_support::write_torch_zip;
 
 namespace {
-
-ProcessResult loadmatrix_cli(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {LOADMATRIX_CLI};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.timeout = std::chrono::minutes(10);
-  spec.output_limit = 64 << 20;
-  SystemProcessRunner runner;
-  return runner.run(spec);
-}
 
 mode_t node_type(const std::filesystem::path& path) {
   struct stat info {};
@@ -55,7 +47,7 @@ TEST(OutputDestinationRootTest, ScanJsonOntoACharacterDeviceKeepsTheDevice) {
   auto device = dir.path() / "dev" / "null";
   std::filesystem::create_directories(device.parent_path());
   ASSERT_EQ(::mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0) << std::strerror(errno);
-  ProcessResult result = loadmatrix_cli(
+  ProcessResult result = test_support::run_loadmatrix(
       {"scan", (dir.path() / "big.pt").string(), "--static-only", "--json", device.string()});
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(node_type(device), static_cast<mode_t>(S_IFCHR));
@@ -69,7 +61,7 @@ TEST(OutputDestinationTest, ScanJsonIntoAFifoReachesItsReader) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
   std::string received;
   std::thread reader([&] { received = read_all(fifo); });
-  ProcessResult result = loadmatrix_cli(
+  ProcessResult result = test_support::run_loadmatrix(
       {"scan", (dir.path() / "a.pt").string(), "--static-only", "--json", fifo.string()});
   reader.join();
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
@@ -85,8 +77,9 @@ TEST(OutputDestinationTest, ScanJsonThroughASymlinkWritesItsTargetAndKeepsTheLin
   std::filesystem::create_directories(dir.path() / "kept");
   std::ofstream(dir.path() / "kept" / "scan.json") << "stale";
   std::filesystem::create_symlink("kept/scan.json", dir.path() / "latest.json");
-  ProcessResult result = loadmatrix_cli({"scan", (dir.path() / "a.pt").string(), "--static-only",
-                                         "--json", (dir.path() / "latest.json").string()});
+  ProcessResult result =
+      test_support::run_loadmatrix({"scan", (dir.path() / "a.pt").string(), "--static-only",
+                                    "--json", (dir.path() / "latest.json").string()});
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(node_type(dir.path() / "latest.json"), static_cast<mode_t>(S_IFLNK));
   Json document = read_json_file(dir.path() / "kept" / "scan.json").value_or_throw();
@@ -97,7 +90,7 @@ TEST(OutputDestinationTest, ScanJsonDashIsStandardOutputWithTheTableOnStderr) {
   test_support::TempDir dir;
   write_torch_zip(dir.path() / "a.pt", kPlainPickle);
   for (const char* dash : {"-", "/dev/stdout"}) {
-    ProcessResult result = loadmatrix_cli(
+    ProcessResult result = test_support::run_loadmatrix(
         {"-q", "scan", (dir.path() / "a.pt").string(), "--static-only", "--json", dash});
     EXPECT_EQ(result.exit_code, 0) << dash << result.stderr_text;
     auto document = parse_json(result.stdout_text, "stdout");
@@ -114,7 +107,7 @@ TEST(OutputDestinationTest, ADestinationThatCannotBeWrittenFailsBeforeAnyWork) {
   std::ofstream(dir.path() / "a-file") << "mine";
   auto file = (dir.path() / "a-file").string();
   auto check = [&](std::vector<std::string> args, const std::string& message) {
-    ProcessResult result = loadmatrix_cli(args);
+    ProcessResult result = test_support::run_loadmatrix(args);
     EXPECT_EQ(result.exit_code, 2) << args[0] << " " << result.stderr_text;
     EXPECT_NE(result.stderr_text.find("loadmatrix: error: " + message), std::string::npos)
         << result.stderr_text;
@@ -137,7 +130,8 @@ TEST(OutputDestinationTest, ADestinationThatCannotBeWrittenFailsBeforeAnyWork) {
 TEST(OutputDestinationTest, ScanningNothingExitsThree) {
   test_support::TempDir dir;
   std::filesystem::create_directories(dir.path() / "empty");
-  ProcessResult result = loadmatrix_cli({"scan", (dir.path() / "empty").string(), "--static-only"});
+  ProcessResult result =
+      test_support::run_loadmatrix({"scan", (dir.path() / "empty").string(), "--static-only"});
   EXPECT_EQ(result.exit_code, 3) << result.stderr_text;
   EXPECT_NE(result.stderr_text.find("no files found under " + (dir.path() / "empty").string()),
             std::string::npos)
@@ -145,17 +139,6 @@ TEST(OutputDestinationTest, ScanningNothingExitsThree) {
 }
 
 namespace {
-
-std::map<std::string, Json> records_by_key(const std::filesystem::path& results) {
-  Json document = read_json_file(results).value_or_throw();
-  std::map<std::string, Json> by_key;
-  for (const auto& record : document.at("records")) {
-    by_key[record.at("case").get<std::string>() + "|" + record.at("producer").get<std::string>() +
-           "|" + record.at("consumer").get<std::string>() + "|" +
-           record.at("mode").get<std::string>()] = record;
-  }
-  return by_key;
-}
 
 const char* const kPlainRecipe = "\"\"\"Weights only.\"\"\"\nimport torch\n\n"
                                  "def build():\n    return {'w': torch.ones(2)}\n";
@@ -176,7 +159,7 @@ TEST(UntrustedTextEnvTest, HostileRecipesEachGetTheirOwnCellsInARealRun) {
               "def build():\n    raise ValueError('bad byte \\udcff here')\n");
   write_bytes(recipes / "surrogate_key.py", "def build():\n    return {'k\\udcff': 1}\n");
   auto out = dir.path() / "out";
-  ProcessResult result = loadmatrix_cli(
+  ProcessResult result = test_support::run_loadmatrix(
       {"run", "--envs", "bookworm,trixie", "--cases", (dir.path() / "hostile").string(),
        "--no-builtin-cases", "--modes", "default,weights_only,cpp_pickle", "--out", out.string()});
   ASSERT_EQ(result.termination, Termination::exited) << result.describe();
@@ -264,7 +247,7 @@ TEST(UntrustedTextEnvTest, AHostileSetScannedInEveryEnvGivesEveryFileAResult) {
     if (trust) {
       args.push_back("--trust");
     }
-    ProcessResult result = loadmatrix_cli(args);
+    ProcessResult result = test_support::run_loadmatrix(args);
     ASSERT_EQ(result.termination, Termination::exited) << result.describe();
     EXPECT_EQ(result.exit_code, 1) << result.stderr_text; // findings, not a harness error
     EXPECT_EQ(result.stderr_text.find("internal error"), std::string::npos) << result.stderr_text;

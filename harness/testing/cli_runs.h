@@ -1,0 +1,22 @@
+// The loadmatrix binary as the CLI tests run it, and what it wrote.
+#pragma once
+
+#include "util/json_file.h"
+#include "util/process.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace loadmatrix::test_support {
+
+// build/bin/loadmatrix with `args`, stdout and stderr captured (up to 64 MiB each).
+ProcessResult run_loadmatrix(const std::vector<std::string>& args,
+                             std::chrono::minutes timeout = std::chrono::minutes(10));
+
+// A results.json's records by their key, "case|producer|consumer|mode".
+std::map<std::string, Json> records_by_key(const std::filesystem::path& results);
+
+} // namespace loadmatrix::test_support
