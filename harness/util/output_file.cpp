@@ -49,20 +49,23 @@ Expected<std::filesystem::path> final_target(std::filesystem::path path, const s
 }
 
 Expected<void> write_in_place(const OutputTarget& target, std::string_view data) {
-  // O_NONBLOCK makes opening a FIFO without a reader fail (ENXIO) instead of hanging.
+  // O_NONBLOCK makes opening a FIFO without a reader fail (ENXIO) instead of hanging; only a
+  // FIFO is waited for (a device without a driver fails with ENXIO too).
+  struct stat info;
+  bool fifo = ::stat(target.path.c_str(), &info) == 0 && S_ISFIFO(info.st_mode);
   auto deadline = std::chrono::steady_clock::now() + kFifoReaderWait;
   int fd = -1;
   for (;;) {
     fd = ::open(target.path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-    if (fd >= 0 || errno != ENXIO || std::chrono::steady_clock::now() >= deadline) {
+    if (fd >= 0 || errno != ENXIO || !fifo || std::chrono::steady_clock::now() >= deadline) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (fd < 0) {
-    return errno == ENXIO ? Error{fmt::format("{}: a FIFO no reader opened within {} s",
-                                              target.given, kFifoReaderWait.count())}
-                          : errno_error(target.given, "open", errno);
+    return errno == ENXIO && fifo ? Error{fmt::format("{}: a FIFO no reader opened within {} s",
+                                                      target.given, kFifoReaderWait.count())}
+                                  : errno_error(target.given, "open", errno);
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   auto written = write_all(fd, data, target.given);
@@ -75,7 +78,9 @@ Expected<void> replace_atomically(const OutputTarget& target, std::string_view d
   // beforehand, such as a symlink, is followed.
   auto dir =
       target.path.parent_path().empty() ? std::filesystem::path(".") : target.path.parent_path();
-  std::string temp = (dir / ("." + target.path.filename().string() + ".XXXXXX")).string();
+  // The name's head only: a 255-byte name plus the suffix would pass NAME_MAX.
+  std::string head = target.path.filename().string().substr(0, 200);
+  std::string temp = (dir / ("." + head + ".XXXXXX")).string();
   int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) {
     return errno_error(temp, "create", errno);

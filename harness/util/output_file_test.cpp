@@ -39,6 +39,15 @@ TEST(OutputFileTest, AnAbsentFileIsCreatedWithNoTempFileLeft) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
 }
 
+TEST(OutputFileTest, ALongestNameIsStillWrittenAtomically) {
+  test_support::TempDir dir;
+  auto path = dir.path() / (std::string(250, 'n') + ".json"); // 255 bytes, NAME_MAX
+  ASSERT_TRUE(write_output_file(path, "{}"));
+  ASSERT_TRUE(write_output_file(path, "[]"));
+  EXPECT_EQ(read_all(path), "[]");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
 TEST(OutputFileTest, ARegularFileIsReplacedAtomicallyKeepingItsMode) {
   test_support::TempDir dir;
   auto path = dir.path() / "results.json";
