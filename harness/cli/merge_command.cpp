@@ -2,7 +2,6 @@
 #include "cli/cli.h"
 #include "cli/report_options.h"
 #include "records/merge.h"
-#include "records/result_store.h"
 #include "util/text.h"
 
 #include <fmt/core.h>

@@ -2,7 +2,6 @@
 // and (where the envs exist) loaded in each to check the prediction and prove the fix.
 #include "cli/cli.h"
 #include "publish/publish.h"
-#include "records/result_store.h"
 #include "scan/scan_job.h"
 #include "scan/scan_table.h"
 #include "util/text.h"
