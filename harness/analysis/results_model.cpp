@@ -60,8 +60,8 @@ const char* CauseGroup::verb() const {
 }
 
 const Record* ResultsModel::find(const std::string& case_name, const std::string& producer,
-                                 const std::string& consumer, const std::string& mode) const {
-  auto it = index_.find(case_name + "|" + producer + "|" + consumer + "|" + mode);
+                                 const std::string& consumer, LoaderMode mode) const {
+  auto it = index_.find(case_name + "|" + producer + "|" + consumer + "|" + loader_mode_id(mode));
   return it == index_.end() ? nullptr : &records[it->second];
 }
 
@@ -104,7 +104,7 @@ std::pair<std::string, std::string> cause_of(const Record& record) {
 
 SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const std::string& to) {
   SuggestedFix fix;
-  if (group.cells.front().mode == "scenario") {
+  if (group.cells.front().after->mode == LoaderMode::scenario) {
     fix.note = "This is loading code, not a file: change its torch.load call to allowlist the "
                "globals (torch.serialization.safe_globals), or to weights_only=False if it only "
                "ever loads files it wrote itself. Unverified: these are the globals torch named; "
@@ -125,7 +125,7 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
     bool all_allowlisted = true;
     std::vector<std::string> globals;
     for (const auto& [case_name, producer] : files) {
-      const Record* allow = model.find(case_name, producer, to, "allowlist");
+      const Record* allow = model.find(case_name, producer, to, LoaderMode::allowlist);
       if (allow == nullptr || allow->outcome != Outcome::pass) {
         all_allowlisted = false;
         if (allow != nullptr && !allow->detail.empty()) {
@@ -151,7 +151,7 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
   }
   bool unsafe_loads = true;
   for (const auto& [case_name, producer] : files) {
-    unsafe_loads = unsafe_loads && passed(model.find(case_name, producer, to, "unsafe"));
+    unsafe_loads = unsafe_loads && passed(model.find(case_name, producer, to, LoaderMode::unsafe));
   }
   if (unsafe_loads) {
     fix.kind = SuggestedFix::Kind::weights_only_false;
@@ -174,18 +174,18 @@ VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvI
   change.to = to;
   for (const auto& record : model.records) {
     // Scenarios run in one env: compare the same scenario across the two envs.
-    bool scenario = record.mode == "scenario";
+    bool scenario = record.mode == LoaderMode::scenario;
     if (record.consumer != to.name || (scenario && record.producer != to.name)) {
       continue;
     }
     const Record* before =
-        scenario ? model.find(record.case_name, from.name, from.name, "scenario")
+        scenario ? model.find(record.case_name, from.name, from.name, LoaderMode::scenario)
                  : model.find(record.case_name, record.producer, from.name, record.mode);
     CellPair pair{record.case_name, scenario ? std::string("(same env)") : record.producer,
-                  record.mode, before, &record};
+                  loader_mode_id(record.mode), before, &record};
     if (passed(before) && failed(&record)) {
       change.regressions.push_back(pair);
-      ++change.regressions_by_mode_and_producer[record.mode][pair.producer];
+      ++change.regressions_by_mode_and_producer[pair.mode][pair.producer];
     } else if (failed(before) && passed(&record)) {
       change.fixes.push_back(pair);
     } else if (failed(before) && failed(&record)) {
@@ -198,7 +198,7 @@ VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvI
   for (const auto& pair : change.regressions) {
     auto [cause, reason] = cause_of(*pair.after);
     // A scenario's fix is a change to its own code, not to a file: grouped apart.
-    if (pair.mode == "scenario") {
+    if (pair.after->mode == LoaderMode::scenario) {
       cause += " (scenario " + pair.case_name + ")";
     }
     CauseGroup& group = groups[cause];
@@ -255,7 +255,7 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
   std::set<std::string> modes_seen;
   for (const auto& record : model.records) {
     cases.insert(record.case_name);
-    modes_seen.insert(record.mode);
+    modes_seen.insert(loader_mode_id(record.mode));
   }
   model.cases.assign(cases.begin(), cases.end());
   for (const auto& mode : header.value("modes", Json::array())) {

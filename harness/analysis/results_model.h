@@ -91,7 +91,7 @@ struct ResultsModel {
   std::optional<BaselineDiff> diff;
 
   const Record* find(const std::string& case_name, const std::string& producer,
-                     const std::string& consumer, const std::string& mode) const;
+                     const std::string& consumer, LoaderMode mode) const;
   std::map<Outcome, size_t> outcome_counts() const;
 
 private:

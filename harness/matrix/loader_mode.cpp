@@ -58,7 +58,11 @@ const LoaderModeInfo& loader_mode_info(LoaderMode mode) {
 }
 
 const char* loader_mode_id(LoaderMode mode) {
-  return loader_mode_info(mode).id;
+  return mode == LoaderMode::scenario ? "scenario" : loader_mode_info(mode).id;
+}
+
+std::optional<LoaderMode> parse_record_mode(std::string_view id) {
+  return id == "scenario" ? std::optional(LoaderMode::scenario) : parse_loader_mode(id);
 }
 
 std::optional<LoaderMode> parse_loader_mode(std::string_view id) {

@@ -17,6 +17,9 @@ enum class LoaderMode {
   allowlist,    // weights_only=True plus the smallest add_safe_globals set that works
   cpp_pickle,   // torch::pickle_load in the C++ probe
   cpp_jit,      // torch::jit::load in the C++ probe (TorchScript archives)
+  // Not a way to load a file: a scenario's record, whose loading code is the scenario's own.
+  // Outside loader_modes(): no file is ever loaded "as a scenario".
+  scenario,
 };
 
 // What the Python worker does for a mode: the worker knows no mode ids, only this (sent with
@@ -39,7 +42,10 @@ struct LoaderModeInfo {
 const std::vector<LoaderModeInfo>& loader_modes();
 const LoaderModeInfo& loader_mode_info(LoaderMode mode);
 const char* loader_mode_id(LoaderMode mode);
+// A loader mode by id (what --modes accepts); never `scenario`.
 std::optional<LoaderMode> parse_loader_mode(std::string_view id);
+// A record's mode by id: a loader mode's, or "scenario".
+std::optional<LoaderMode> parse_record_mode(std::string_view id);
 // "default, weights_only, ..." for error messages and --help.
 std::string loader_mode_ids();
 

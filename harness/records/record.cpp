@@ -5,14 +5,14 @@
 namespace loadmatrix {
 
 std::string Record::key() const {
-  return case_name + "|" + producer + "|" + consumer + "|" + mode;
+  return case_name + "|" + producer + "|" + consumer + "|" + loader_mode_id(mode);
 }
 
 Json Record::to_json() const {
   Json value = {{"case", case_name},
                 {"producer", producer},
                 {"consumer", consumer},
-                {"mode", mode},
+                {"mode", loader_mode_id(mode)},
                 {"outcome", outcome_id(outcome)},
                 {"blocked_globals", blocked_globals},
                 {"reason", block_reason_id(reason)},
@@ -34,7 +34,11 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
     record.case_name = value.at("case").get<std::string>();
     record.producer = value.at("producer").get<std::string>();
     record.consumer = value.at("consumer").get<std::string>();
-    record.mode = value.at("mode").get<std::string>();
+    auto mode = parse_record_mode(value.at("mode").get<std::string>());
+    if (!mode) {
+      return Error{fmt::format("{}: mode: unknown mode {}", origin, value.at("mode").dump())};
+    }
+    record.mode = *mode;
     auto outcome = parse_outcome(value.at("outcome").get<std::string>());
     if (!outcome) {
       return Error{

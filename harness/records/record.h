@@ -1,6 +1,7 @@
 // One cell's result: a case saved by `producer`, loaded by `consumer` under `mode`.
 #pragma once
 
+#include "matrix/loader_mode.h"
 #include "records/block_reason.h"
 #include "records/outcome.h"
 #include "util/error.h"
@@ -15,7 +16,7 @@ struct Record {
   std::string case_name;
   std::string producer;
   std::string consumer;
-  std::string mode;
+  LoaderMode mode = LoaderMode::default_load;
   Outcome outcome = Outcome::error;
   std::vector<std::string> blocked_globals; // every global the unpickler refused, in order
   BlockReason reason = BlockReason::none;   // why a blocked load was refused

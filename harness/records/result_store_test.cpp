@@ -13,7 +13,7 @@ Record make_record(const std::string& case_name, Outcome outcome) {
   record.case_name = case_name;
   record.producer = "bookworm";
   record.consumer = "sid";
-  record.mode = "weights_only";
+  record.mode = LoaderMode::weights_only;
   record.outcome = outcome;
   if (outcome == Outcome::blocked) {
     record.blocked_globals = {"argparse.Namespace"};

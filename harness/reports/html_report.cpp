@@ -179,13 +179,13 @@ std::string baseline_section(const BaselineDiff& diff) {
   for (const Record* record : diff.new_failures) {
     out += fmt::format("<li>new failure: <code>{}</code> {} → {} <code>{}</code>: {}</li>",
                        h(record->case_name), h(record->producer), h(record->consumer),
-                       h(record->mode), outcome_id(record->outcome));
+                       h(loader_mode_id(record->mode)), outcome_id(record->outcome));
   }
   for (const auto& [record, old_message] : diff.changed_messages) {
     out += fmt::format("<li>message changed: <code>{}</code> {} → {} <code>{}</code>: was "
                        "<code>{}</code></li>",
                        h(record->case_name), h(record->producer), h(record->consumer),
-                       h(record->mode), h(old_message.substr(0, 300)));
+                       h(loader_mode_id(record->mode)), h(old_message.substr(0, 300)));
   }
   return out + "</ul></section>\n";
 }
@@ -286,12 +286,13 @@ std::string grids(const ResultsModel& model) {
                     "<p class=\"muted\">✓ pass, B blocked, E error, C crash, T timeout, M "
                     "mismatch, – unsupported, · skipped.</p>\n";
   for (const auto& mode : model.modes) {
+    std::optional<LoaderMode> mode_id = parse_record_mode(mode);
     out += fmt::format("<section class=\"grid-section\" style=\"{}\"><h3><code>{}</code></h3>",
                        estimated_height((model.cases.size() + 1) * kGridRowPixels), h(mode));
     out += "<table class=\"grid\" data-mode=\"" + h(mode) +
            "\"><thead><tr><th class=\"case\">case"
            "</th>";
-    bool scenario = mode == "scenario";
+    bool scenario = mode_id == LoaderMode::scenario;
     for (const auto& producer : model.envs) {
       for (const auto& consumer : model.envs) {
         if (scenario && producer.name != consumer.name) {
@@ -310,7 +311,8 @@ std::string grids(const ResultsModel& model) {
           if (scenario && producer.name != consumer.name) {
             continue;
           }
-          const Record* record = model.find(case_name, producer.name, consumer.name, mode);
+          const Record* record =
+              mode_id ? model.find(case_name, producer.name, consumer.name, *mode_id) : nullptr;
           if (record == nullptr) {
             row += "<td></td>";
             continue;
@@ -356,10 +358,10 @@ std::string cell_table(const ResultsModel& model) {
         "data-mode=\"{}\" data-outcome=\"{}\" data-text=\"{}\"><td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td><td class=\"o-{}\">{}</td><td>{}</td><td class=\"message\"><code>{}</code>"
         "</td></tr>\n",
-        h(record.case_name), h(record.producer), h(record.consumer), h(record.mode),
+        h(record.case_name), h(record.producer), h(record.consumer), h(loader_mode_id(record.mode)),
         outcome_id(record.outcome), h(search), h(record.case_name), h(record.producer),
-        h(record.consumer), h(record.mode), outcome_id(record.outcome), outcome_id(record.outcome),
-        h(globals), h(text));
+        h(record.consumer), h(loader_mode_id(record.mode)), outcome_id(record.outcome),
+        outcome_id(record.outcome), h(globals), h(text));
   }
   return "<section id=\"all-cells\" style=\"" + estimated_height(pixels) +
          "\"><table id=\"cell-table\"><thead><tr><th>case</th><th>saved by</th><th>loaded "

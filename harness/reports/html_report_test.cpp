@@ -1,10 +1,10 @@
 // report.html as a reviewer's browser shows it: real headless Chromium, DOM read back.
+#include "envs/resources.h"
 #include "reports/html_report.h"
 #include "reports/report_writer.h"
 #include "testing/browser.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
-#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 #include <regex>
@@ -79,8 +79,8 @@ TEST_F(HtmlReportBrowserTest, AFilterInTheUrlReproducesTheView) {
   ASSERT_TRUE(dom.succeeded()) << dom.stderr_text;
   size_t expected = 0;
   for (const auto& record : records_) {
-    expected +=
-        record.outcome == Outcome::blocked && record.mode == "default" && record.producer == "old";
+    expected += record.outcome == Outcome::blocked && record.mode == LoaderMode::default_load &&
+                record.producer == "old";
   }
   ASSERT_GT(expected, 0u);
   EXPECT_NE(dom.stdout_text.find("data-visible-cells=\"" + std::to_string(expected) + "\""),

@@ -29,7 +29,8 @@ std::string render_junit(const ResultsModel& model) {
       suite_seconds += seconds;
       cases += fmt::format(R"(    <testcase classname="{}" name="{}/{}/{}" time="{:.3f}">)",
                            xml_escape(record->case_name), xml_escape(record->consumer),
-                           xml_escape(record->mode), xml_escape(record->producer), seconds);
+                           xml_escape(loader_mode_id(record->mode)), xml_escape(record->producer),
+                           seconds);
       const OutcomeInfo& info = outcome_info(record->outcome);
       if (info.is_failure) {
         ++suite_failures;

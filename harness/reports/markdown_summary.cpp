@@ -115,7 +115,7 @@ std::string render_markdown_summary(const ResultsModel& model) {
       }
       out +=
           fmt::format("- new failure: {} {} → {} `{}`: {}\n", record->case_name, record->producer,
-                      record->consumer, record->mode, outcome_id(record->outcome));
+                      record->consumer, loader_mode_id(record->mode), outcome_id(record->outcome));
     }
     out += "\n";
   }

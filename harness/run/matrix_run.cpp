@@ -205,7 +205,7 @@ public:
 
 private:
   Record base_record(const std::string& case_name, const std::string& producer,
-                     const std::string& mode) const {
+                     LoaderMode mode) const {
     Record record;
     record.case_name = case_name;
     record.producer = producer;
@@ -254,7 +254,7 @@ private:
     auto inside_file =
         (layout_.checkpoints.inside / producer / (checkpoint_stem(spec.name) + ".pt")).string();
     for (const auto& info : loader_modes()) {
-      Record record = base_record(spec.name, producer, info.id);
+      Record record = base_record(spec.name, producer, info.mode);
       if (!wanted(info.mode) || store_.has(record.key())) {
         continue;
       }
@@ -263,7 +263,7 @@ private:
         done =
             load_cell(std::move(record), spec, producer, info, expectation, inside_file, cpp_cells);
       } catch (const std::exception& e) {
-        done = internal_error_record(base_record(spec.name, producer, info.id), e);
+        done = internal_error_record(base_record(spec.name, producer, info.mode), e);
       }
       if (done) {
         commit(std::move(*done));
@@ -353,7 +353,7 @@ private:
       }
     }
     for (size_t i = 0; i < cells.size(); ++i) {
-      Record record = base_record(cells[i].first->name, cells[i].second, loader_mode_id(mode));
+      Record record = base_record(cells[i].first->name, cells[i].second, mode);
       if (facts.empty()) {
         record.outcome = Outcome::unsupported;
         record.detail = "no C++ probe could be built in this env (no libtorch)";
@@ -370,7 +370,7 @@ private:
   }
 
   void run_scenario(const CaseSpec& spec) {
-    Record record = base_record(spec.name, env_.spec.name, "scenario");
+    Record record = base_record(spec.name, env_.spec.name, LoaderMode::scenario);
     if (store_.has(record.key())) {
       return;
     }

@@ -2,11 +2,11 @@
 // behaviours the issue names. One run is shared by the suite (it takes ~15 s).
 #include "analysis/results_model.h"
 #include "envs/provisioner.h"
+#include "envs/resources.h"
 #include "reports/report_writer.h"
 #include "run/matrix_run.h"
 #include "testing/test_envs.h"
 #include "util/output_file.h"
-#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 
@@ -58,7 +58,7 @@ protected:
                             const std::string& consumer, const std::string& mode) {
     for (const auto& record : *records_) {
       if (record.case_name == case_name && record.producer == producer &&
-          record.consumer == consumer && record.mode == mode) {
+          record.consumer == consumer && loader_mode_id(record.mode) == mode) {
         return record;
       }
     }
@@ -193,14 +193,16 @@ for line in sys.stdin:
     std::string requests;
     std::map<std::string, const Record*> expected;
     for (const auto& record : *records_) {
-      if (record.consumer != env.spec.name || record.mode == "scenario" ||
-          (record.mode != "default" && record.mode != "weights_only" && record.mode != "unsafe") ||
+      if (record.consumer != env.spec.name ||
+          (record.mode != LoaderMode::default_load && record.mode != LoaderMode::weights_only &&
+           record.mode != LoaderMode::unsafe) ||
           record.outcome == Outcome::skipped) {
         continue;
       }
       auto path = (checkpoints.inside / record.producer / (record.case_name + ".pt")).string();
-      requests += path + " " + record.mode + "\n";
-      expected[path + " " + record.mode] = &record;
+      std::string mode = loader_mode_id(record.mode);
+      requests += path + " " + mode + "\n";
+      expected[path + " " + mode] = &record;
     }
     auto input = dir_->path() / (env.spec.name + ".requests");
     ASSERT_TRUE(write_output_file(input, requests));

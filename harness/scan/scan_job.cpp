@@ -143,7 +143,7 @@ Record record_of(const std::string& file, const ScanCell& cell) {
   record.case_name = file;
   record.producer = "file";
   record.consumer = cell.env;
-  record.mode = scan_mode_id(cell.mode);
+  record.mode = scan_loader_mode(cell.mode);
   if (const ObservedLoad* load = cell.loaded()) {
     const ObservedLoad& o = *load;
     record.outcome = o.outcome;
@@ -193,7 +193,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       records.push_back(record);
       if (cell.fix && cell.mode == ScanMode::weights_only) {
         Record fix = record;
-        fix.mode = loader_mode_id(LoaderMode::allowlist);
+        fix.mode = LoaderMode::allowlist;
         fix.outcome = cell.fix->verified ? Outcome::pass : record.outcome;
         fix.allowlist = cell.fix->allowlist;
         fix.detail = cell.fix->note;

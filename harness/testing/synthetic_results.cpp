@@ -22,7 +22,7 @@ Record synthetic_record(const std::string& case_name, const std::string& produce
   record.case_name = case_name;
   record.producer = producer;
   record.consumer = consumer;
-  record.mode = mode;
+  record.mode = parse_record_mode(mode).value();
   record.outcome = outcome;
   if (outcome == Outcome::blocked) {
     record.blocked_globals = globals;
