@@ -67,19 +67,16 @@ void add_globals(FileScan& scan, std::vector<GlobalUse> globals, bool read, Stre
   }
 }
 
-} // namespace
-
-FileScan scan_file(ScanInput input) {
-  FileScan scan;
-  scan.input = std::move(input);
+// Fills `scan`, whose input is set, with what the file holds.
+void examine(FileScan& scan) {
   if (!scan.input.skipped.empty()) {
     scan.status = FileStatus::skipped;
     scan.error = scan.input.skipped;
-    return scan;
+    return;
   }
   if (!scan.input.error.empty()) {
     scan.error = scan.input.error;
-    return scan;
+    return;
   }
   auto file = read_checkpoint_file(scan.input.file);
   if (!file) {
@@ -92,18 +89,18 @@ FileScan scan_file(ScanInput input) {
     // Member names in it come from the file: printable, like every name from untrusted bytes.
     scan.error =
         printable_name(message.starts_with(prefix) ? message.substr(prefix.size()) : message);
-    return scan;
+    return;
   }
   scan.bytes = file->size;
   scan.format = file->format;
   if (file->format == CheckpointFormat::not_a_checkpoint) {
     scan.status = FileStatus::not_a_checkpoint;
-    return scan;
+    return;
   }
   if (file->format == CheckpointFormat::numpy_npy ||
       file->format == CheckpointFormat::safetensors) {
     scan.status = FileStatus::other_format;
-    return scan;
+    return;
   }
   std::set<std::string> dangerous;
   for (size_t index = 0; index < file->pickles.size(); ++index) {
@@ -112,7 +109,7 @@ FileScan scan_file(ScanInput input) {
     if (!analysis) {
       scan.status = FileStatus::error;
       scan.error = printable_name(fmt::format("{}: {}", member.name, analysis.error().message));
-      return scan;
+      return;
     }
     bool read = read_by_torch_load(*file, member);
     StreamPosition base = static_cast<StreamPosition>(index) << 40;
@@ -131,6 +128,23 @@ FileScan scan_file(ScanInput input) {
   }
   scan.dangerous.assign(dangerous.begin(), dangerous.end());
   scan.status = FileStatus::checkpoint;
+}
+
+} // namespace
+
+FileScan scan_file(ScanInput input) {
+  FileScan scan;
+  scan.input = std::move(input);
+  // A fault of the analyser's own on one file is that file's error, never the scan's end.
+  try {
+    examine(scan);
+  } catch (const std::exception& e) {
+    ScanInput kept = std::move(scan.input); // what was filled in before the fault goes
+    scan = FileScan{};
+    scan.input = std::move(kept);
+    scan.status = FileStatus::error;
+    scan.error = "internal error analysing this file: " + valid_utf8(e.what());
+  }
   return scan;
 }
 

@@ -43,8 +43,15 @@ ScannedFile scan_statically(ScanInput input, const std::vector<Environment>& env
         bool same_as_weights_only = mode == ScanMode::version_default &&
                                     env.fingerprint().has_weights_only &&
                                     env.fingerprint().weights_only_default.value_or(false);
-        cell.predicted = same_as_weights_only ? file.cells.back().predicted
-                                              : predict_load(file.scan, rules[env_index], mode);
+        try {
+          cell.predicted = same_as_weights_only ? file.cells.back().predicted
+                                                : predict_load(file.scan, rules[env_index], mode);
+        } catch (const std::exception& e) {
+          // A fault of the predictor's own is this cell's, never the scan's end.
+          cell.predicted = LoadPrediction{};
+          cell.predicted->outcome = Outcome::error;
+          cell.predicted->detail = "internal error predicting this load: " + valid_utf8(e.what());
+        }
         if (cell.predicted->outcome == Outcome::blocked) {
           ScanFix fix;
           fix.allowlist = cell.predicted->fix_allowlist;
@@ -110,17 +117,7 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   }
   result.files.resize(inputs.size());
   for_each_index(inputs.size(), request.static_jobs, [&](size_t i) {
-    // A fault in one file's analysis is that file's error, never the scan's end.
-    ScanInput named{inputs[i].file, inputs[i].display, inputs[i].root, inputs[i].relative, {}, {}};
-    try {
-      result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
-    } catch (const std::exception& e) {
-      ScannedFile failed;
-      failed.scan.input = std::move(named);
-      failed.scan.status = FileStatus::error;
-      failed.scan.error = "internal error analysing this file: " + valid_utf8(e.what());
-      result.files[i] = std::move(failed);
-    }
+    result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
   });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
