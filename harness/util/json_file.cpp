@@ -57,19 +57,10 @@ Expected<Json> parse_foreign_json(std::string_view text, const std::string& orig
   if (is_valid_utf8(text)) {
     return parse_json(text, origin);
   }
+  // Outside a string the line is broken anyway; inside one, "\\xNN" reads back as \xNN.
   std::string repaired;
   repaired.reserve(text.size() + 16);
-  for (size_t i = 0; i < text.size();) {
-    size_t length = utf8_sequence_length(text, i);
-    if (length == 0) {
-      // Outside a string the line is broken anyway; inside one, "\\xNN" reads back as \xNN.
-      repaired += fmt::format("\\\\x{:02x}", static_cast<unsigned char>(text[i]));
-      ++i;
-    } else {
-      repaired.append(text.substr(i, length));
-      i += length;
-    }
-  }
+  append_escaped_utf8(repaired, text, false, "\\\\x");
   return parse_json(repaired, origin);
 }
 

@@ -43,3 +43,10 @@ TEST(JsonFileTest, FieldReaderNamesFieldAndReason) {
     EXPECT_STREQ(e.what(), "x.json: envs[2].name: expected a string, got number");
   }
 }
+
+TEST(JsonFileTest, ForeignJsonWithRawInvalidBytesIsReadWithThemEscaped) {
+  auto parsed = parse_foreign_json("{\"message\": \"got x\xed\xb3\xbf and \xff\"}", "probe");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->at("message"), "got x\\xed\\xb3\\xbf and \\xff");
+  EXPECT_FALSE(parse_foreign_json("{\"a\": \xff}", "probe")); // outside a string: still broken
+}

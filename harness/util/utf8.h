@@ -47,14 +47,16 @@ inline size_t utf8_sequence_length(std::string_view text, size_t i) {
 
 // Appends `text` to `out` with each invalid byte as `\xNN`; with `one_line`, C0 control
 // characters and DEL too (a name shown on one line: a newline in a file name must not start a
-// new table row or a new log line).
-inline void append_escaped_utf8(std::string& out, std::string_view text, bool one_line) {
+// new table row or a new log line). `escape` replaces the `\x` prefix: `\\x` inside a
+// JSON string literal, whose backslash must itself be escaped.
+inline void append_escaped_utf8(std::string& out, std::string_view text, bool one_line,
+                                std::string_view escape = "\\x") {
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < text.size();) {
     size_t length = utf8_sequence_length(text, i);
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (length == 0 || (one_line && length == 1 && (c < 0x20 || c == 0x7f))) {
-      out += "\\x";
+      out += escape;
       out += kHex[c >> 4];
       out += kHex[c & 0xf];
       ++i;
