@@ -129,8 +129,8 @@ TEST(PickleAnalysisTest, EveryBudgetIsEnforced) {
   limits = {};
   limits.max_opcodes = 50;
   EXPECT_EQ(error_of(std::string(100, 'N') + ".", limits), "offset 50: more than 50 opcodes");
-  // A pickle no longer than the budget is walked without counting, as it cannot exceed it; one
-  // byte longer, and it is counted to the last opcode.
+  // A pickle shorter than the budget is walked without counting, as it cannot exceed it; from
+  // the budget's length on it is counted: exactly the budget's opcodes fit, one more does not.
   auto fits = analyze_pickle(std::string(25, 'N') + std::string(24, '0') + ".", limits);
   ASSERT_TRUE(fits) << fits.error().message;
   EXPECT_EQ(fits->end_offset, 50u);
