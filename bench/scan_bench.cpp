@@ -3,8 +3,8 @@
 // checkpoints); without it these benchmarks are not registered.
 #include "pickle/checkpoint_file.h"
 #include "scan/file_scan.h"
-#include "scan/scan_inputs.h"
 #include "util/file_contents.h"
+#include "util/input_files.h"
 
 #include <algorithm>
 #include <array>
@@ -23,15 +23,15 @@ using namespace loadmatrix;
 
 namespace {
 
-std::vector<ScanInput> bench_files() {
+std::vector<InputFile> bench_files() {
   const char* dir = std::getenv("LOADMATRIX_BENCH_FILES");
-  return dir ? collect_scan_inputs({dir}) : std::vector<ScanInput>{};
+  return dir ? collect_input_files({dir}) : std::vector<InputFile>{};
 }
 
 // The floor: open, fstat, read what FileContents would read (its first 256 KiB), close. A 2 KB
 // checkpoint is all syscalls, so no scanner, in any language, gets through a directory of them
 // faster than this.
-void BM_OpenReadCloseFloor(benchmark::State& state, std::vector<ScanInput> files) {
+void BM_OpenReadCloseFloor(benchmark::State& state, std::vector<InputFile> files) {
   std::string buffer(FileContents::kReadLimit, '\0');
   for (auto _ : state) {
     for (const auto& input : files) {
@@ -119,7 +119,7 @@ size_t count_opcodes(std::string_view pickle) {
 
 // The floor on a large checkpoint: read it and find its pickles as the scan does, then only
 // find where each opcode starts. A scan that also follows the stack cannot be faster.
-void BM_ReadAndDecodeFloor(benchmark::State& state, std::vector<ScanInput> files) {
+void BM_ReadAndDecodeFloor(benchmark::State& state, std::vector<InputFile> files) {
   size_t opcodes = 0;
   for (auto _ : state) {
     opcodes = 0;
@@ -137,7 +137,7 @@ void BM_ReadAndDecodeFloor(benchmark::State& state, std::vector<ScanInput> files
 }
 
 // What `loadmatrix scan` does per file before predicting: read it, find its pickles, walk them.
-void BM_ScanFileOneThread(benchmark::State& state, std::vector<ScanInput> files) {
+void BM_ScanFileOneThread(benchmark::State& state, std::vector<InputFile> files) {
   for (auto _ : state) {
     for (const auto& input : files) {
       benchmark::DoNotOptimize(scan_file(input));

@@ -132,14 +132,14 @@ void examine(FileScan& scan) {
 
 } // namespace
 
-FileScan scan_file(ScanInput input) {
+FileScan scan_file(InputFile input) {
   FileScan scan;
   scan.input = std::move(input);
   // A fault of the analyser's own on one file is that file's error, never the scan's end.
   try {
     examine(scan);
   } catch (const std::exception& e) {
-    ScanInput kept = std::move(scan.input); // what was filled in before the fault goes
+    InputFile kept = std::move(scan.input); // what was filled in before the fault goes
     scan = FileScan{};
     scan.input = std::move(kept);
     scan.status = FileStatus::error;

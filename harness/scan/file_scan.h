@@ -4,7 +4,7 @@
 
 #include "pickle/checkpoint_file.h"
 #include "pickle/pickle_analysis.h"
-#include "scan/scan_inputs.h"
+#include "util/input_files.h"
 
 #include <boost/container/flat_map.hpp>
 #include <cstdint>
@@ -40,7 +40,7 @@ struct ScannedGlobal {
 };
 
 struct FileScan {
-  ScanInput input;
+  InputFile input;
   FileStatus status = FileStatus::error;
   std::optional<CheckpointFormat> format; // none when the file could not be read
   std::string error;
@@ -57,6 +57,6 @@ struct FileScan {
   std::string_view format_id() const { return format ? checkpoint_format_id(*format) : ""; }
 };
 
-FileScan scan_file(ScanInput input);
+FileScan scan_file(InputFile input);
 
 } // namespace loadmatrix

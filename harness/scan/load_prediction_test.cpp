@@ -21,7 +21,7 @@ FileScan scan_pickle(const test_support::TempDir& dir, const std::string& pickle
   zip_source_t* source = zip_source_buffer(archive, pickle.data(), pickle.size(), 0);
   zip_file_add(archive, "archive/data.pkl", source, ZIP_FL_OVERWRITE);
   zip_close(archive);
-  ScanInput input{path, path.string(), dir.path(), "checkpoint.pt", {}, {}};
+  InputFile input{path, path.string(), dir.path(), "checkpoint.pt", {}, {}};
   FileScan scan = scan_file(input);
   EXPECT_EQ(scan.status, FileStatus::checkpoint) << scan.error;
   return scan;

@@ -22,7 +22,7 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The static pass over one file: what it holds, and per env and mode what a load would do.
-ScannedFile scan_statically(ScanInput input, const std::vector<Environment>& envs,
+ScannedFile scan_statically(InputFile input, const std::vector<Environment>& envs,
                             const std::vector<EnvLoadRules>& rules) {
   bool examined = input.error.empty();
   ScannedFile file{scan_file(std::move(input)), {}};
@@ -110,7 +110,7 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   auto started = Clock::now();
   // Files are independent and reading one is mostly waiting on the kernel: the static pass
   // runs on every core, each file's result in its input's place, so the order is the inputs'.
-  std::vector<ScanInput> inputs = collect_scan_inputs(request.paths);
+  std::vector<InputFile> inputs = collect_input_files(request.paths);
   std::vector<EnvLoadRules> rules;
   for (const auto& env : request.envs) {
     rules.emplace_back(env.fingerprint());

@@ -1,5 +1,5 @@
-#include "scan/scan_inputs.h"
 #include "testing/test_envs.h"
+#include "util/input_files.h"
 
 #include <fstream>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@ using namespace loadmatrix;
 
 namespace {
 
-const ScanInput* named(const std::vector<ScanInput>& inputs, const std::string& suffix) {
+const InputFile* named(const std::vector<InputFile>& inputs, const std::string& suffix) {
   for (const auto& input : inputs) {
     if (input.display.ends_with(suffix)) {
       return &input;
@@ -21,7 +21,7 @@ const ScanInput* named(const std::vector<ScanInput>& inputs, const std::string& 
 
 } // namespace
 
-TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops) {
+TEST(InputFilesTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops) {
   test_support::TempDir dir;
   auto root = dir.path() / "ckpts";
   std::filesystem::create_directories(root / "sub");
@@ -34,7 +34,7 @@ TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops)
   std::filesystem::create_symlink(root / "b.pt", root / "linked-file.pt");
   ASSERT_EQ(::mkfifo((root / "pipe.pt").c_str(), 0644), 0);
 
-  auto inputs = collect_scan_inputs({root, dir.path() / "missing.pt"});
+  auto inputs = collect_input_files({root, dir.path() / "missing.pt"});
   ASSERT_EQ(inputs.size(), 9u);
   EXPECT_TRUE(named(inputs, "ckpts/b.pt")->error.empty());
   EXPECT_EQ(named(inputs, "ckpts/sub/a.pt")->relative, std::filesystem::path("sub/a.pt"));
@@ -44,7 +44,7 @@ TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops)
   EXPECT_NE(named(inputs, "pipe.pt")->skipped.find("FIFO"), std::string::npos);
   EXPECT_NE(named(inputs, "missing.pt")->error.find("No such file"), std::string::npos);
   // A name that is not UTF-8 is shown with escapes and still serialises as JSON.
-  const ScanInput* odd = named(inputs, "name-\\xff\\xfe.pt");
+  const InputFile* odd = named(inputs, "name-\\xff\\xfe.pt");
   ASSERT_NE(odd, nullptr);
   EXPECT_NO_THROW((void)nlohmann::json(odd->display).dump());
   EXPECT_EQ(odd->file.filename().string(), "name-\xff\xfe.pt");
@@ -59,13 +59,32 @@ TEST(ScanInputsTest, EveryEntryUnderADirectoryGetsAResultAndNothingHangsOrLoops)
                                       "name-\xff\xfe.pt", "pipe.pt", "sub/a.pt", "missing.pt"}));
 }
 
-TEST(ScanInputsTest, ADirectoryGivenWithATrailingSlashIsShownWithOneSeparator) {
+TEST(InputFilesTest, ADirectoryGivenWithATrailingSlashIsShownWithOneSeparator) {
   test_support::TempDir dir;
   std::filesystem::create_directories(dir.path() / "ckpts" / "sub");
   std::ofstream(dir.path() / "ckpts" / "sub" / "a.pt") << "x";
-  auto inputs = collect_scan_inputs({dir.path().string() + "/ckpts/"});
+  auto inputs = collect_input_files({dir.path().string() + "/ckpts/"});
   ASSERT_EQ(inputs.size(), 1u);
   EXPECT_EQ(inputs[0].display, dir.path().string() + "/ckpts/sub/a.pt");
   EXPECT_EQ(inputs[0].file, dir.path() / "ckpts" / "sub" / "a.pt");
   EXPECT_EQ(inputs[0].relative, std::filesystem::path("sub/a.pt"));
+}
+
+TEST(InputFilesTest, AFilterKeepsOnlyTheNamesItWantsUnderDirectoriesButNeverAPathGiven) {
+  test_support::TempDir dir;
+  auto root = dir.path() / "src";
+  std::filesystem::create_directories(root / "pkg");
+  std::ofstream(root / "a.py") << "x";
+  std::ofstream(root / "notes.txt") << "x";
+  std::ofstream(root / "pkg" / "b.py") << "x";
+  ASSERT_EQ(::mkfifo((root / "pipe.py").c_str(), 0600), 0);
+  auto python = [](std::string_view name) { return name.ends_with(".py"); };
+  auto inputs = collect_input_files({root, root / "notes.txt"}, python);
+  std::vector<std::string> shown;
+  for (const auto& input : inputs) {
+    shown.push_back(input.display.substr(input.display.rfind("src/")) +
+                    (input.skipped.empty() ? "" : " (skipped)"));
+  }
+  EXPECT_EQ(shown, (std::vector<std::string>{"src/a.py", "src/pipe.py (skipped)", "src/pkg/b.py",
+                                             "src/notes.txt"}));
 }

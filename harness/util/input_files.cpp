@@ -1,4 +1,4 @@
-#include "scan/scan_inputs.h"
+#include "util/input_files.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -28,6 +28,8 @@ const char* file_type_name(mode_t mode) {
 
 class Collector {
 public:
+  explicit Collector(const InputNameFilter& wanted) : wanted_(wanted) {}
+
   // `typed` is the argument as given, which is how reports name what was found under it.
   void add_argument(const std::filesystem::path& typed) {
     typed_ = typed;
@@ -52,7 +54,7 @@ public:
     add_file(path, path.parent_path(), path.filename(), info);
   }
 
-  std::vector<ScanInput> take() { return std::move(inputs_); }
+  std::vector<InputFile> take() { return std::move(inputs_); }
 
 private:
   void add(std::filesystem::path file, const std::filesystem::path& root,
@@ -118,8 +120,11 @@ private:
     for (const auto& [name, regular] : children) {
       std::filesystem::path child = joined(dir_text, name);
       std::filesystem::path child_relative = joined(relative_text, name);
+      bool refused = wanted_ && !wanted_(name);
       if (regular) {
-        add(std::move(child), root, std::move(child_relative), {}, {});
+        if (!refused) {
+          add(std::move(child), root, std::move(child_relative), {}, {});
+        }
         continue;
       }
       struct stat link;
@@ -130,6 +135,9 @@ private:
       }
       if (S_ISDIR(link.st_mode)) {
         walk(child, root, child_relative);
+        continue;
+      }
+      if (refused) {
         continue;
       }
       if (!S_ISLNK(link.st_mode)) {
@@ -150,15 +158,17 @@ private:
     }
   }
 
-  std::vector<ScanInput> inputs_;
+  const InputNameFilter& wanted_;
+  std::vector<InputFile> inputs_;
   std::filesystem::path typed_;
   bool walking_ = false;
 };
 
 } // namespace
 
-std::vector<ScanInput> collect_scan_inputs(const std::vector<std::filesystem::path>& paths) {
-  Collector collector;
+std::vector<InputFile> collect_input_files(const std::vector<std::filesystem::path>& paths,
+                                           const InputNameFilter& wanted) {
+  Collector collector(wanted);
   for (const auto& path : paths) {
     collector.add_argument(path);
   }
