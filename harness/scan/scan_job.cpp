@@ -1,8 +1,7 @@
 #include "scan/scan_job.h"
 
+#include "envs/env_selection.h"
 #include "envs/environment.h"
-#include "envs/provisioner.h"
-#include "matrix/matrix.h"
 #include "records/result_store.h"
 #include "util/parallel.h"
 #include "util/text.h"
@@ -70,25 +69,12 @@ ScannedFile scan_statically(InputFile input, const std::vector<Environment>& env
 } // namespace
 
 ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log) {
-  Matrix matrix = load_matrix(request.matrix);
-  auto specs = matrix.select_envs(request.envs);
-  EnvCache cache(request.env_dir);
-  Provisioner provisioner(cache, runner, log);
+  EnvSelection selection =
+      select_envs(request.matrix, request.env_dir, request.envs, request.provisioning, runner, log);
   ScanJobResult job;
-  for (const auto& spec : specs) {
-    if (request.provisioning == EnvProvisioning::kBuildMissing) {
-      request.scan.envs.push_back(provisioner.provision(spec, {}).value_or_throw().environment);
-      continue;
-    }
-    auto env = provisioner.open(spec);
-    if (env) {
-      request.scan.envs.push_back(*env);
-    } else {
-      job.missing.push_back(spec.name);
-      log(fmt::format("env {}: left out: {}", spec.name, env.error().message));
-    }
-  }
-  if (request.scan.envs.empty() && !specs.empty()) {
+  request.scan.envs = std::move(selection.envs);
+  job.missing = std::move(selection.missing);
+  if (request.scan.envs.empty() && !job.missing.empty()) {
     log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
         "(--provision builds the envs)");
   }

@@ -2,6 +2,7 @@
 // per-env prediction, then (unless static-only) the loads that check it.
 #pragma once
 
+#include "envs/env_selection.h"
 #include "envs/environment.h"
 #include "records/record.h"
 #include "scan/scan_result.h"
@@ -22,10 +23,6 @@ struct ScanRequest {
 };
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);
-
-// Whether a scan builds the matrix's envs that do not exist yet, or uses only the provisioned
-// ones (naming the others).
-enum class EnvProvisioning { kUseExisting, kBuildMissing };
 
 // `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan.
 struct ScanJobRequest {
