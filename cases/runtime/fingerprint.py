@@ -7,6 +7,7 @@ running interpreter; nothing here is a table of known versions.
 import glob
 import inspect
 import io
+import json
 import os
 import platform
 import shutil
@@ -18,7 +19,7 @@ import _loadmatrix_runtime as protocol
 
 # Raised whenever this script measures something new; envs fingerprinted by an older version
 # are measured again (their rootfs is kept).
-FINGERPRINT_VERSION = 2
+FINGERPRINT_VERSION = 3
 
 
 class _NeverAllowlisted:
@@ -118,6 +119,85 @@ def _weights_only_rules(torch):
     return rules
 
 
+# What `loadmatrix audit` looks up for a call site: the loader, then a form key naming how its
+# arguments are written (harness/audit/call_effect.h builds the same keys).
+LOADER_NAMES = ("torch.load", "torch.serialization.load", "torch.hub.load_state_dict_from_url",
+                "torch.utils.model_zoo.load_url")
+WEIGHTS_ONLY_FORMS = {"omitted": {}, "true": {"weights_only": True},
+                      "false": {"weights_only": False}, "none": {"weights_only": None}}
+FORCE_VARIABLES = ("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+
+
+def _loader(name):
+    """The function `name` names, its module imported as a user's `import` would; None when this
+    torch has none."""
+    import importlib
+
+    module, _, function = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), function, None)
+    except ImportError:
+        return None
+
+
+def _loader_forms(torch, workdir):
+    """{loader: {form: "weights_only" | "full" | "error: Type: text"}}: each loader called on a
+    checkpoint only the full unpickler accepts, with weights_only omitted, True, False or None,
+    and with and without pickle_module and mmap (so `+pickle_module+mmap` forms too). A refusal
+    is the restricted unpickler; a TypeError is an argument this torch does not know."""
+    import pickle
+    import urllib.request
+
+    path = os.path.join(workdir, "probe.pth")
+    torch.save({"probe": _NeverAllowlisted()}, path)
+    url = urllib.request.pathname2url(path)
+    result = {}
+    for name in LOADER_NAMES:
+        loader = _loader(name)
+        if loader is None:
+            continue
+        hub = name.startswith("torch.hub") or name.startswith("torch.utils")
+        forms = {}
+        for key, kwargs in WEIGHTS_ONLY_FORMS.items():
+            for extra_key, extra in (("", {}), ("+pickle_module", {"pickle_module": pickle}),
+                                     ("+mmap", {"mmap": False}),
+                                     ("+pickle_module+mmap", {"pickle_module": pickle,
+                                                              "mmap": False})):
+                arguments = {**kwargs, **extra}
+                try:
+                    if hub:
+                        loader("file://" + url, model_dir=os.path.join(workdir, "hub"),
+                               map_location="cpu", **arguments)
+                    else:
+                        loader(path, map_location="cpu", **arguments)
+                    forms[key + extra_key] = "full"
+                except TypeError as error:
+                    forms[key + extra_key] = f"error: TypeError: {error}"[:300]
+                except Exception:  # noqa: BLE001 - any refusal is the restricted unpickler
+                    forms[key + extra_key] = "weights_only"
+        result[name] = forms
+    return result
+
+
+def _loader_calls(torch):
+    """The forms under no variable and under each TORCH_FORCE_* variable set to 1, each in a
+    fresh interpreter, since a torch may read them once."""
+    import tempfile
+
+    facts = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        facts[""] = _loader_forms(torch, workdir)
+        for variable in FORCE_VARIABLES:
+            environment = {**os.environ, variable: "1"}
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--loader-forms",
+                                  workdir], capture_output=True, text=True, env=environment,
+                                 timeout=300)
+            lines = [line for line in out.stdout.splitlines() if line.startswith(protocol.MARKER)]
+            facts[f"{variable}=1"] = (json.loads(lines[-1][len(protocol.MARKER):]) if lines
+                                      else {"error": out.stderr[-300:]})
+    return facts
+
+
 def _compiler():
     cxx = shutil.which("c++") or shutil.which("g++")
     if not cxx:
@@ -147,6 +227,11 @@ def emit(report):
 
 
 def main():
+    if sys.argv[1:2] == ["--loader-forms"]:  # the child _loader_calls starts
+        import torch
+
+        protocol.send(_loader_forms(torch, sys.argv[2]))
+        return 0
     report = {
         "fingerprint_version": FINGERPRINT_VERSION,
         "python": platform.python_version(),
@@ -201,6 +286,10 @@ def main():
     except (ImportError, AttributeError) as error:
         report["allowlist"] = None
         report["allowlist_error"] = str(error)
+    try:
+        report["loader_calls"] = _loader_calls(torch)
+    except Exception as error:  # noqa: BLE001 - the audit says this env has no loader facts
+        report["loader_calls_error"] = f"{type(error).__name__}: {error}"[:300]
     emit(report)
     return 0
 

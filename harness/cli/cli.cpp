@@ -57,6 +57,7 @@ int loadmatrix_main(int argc, char** argv) {
   add_report_commands(app, options);
   add_merge_command(app, options);
   add_scan_command(app, options);
+  add_audit_command(app, options);
   add_envs_command(app, options);
   add_probe_command(app, options);
 

@@ -15,7 +15,7 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitRegressions = 1,
   kExitHarnessError = 2,
-  kExitNothingScanned = 3, // scan: no file found under the paths given
+  kExitNothingScanned = 3, // scan, audit: no file found under the paths given
   kExitUsage = 4,
 };
 
@@ -44,6 +44,7 @@ void add_run_command(CLI::App& app, GlobalOptions& options);
 void add_report_commands(CLI::App& app, GlobalOptions& options);
 void add_merge_command(CLI::App& app, GlobalOptions& options);
 void add_scan_command(CLI::App& app, GlobalOptions& options);
+void add_audit_command(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

@@ -87,6 +87,13 @@ Expected<Fingerprint> Fingerprint::from_json(const Json& report, const std::stri
     }
     fp.rules = std::move(rules);
   }
+  if (auto it = report.find("loader_calls"); it != report.end()) {
+    auto facts = LoaderFacts::from_json(*it);
+    if (!facts) {
+      return Error{fmt::format("{}: {}", origin, facts.error().message)};
+    }
+    fp.loader_calls = std::move(*facts);
+  }
   fp.torch_file = optional_string(report, "torch_file").value_or("");
   fp.raw = report;
   return fp;

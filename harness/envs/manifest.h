@@ -2,6 +2,7 @@
 // every later stage. Versions and allowlists come from the env itself (fingerprint.py).
 #pragma once
 
+#include "envs/loader_facts.h"
 #include "matrix/env_spec.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -19,7 +20,7 @@ inline constexpr const char* kManifestSchema = "loadmatrix.env/1";
 
 // Raised with fingerprint.py's FINGERPRINT_VERSION: an env measured by an older script is
 // measured again before use (its rootfs is kept).
-inline constexpr int kFingerprintVersion = 2;
+inline constexpr int kFingerprintVersion = 3;
 
 // What the env's weights-only unpickler accepts, measured by fingerprint.py with crafted
 // pickles. The static analyzer's per-version prediction reads only these facts.
@@ -50,6 +51,7 @@ struct Fingerprint {
   std::optional<std::vector<std::string>> allowlist;
   std::vector<std::string> blocklisted_modules;
   std::optional<UnpicklerRules> rules; // absent where torch.load has no weights_only
+  std::optional<LoaderFacts> loader_calls; // absent when the env could not measure them
   std::string torch_file;
   Json raw; // everything fingerprint.py said, kept verbatim
 

@@ -1,0 +1,480 @@
+"""Finds every call of torch's loaders in Python sources, with Python's own `ast`.
+
+Run by `loadmatrix audit` in an env's sandbox (the newest, whose Python parses the newest
+syntax): `python3 audit_calls.py REQUEST.json RESULT.json`. The request is {"files": [path, ...],
+"jobs": N}, each path a string or {"hex": ...} (a name that is not UTF-8). Nothing of the audited
+code is imported or run. RESULT.json gets {"files": [{"index", "status": "ok"|"error", "error",
+"parsed", "calls": [...]}]} in request order (a file, not stdout: a large codebase's answer is
+more than a captured stdout holds); one protocol line says how many files were audited.
+README.md ("Auditing loading code") documents a call's fields.
+
+A file that never spells `load`, `load_url` or `load_state_dict_from_url` as a word cannot name
+a torch loader (an import, an attribute and an alias all spell it), so it is read but not
+parsed ("parsed": false): most of a large codebase, and most of the time an audit would take.
+"""
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import sys
+
+import _loadmatrix_runtime as protocol
+
+# The loaders and the wrappers torch ships that call torch.load, by canonical name.
+LOADERS = {
+    "torch.load",
+    "torch.serialization.load",
+    "torch.hub.load_state_dict_from_url",
+    "torch.utils.model_zoo.load_url",
+}
+# Parameters that may be passed by position: (name, index), per loader. weights_only is
+# keyword-only in torch.load and positional in the hub wrapper.
+POSITIONAL = {
+    "torch.load": {"pickle_module": 2},
+    "torch.serialization.load": {"pickle_module": 2},
+    "torch.hub.load_state_dict_from_url": {"weights_only": 6},
+    "torch.utils.model_zoo.load_url": {"weights_only": 6},
+}
+SAFE_GLOBALS = "torch.serialization.safe_globals"
+MAY_NAME_A_LOADER = re.compile(rb"\b(?:load|load_url|load_state_dict_from_url)\b")
+
+
+def path_argument(value):
+    if isinstance(value, dict):
+        return os.fsdecode(bytes.fromhex(value["hex"]))
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Names: what a name or dotted expression refers to, from the imports in scope.
+
+
+class Scope:
+    """The bindings of one scope, in source order: (line, name, target), where target is the
+    dotted name an import binds it to, or None for any other binding (def, class, assignment,
+    parameter, loop or `with` target), which hides an import of the same name."""
+
+    def __init__(self, kind, parent):
+        self.kind = kind  # "module", "class" or "function"
+        self.parent = parent
+        self.bindings = []
+
+    def bind(self, line, name, target=None):
+        self.bindings.append((line, name, target))
+
+    def lookup(self, name, line):
+        """(found, target) for `name` used at `line` in this scope. Module and class bodies run
+        in order, so the binding before the line counts; a function's local names are local for
+        its whole body, and a function sees its module's names as they end up."""
+        found, target = False, None
+        for bound_line, bound, bound_target in self.bindings:
+            if bound != name:
+                continue
+            if self.kind == "function" or line is None or bound_line <= line:
+                found, target = True, bound_target
+        return found, target
+
+
+def _target_names(node):
+    if isinstance(node, ast.Name):
+        yield node.id
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        for element in node.elts:
+            yield from _target_names(element)
+    elif isinstance(node, ast.Starred):
+        yield from _target_names(node.value)
+
+
+class Binder(ast.NodeVisitor):
+    """Records each scope's bindings; scopes are keyed by their node (the module, a class or a
+    function)."""
+
+    def __init__(self):
+        self.scopes = {}
+        self.current = None
+
+    def _enter(self, node, kind):
+        scope = Scope(kind, self.current)
+        self.scopes[node] = scope
+        return scope
+
+    def visit_Module(self, node):
+        self.current = self._enter(node, "module")
+        self.generic_visit(node)
+
+    def _function(self, node):
+        self.current.bind(node.lineno, node.name)
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        outer = self.current
+        self.current = self._enter(node, "function")
+        arguments = node.args
+        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
+            self.current.bind(node.lineno, arg.arg)
+        for arg in (arguments.vararg, arguments.kwarg):
+            if arg is not None:
+                self.current.bind(node.lineno, arg.arg)
+        for statement in node.body:
+            self.visit(statement)
+        self.current = outer
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node):
+        outer = self.current
+        self.current = self._enter(node, "function")
+        for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
+            self.current.bind(node.lineno, arg.arg)
+        self.visit(node.body)
+        self.current = outer
+
+    def visit_ClassDef(self, node):
+        self.current.bind(node.lineno, node.name)
+        for expression in node.bases + node.keywords + node.decorator_list:
+            self.visit(expression)
+        outer = self.current
+        self.current = self._enter(node, "class")
+        for statement in node.body:
+            self.visit(statement)
+        self.current = outer
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            if alias.asname:
+                self.current.bind(node.lineno, alias.asname, alias.name)
+            else:  # `import torch.serialization` binds `torch`
+                top = alias.name.split(".")[0]
+                self.current.bind(node.lineno, top, top)
+
+    def visit_ImportFrom(self, node):
+        module = node.module if node.level == 0 else None  # relative: not resolved
+        for alias in node.names:
+            name = alias.asname or alias.name
+            self.current.bind(node.lineno, name, f"{module}.{alias.name}" if module else None)
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self.current.bind(node.lineno, node.id)
+
+    def visit_ExceptHandler(self, node):
+        if node.name:
+            self.current.bind(node.lineno, node.name)
+        self.generic_visit(node)
+
+    def visit_Global(self, node):
+        pass  # the names stay the module's
+
+    def visit_comprehension(self, node):
+        self.generic_visit(node)
+
+
+def resolve(expression, scope, line):
+    """The dotted name `expression` (a Name or Attribute chain) refers to, or None."""
+    if isinstance(expression, ast.Attribute):
+        base = resolve(expression.value, scope, line)
+        return f"{base}.{expression.attr}" if base else None
+    if not isinstance(expression, ast.Name):
+        return None
+    at = line
+    while scope is not None:
+        if scope.kind == "class" and at is None:
+            scope = scope.parent  # a method does not see its class body's names
+            continue
+        found, target = scope.lookup(expression.id, at)
+        if found:
+            return target
+        if scope.kind == "function":
+            at = None  # enclosing scopes are seen as they end up
+        scope = scope.parent
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls: each loader call described as README.md's audit section lists.
+
+
+def literal_kind(expression):
+    if isinstance(expression, ast.Constant):
+        if expression.value is True:
+            return "true"
+        if expression.value is False:
+            return "false"
+        if expression.value is None:
+            return "none"
+    return "dynamic"
+
+
+def argument(call, callee, name):
+    """("passed", expression) when `name` is passed by keyword or position, ("dynamic", None)
+    when a *args or **kwargs may pass it, else ("omitted", None)."""
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return "passed", keyword.value
+    index = POSITIONAL.get(callee, {}).get(name)
+    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
+    starred = len(plain) != len(call.args)
+    if index is not None and not starred and index < len(plain):
+        return "passed", plain[index]
+    if any(keyword.arg is None for keyword in call.keywords):
+        return "dynamic", None
+    if index is not None and starred:
+        return "dynamic", None
+    return "omitted", None
+
+
+def weights_only_of(call, callee):
+    how, value = argument(call, callee, "weights_only")
+    return literal_kind(value) if how == "passed" else how
+
+
+class CallFinder(ast.NodeVisitor):
+    def __init__(self, binder, lines):
+        self.binder = binder
+        self.lines = lines
+        self.scope = None
+        self.functions = []  # the qualified name's parts
+        self.withs = []  # (with node) stack, innermost last
+        self.calls = []
+        self.parents = {}
+        self.source = None
+
+    def column(self, node):
+        """1-based, in Unicode code points (SARIF's unicodeCodePoints); ast counts UTF-8 bytes."""
+        if not 0 < node.lineno <= len(self.lines):
+            return node.col_offset + 1
+        prefix = self.lines[node.lineno - 1].encode("utf-8")[: node.col_offset]
+        return len(prefix.decode("utf-8", "replace")) + 1
+
+    def generic_visit(self, node):
+        for child in ast.iter_child_nodes(node):
+            self.parents[child] = node
+        super().generic_visit(node)
+
+    def visit_Module(self, node):
+        self.scope = self.binder.scopes[node]
+        self.generic_visit(node)
+
+    def _scoped(self, node, name):
+        outer = self.scope
+        self.scope = self.binder.scopes[node]
+        self.functions.append(name)
+        self.generic_visit(node)
+        self.functions.pop()
+        self.scope = outer
+
+    def visit_FunctionDef(self, node):
+        self._scoped(node, node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        self._scoped(node, node.name)
+
+    def visit_Lambda(self, node):
+        self._scoped(node, "<lambda>")
+
+    def visit_With(self, node):
+        self.withs.append(node)
+        self.generic_visit(node)
+        self.withs.pop()
+
+    visit_AsyncWith = visit_With
+
+    def visit_Call(self, node):
+        callee = resolve(node.func, self.scope, node.lineno)
+        if callee in LOADERS:
+            self.calls.append((node, callee, self.describe(node, callee)))
+        self.generic_visit(node)
+
+    def safe_globals(self):
+        """The innermost enclosing `with torch.serialization.safe_globals(...)`: its names when
+        they are written out, else {"names": None}."""
+        for block in reversed(self.withs):
+            for item in block.items:
+                manager = item.context_expr
+                if not isinstance(manager, ast.Call):
+                    continue
+                if resolve(manager.func, self.scope, block.lineno) != SAFE_GLOBALS:
+                    continue
+                listed = manager.args[0] if manager.args else None
+                if not isinstance(listed, (ast.List, ast.Tuple)):
+                    return {"names": None}
+                names = []
+                for element in listed.elts:
+                    if isinstance(element, ast.Tuple) and len(element.elts) == 2:
+                        written = element.elts[1]
+                        if isinstance(written, ast.Constant) and isinstance(written.value, str):
+                            names.append(written.value)
+                            continue
+                    names.append(resolve(element, self.scope, block.lineno) or ast.unparse(element))
+                return {"names": names}
+        return None
+
+    def describe(self, node, callee):
+        pickle_module, _ = argument(node, callee, "pickle_module")
+        mmap, _ = argument(node, callee, "mmap")
+        first = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
+        return {
+            "line": node.lineno,
+            "column": self.column(node),
+            "end_line": getattr(node, "end_lineno", None) or node.lineno,
+            "function": ".".join(self.functions) or "<module>",
+            "callee": callee,
+            "weights_only": weights_only_of(node, callee),
+            "pickle_module": pickle_module,
+            "mmap": mmap,
+            "safe_globals": self.safe_globals(),
+            "input": ast.dump(first) if first is not None else None,
+            "code": _one_line(ast.get_source_segment(self.source, node) if self.source else None),
+        }
+
+
+def _one_line(code, limit=200):
+    """The call as written, on one line and bounded, for reports."""
+    if code is None:
+        return None
+    code = " ".join(code.split())
+    return code if len(code) <= limit else code[: limit - 3] + "..."
+
+
+def find_fallbacks(calls, parents):
+    """Marks a call that retries a load on the full unpickler after a weights-only attempt:
+    in an `except` handler of a `try` whose body loads the same input without
+    weights_only=False, or in a loop over weights_only values that holds both True and False."""
+    loaders = {id(node): facts for node, _, facts in calls}
+    for node, _, facts in calls:
+        facts["fallback"] = None
+        child, parent = node, parents.get(node)
+        while parent is not None:
+            if isinstance(parent, ast.ExceptHandler):
+                attempt = _attempt_in(parents.get(parent), loaders, facts)
+                if attempt and facts["weights_only"] != "true":
+                    facts["fallback"] = {"kind": "except", "attempt_line": attempt["line"]}
+                    break
+            if isinstance(parent, (ast.For, ast.AsyncFor)) and child is not parent.iter:
+                if _loops_over_both(parent, node):
+                    facts["fallback"] = {"kind": "retry", "attempt_line": node.lineno}
+                    break
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                break
+            child, parent = parent, parents.get(parent)
+    for _, _, facts in calls:
+        del facts["input"]
+
+
+def _attempt_in(try_node, loaders, facts):
+    if not isinstance(try_node, ast.Try) and type(try_node).__name__ != "TryStar":
+        return None
+    for statement in try_node.body:
+        for inner in ast.walk(statement):
+            attempt = loaders.get(id(inner))
+            if attempt and attempt["weights_only"] != "false" and attempt["input"] == facts["input"]:
+                return attempt
+    return None
+
+
+def _loops_over_both(loop, call):
+    """`for flag in (True, False): torch.load(..., weights_only=flag)`."""
+    if not isinstance(loop.target, ast.Name) or not isinstance(loop.iter, (ast.Tuple, ast.List)):
+        return False
+    values = {literal_kind(element) for element in loop.iter.elts}
+    if not {"true", "false"} <= values:
+        return False
+    for keyword in call.keywords:
+        if keyword.arg == "weights_only" and isinstance(keyword.value, ast.Name):
+            return keyword.value.id == loop.target.id
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def audit_file(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except PermissionError:
+        return {"status": "error", "parsed": False,
+                "error": "cannot read: the sandbox user (nobody) may not read it; make it and its "
+                         "directories world-readable, or audit a readable copy"}
+    except OSError as error:
+        return {"status": "error", "error": f"cannot read: {error.strerror}", "parsed": False}
+    if not MAY_NAME_A_LOADER.search(data):
+        return {"status": "ok", "parsed": False, "calls": []}
+    try:
+        tree = ast.parse(data, filename=path)
+        source = importlib.util.decode_source(data)
+    except SyntaxError as error:
+        where = f"line {error.lineno}: " if error.lineno else ""
+        return {"status": "error", "error": f"{where}{error.msg}", "parsed": False}
+    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as error:
+        return {"status": "error", "error": f"{type(error).__name__}: {error}", "parsed": False}
+    binder = Binder()
+    binder.visit(tree)
+    finder = CallFinder(binder, source.splitlines())
+    finder.source = source
+    finder.visit(tree)
+    find_fallbacks(finder.calls, finder.parents)
+    return {"status": "ok", "parsed": True, "calls": [facts for _, _, facts in finder.calls]}
+
+
+def audit_files(paths):
+    results = []
+    for path in paths:
+        try:
+            results.append(audit_file(path))
+        except Exception as error:  # noqa: BLE001 - one file's fault is that file's error
+            results.append({"status": "error", "error": f"{type(error).__name__}: {error}",
+                            "parsed": False})
+    return results
+
+
+def audit_in_parallel(paths, jobs):
+    """Splits the files over `jobs` forked children (no multiprocessing: its locks need a
+    /dev/shm the sandbox may not have); each sends its share back as JSON through a pipe."""
+    if jobs <= 1 or len(paths) < 2:
+        return audit_files(paths)
+    shares = [list(range(i, len(paths), jobs)) for i in range(jobs)]
+    children = []
+    for share in shares:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            data = json.dumps(protocol.valid_text(audit_files([paths[i] for i in share]))).encode()
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+            os._exit(0)
+        os.close(write_end)
+        children.append((pid, read_end, share))
+    results = [None] * len(paths)
+    for pid, read_end, share in children:
+        with os.fdopen(read_end, "rb") as source:
+            data = source.read()
+        os.waitpid(pid, 0)
+        answers = json.loads(data) if data else []
+        for position, index in enumerate(share):
+            results[index] = answers[position] if position < len(answers) else {
+                "status": "error", "error": "the audit of this file did not finish",
+                "parsed": False}
+    return results
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        request = json.load(handle)
+    paths = [path_argument(value) for value in request["files"]]
+    results = audit_in_parallel(paths, int(request.get("jobs") or os.cpu_count() or 1))
+    for index, result in enumerate(results):
+        result["index"] = index
+    with open(sys.argv[2], "w", encoding="utf-8") as out:
+        json.dump(protocol.valid_text({"files": results}), out)
+    protocol.send({"audited": len(results)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+#include "audit/audit_job.h"
+
+#include "envs/resources.h"
+#include "probes/worker.h"
+#include "util/json_file.h"
+#include "util/output_file.h"
+#include "util/scratch_dir.h"
+#include "util/text.h"
+#include "util/utf8.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fmt/core.h>
+#include <map>
+#include <thread>
+
+namespace loadmatrix {
+
+Expected<std::string> assumed_variable(const std::vector<std::string>& settings) {
+  std::string variable;
+  for (const auto& setting : settings) {
+    auto equals = setting.find('=');
+    std::string name = setting.substr(0, equals);
+    if (equals == std::string::npos || (name != kForceWeightsOnly && name != kForceNoWeightsOnly)) {
+      return Error{fmt::format("--assume-env {}: expected {}=VALUE or {}=VALUE", setting,
+                               kForceWeightsOnly, kForceNoWeightsOnly)};
+    }
+    // The values torch.serialization reads as set (its `true_values`).
+    std::string value = setting.substr(equals + 1);
+    if (value != "1" && value != "y" && value != "yes" && value != "true") {
+      continue;
+    }
+    std::string key = name + "=1";
+    if (!variable.empty() && variable != key) {
+      return Error{"--assume-env: one TORCH_FORCE_* variable at a time (the envs measured each "
+                   "alone)"};
+    }
+    variable = key;
+  }
+  return variable;
+}
+
+namespace {
+
+// Python versions as numbers, to find the newest interpreter: "3.14.10" > "3.9.2".
+std::vector<int> version_numbers(const std::string& version) {
+  std::vector<int> numbers;
+  int current = 0;
+  bool digits = false;
+  for (char c : version) {
+    if (c >= '0' && c <= '9') {
+      current = current * 10 + (c - '0');
+      digits = true;
+    } else if (c == '.') {
+      numbers.push_back(current);
+      current = 0;
+      digits = false;
+    } else {
+      break;
+    }
+  }
+  if (digits) {
+    numbers.push_back(current);
+  }
+  return numbers;
+}
+
+// The newest Python parses the newest syntax (match, except*, type statements) and all the old.
+const Environment& parser_env(const std::vector<Environment>& envs) {
+  return *std::max_element(envs.begin(), envs.end(), [](const auto& a, const auto& b) {
+    return version_numbers(a.fingerprint().python) < version_numbers(b.fingerprint().python);
+  });
+}
+
+struct ParserRun {
+  Json files; // audit_calls.py's "files", or null when it did not finish
+  std::string error;
+};
+
+// Runs audit_calls.py over the readable inputs, each root mounted read-only.
+ParserRun run_parser(const Environment& env, const std::vector<AuditedFile>& files,
+                     const std::vector<size_t>& readable, size_t jobs, ProcessRunner& runner) {
+  auto scratch = ScratchDir::create("loadmatrix-audit");
+  if (!scratch) {
+    return {nullptr, scratch.error().message};
+  }
+  SandboxCommand command;
+  SandboxMount runtime = env.sandbox.place(resources().runtime_dir, "runtime", false);
+  SandboxMount work = env.sandbox.place(scratch->path(), "audit", true);
+  command.mounts = {runtime, work};
+  std::map<std::filesystem::path, SandboxMount> roots;
+  Json paths = Json::array();
+  for (size_t index : readable) {
+    const InputFile& input = files[index].input;
+    auto [mount, added] = roots.try_emplace(input.root);
+    if (added) {
+      mount->second = env.sandbox.place(input.root, fmt::format("src{}", roots.size() - 1), false);
+      command.mounts.push_back(mount->second);
+    }
+    paths.push_back(protocol_path(mount->second.inside / input.relative));
+  }
+  Json request = {{"files", paths},
+                  {"jobs", jobs ? jobs : std::max(1u, std::thread::hardware_concurrency())}};
+  // The parser runs as the sandbox user: the directory is handed to it, the request made
+  // readable (the rest of the host stays closed to it).
+  make_sandbox_writable(scratch->path());
+  if (auto written = write_output_file(scratch->path() / "request.json", request.dump());
+      !written) {
+    return {nullptr, written.error().message};
+  }
+  std::filesystem::permissions(
+      scratch->path() / "request.json",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+          std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  command.argv = {env.python, (runtime.inside / "audit_calls.py").string(),
+                  (work.inside / "request.json").string(), (work.inside / "result.json").string()};
+  command.timeout = std::chrono::seconds(120 + readable.size() / 10);
+  ProcessResult result = env.sandbox.run(runner, command);
+  auto text = read_text_file(scratch->path() / "result.json");
+  if (!text) {
+    return {nullptr, fmt::format("the parser in env {} did not finish ({}): {}", env.spec.name,
+                                 result.describe(), last_lines(result.stderr_text, 4))};
+  }
+  auto parsed = parse_foreign_json(*text, "audit_calls.py result");
+  if (!parsed || !parsed->is_object() || !(*parsed)["files"].is_array()) {
+    return {nullptr, "the parser's result is not {\"files\": [...]}"};
+  }
+  return {std::move((*parsed)["files"]), ""};
+}
+
+// One file's answer from the parser into `file` and `calls`; a malformed answer is the file's
+// error.
+void take_answer(const Json& answer, size_t index, AuditedFile& file,
+                 std::vector<CallSite>& calls) {
+  if (!answer.is_object()) {
+    file.ok = false;
+    file.error = "the parser gave no answer for this file";
+    return;
+  }
+  file.ok = answer.value("status", "") == "ok";
+  file.parsed = answer.value("parsed", false);
+  if (!file.ok) {
+    auto error = answer.find("error");
+    file.error = error != answer.end() && error->is_string() ? valid_utf8(error->get<std::string>())
+                                                             : "the parser failed on this file";
+    return;
+  }
+  auto found = answer.find("calls");
+  if (found == answer.end() || !found->is_array()) {
+    return;
+  }
+  std::vector<CallSite> parsed;
+  for (const auto& call : *found) {
+    auto site = CallSite::from_json(call, index);
+    if (!site) {
+      file.ok = false;
+      file.error = "the parser's answer: " + site.error().message;
+      return;
+    }
+    parsed.push_back(std::move(*site));
+  }
+  std::move(parsed.begin(), parsed.end(), std::back_inserter(calls));
+}
+
+} // namespace
+
+AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs,
+                      ProcessRunner& runner, const AuditLog& log) {
+  auto started = std::chrono::steady_clock::now();
+  AuditResult result;
+  result.variable = assumed_variable(request.assume_env).value_or_throw();
+  result.envs = std::move(envs);
+  auto python = [](std::string_view name) { return name.ends_with(".py"); };
+  std::vector<size_t> readable;
+  for (auto& input : collect_input_files(request.paths, python)) {
+    AuditedFile file{std::move(input), true, {}, false};
+    if (!file.input.error.empty() || !file.input.skipped.empty()) {
+      file.ok = false;
+      file.error = file.input.error.empty() ? file.input.skipped : file.input.error;
+    } else {
+      readable.push_back(result.files.size());
+    }
+    result.files.push_back(std::move(file));
+  }
+  if (result.envs.empty()) {
+    throw FatalError("audit parses with an env's Python: no env of the selection is provisioned "
+                     "(loadmatrix envs provision)");
+  }
+  const Environment& parser = parser_env(result.envs);
+  result.parser_env = parser.spec.name;
+  std::vector<CallSite> sites;
+  if (!readable.empty()) {
+    ParserRun run = run_parser(parser, result.files, readable, request.jobs, runner);
+    for (size_t position = 0; position < readable.size(); ++position) {
+      AuditedFile& file = result.files[readable[position]];
+      if (run.files.is_null()) {
+        file.ok = false;
+        file.error = run.error;
+        continue;
+      }
+      const Json& answer = position < run.files.size() ? run.files[position] : Json(nullptr);
+      take_answer(answer, readable[position], file, sites);
+    }
+  }
+  for (auto& site : sites) {
+    AuditedCall call{std::move(site), {}, {}};
+    std::vector<AuditEnv> views;
+    for (const auto& env : result.envs) {
+      const Fingerprint& fingerprint = env.fingerprint();
+      const auto& facts = fingerprint.loader_calls;
+      CallEffect effect = call_effect(call.site, facts ? &*facts : nullptr, result.variable,
+                                      fingerprint.has_safe_globals);
+      call.effects.push_back(effect);
+      views.push_back({env.spec.name, fingerprint.torch, facts ? &*facts : nullptr,
+                       fingerprint.has_add_safe_globals, fingerprint.has_safe_globals, effect});
+    }
+    call.findings = audit_findings(call.site, views, result.variable);
+    result.calls.push_back(std::move(call));
+  }
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  log(fmt::format("audit: {} file(s), {} call site(s) in {:.2f} s (parsed with {}'s Python)",
+                  result.files.size(), result.calls.size(), result.seconds, result.parser_env));
+  return result;
+}
+
+AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log) {
+  // The settings are checked before any env is opened or built.
+  assumed_variable(request.audit.assume_env).value_or_throw();
+  EnvSelection selection =
+      select_envs(request.matrix, request.env_dir, request.envs, request.provisioning, runner, log);
+  AuditJobResult job;
+  job.missing = std::move(selection.missing);
+  job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
+  return job;
+}
+
+bool has_findings(const AuditResult& result) {
+  return std::any_of(result.calls.begin(), result.calls.end(),
+                     [](const AuditedCall& call) { return !call.findings.empty(); });
+}
+
+Json audit_json(const AuditJobResult& job) {
+  const AuditResult& result = job.result;
+  Json envs = Json::array();
+  for (const auto& env : result.envs) {
+    envs.push_back(env_summary(env));
+  }
+  Json files = Json::array();
+  for (const auto& file : result.files) {
+    Json entry = {{"path", file.input.display},
+                  {"status", file.ok ? "ok" : "error"},
+                  {"parsed", file.parsed}};
+    entry["error"] = file.ok ? Json(nullptr) : Json(file.error);
+    files.push_back(std::move(entry));
+  }
+  Json calls = Json::array();
+  for (const auto& call : result.calls) {
+    const CallSite& site = call.site;
+    Json entry = {{"path", result.files[site.file].input.display},
+                  {"line", site.line},
+                  {"column", site.column},
+                  {"end_line", site.end_line},
+                  {"function", site.function},
+                  {"callee", site.callee},
+                  {"code", site.code},
+                  {"weights_only", written_weights_only_name(site.weights_only)},
+                  {"pickle_module", argument_use_name(site.pickle_module)},
+                  {"mmap", argument_use_name(site.mmap)}};
+    entry["safe_globals"] = !site.in_safe_globals ? Json(nullptr)
+                            : site.safe_globals   ? Json{{"names", *site.safe_globals}}
+                                                  : Json{{"names", nullptr}};
+    entry["fallback"] = site.fallback ? Json{{"kind", site.fallback->kind},
+                                             {"attempt_line", site.fallback->attempt_line}}
+                                      : Json(nullptr);
+    Json findings = Json::array();
+    for (const auto& finding : call.findings) {
+      findings.push_back({{"rule", finding.rule},
+                          {"message", finding.message},
+                          {"suggestion", finding.suggestion}});
+    }
+    entry["findings"] = std::move(findings);
+    Json results = Json::array();
+    for (size_t i = 0; i < result.envs.size(); ++i) {
+      results.push_back({{"env", result.envs[i].spec.name},
+                         {"effective", call_outcome_name(call.effects[i].effective)},
+                         {"reason", call.effects[i].reason}});
+    }
+    entry["results"] = std::move(results);
+    calls.push_back(std::move(entry));
+  }
+  Json rules = Json::array();
+  for (const auto& rule : audit_rules()) {
+    rules.push_back({{"id", rule.id},
+                     {"name", rule.name},
+                     {"description", rule.description},
+                     {"level", rule.level}});
+  }
+  return {{"schema", kAuditSchema},         {"envs", std::move(envs)},
+          {"missing_envs", job.missing},    {"parser_env", result.parser_env},
+          {"assume_env", result.variable},  {"files", std::move(files)},
+          {"call_sites", std::move(calls)}, {"rules", std::move(rules)},
+          {"seconds", result.seconds}};
+}
+
+} // namespace loadmatrix

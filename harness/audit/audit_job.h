@@ -1,0 +1,87 @@
+// `loadmatrix audit` minus the CLI: the Python files under the paths, their torch loader call
+// sites found by cases/runtime/audit_calls.py in an env's sandbox (nothing of the code is
+// imported or run), and for each call site what it does in every env of the matrix, the
+// findings and their suggested changes.
+#pragma once
+
+#include "audit/audit_rules.h"
+#include "audit/call_effect.h"
+#include "audit/call_site.h"
+#include "envs/env_selection.h"
+#include "envs/environment.h"
+#include "util/input_files.h"
+#include "util/process.h"
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace loadmatrix {
+
+inline constexpr const char* kAuditSchema = "loadmatrix.audit/1";
+
+// The TORCH_FORCE_* setting `--assume-env VAR=VALUE` asks for, as the envs' facts key it: ""
+// (none; a value torch does not read as true, such as 0) or "VAR=1". An error for a variable
+// the audit does not know, or for both at once (each was measured alone).
+Expected<std::string> assumed_variable(const std::vector<std::string>& settings);
+
+struct AuditedFile {
+  InputFile input;
+  bool ok = true;      // false: "error" says why; the audit went on with the other files
+  std::string error;   // "line 3: invalid syntax", "a FIFO: not opened", ...
+  bool parsed = false; // false for a file that cannot name a loader (never spells `load`)
+};
+
+struct AuditedCall {
+  CallSite site;
+  std::vector<CallEffect> effects; // per env, in AuditResult::envs' order
+  std::vector<Finding> findings;
+};
+
+struct AuditResult {
+  std::vector<Environment> envs;
+  std::string parser_env; // whose Python parsed the files
+  std::string variable;   // the assumed TORCH_FORCE_* setting, "" for none
+  std::vector<AuditedFile> files;
+  std::vector<AuditedCall> calls; // in file order, then source order
+  double seconds = 0;
+};
+
+struct AuditRequest {
+  std::vector<std::filesystem::path> paths;
+  std::vector<std::string> assume_env; // VAR=VALUE
+  size_t jobs = 0;                     // parser processes; 0: one per core
+};
+
+struct AuditJobRequest {
+  std::filesystem::path matrix;
+  std::filesystem::path env_dir;
+  std::vector<std::string> envs; // of the matrix; empty: all
+  EnvProvisioning provisioning = EnvProvisioning::kUseExisting;
+  AuditRequest audit;
+};
+
+struct AuditJobResult {
+  AuditResult result;
+  std::vector<std::string> missing; // envs of the selection that are not provisioned
+};
+
+using AuditLog = std::function<void(const std::string&)>;
+
+// Throws FatalError when no env of the selection is provisioned (one must parse) or a setting
+// is bad; a file that cannot be read or parsed is that file's error.
+AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log);
+
+// The files' and call sites' analysis with the envs already open: what audit_job runs.
+AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs,
+                      ProcessRunner& runner, const AuditLog& log);
+
+// audit.json: {"schema", "envs", "parser_env", "assume_env", "missing_envs", "files", "call_sites",
+// "rules", "seconds"}; README.md ("Auditing loading code") lists every field.
+Json audit_json(const AuditJobResult& job);
+
+// Whether any call site has a finding: audit's exit status 1.
+bool has_findings(const AuditResult& result);
+
+} // namespace loadmatrix

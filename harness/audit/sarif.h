@@ -1,0 +1,23 @@
+// The audit as SARIF 2.1.0 (OASIS, sarif-v2.1.0-os), the format code-scanning UIs (GitHub,
+// Azure DevOps, VS Code's SARIF viewer) read: one result per finding, at its call site, the
+// rules as the driver's reportingDescriptors, and each file the audit could not read or parse
+// as a tool execution notification. Validated by Microsoft's SARIF multitool in the tests.
+#pragma once
+
+#include "audit/audit_job.h"
+#include "util/json_file.h"
+
+#include <filesystem>
+#include <string>
+
+namespace loadmatrix {
+
+// `base`: a file under it gets a relative URI against uriBaseId SRCROOT (= base), which is what
+// code scanning matches against a repository; any other gets an absolute file:// URI. Both are
+// made from the path's bytes, percent-encoded.
+Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base);
+
+// RFC 3986: every byte outside the unreserved set and "/" percent-encoded.
+std::string uri_path(const std::string& bytes);
+
+} // namespace loadmatrix

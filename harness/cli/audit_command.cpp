@@ -1,0 +1,127 @@
+// loadmatrix audit PATH...: the torch loader call sites in a maintainer's Python code, what each
+// does on every env of the matrix, and the change that makes it right on all of them.
+#include "audit/audit_job.h"
+#include "audit/audit_table.h"
+#include "audit/sarif.h"
+#include "cli/cli.h"
+#include "util/text.h"
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+namespace loadmatrix {
+
+namespace {
+
+struct AuditArgs {
+  std::vector<std::string> paths;
+  std::vector<std::string> envs;
+  std::vector<std::string> assume_env;
+  bool provision = false;
+  std::string json;
+  std::string sarif;
+  std::string out;
+  size_t jobs = 0;
+};
+
+AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& args) {
+  AuditJobRequest job;
+  job.matrix = options.matrix_path();
+  job.env_dir = EnvCache::resolve_dir(options.env_dir);
+  job.envs = args.envs;
+  job.provisioning =
+      args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
+  for (const auto& path : args.paths) {
+    job.audit.paths.emplace_back(path);
+  }
+  job.audit.assume_env = args.assume_env;
+  job.audit.jobs = args.jobs;
+  return job;
+}
+
+// 3: nothing to audit; 1: a finding; 2: a file could not be audited; else 0.
+int audit_exit_status(const AuditResult& result, const AuditArgs& args) {
+  if (result.files.empty()) {
+    std::cerr << "loadmatrix: no Python files found under " << join(args.paths, ", ") << "\n";
+    return kExitNothingScanned;
+  }
+  if (has_findings(result)) {
+    return kExitRegressions;
+  }
+  for (const auto& file : result.files) {
+    if (!file.ok) {
+      return kExitHarnessError;
+    }
+  }
+  return kExitOk;
+}
+
+int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
+  std::optional<OutputTarget> json_target;
+  std::optional<OutputTarget> sarif_target;
+  if (!args.json.empty()) {
+    json_target = require_output_file(args.json);
+  }
+  if (!args.sarif.empty()) {
+    sarif_target = require_output_file(args.sarif);
+  }
+  if (!args.out.empty()) {
+    require_output_dir(args.out);
+  }
+  bool to_stdout = (json_target && json_target->kind == OutputTarget::Kind::standard_output) ||
+                   (sarif_target && sarif_target->kind == OutputTarget::Kind::standard_output);
+  std::ostream& out = to_stdout ? std::cerr : std::cout;
+  AuditJobResult job = audit_job(audit_request(options, args), system_runner(),
+                                 [&](const std::string& line) { log_progress(options, line); });
+  std::string document = audit_json(job).dump(1);
+  std::string sarif = audit_sarif(job, std::filesystem::current_path()).dump(1);
+  if (json_target) {
+    write_output(*json_target, document + "\n").value_or_throw();
+  }
+  if (sarif_target) {
+    write_output(*sarif_target, sarif + "\n").value_or_throw();
+  }
+  if (!args.out.empty()) {
+    write_output_file(std::filesystem::path(args.out) / "audit.json", document + "\n")
+        .value_or_throw();
+    write_output_file(std::filesystem::path(args.out) / "audit.sarif", sarif + "\n")
+        .value_or_throw();
+  }
+  out << render_audit_table(job.result);
+  return audit_exit_status(job.result, args);
+}
+
+} // namespace
+
+void add_audit_command(CLI::App& app, GlobalOptions& options) {
+  auto args = std::make_shared<AuditArgs>();
+  CLI::App* audit = app.add_subcommand(
+      "audit", "Where this Python code calls torch's loaders, what each call does on every "
+               "torch version, and the change that makes it right on all of them");
+  audit->add_option("paths", args->paths, "Python files and directories (walked for *.py)")
+      ->required();
+  audit->add_option("--envs", args->envs, "Only these envs of the matrix")->delimiter(',');
+  audit
+      ->add_option("--assume-env", args->assume_env,
+                   "Audit as if this variable were set (TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 or "
+                   "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1)")
+      ->check([](const std::string& setting) {
+        auto checked = assumed_variable({setting});
+        return checked ? std::string() : checked.error().message;
+      });
+  audit->add_flag("--provision", args->provision, "Build envs that do not exist yet");
+  audit->add_option("--json", args->json,
+                    "Write the audit (loadmatrix.audit/1) to this file (-: standard output)");
+  audit->add_option("--sarif", args->sarif, "Write SARIF 2.1.0 to this file (-: standard output)");
+  audit->add_option("--out", args->out, "Write audit.json and audit.sarif here");
+  audit->add_option("--jobs", args->jobs, "Parser processes (default: one per core)");
+  audit->callback([&options, args] {
+    if (auto both = assumed_variable(args->assume_env); !both) {
+      throw CLI::ValidationError("--assume-env", both.error().message);
+    }
+    options.exit_code = audit_from_flags(options, *args);
+  });
+}
+
+} // namespace loadmatrix
