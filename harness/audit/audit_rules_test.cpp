@@ -1,0 +1,140 @@
+#include "audit/audit_rules.h"
+
+#include <gtest/gtest.h>
+
+using namespace loadmatrix;
+
+namespace {
+
+// bookworm-like (1.13: full by default, no mmap, no add_safe_globals) and trixie-like (2.6).
+// A "bullseye"-like torch (1.7: no weights_only at all) is made by `no_weights_only`.
+LoaderFacts facts(bool weights_only_default, bool knows_mmap, bool knows_weights_only = true) {
+  LoaderFacts out;
+  for (std::string written : {"omitted", "true", "false", "none"}) {
+    for (bool pickle_module : {false, true}) {
+      for (bool mmap : {false, true}) {
+        MeasuredEffect effect;
+        if ((mmap && !knows_mmap) || (written != "omitted" && !knows_weights_only)) {
+          effect = {LoadEffect::error, "TypeError: load() got an unexpected keyword argument"};
+        } else if (written == "true") {
+          effect = {LoadEffect::weights_only, ""};
+        } else if (written == "false" || pickle_module) {
+          effect = {LoadEffect::full, ""};
+        } else {
+          effect = {weights_only_default ? LoadEffect::weights_only : LoadEffect::full, ""};
+        }
+        out.by_variable[""]["torch.load"][loader_form(written, pickle_module, mmap)] = effect;
+      }
+    }
+  }
+  return out;
+}
+
+struct Matrix {
+  LoaderFacts bullseye = facts(false, false, false);
+  LoaderFacts bookworm = facts(false, false);
+  LoaderFacts trixie = facts(true, true);
+
+  std::vector<AuditEnv> envs(const CallSite& site, bool with_bullseye = false) const {
+    std::vector<AuditEnv> out;
+    if (with_bullseye) {
+      out.push_back(
+          {"bullseye", "1.7.1", &bullseye, false, false, call_effect(site, &bullseye, "")});
+    }
+    out.push_back(
+        {"bookworm", "1.13.1", &bookworm, false, false, call_effect(site, &bookworm, "")});
+    out.push_back({"trixie", "2.6.0", &trixie, true, true, call_effect(site, &trixie, "")});
+    return out;
+  }
+};
+
+CallSite call(const std::string& code, WrittenWeightsOnly weights_only) {
+  CallSite site;
+  site.callee = "torch.load";
+  site.code = code;
+  site.weights_only = weights_only;
+  return site;
+}
+
+std::vector<std::string> rules(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& finding : findings) {
+    out.push_back(finding.rule);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST(AuditRulesTest, TheModuleUtilsLineIsTheDefaultFlipWithAFixForEveryEnv) {
+  Matrix matrix;
+  CallSite site = call("torch.load(buffer)", WrittenWeightsOnly::omitted);
+  auto findings = audit_findings(site, matrix.envs(site), "");
+  ASSERT_EQ(rules(findings), std::vector<std::string>{"LMA001"});
+  EXPECT_NE(findings[0].message.find("full unpickler on bookworm (1.13.1)"), std::string::npos);
+  EXPECT_NE(findings[0].message.find("weights-only unpickler on trixie (2.6.0)"),
+            std::string::npos);
+  EXPECT_NE(findings[0].suggestion.find("`torch.load(buffer, weights_only=False)`"),
+            std::string::npos);
+  // add_safe_globals is offered only where it exists.
+  EXPECT_NE(findings[0].suggestion.find("not on bookworm (1.13.1)"), std::string::npos);
+}
+
+TEST(AuditRulesTest, ATorchWithoutWeightsOnlyGetsTheSignatureGuardedFormNotATypeError) {
+  Matrix matrix;
+  CallSite site = call("torch.load(buffer)", WrittenWeightsOnly::omitted);
+  std::string suggestion = suggested_call(site, matrix.envs(site, true), "False", "");
+  EXPECT_EQ(suggestion,
+            "`load_kwargs = {key: value for key, value in {\"weights_only\": False}.items() if key "
+            "in inspect.signature(torch.load).parameters}` then `torch.load(buffer, "
+            "**load_kwargs)` (bullseye (1.7.1) lacks what it drops; checked against the measured "
+            "loaders of bullseye, bookworm, trixie)");
+  // The plain keyword where every env knows it.
+  EXPECT_EQ(suggested_call(site, matrix.envs(site), "False", ""),
+            "`torch.load(buffer, weights_only=False)` (checked against the measured loaders of "
+            "bookworm, trixie)");
+}
+
+TEST(AuditRulesTest, AnExplicitArgumentSomeTorchLacksIsFoundAndGuarded) {
+  Matrix matrix;
+  CallSite site = call("torch.load(f, mmap=True, weights_only=True)", WrittenWeightsOnly::true_);
+  site.mmap = ArgumentUse::passed;
+  auto findings = audit_findings(site, matrix.envs(site), "");
+  ASSERT_EQ(rules(findings), std::vector<std::string>{"LMA004"});
+  EXPECT_NE(findings[0].message.find("raises on bookworm (1.13.1)"), std::string::npos);
+  EXPECT_NE(findings[0].suggestion.find("{\"mmap\": True}"), std::string::npos);
+  EXPECT_NE(findings[0].suggestion.find("`torch.load(f, weights_only=True, **load_kwargs)`"),
+            std::string::npos);
+}
+
+TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRule) {
+  Matrix matrix;
+  CallSite retry = call("torch.load(path, weights_only=False)", WrittenWeightsOnly::false_);
+  retry.fallback = Fallback{"except", 10};
+  EXPECT_EQ(rules(audit_findings(retry, matrix.envs(retry), "")),
+            (std::vector<std::string>{"LMA002", "LMA005"}));
+
+  CallSite custom = call("torch.load(f, pickle_module=pickle)", WrittenWeightsOnly::omitted);
+  custom.pickle_module = ArgumentUse::passed;
+  auto findings = audit_findings(custom, matrix.envs(custom), "");
+  EXPECT_EQ(rules(findings), (std::vector<std::string>{"LMA003", "LMA007"}));
+  EXPECT_NE(findings[0].message.find("trixie (2.6.0)"), std::string::npos);
+  EXPECT_EQ(findings[0].message.find("bookworm"), std::string::npos);
+
+  CallSite dynamic = call("torch.load(f, weights_only=flag)", WrittenWeightsOnly::dynamic);
+  EXPECT_EQ(rules(audit_findings(dynamic, matrix.envs(dynamic), "")),
+            std::vector<std::string>{"LMA006"});
+
+  CallSite safe = call("torch.load(f, weights_only=True)", WrittenWeightsOnly::true_);
+  EXPECT_TRUE(audit_findings(safe, matrix.envs(safe), "").empty());
+}
+
+TEST(AuditRulesTest, EveryRuleHasAStableIdNameAndLevel) {
+  const auto& all = audit_rules();
+  ASSERT_EQ(all.size(), 7u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(std::string(all[i].id), "LMA00" + std::to_string(i + 1));
+    std::string level = all[i].level;
+    EXPECT_TRUE(level == "error" || level == "warning" || level == "note") << level;
+  }
+}
