@@ -8,9 +8,9 @@ code is imported or run. RESULT.json gets {"files": [{"index", "status": "ok"|"e
 more than a captured stdout holds); one protocol line says how many files were audited.
 README.md ("Auditing loading code") documents a call's fields.
 
-A file that never spells `load`, `load_url` or `load_state_dict_from_url` as a word cannot name
-a torch loader (an import, an attribute and an alias all spell it), so it is read but not
-parsed ("parsed": false): most of a large codebase, and most of the time an audit would take.
+A file that never calls `load`, `load_url` or `load_state_dict_from_url` nor imports one under
+another name cannot hold a call this resolver finds, so it is read but not parsed ("parsed":
+false): most of a large codebase, and most of the time an audit would take.
 """
 
 import ast
@@ -38,7 +38,13 @@ POSITIONAL = {
     "torch.utils.model_zoo.load_url": {"weights_only": 6},
 }
 SAFE_GLOBALS = "torch.serialization.safe_globals"
-MAY_NAME_A_LOADER = re.compile(rb"\b(?:load|load_url|load_state_dict_from_url)\b")
+LOADER_NAMES = {"load", "load_url", "load_state_dict_from_url"}
+# What a file must contain for the resolver below to find a call in it: a loader's name called
+# (`torch.load(`, `load (`) or imported under another name (`load as tload`). Nothing else can
+# resolve to a loader (an assignment such as `tl = torch.load` is not followed), so a file
+# without either is not parsed.
+MAY_CALL_A_LOADER = re.compile(
+    rb"\b(?:load|load_url|load_state_dict_from_url)(?:\s*\(|\s+as\s)")
 
 
 def path_argument(value):
@@ -59,19 +65,17 @@ class Scope:
     def __init__(self, kind, parent):
         self.kind = kind  # "module", "class" or "function"
         self.parent = parent
-        self.bindings = []
+        self.bindings = {}  # name -> [(line, target)], in source order
 
     def bind(self, line, name, target=None):
-        self.bindings.append((line, name, target))
+        self.bindings.setdefault(name, []).append((line, target))
 
     def lookup(self, name, line):
         """(found, target) for `name` used at `line` in this scope. Module and class bodies run
         in order, so the binding before the line counts; a function's local names are local for
         its whole body, and a function sees its module's names as they end up."""
         found, target = False, None
-        for bound_line, bound, bound_target in self.bindings:
-            if bound != name:
-                continue
+        for bound_line, bound_target in self.bindings.get(name, ()):
             if self.kind == "function" or line is None or bound_line <= line:
                 found, target = True, bound_target
         return found, target
@@ -94,6 +98,11 @@ class Binder(ast.NodeVisitor):
     def __init__(self):
         self.scopes = {}
         self.current = None
+        self.functions = []  # the enclosing function's qualified name, in parts
+        self.withs = []  # the enclosing `with` statements, innermost last
+        # Calls that may be a loader's, with what resolving and describing them needs: the
+        # bindings are complete only after the walk (a function sees names bound after it).
+        self.candidates = []  # (call, scope, function name, with statements)
 
     def _enter(self, node, kind):
         scope = Scope(kind, self.current)
@@ -104,12 +113,25 @@ class Binder(ast.NodeVisitor):
         self.current = self._enter(node, "module")
         self.generic_visit(node)
 
+    def _outer_parts(self, arguments):
+        """Defaults and annotations are evaluated in the enclosing scope."""
+        for default in arguments.defaults + [d for d in arguments.kw_defaults if d is not None]:
+            self.visit(default)
+        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs + [
+                arguments.vararg, arguments.kwarg]:
+            if arg is not None and arg.annotation is not None:
+                self.visit(arg.annotation)
+
     def _function(self, node):
         self.current.bind(node.lineno, node.name)
         for decorator in node.decorator_list:
             self.visit(decorator)
+        self._outer_parts(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
         outer = self.current
         self.current = self._enter(node, "function")
+        self.functions.append(node.name)
         arguments = node.args
         for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
             self.current.bind(node.lineno, arg.arg)
@@ -118,17 +140,21 @@ class Binder(ast.NodeVisitor):
                 self.current.bind(node.lineno, arg.arg)
         for statement in node.body:
             self.visit(statement)
+        self.functions.pop()
         self.current = outer
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
 
     def visit_Lambda(self, node):
+        self._outer_parts(node.args)
         outer = self.current
         self.current = self._enter(node, "function")
+        self.functions.append("<lambda>")
         for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
             self.current.bind(node.lineno, arg.arg)
         self.visit(node.body)
+        self.functions.pop()
         self.current = outer
 
     def visit_ClassDef(self, node):
@@ -137,8 +163,10 @@ class Binder(ast.NodeVisitor):
             self.visit(expression)
         outer = self.current
         self.current = self._enter(node, "class")
+        self.functions.append(node.name)
         for statement in node.body:
             self.visit(statement)
+        self.functions.pop()
         self.current = outer
 
     def visit_Import(self, node):
@@ -166,6 +194,20 @@ class Binder(ast.NodeVisitor):
 
     def visit_Global(self, node):
         pass  # the names stay the module's
+
+    def visit_With(self, node):
+        self.withs.append(node)
+        self.generic_visit(node)
+        self.withs.pop()
+
+    visit_AsyncWith = visit_With
+
+    def visit_Call(self, node):
+        func = node.func
+        if (type(func) is ast.Attribute and func.attr in LOADER_NAMES) or type(func) is ast.Name:
+            self.candidates.append((node, self.current, ".".join(self.functions) or "<module>",
+                                    tuple(self.withs)))
+        self.generic_visit(node)
 
     def visit_comprehension(self, node):
         self.generic_visit(node)
@@ -230,16 +272,26 @@ def weights_only_of(call, callee):
     return literal_kind(value) if how == "passed" else how
 
 
-class CallFinder(ast.NodeVisitor):
-    def __init__(self, binder, lines):
-        self.binder = binder
-        self.lines = lines
-        self.scope = None
-        self.functions = []  # the qualified name's parts
-        self.withs = []  # (with node) stack, innermost last
+class CallFinder:
+    """The loader calls among the binder's candidates, each described."""
+
+    def __init__(self, binder, source):
+        self.lines = source.splitlines()
+        self.source = source
         self.calls = []
-        self.parents = {}
-        self.source = None
+        # Names an import binds to a loader under another name (`from torch import load as tl`).
+        aliases = {name for scope in binder.scopes.values()
+                   for name, bound in scope.bindings.items()
+                   if any(target and target.rsplit(".", 1)[-1] in LOADER_NAMES
+                          for _, target in bound)}
+        for node, scope, function, withs in binder.candidates:
+            func = node.func
+            if type(func) is ast.Name and func.id not in LOADER_NAMES and func.id not in aliases:
+                continue
+            callee = resolve(func, scope, node.lineno)
+            if callee in LOADERS:
+                facts = self.describe(node, callee, scope, function, withs)
+                self.calls.append((node, callee, facts))
 
     def column(self, node):
         """1-based, in Unicode code points (SARIF's unicodeCodePoints); ast counts UTF-8 bytes."""
@@ -248,56 +300,16 @@ class CallFinder(ast.NodeVisitor):
         prefix = self.lines[node.lineno - 1].encode("utf-8")[: node.col_offset]
         return len(prefix.decode("utf-8", "replace")) + 1
 
-    def generic_visit(self, node):
-        for child in ast.iter_child_nodes(node):
-            self.parents[child] = node
-        super().generic_visit(node)
-
-    def visit_Module(self, node):
-        self.scope = self.binder.scopes[node]
-        self.generic_visit(node)
-
-    def _scoped(self, node, name):
-        outer = self.scope
-        self.scope = self.binder.scopes[node]
-        self.functions.append(name)
-        self.generic_visit(node)
-        self.functions.pop()
-        self.scope = outer
-
-    def visit_FunctionDef(self, node):
-        self._scoped(node, node.name)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node):
-        self._scoped(node, node.name)
-
-    def visit_Lambda(self, node):
-        self._scoped(node, "<lambda>")
-
-    def visit_With(self, node):
-        self.withs.append(node)
-        self.generic_visit(node)
-        self.withs.pop()
-
-    visit_AsyncWith = visit_With
-
-    def visit_Call(self, node):
-        callee = resolve(node.func, self.scope, node.lineno)
-        if callee in LOADERS:
-            self.calls.append((node, callee, self.describe(node, callee)))
-        self.generic_visit(node)
-
-    def safe_globals(self):
+    @staticmethod
+    def safe_globals(scope, withs):
         """The innermost enclosing `with torch.serialization.safe_globals(...)`: its names when
         they are written out, else {"names": None}."""
-        for block in reversed(self.withs):
+        for block in reversed(withs):
             for item in block.items:
                 manager = item.context_expr
                 if not isinstance(manager, ast.Call):
                     continue
-                if resolve(manager.func, self.scope, block.lineno) != SAFE_GLOBALS:
+                if resolve(manager.func, scope, block.lineno) != SAFE_GLOBALS:
                     continue
                 listed = manager.args[0] if manager.args else None
                 if not isinstance(listed, (ast.List, ast.Tuple)):
@@ -309,11 +321,11 @@ class CallFinder(ast.NodeVisitor):
                         if isinstance(written, ast.Constant) and isinstance(written.value, str):
                             names.append(written.value)
                             continue
-                    names.append(resolve(element, self.scope, block.lineno) or ast.unparse(element))
+                    names.append(resolve(element, scope, block.lineno) or ast.unparse(element))
                 return {"names": names}
         return None
 
-    def describe(self, node, callee):
+    def describe(self, node, callee, scope, function, withs):
         pickle_module, _ = argument(node, callee, "pickle_module")
         mmap, _ = argument(node, callee, "mmap")
         first = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
@@ -321,12 +333,12 @@ class CallFinder(ast.NodeVisitor):
             "line": node.lineno,
             "column": self.column(node),
             "end_line": getattr(node, "end_lineno", None) or node.lineno,
-            "function": ".".join(self.functions) or "<module>",
+            "function": function,
             "callee": callee,
             "weights_only": weights_only_of(node, callee),
             "pickle_module": pickle_module,
             "mmap": mmap,
-            "safe_globals": self.safe_globals(),
+            "safe_globals": self.safe_globals(scope, withs),
             "input": ast.dump(first) if first is not None else None,
             "code": _one_line(ast.get_source_segment(self.source, node) if self.source else None),
         }
@@ -402,7 +414,7 @@ def audit_file(path):
                          "directories world-readable, or audit a readable copy"}
     except OSError as error:
         return {"status": "error", "error": f"cannot read: {error.strerror}", "parsed": False}
-    if not MAY_NAME_A_LOADER.search(data):
+    if not MAY_CALL_A_LOADER.search(data):
         return {"status": "ok", "parsed": False, "calls": []}
     try:
         tree = ast.parse(data, filename=path)
@@ -414,10 +426,11 @@ def audit_file(path):
         return {"status": "error", "error": f"{type(error).__name__}: {error}", "parsed": False}
     binder = Binder()
     binder.visit(tree)
-    finder = CallFinder(binder, source.splitlines())
-    finder.source = source
-    finder.visit(tree)
-    find_fallbacks(finder.calls, finder.parents)
+    finder = CallFinder(binder, source)
+    if finder.calls:
+        parents = {child: parent for parent in ast.walk(tree)
+                   for child in ast.iter_child_nodes(parent)}
+        find_fallbacks(finder.calls, parents)
     return {"status": "ok", "parsed": True, "calls": [facts for _, _, facts in finder.calls]}
 
 
