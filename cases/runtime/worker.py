@@ -264,9 +264,36 @@ def op_load(request):
 
 
 def op_scenario(request):
+    """Runs a scenario's run(workdir). "allow": globals to allowlist first (the public API);
+    "force_no_weights_only": set TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which is what an explicit
+    weights_only=False at the failing call would do (the driver asks only where the env
+    measured that this torch reads it)."""
+    if request.get("force_no_weights_only"):
+        os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    allow_globals(request.get("allow", []), "public")
     scenario = import_file(path_argument(request["script"]))
     value = scenario.run(path_argument(request["workdir"]))
     return {"status": "returned", "description": describe(value)}
+
+
+# Frames in these directories are not the user's code: torch, the standard library (pickle,
+# io) and loadmatrix's own runtime.
+_NOT_USER_CODE = tuple(os.path.join(os.path.realpath(directory), "") for directory in (
+    os.path.dirname(torch.__file__), os.path.dirname(os.__file__),
+    os.path.dirname(os.path.abspath(__file__))))
+
+
+def user_call_site(error):
+    """The innermost traceback frame of `error` outside torch, the standard library and the
+    harness: the user's line that called into torch when it raised (a scenario's, or a library's
+    it calls). None when there is none."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        where = os.path.realpath(frame.filename)
+        if frame.filename.startswith("<") or where.startswith(_NOT_USER_CODE):
+            continue
+        return {"file": frame.filename, "line": frame.lineno, "function": frame.name,
+                "code": (frame.line or "")[:200]}
+    return None
 
 
 OPERATIONS = {"save": op_save, "load": op_load, "scenario": op_scenario}
@@ -292,6 +319,10 @@ def run_in_child(request):
             result = {"status": "raised", "error_type": type(error).__name__,
                       "error_module": type(error).__module__, "message": str(error)[:20000],
                       "traceback": traceback.format_exc()[-4000:]}
+            try:
+                result["call_site"] = user_call_site(error)
+            except Exception:  # noqa: BLE001 - the error is reported without its call site
+                pass
         try:
             payload = json.dumps(result).encode()
         except (TypeError, ValueError) as error:

@@ -25,6 +25,26 @@ Json Record::to_json() const {
   if (!detail.empty()) {
     value["detail"] = detail;
   }
+  if (call_site) {
+    value["call_site"] = {{"file", call_site->file},
+                          {"line", call_site->line},
+                          {"function", call_site->function},
+                          {"code", call_site->code}};
+  }
+  if (!code_fixes.empty()) {
+    Json fixes = Json::array();
+    for (const auto& fix : code_fixes) {
+      Json entry = {{"kind", fix.kind}, {"verified", fix.verified}};
+      if (!fix.allowlist.empty()) {
+        entry["allowlist"] = fix.allowlist;
+      }
+      if (!fix.detail.empty()) {
+        entry["detail"] = fix.detail;
+      }
+      fixes.push_back(std::move(entry));
+    }
+    value["code_fixes"] = std::move(fixes);
+  }
   return value;
 }
 
@@ -56,6 +76,17 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
     record.duration_ms = value.value("duration_ms", 0LL);
     record.allowlist = value.value("allowlist", std::vector<std::string>{});
     record.detail = value.value("detail", "");
+    if (auto site = value.find("call_site"); site != value.end() && site->is_object()) {
+      record.call_site = CallSiteRef{site->value("file", ""), site->value("line", 0LL),
+                                     site->value("function", ""), site->value("code", "")};
+    }
+    if (auto fixes = value.find("code_fixes"); fixes != value.end() && fixes->is_array()) {
+      for (const auto& fix : *fixes) {
+        record.code_fixes.push_back(
+            {fix.at("kind").get<std::string>(), fix.value("verified", false),
+             fix.value("allowlist", std::vector<std::string>{}), fix.value("detail", "")});
+      }
+    }
   } catch (const Json::exception& e) {
     return Error{fmt::format("{}: {}", origin, e.what())};
   }

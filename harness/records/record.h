@@ -7,10 +7,32 @@
 #include "util/error.h"
 #include "util/json_file.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace loadmatrix {
+
+// Where the user's code called into torch when a scenario failed: the innermost traceback frame
+// outside torch, the standard library and the harness (worker.py's user_call_site). `file` is a
+// host path where the driver knows the mount, else as the sandbox saw it.
+struct CallSiteRef {
+  std::string file;
+  long long line = 0;
+  std::string function;
+  std::string code; // the line as written
+};
+
+// A change to a failing scenario, proven by running it again with the change:
+// "allowlist" (the blocked globals allowlisted with add_safe_globals before it runs) or
+// "weights_only_false" (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1: what an explicit
+// weights_only=False at the call site does, where this torch reads the variable).
+struct CodeFix {
+  std::string kind;
+  bool verified = false;              // the scenario passed with the change
+  std::vector<std::string> allowlist; // kind "allowlist": what was allowlisted
+  std::string detail;                 // what the retry ended with, when it did not pass
+};
 
 struct Record {
   std::string case_name;
@@ -25,6 +47,8 @@ struct Record {
   long long duration_ms = 0;
   std::vector<std::string> allowlist; // allowlist mode: the globals that made it load
   std::string detail; // why skipped/unsupported/mismatch/crash, or what stopped a fix
+  std::optional<CallSiteRef> call_site; // scenarios that raised: the user's line
+  std::vector<CodeFix> code_fixes;      // scenarios that were blocked: each change, re-run
 
   // Stable identity across runs: what --resume skips and a baseline diff keys on.
   std::string key() const;

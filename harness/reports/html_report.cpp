@@ -335,6 +335,44 @@ std::string grids(const ResultsModel& model) {
   return out + "</section>\n";
 }
 
+// A fix proven by re-running the scenario, as the code a user writes at the call site.
+std::string code_fix_html(const CodeFix& fix) {
+  std::string change =
+      fix.kind == "allowlist"
+          ? "<code>" + h(allowlist_snippet(fix.allowlist)) + "</code> before the call"
+          : "<code>weights_only=False</code> at the call (trusted input only)";
+  return fix.verified ? change + " <b>verified</b>"
+                      : change + " <i>did not help</i>: " + h(fix.detail.substr(0, 200));
+}
+
+// Scenarios that failed, at the user's line that called torch, with the changes proven there.
+std::string call_site_section(const ResultsModel& model) {
+  std::string rows;
+  for (const auto& record : model.records) {
+    if (!record.call_site) {
+      continue;
+    }
+    const CallSiteRef& site = *record.call_site;
+    std::string fixes;
+    for (const auto& fix : record.code_fixes) {
+      fixes += "<div>" + code_fix_html(fix) + "</div>";
+    }
+    rows += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"o-{}\">{}</td><td><code>{}:{}"
+                        "</code> in <code>{}</code><br><code>{}</code></td><td>{}</td></tr>\n",
+                        h(record.case_name), h(record.consumer), outcome_id(record.outcome),
+                        outcome_id(record.outcome), h(site.file), site.line, h(site.function),
+                        h(site.code), fixes.empty() ? "-" : fixes);
+  }
+  if (rows.empty()) {
+    return "";
+  }
+  return "<section id=\"call-sites\"><h2>Scenario call sites</h2><p>Each failing scenario at "
+         "the line of its own code that called torch, and each change re-run there: verified "
+         "means the scenario then passed.</p><table><thead><tr><th>scenario</th><th>env</th>"
+         "<th>outcome</th><th>call site</th><th>code fixes</th></tr></thead><tbody>\n" +
+         rows + "</tbody></table></section>\n";
+}
+
 std::string cell_table(const ResultsModel& model) {
   std::string rows;
   rows.reserve(model.records.size() * 400);
@@ -389,6 +427,7 @@ std::string render_html_report(const ResultsModel& model, const std::filesystem:
     out += change_section(change);
   }
   out += "</section>\n";
+  out += call_site_section(model);
   if (model.diff) {
     out += baseline_section(*model.diff);
   }

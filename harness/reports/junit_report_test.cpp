@@ -1,8 +1,8 @@
+#include "envs/resources.h"
 #include "reports/junit_report.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
 #include "util/output_file.h"
-#include "envs/resources.h"
 
 #include <gtest/gtest.h>
 

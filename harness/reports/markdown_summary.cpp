@@ -26,6 +26,28 @@ std::string env_label(const EnvInfo& env) {
 namespace {
 
 // A scan's dangerous files and its prediction-vs-observed disagreements, every one listed.
+// Failing scenarios at the user's line that called torch, with the changes proven there.
+std::string call_site_summary(const ResultsModel& model) {
+  std::string out;
+  for (const auto& record : model.records) {
+    if (!record.call_site) {
+      continue;
+    }
+    const CallSiteRef& site = *record.call_site;
+    out += fmt::format("- {} on {}: {} at `{}:{}` in `{}`: {}\n", record.case_name, record.consumer,
+                       outcome_id(record.outcome), site.file, site.line, site.function,
+                       inline_code(site.code));
+    for (const auto& fix : record.code_fixes) {
+      std::string change =
+          fix.kind == "allowlist"
+              ? "allowlist " + inline_code(join(fix.allowlist, ", "))
+              : std::string("`weights_only=False` at the call (trusted input only)");
+      out += fmt::format("  - {}: {}\n", fix.verified ? "verified" : "did not help", change);
+    }
+  }
+  return out.empty() ? "" : "## Scenario call sites\n\n" + out + "\n";
+}
+
 std::string scan_summary(const Json& scan) {
   const Json& disagreements = scan.at("disagreements");
   std::string out = "## Static prediction\n\n";
@@ -98,6 +120,7 @@ std::string render_markdown_summary(const ResultsModel& model) {
     out += "\n";
   }
 
+  out += call_site_summary(model);
   if (model.header.contains("scan")) {
     out += scan_summary(model.header.at("scan"));
   }

@@ -1,10 +1,10 @@
 #include "reports/report_writer.h"
 
+#include "envs/resources.h"
 #include "reports/html_report.h"
 #include "reports/junit_report.h"
 #include "reports/markdown_summary.h"
 #include "util/output_file.h"
-#include "envs/resources.h"
 #include "util/text.h"
 
 namespace loadmatrix {

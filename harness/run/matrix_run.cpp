@@ -30,6 +30,25 @@ struct Layout {
   std::vector<SandboxMount> python_path;
   SandboxMount fixtures;
 
+  // A path as the sandbox saw it, as the host names it (unchanged when no mount holds it).
+  std::string host_path(const std::string& inside) const {
+    std::vector<const SandboxMount*> mounts = {&checkpoints, &scratch, &fixtures};
+    for (const auto& root : case_roots) {
+      mounts.push_back(&root);
+    }
+    for (const auto& dir : python_path) {
+      mounts.push_back(&dir);
+    }
+    std::filesystem::path path(inside);
+    for (const SandboxMount* mount : mounts) {
+      auto relative = path.lexically_relative(mount->inside);
+      if (!mount->inside.empty() && !relative.empty() && *relative.begin() != "..") {
+        return (mount->host / relative).lexically_normal().string();
+      }
+    }
+    return inside;
+  }
+
   std::filesystem::path inside_case(const CaseSpec& spec) const {
     for (const auto& root : case_roots) {
       if (root.host == std::filesystem::absolute(spec.root).lexically_normal()) {
@@ -369,21 +388,78 @@ private:
     }
   }
 
+  Json scenario_request(const CaseSpec& spec) const {
+    return {{"op", "scenario"},
+            {"script", protocol_path(layout_.inside_case(spec))},
+            {"workdir", protocol_path(layout_.scratch.inside)}};
+  }
+
   void run_scenario(const CaseSpec& spec) {
     Record record = base_record(spec.name, env_.spec.name, LoaderMode::scenario);
     if (store_.has(record.key())) {
       return;
     }
     try {
-      Json facts = worker_.call({{"op", "scenario"},
-                                 {"script", protocol_path(layout_.inside_case(spec))},
-                                 {"workdir", protocol_path(layout_.scratch.inside)}},
-                                options_.cell_timeout);
+      Json facts = worker_.call(scenario_request(spec), options_.cell_timeout);
       apply(record, classify(facts, nullptr), facts);
+      record.call_site = call_site_of(facts);
+      if (record.outcome == Outcome::blocked) {
+        prove_code_fixes(spec, record);
+      }
     } catch (const std::exception& e) {
       record = internal_error_record(std::move(record), e);
     }
     commit(record);
+  }
+
+  // The user's line the worker found in the traceback, with its file as the host names it.
+  std::optional<CallSiteRef> call_site_of(const Json& facts) const {
+    auto site = facts.find("call_site");
+    if (site == facts.end() || !site->is_object()) {
+      return std::nullopt;
+    }
+    CallSiteRef ref{valid_utf8(site->value("file", "")), site->value("line", 0LL),
+                    valid_utf8(site->value("function", "")), valid_utf8(site->value("code", ""))};
+    ref.file = layout_.host_path(ref.file);
+    return ref;
+  }
+
+  // A blocked scenario is run again with each change a user would make at its call site, and a
+  // change is verified only when the scenario then passes: (a) the blocked globals allowlisted
+  // (the same search as a checkpoint's), (b) the full unpickler, as an explicit
+  // weights_only=False there does, through TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD where this torch
+  // was measured to read it.
+  void prove_code_fixes(const CaseSpec& spec, Record& record) {
+    if (env_.fingerprint().has_add_safe_globals) {
+      auto run_allowing = [&](const std::vector<std::string>& allow) {
+        Json request = scenario_request(spec);
+        request["allow"] = allow;
+        return worker_.call(request, options_.cell_timeout);
+      };
+      AllowlistSearch found = search_allowlist(run_allowing);
+      append_unique(record.blocked_globals, found.blocked);
+      Classification last = classify(found.last_facts, nullptr);
+      CodeFix fix{"allowlist", last.outcome == Outcome::pass, found.allowlist, ""};
+      if (!fix.verified) {
+        fix.detail = !found.stop.empty() ? "no safe allowlist: " + found.stop
+                                         : fmt::format("{}: {} {}", outcome_id(last.outcome),
+                                                       last.error_type, last.message);
+      }
+      record.code_fixes.push_back(std::move(fix));
+    }
+    const auto& facts = env_.fingerprint().loader_calls;
+    std::string forced = std::string(kForceNoWeightsOnly) + "=1";
+    if (facts && facts->by_variable.contains(forced)) {
+      Json request = scenario_request(spec);
+      request["force_no_weights_only"] = true;
+      Classification full = classify(worker_.call(request, options_.cell_timeout), nullptr);
+      CodeFix fix{"weights_only_false", full.outcome == Outcome::pass, {}, ""};
+      if (!fix.verified) {
+        fix.detail =
+            fmt::format("{}: {} {}", outcome_id(full.outcome), full.error_type, full.message);
+      }
+      record.code_fixes.push_back(std::move(fix));
+    }
   }
 
   const Environment& env_;
