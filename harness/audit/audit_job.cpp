@@ -203,7 +203,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
   }
   for (auto& site : sites) {
-    AuditedCall call{std::move(site), {}, {}};
+    AuditedCall call{std::move(site), {}, {}, {}};
     std::vector<AuditEnv> views;
     for (const auto& env : result.envs) {
       const Fingerprint& fingerprint = env.fingerprint();
@@ -224,6 +224,40 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
   return result;
 }
 
+Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& results) {
+  auto document = read_json_file(results);
+  if (!document) {
+    return document.error();
+  }
+  auto records = document->find("records");
+  if (!document->is_object() || records == document->end() || !records->is_array()) {
+    return Error{
+        fmt::format("{}: records: expected an array (a run's results.json)", results.string())};
+  }
+  auto same_file = [](const std::filesystem::path& a, const std::filesystem::path& b) {
+    std::error_code ec;
+    return std::filesystem::weakly_canonical(a, ec) == std::filesystem::weakly_canonical(b, ec);
+  };
+  for (const auto& record : *records) {
+    auto site = record.find("call_site");
+    if (!record.is_object() || site == record.end() || !site->is_object()) {
+      continue;
+    }
+    std::filesystem::path file = site->value("file", "");
+    long long line = site->value("line", 0LL);
+    for (auto& call : result.calls) {
+      if (line < call.site.line || line > std::max(call.site.end_line, call.site.line) ||
+          !same_file(file, result.files[call.site.file].input.file)) {
+        continue;
+      }
+      call.scenarios.push_back(
+          {valid_utf8(record.value("case", "")), valid_utf8(record.value("consumer", "")),
+           valid_utf8(record.value("outcome", "")), record.value("code_fixes", Json::array())});
+    }
+  }
+  return {};
+}
+
 AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log) {
   // The settings are checked before any env is opened or built.
   assumed_variable(request.audit.assume_env).value_or_throw();
@@ -232,6 +266,9 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   AuditJobResult job;
   job.missing = std::move(selection.missing);
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
+  if (request.audit.results) {
+    link_scenarios(job.result, *request.audit.results).value_or_throw();
+  }
   return job;
 }
 
@@ -287,6 +324,14 @@ Json audit_json(const AuditJobResult& job) {
                          {"reason", call.effects[i].reason}});
     }
     entry["results"] = std::move(results);
+    Json scenarios = Json::array();
+    for (const auto& evidence : call.scenarios) {
+      scenarios.push_back({{"scenario", evidence.scenario},
+                           {"env", evidence.env},
+                           {"outcome", evidence.outcome},
+                           {"code_fixes", evidence.code_fixes}});
+    }
+    entry["scenarios"] = std::move(scenarios);
     calls.push_back(std::move(entry));
   }
   Json rules = Json::array();

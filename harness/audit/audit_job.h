@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,20 @@ struct AuditedFile {
   bool parsed = false; // false for a file that cannot name a loader (never spells `load`)
 };
 
+// A scenario of a run (results.json) that failed at this call site, and the code fixes the run
+// proved there by re-running it (records/record.h, CodeFix).
+struct ScenarioEvidence {
+  std::string scenario; // the case
+  std::string env;
+  std::string outcome;
+  Json code_fixes; // [{"kind", "verified", "allowlist"}], as results.json has them
+};
+
 struct AuditedCall {
   CallSite site;
   std::vector<CallEffect> effects; // per env, in AuditResult::envs' order
   std::vector<Finding> findings;
+  std::vector<ScenarioEvidence> scenarios; // with --results: the run's evidence at this line
 };
 
 struct AuditResult {
@@ -52,6 +63,9 @@ struct AuditRequest {
   std::vector<std::filesystem::path> paths;
   std::vector<std::string> assume_env; // VAR=VALUE
   size_t jobs = 0;                     // parser processes; 0: one per core
+  // A run's results.json whose failing scenarios name their call sites: each is linked to the
+  // audited call at the same file and line.
+  std::optional<std::filesystem::path> results;
 };
 
 struct AuditJobRequest {
@@ -80,6 +94,10 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
 // audit.json: {"schema", "envs", "parser_env", "assume_env", "missing_envs", "files", "call_sites",
 // "rules", "seconds"}; README.md ("Auditing loading code") lists every field.
 Json audit_json(const AuditJobResult& job);
+
+// Links each failing scenario of `results` (a run's results.json) that names a call site to the
+// audited call there (same file, its line within the call's lines). An error names the file.
+Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& results);
 
 // Whether any call site has a finding: audit's exit status 1.
 bool has_findings(const AuditResult& result);

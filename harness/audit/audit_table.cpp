@@ -48,6 +48,16 @@ std::string render_audit_table(const AuditResult& result) {
       out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n",
                          result.files[call.site.file].input.display, call.site.line, finding.rule,
                          call.site.code, finding.message, finding.suggestion);
+      for (const auto& scenario : call.scenarios) {
+        std::string proven;
+        for (const auto& fix : scenario.code_fixes) {
+          if (fix.is_object() && fix.value("verified", false)) {
+            proven += (proven.empty() ? "" : ", ") + fix.value("kind", std::string());
+          }
+        }
+        out += fmt::format("  run: {} on {}: {}{}\n", scenario.scenario, scenario.env,
+                           scenario.outcome, proven.empty() ? "" : "; verified there: " + proven);
+      }
     }
   }
   size_t errors = 0;

@@ -27,7 +27,10 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
   site.callee = "torch.load";
   site.code = "torch.load(buffer)";
   job.result.calls.push_back(
-      {site, {}, {{"LMA001", "the default flips", "`torch.load(buffer, weights_only=False)`"}}});
+      {site,
+       {},
+       {{"LMA001", "the default flips", "`torch.load(buffer, weights_only=False)`"}},
+       {}});
   Json sarif = audit_sarif(job, "/repo");
   EXPECT_EQ(sarif["version"], "2.1.0");
   const Json& run = sarif["runs"][0];

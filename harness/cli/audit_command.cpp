@@ -1,9 +1,12 @@
 // loadmatrix audit PATH...: the torch loader call sites in a maintainer's Python code, what each
 // does on every env of the matrix, and the change that makes it right on all of them.
 #include "audit/audit_job.h"
+#include "audit/audit_report.h"
 #include "audit/audit_table.h"
 #include "audit/sarif.h"
 #include "cli/cli.h"
+#include "envs/resources.h"
+#include "util/json_file.h"
 #include "util/text.h"
 
 #include <iostream>
@@ -22,6 +25,7 @@ struct AuditArgs {
   std::string json;
   std::string sarif;
   std::string out;
+  std::string results;
   size_t jobs = 0;
 };
 
@@ -37,6 +41,9 @@ AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& arg
   }
   job.audit.assume_env = args.assume_env;
   job.audit.jobs = args.jobs;
+  if (!args.results.empty()) {
+    job.audit.results = args.results;
+  }
   return job;
 }
 
@@ -87,6 +94,11 @@ int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
         .value_or_throw();
     write_output_file(std::filesystem::path(args.out) / "audit.sarif", sarif + "\n")
         .value_or_throw();
+    std::string css = read_text_file(resources().home / "reports" / "report.css").value_or_throw();
+    write_output_file(std::filesystem::path(args.out) / "report.html", render_audit_html(job, css))
+        .value_or_throw();
+    write_output_file(std::filesystem::path(args.out) / "summary.md", render_audit_markdown(job))
+        .value_or_throw();
   }
   out << render_audit_table(job.result);
   return audit_exit_status(job.result, args);
@@ -114,7 +126,13 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
   audit->add_option("--json", args->json,
                     "Write the audit (loadmatrix.audit/1) to this file (-: standard output)");
   audit->add_option("--sarif", args->sarif, "Write SARIF 2.1.0 to this file (-: standard output)");
-  audit->add_option("--out", args->out, "Write audit.json and audit.sarif here");
+  audit->add_option("--out", args->out,
+                    "Write audit.json, audit.sarif, report.html and summary.md here");
+  audit
+      ->add_option("--results", args->results,
+                   "A run's results.json: link its failing scenarios to the call sites they "
+                   "failed at, with the fixes the run proved there")
+      ->check(CLI::ExistingFile);
   audit->add_option("--jobs", args->jobs, "Parser processes (default: one per core)");
   audit->callback([&options, args] {
     if (auto both = assumed_variable(args->assume_env); !both) {

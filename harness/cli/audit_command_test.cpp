@@ -164,8 +164,7 @@ std::map<std::pair<std::string, int64_t>, Json> calls_by_place(const Json& audit
   return out;
 }
 
-std::map<std::string, Json>
-files_by_name(const Json& audit) {
+std::map<std::string, Json> files_by_name(const Json& audit) {
   std::map<std::string, Json> out;
   for (const auto& file : audit["files"]) {
     std::string path = file["path"];
@@ -392,4 +391,59 @@ TEST_F(AuditEnvTest, TheSarifPassesMicrosoftsSarifMultitool) {
     findings += call["findings"].size();
   }
   EXPECT_EQ((*document)["runs"][0]["results"].size(), findings);
+}
+
+// The example library end to end: the run names modelkit's own torch.load line when its
+// scenario breaks, proves both fixes there, and the audit links that line to the run.
+TEST(AuditScenarioEnvTest, TheExampleLibrarysLineIsNamedAndItsFixesVerified) {
+  for (const auto& name : test_support::default_env_names()) {
+    test_support::open_test_env(name);
+  }
+  test_support::TempDir out;
+  auto run = run_loadmatrix({"run", "--cases", "modelkit_clone_module", "--out",
+                             (out.path() / "run").string(), "--fail-on", "none"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto results = out.path() / "run" / "results.json";
+  auto records = test_support::records_by_key(results);
+  std::filesystem::path library =
+      std::filesystem::path(LOADMATRIX_SOURCE_DIR) / "cases" / "fixtures" / "modelkit";
+  for (const std::string env : {"trixie", "sid"}) {
+    const Json& record = records.at("modelkit_clone_module|" + env + "|" + env + "|scenario");
+    EXPECT_EQ(record["outcome"], "blocked") << env;
+    ASSERT_TRUE(record.contains("call_site")) << record.dump();
+    EXPECT_EQ(std::filesystem::path(record["call_site"]["file"].get<std::string>()),
+              library / "module_utils.py");
+    EXPECT_EQ(record["call_site"]["line"], 12);
+    EXPECT_EQ(record["call_site"]["function"], "clone_module");
+    std::map<std::string, bool> verified;
+    for (const auto& fix : record["code_fixes"]) {
+      verified[fix["kind"]] = fix["verified"];
+    }
+    EXPECT_TRUE(verified["allowlist"]) << record.dump();
+    EXPECT_TRUE(verified["weights_only_false"]) << record.dump();
+  }
+  const Json& old = records.at("modelkit_clone_module|bookworm|bookworm|scenario");
+  EXPECT_EQ(old["outcome"], "pass");
+  EXPECT_FALSE(old.contains("call_site"));
+
+  auto audit = run_loadmatrix({"audit", library.string(), "--results", results.string(), "--json",
+                               "-", "--out", (out.path() / "audit").string()});
+  ASSERT_EQ(audit.exit_code, 1) << audit.stderr_text;
+  auto document = parse_json(audit.stdout_text, "audit");
+  ASSERT_TRUE(document) << audit.stderr_text;
+  ASSERT_EQ((*document)["call_sites"].size(), 1u);
+  const Json& call = (*document)["call_sites"][0];
+  EXPECT_EQ(call["line"], 12);
+  EXPECT_EQ(call["findings"][0]["rule"], "LMA001");
+  EXPECT_NE(call["findings"][0]["suggestion"].get<std::string>().find(
+                "`torch.load(buffer, weights_only=False)`"),
+            std::string::npos);
+  EXPECT_EQ(call["scenarios"].size(), 2u);
+  auto summary = read_text_file(out.path() / "audit" / "summary.md");
+  ASSERT_TRUE(summary);
+  EXPECT_NE(summary->find("run: scenario modelkit_clone_module on trixie: blocked - allowlisting "
+                          "its blocked globals verified; weights_only=False verified"),
+            std::string::npos)
+      << *summary;
+  EXPECT_TRUE(std::filesystem::exists(out.path() / "audit" / "report.html"));
 }
