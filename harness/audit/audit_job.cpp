@@ -116,6 +116,13 @@ ParserRun run_parser(const Environment& env, const std::vector<AuditedFile>& fil
                   (work.inside / "request.json").string(), (work.inside / "result.json").string()};
   command.timeout = std::chrono::seconds(120 + readable.size() / 10);
   ProcessResult result = env.sandbox.run(runner, command);
+  // The directory was the sandbox user's: only a regular file it left there is read, never a
+  // link it could have pointed at a file of root's.
+  std::error_code ec;
+  auto status = std::filesystem::symlink_status(scratch->path() / "result.json", ec);
+  if (!ec && status.type() != std::filesystem::file_type::regular) {
+    return {nullptr, "the parser's result.json is not a regular file"};
+  }
   auto text = read_text_file(scratch->path() / "result.json");
   if (!text) {
     return {nullptr, fmt::format("the parser in env {} did not finish ({}): {}", env.spec.name,
