@@ -1,11 +1,12 @@
 """Finds every call of torch's loaders in Python sources, with Python's own `ast`.
 
 Run by `loadmatrix audit` in an env's sandbox (the newest, whose Python parses the newest
-syntax): `python3 audit_calls.py REQUEST.json RESULT.json`. The request is {"files": [path, ...],
+syntax): `python3 audit_calls.py REQUEST.json OUT_DIR`. The request is {"files": [path, ...],
 "jobs": N}, each path a string or {"hex": ...} (a name that is not UTF-8). Nothing of the audited
-code is imported or run. RESULT.json gets {"files": [{"index", "status": "ok"|"error", "error",
-"parsed", "calls": [...]}]} in request order (a file, not stdout: a large codebase's answer is
-more than a captured stdout holds); one protocol line says how many files were audited.
+code is imported or run. Share k of the files (k, k + N, ...) is audited by its own process,
+which appends one line per file to OUT_DIR/result-k.jsonl as it finishes it: {"index", "status":
+"ok"|"error", "error", "parsed", "calls": [...]} (files, not stdout: a large codebase's answer is
+more than a captured stdout holds, and a run cut short keeps what it did).
 README.md ("Auditing loading code") documents a call's fields.
 
 A file that never calls `load`, `load_url` or `load_state_dict_from_url` nor imports one under
@@ -18,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 
 import _loadmatrix_runtime as protocol
@@ -293,6 +295,22 @@ class CallFinder:
                 facts = self.describe(node, callee, scope, function, withs)
                 self.calls.append((node, callee, facts))
 
+    def segment(self, node, max_lines=8):
+        """The call's source text, from its own lines only (ast.get_source_segment splits the
+        whole file on every call: quadratic in a file of many calls)."""
+        end, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end is None or end_col is None or not 0 < node.lineno <= end <= len(self.lines):
+            return None
+        first = node.lineno - 1
+        if end - 1 == first:
+            return self.lines[first].encode("utf-8")[node.col_offset:end_col].decode(
+                "utf-8", "replace")
+        parts = [self.lines[first].encode("utf-8")[node.col_offset:].decode("utf-8", "replace")]
+        parts += self.lines[first + 1:min(end - 1, first + max_lines)]
+        if end - 1 < first + max_lines:
+            parts.append(self.lines[end - 1].encode("utf-8")[:end_col].decode("utf-8", "replace"))
+        return "\n".join(parts)
+
     def column(self, node):
         """1-based, in Unicode code points (SARIF's unicodeCodePoints); ast counts UTF-8 bytes."""
         if not 0 < node.lineno <= len(self.lines):
@@ -340,7 +358,7 @@ class CallFinder:
             "mmap": mmap,
             "safe_globals": self.safe_globals(scope, withs),
             "input": ast.dump(first) if first is not None else None,
-            "code": _one_line(ast.get_source_segment(self.source, node) if self.source else None),
+            "code": _one_line(self.segment(node)),
         }
 
 
@@ -434,58 +452,66 @@ def audit_file(path):
     return {"status": "ok", "parsed": True, "calls": [facts for _, _, facts in finder.calls]}
 
 
-def audit_files(paths):
-    results = []
-    for path in paths:
-        try:
-            results.append(audit_file(path))
-        except Exception as error:  # noqa: BLE001 - one file's fault is that file's error
-            results.append({"status": "error", "error": f"{type(error).__name__}: {error}",
-                            "parsed": False})
-    return results
+# A file's own budget: the rest of its share goes on without it (a Python-level loop over a
+# pathological file is interrupted; a parse that never returns is the driver's to time out).
+FILE_BUDGET_SECONDS = 30
 
 
-def audit_in_parallel(paths, jobs):
-    """Splits the files over `jobs` forked children (no multiprocessing: its locks need a
-    /dev/shm the sandbox may not have); each sends its share back as JSON through a pipe."""
-    if jobs <= 1 or len(paths) < 2:
-        return audit_files(paths)
-    shares = [list(range(i, len(paths), jobs)) for i in range(jobs)]
-    children = []
-    for share in shares:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            data = json.dumps(protocol.valid_text(audit_files([paths[i] for i in share]))).encode()
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-            os._exit(0)
-        os.close(write_end)
-        children.append((pid, read_end, share))
-    results = [None] * len(paths)
-    for pid, read_end, share in children:
-        with os.fdopen(read_end, "rb") as source:
-            data = source.read()
-        os.waitpid(pid, 0)
-        answers = json.loads(data) if data else []
-        for position, index in enumerate(share):
-            results[index] = answers[position] if position < len(answers) else {
-                "status": "error", "error": "the audit of this file did not finish",
-                "parsed": False}
-    return results
+class FileTookTooLong(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise FileTookTooLong()
+
+
+def audit_share(paths, indices, out_path):
+    """Audits paths[i] for each i of `indices`, in order, appending one JSON line per file to
+    `out_path` as it is done: a run cut short keeps what it finished, and the driver sees on
+    which file each share stopped."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    with open(out_path, "a", encoding="utf-8") as out:
+        for index in indices:
+            signal.setitimer(signal.ITIMER_REAL, FILE_BUDGET_SECONDS)
+            try:
+                result = audit_file(paths[index])
+            except FileTookTooLong:
+                result = {"status": "error", "parsed": False,
+                          "error": f"auditing it took longer than {FILE_BUDGET_SECONDS} s"}
+            except Exception as error:  # noqa: BLE001 - one file's fault is that file's error
+                result = {"status": "error", "error": f"{type(error).__name__}: {error}",
+                          "parsed": False}
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            result["index"] = index
+            out.write(json.dumps(protocol.valid_text(result)) + "\n")
+            out.flush()
 
 
 def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
     paths = [path_argument(value) for value in request["files"]]
-    results = audit_in_parallel(paths, int(request.get("jobs") or os.cpu_count() or 1))
-    for index, result in enumerate(results):
-        result["index"] = index
-    with open(sys.argv[2], "w", encoding="utf-8") as out:
-        json.dump(protocol.valid_text({"files": results}), out)
-    protocol.send({"audited": len(results)})
+    jobs = max(1, min(int(request.get("jobs") or os.cpu_count() or 1), len(paths)))
+    # Share k is files k, k + jobs, k + 2 * jobs, ...: the driver knows each share's order.
+    # Forked children, not multiprocessing, whose locks need a /dev/shm the sandbox may lack.
+    children = []
+    for share in range(jobs):
+        out_path = os.path.join(sys.argv[2], f"result-{share}.jsonl")
+        indices = range(share, len(paths), jobs)
+        if jobs == 1:
+            audit_share(paths, indices, out_path)
+            break
+        pid = os.fork()
+        if pid == 0:
+            try:
+                audit_share(paths, indices, out_path)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    protocol.send({"audited": len(paths), "jobs": jobs})
     return 0
 
 

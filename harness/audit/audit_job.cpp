@@ -1,5 +1,6 @@
 #include "audit/audit_job.h"
 
+#include "audit/call_site_parser.h"
 #include "envs/resources.h"
 #include "probes/worker.h"
 #include "util/json_file.h"
@@ -72,69 +73,6 @@ const Environment& parser_env(const std::vector<Environment>& envs) {
   });
 }
 
-struct ParserRun {
-  Json files; // audit_calls.py's "files", or null when it did not finish
-  std::string error;
-};
-
-// Runs audit_calls.py over the readable inputs, each root mounted read-only.
-ParserRun run_parser(const Environment& env, const std::vector<AuditedFile>& files,
-                     const std::vector<size_t>& readable, size_t jobs, ProcessRunner& runner) {
-  auto scratch = ScratchDir::create("loadmatrix-audit");
-  if (!scratch) {
-    return {nullptr, scratch.error().message};
-  }
-  SandboxCommand command;
-  SandboxMount runtime = env.sandbox.place(resources().runtime_dir, "runtime", false);
-  SandboxMount work = env.sandbox.place(scratch->path(), "audit", true);
-  command.mounts = {runtime, work};
-  std::map<std::filesystem::path, SandboxMount> roots;
-  Json paths = Json::array();
-  for (size_t index : readable) {
-    const InputFile& input = files[index].input;
-    auto [mount, added] = roots.try_emplace(input.root);
-    if (added) {
-      mount->second = env.sandbox.place(input.root, fmt::format("src{}", roots.size() - 1), false);
-      command.mounts.push_back(mount->second);
-    }
-    paths.push_back(protocol_path(mount->second.inside / input.relative));
-  }
-  Json request = {{"files", paths},
-                  {"jobs", jobs ? jobs : std::max(1u, std::thread::hardware_concurrency())}};
-  // The parser runs as the sandbox user: the directory is handed to it, the request made
-  // readable (the rest of the host stays closed to it).
-  make_sandbox_writable(scratch->path());
-  if (auto written = write_output_file(scratch->path() / "request.json", request.dump());
-      !written) {
-    return {nullptr, written.error().message};
-  }
-  std::filesystem::permissions(
-      scratch->path() / "request.json",
-      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-          std::filesystem::perms::group_read | std::filesystem::perms::others_read);
-  command.argv = {env.python, (runtime.inside / "audit_calls.py").string(),
-                  (work.inside / "request.json").string(), (work.inside / "result.json").string()};
-  command.timeout = std::chrono::seconds(120 + readable.size() / 10);
-  ProcessResult result = env.sandbox.run(runner, command);
-  // The directory was the sandbox user's: only a regular file it left there is read, never a
-  // link it could have pointed at a file of root's.
-  std::error_code ec;
-  auto status = std::filesystem::symlink_status(scratch->path() / "result.json", ec);
-  if (!ec && status.type() != std::filesystem::file_type::regular) {
-    return {nullptr, "the parser's result.json is not a regular file"};
-  }
-  auto text = read_text_file(scratch->path() / "result.json");
-  if (!text) {
-    return {nullptr, fmt::format("the parser in env {} did not finish ({}): {}", env.spec.name,
-                                 result.describe(), last_lines(result.stderr_text, 4))};
-  }
-  auto parsed = parse_foreign_json(*text, "audit_calls.py result");
-  if (!parsed || !parsed->is_object() || !(*parsed)["files"].is_array()) {
-    return {nullptr, "the parser's result is not {\"files\": [...]}"};
-  }
-  return {std::move((*parsed)["files"]), ""};
-}
-
 // One file's answer from the parser into `file` and `calls`; a malformed answer is the file's
 // error.
 void take_answer(const Json& answer, size_t index, AuditedFile& file,
@@ -197,16 +135,13 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
   result.parser_env = parser.spec.name;
   std::vector<CallSite> sites;
   if (!readable.empty()) {
-    ParserRun run = run_parser(parser, result.files, readable, request.jobs, runner);
+    std::vector<const InputFile*> inputs;
+    for (size_t index : readable) {
+      inputs.push_back(&result.files[index].input);
+    }
+    std::vector<Json> answers = parse_call_sites(parser, inputs, request.jobs, runner);
     for (size_t position = 0; position < readable.size(); ++position) {
-      AuditedFile& file = result.files[readable[position]];
-      if (run.files.is_null()) {
-        file.ok = false;
-        file.error = run.error;
-        continue;
-      }
-      const Json& answer = position < run.files.size() ? run.files[position] : Json(nullptr);
-      take_answer(answer, readable[position], file, sites);
+      take_answer(answers[position], readable[position], result.files[readable[position]], sites);
     }
   }
   for (auto& site : sites) {

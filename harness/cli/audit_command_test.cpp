@@ -212,6 +212,7 @@ protected:
     ::chmod(unreadable.c_str(), 0600);
     ::mkfifo((sources_->path() / "errors" / "pipe.py").c_str(), 0644);
     sources_->add("notes.txt", "torch.load(x) in a file that is not Python");
+    sources_->add("odd/bad\xffname.py", "import torch\ntorch.load(x)\n"); // not UTF-8
     auto run = run_loadmatrix({"audit", sources_->path().string(), "--json", "-"});
     exit_status_ = run.exit_code;
     stderr_ = run.stderr_text;
@@ -352,6 +353,14 @@ TEST_F(AuditEnvTest, EveryBadFileGetsItsOwnErrorAndTheAuditGoesOn) {
   auto calls = calls_by_place(*audit_);
   const Json& latin1 = calls.at({"latin1.py", 3});
   EXPECT_EQ(latin1["column"], 12); // x = "été"; is 11 characters (14 bytes in UTF-8)
+}
+
+TEST_F(AuditEnvTest, AFileNamedWithBytesThatAreNotUtf8IsAuditedAndShownEscaped) {
+  bool found = false;
+  for (const auto& call : (*audit_)["call_sites"]) {
+    found |= call["path"].get<std::string>().ends_with("odd/bad\\xffname.py");
+  }
+  EXPECT_TRUE(found) << (*audit_)["files"].dump();
 }
 
 TEST_F(AuditEnvTest, AnAssumedVariableChangesTheUnpicklerAndABadOneIsAUsageError) {

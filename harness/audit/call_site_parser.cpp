@@ -1,0 +1,181 @@
+#include "audit/call_site_parser.h"
+
+#include "envs/resources.h"
+#include "probes/worker.h"
+#include "util/output_file.h"
+#include "util/scratch_dir.h"
+#include "util/text.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fmt/core.h>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace loadmatrix {
+
+namespace {
+
+Json error_answer(const std::string& why) {
+  return {{"status", "error"}, {"error", why}, {"parsed", false}};
+}
+
+class ParserRuns {
+public:
+  ParserRuns(const Environment& env, const std::vector<const InputFile*>& files,
+             ProcessRunner& runner, const std::filesystem::path& scratch)
+      : env_(env), files_(files), runner_(runner), scratch_(scratch) {
+    runtime_ = env.sandbox.place(resources().runtime_dir, "runtime", false);
+    for (const InputFile* input : files) {
+      auto [mount, added] = roots_.try_emplace(input->root);
+      if (added) {
+        mount->second =
+            env.sandbox.place(input->root, fmt::format("src{}", roots_.size() - 1), false);
+      }
+    }
+  }
+
+  // One run over files[i] for i in `pending`: the answers it wrote, by position in `pending`
+  // (null where it wrote none), and how the run ended.
+  std::vector<Json> run(const std::vector<size_t>& pending, size_t jobs, std::string& ended,
+                        bool& timed_out) {
+    std::vector<Json> answers(pending.size());
+    std::filesystem::path dir = scratch_ / fmt::format("run-{}", runs_++);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    // The parser runs as the sandbox user: its directory is handed to it, the request made
+    // readable (the rest of the host stays closed to it).
+    make_sandbox_writable(dir);
+    SandboxMount work = env_.sandbox.place(dir, "audit", true);
+    Json paths = Json::array();
+    for (size_t index : pending) {
+      const InputFile& input = *files_[index];
+      paths.push_back(protocol_path(roots_.at(input.root).inside / input.relative));
+    }
+    Json request = {{"files", std::move(paths)}, {"jobs", jobs}};
+    if (auto written = write_output_file(dir / "request.json", request.dump()); !written) {
+      ended = written.error().message;
+      return answers;
+    }
+    std::filesystem::permissions(dir / "request.json", std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write |
+                                                           std::filesystem::perms::group_read |
+                                                           std::filesystem::perms::others_read);
+    SandboxCommand command;
+    command.mounts = {runtime_, work};
+    for (const auto& [root, mount] : roots_) {
+      command.mounts.push_back(mount);
+    }
+    command.argv = {env_.python, (runtime_.inside / "audit_calls.py").string(),
+                    (work.inside / "request.json").string(), work.inside.string()};
+    command.timeout = std::chrono::seconds(60) + std::chrono::milliseconds(50) * pending.size();
+    ProcessResult result = env_.sandbox.run(runner_, command);
+    timed_out = result.termination == Termination::timed_out;
+    ended = fmt::format("{}{}", result.describe(),
+                        result.stderr_text.empty() ? "" : ": " + last_lines(result.stderr_text, 3));
+    for (size_t share = 0; share < jobs; ++share) {
+      read_share(dir / fmt::format("result-{}.jsonl", share), answers);
+    }
+    return answers;
+  }
+
+private:
+  // The directory was the sandbox user's: only a regular file it left there is read, never a
+  // link it could have pointed at a file of root's; each line is one file's answer.
+  static void read_share(const std::filesystem::path& file, std::vector<Json>& answers) {
+    std::error_code ec;
+    if (std::filesystem::symlink_status(file, ec).type() != std::filesystem::file_type::regular) {
+      return;
+    }
+    auto text = read_text_file(file);
+    if (!text) {
+      return;
+    }
+    std::istringstream lines(*text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      auto answer = parse_foreign_json(line, file.string());
+      if (!answer || !answer->is_object() || !(*answer)["index"].is_number_unsigned()) {
+        continue; // a line cut short by a killed run
+      }
+      size_t index = (*answer)["index"].get<size_t>();
+      if (index < answers.size()) {
+        answers[index] = std::move(*answer);
+      }
+    }
+  }
+
+  const Environment& env_;
+  const std::vector<const InputFile*>& files_;
+  ProcessRunner& runner_;
+  std::filesystem::path scratch_;
+  SandboxMount runtime_;
+  std::map<std::filesystem::path, SandboxMount> roots_;
+  int runs_ = 0;
+};
+
+} // namespace
+
+std::vector<Json> parse_call_sites(const Environment& env,
+                                   const std::vector<const InputFile*>& files, size_t jobs,
+                                   ProcessRunner& runner) {
+  std::vector<Json> answers(files.size());
+  auto scratch = ScratchDir::create("loadmatrix-audit");
+  if (!scratch) {
+    std::fill(answers.begin(), answers.end(), error_answer(scratch.error().message));
+    return answers;
+  }
+  ParserRuns runs(env, files, runner, scratch->path());
+  size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<size_t> pending(files.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    pending[i] = i;
+  }
+  // Files a run stopped on: retried alone, since the other shares of a run cut short were
+  // stopped wherever they were.
+  std::vector<size_t> suspects;
+  while (!pending.empty()) {
+    size_t shares = std::max<size_t>(1, std::min(jobs ? jobs : cores, pending.size()));
+    std::string ended;
+    bool timed_out = false;
+    std::vector<Json> got = runs.run(pending, shares, ended, timed_out);
+    if (!timed_out &&
+        std::all_of(got.begin(), got.end(), [](const Json& a) { return a.is_null(); })) {
+      // Not one file finished and nothing hung: the parser itself could not run here.
+      for (size_t index : pending) {
+        answers[index] = error_answer(
+            fmt::format("the parser in env {} did not run ({})", env.spec.name, ended));
+      }
+      break;
+    }
+    std::vector<size_t> next;
+    for (size_t share = 0; share < shares; ++share) {
+      bool stopped = false;
+      for (size_t position = share; position < pending.size(); position += shares) {
+        if (!got[position].is_null()) {
+          answers[pending[position]] = std::move(got[position]);
+        } else if (!stopped) {
+          stopped = true; // the file this share was on when the run ended
+          suspects.push_back(pending[position]);
+        } else {
+          next.push_back(pending[position]);
+        }
+      }
+    }
+    std::sort(next.begin(), next.end());
+    pending = std::move(next);
+  }
+  for (size_t suspect : suspects) {
+    std::string alone;
+    bool alone_timed_out = false;
+    std::vector<Json> retried = runs.run({suspect}, 1, alone, alone_timed_out);
+    answers[suspect] =
+        retried[0].is_null()
+            ? error_answer(fmt::format("the parser did not finish this file ({})", alone))
+            : std::move(retried[0]);
+  }
+  return answers;
+}
+
+} // namespace loadmatrix
