@@ -214,6 +214,14 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   return job;
 }
 
+std::string rule_ids(const AuditedCall& call, std::string_view separator) {
+  std::string ids;
+  for (const auto& finding : call.findings) {
+    ids += (ids.empty() ? "" : std::string(separator)) + finding.rule;
+  }
+  return ids.empty() ? "-" : ids;
+}
+
 bool has_findings(const AuditResult& result) {
   return std::any_of(result.calls.begin(), result.calls.end(),
                      [](const AuditedCall& call) { return !call.findings.empty(); });

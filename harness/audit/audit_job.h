@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
@@ -98,6 +99,9 @@ Json audit_json(const AuditJobResult& job);
 // Links each failing scenario of `results` (a run's results.json) that names a call site to the
 // audited call there (same file, its line within the call's lines). An error names the file.
 Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& results);
+
+// The call's rule ids joined by `separator` ("LMA001,LMA004"), "-" for none.
+std::string rule_ids(const AuditedCall& call, std::string_view separator);
 
 // Whether any call site has a finding: audit's exit status 1.
 bool has_findings(const AuditResult& result);

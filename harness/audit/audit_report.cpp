@@ -1,5 +1,7 @@
 #include "audit/audit_report.h"
 
+#include "util/xml_text.h"
+
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -7,27 +9,7 @@ namespace loadmatrix {
 namespace {
 
 std::string h(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
+  return xml_escape(text);
 }
 
 // `code` spans of a Markdown line: backticks inside become a longer fence.
@@ -111,11 +93,7 @@ std::string render_audit_html(const AuditJobResult& job, const std::string& css)
       out += fmt::format("<td title=\"{}\">{}</td>", h(effect.reason),
                          call_outcome_name(effect.effective));
     }
-    std::string rules;
-    for (const auto& finding : call.findings) {
-      rules += (rules.empty() ? "" : ", ") + finding.rule;
-    }
-    out += "<td>" + (rules.empty() ? "-" : h(rules)) + "</td></tr>\n";
+    out += "<td>" + h(rule_ids(call, ", ")) + "</td></tr>\n";
   }
   out += "</tbody></table></section>\n<section id=\"findings\"><h2>Findings</h2>\n";
   for (const auto& call : result.calls) {
@@ -159,11 +137,7 @@ std::string render_audit_markdown(const AuditJobResult& job) {
     for (const auto& effect : call.effects) {
       out += fmt::format(" {} |", call_outcome_name(effect.effective));
     }
-    std::string rules;
-    for (const auto& finding : call.findings) {
-      rules += (rules.empty() ? "" : ", ") + finding.rule;
-    }
-    out += " " + (rules.empty() ? std::string("-") : rules) + " |\n";
+    out += " " + rule_ids(call, ", ") + " |\n";
   }
   out += "\n## Findings\n\n";
   for (const auto& call : result.calls) {

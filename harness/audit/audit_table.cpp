@@ -37,11 +37,7 @@ std::string render_audit_table(const AuditResult& result) {
     for (const auto& effect : call.effects) {
       out += fmt::format(" {:<14}", short_outcome(effect.effective));
     }
-    std::string rules;
-    for (const auto& finding : call.findings) {
-      rules += (rules.empty() ? "" : ",") + finding.rule;
-    }
-    out += " " + (rules.empty() ? std::string("-") : rules) + "\n";
+    out += " " + rule_ids(call, ",") + "\n";
   }
   for (const auto& call : result.calls) {
     for (const auto& finding : call.findings) {

@@ -1,6 +1,6 @@
 #include "reports/html_report.h"
 
-#include "reports/xml_text.h"
+#include "util/xml_text.h"
 #include "util/json_file.h"
 #include "util/text.h"
 

@@ -1,6 +1,6 @@
 #include "reports/junit_report.h"
 
-#include "reports/xml_text.h"
+#include "util/xml_text.h"
 #include "util/text.h"
 
 #include <fmt/core.h>

@@ -1,4 +1,4 @@
-#include "reports/xml_text.h"
+#include "util/xml_text.h"
 
 #include "util/utf8.h"
 
