@@ -46,7 +46,7 @@ LOADER_NAMES = {"load", "load_url", "load_state_dict_from_url"}
 # resolve to a loader (an assignment such as `tl = torch.load` is not followed), so a file
 # without either is not parsed.
 MAY_CALL_A_LOADER = re.compile(
-    rb"\b(?:load|load_url|load_state_dict_from_url)(?:\s*\(|\s+as\s)")
+    rb"\b(?:load|load_url|load_state_dict_from_url)(?:(?:\s|\\\n)*\(|(?:\s|\\\n)+as\b)")
 
 
 def path_argument(value):
@@ -60,27 +60,39 @@ def path_argument(value):
 
 
 class Scope:
-    """The bindings of one scope, in source order: (line, name, target), where target is the
-    dotted name an import binds it to, or None for any other binding (def, class, assignment,
-    parameter, loop or `with` target), which hides an import of the same name."""
+    """The bindings of one scope, in source order, per name: (line, target, hard). `target` is
+    the dotted name an import binds the name to, or None for any other binding. A def, class or
+    parameter hides an import of the same name ("hard"); an assignment may be a fallback
+    (`except ImportError: torch = None`), so it hides nothing an earlier import bound."""
 
     def __init__(self, kind, parent):
         self.kind = kind  # "module", "class" or "function"
         self.parent = parent
-        self.bindings = {}  # name -> [(line, target)], in source order
+        self.bindings = {}  # name -> [(line, target, hard)], in source order
+        self.global_names = set()  # declared `global`: bound in the module, not here
 
-    def bind(self, line, name, target=None):
-        self.bindings.setdefault(name, []).append((line, target))
+    def bind(self, line, name, target=None, hard=False):
+        scope = self
+        if name in self.global_names:
+            while scope.parent is not None:
+                scope = scope.parent
+        scope.bindings.setdefault(name, []).append((line, target, hard))
 
     def lookup(self, name, line):
         """(found, target) for `name` used at `line` in this scope. Module and class bodies run
-        in order, so the binding before the line counts; a function's local names are local for
-        its whole body, and a function sees its module's names as they end up."""
-        found, target = False, None
-        for bound_line, bound_target in self.bindings.get(name, ()):
-            if self.kind == "function" or line is None or bound_line <= line:
-                found, target = True, bound_target
-        return found, target
+        in order, so the bindings before the line count; a function's local names are local for
+        its whole body, and a function sees its module's names as they end up. The latest
+        reaching import wins, unless a def, class or parameter comes after it."""
+        if name in self.global_names:
+            return False, None
+        reaching = [(target, hard) for bound_line, target, hard in self.bindings.get(name, ())
+                    if self.kind == "function" or line is None or bound_line <= line]
+        for target, hard in reversed(reaching):
+            if target is not None:
+                return True, target
+            if hard:
+                return True, None
+        return bool(reaching), None
 
 
 def _target_names(node):
@@ -125,51 +137,51 @@ class Binder(ast.NodeVisitor):
                 self.visit(arg.annotation)
 
     def _function(self, node):
-        self.current.bind(node.lineno, node.name)
+        self.current.bind(node.lineno, node.name, hard=True)
         for decorator in node.decorator_list:
             self.visit(decorator)
         self._outer_parts(node.args)
         if node.returns is not None:
             self.visit(node.returns)
-        outer = self.current
-        self.current = self._enter(node, "function")
+        outer, outer_withs = self.current, self.withs
+        self.current, self.withs = self._enter(node, "function"), []
         self.functions.append(node.name)
         arguments = node.args
         for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
-            self.current.bind(node.lineno, arg.arg)
+            self.current.bind(node.lineno, arg.arg, hard=True)
         for arg in (arguments.vararg, arguments.kwarg):
             if arg is not None:
-                self.current.bind(node.lineno, arg.arg)
+                self.current.bind(node.lineno, arg.arg, hard=True)
         for statement in node.body:
             self.visit(statement)
         self.functions.pop()
-        self.current = outer
+        self.current, self.withs = outer, outer_withs
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
 
     def visit_Lambda(self, node):
         self._outer_parts(node.args)
-        outer = self.current
-        self.current = self._enter(node, "function")
+        outer, outer_withs = self.current, self.withs
+        self.current, self.withs = self._enter(node, "function"), []
         self.functions.append("<lambda>")
         for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
-            self.current.bind(node.lineno, arg.arg)
+            self.current.bind(node.lineno, arg.arg, hard=True)
         self.visit(node.body)
         self.functions.pop()
-        self.current = outer
+        self.current, self.withs = outer, outer_withs
 
     def visit_ClassDef(self, node):
-        self.current.bind(node.lineno, node.name)
+        self.current.bind(node.lineno, node.name, hard=True)
         for expression in node.bases + node.keywords + node.decorator_list:
             self.visit(expression)
-        outer = self.current
-        self.current = self._enter(node, "class")
+        outer, outer_withs = self.current, self.withs
+        self.current, self.withs = self._enter(node, "class"), []
         self.functions.append(node.name)
         for statement in node.body:
             self.visit(statement)
         self.functions.pop()
-        self.current = outer
+        self.current, self.withs = outer, outer_withs
 
     def visit_Import(self, node):
         for alias in node.names:
@@ -195,7 +207,7 @@ class Binder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Global(self, node):
-        pass  # the names stay the module's
+        self.current.global_names.update(node.names)  # bound in the module from here on
 
     def visit_With(self, node):
         self.withs.append(node)
@@ -278,14 +290,14 @@ class CallFinder:
     """The loader calls among the binder's candidates, each described."""
 
     def __init__(self, binder, source):
-        self.lines = source.splitlines()
+        self.lines = source.split("\n")  # as ast numbers lines (splitlines also splits on \f)
         self.source = source
         self.calls = []
         # Names an import binds to a loader under another name (`from torch import load as tl`).
         aliases = {name for scope in binder.scopes.values()
                    for name, bound in scope.bindings.items()
                    if any(target and target.rsplit(".", 1)[-1] in LOADER_NAMES
-                          for _, target in bound)}
+                          for _, target, _ in bound)}
         for node, scope, function, withs in binder.candidates:
             func = node.func
             if type(func) is ast.Name and func.id not in LOADER_NAMES and func.id not in aliases:
@@ -401,7 +413,8 @@ def _attempt_in(try_node, loaders, facts):
     for statement in try_node.body:
         for inner in ast.walk(statement):
             attempt = loaders.get(id(inner))
-            if attempt and attempt["weights_only"] != "false" and attempt["input"] == facts["input"]:
+            if (attempt and attempt["weights_only"] != "false" and facts["input"] is not None
+                    and attempt["input"] == facts["input"]):
                 return attempt
     return None
 

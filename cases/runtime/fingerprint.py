@@ -19,7 +19,7 @@ import _loadmatrix_runtime as protocol
 
 # Raised whenever this script measures something new; envs fingerprinted by an older version
 # are measured again (their rootfs is kept).
-FINGERPRINT_VERSION = 3
+FINGERPRINT_VERSION = 4
 
 
 class _NeverAllowlisted:
@@ -171,10 +171,12 @@ def _loader_forms(torch, workdir):
                     else:
                         loader(path, map_location="cpu", **arguments)
                     forms[key + extra_key] = "full"
-                except TypeError as error:
-                    forms[key + extra_key] = f"error: TypeError: {error}"[:300]
-                except Exception:  # noqa: BLE001 - any refusal is the restricted unpickler
+                except pickle.UnpicklingError:  # the restricted unpickler's refusal
                     forms[key + extra_key] = "weights_only"
+                except Exception as error:  # noqa: BLE001 - the call itself raised
+                    # TypeError (an argument this torch lacks), RuntimeError (weights_only=True
+                    # with pickle_module), ...: what the call does here.
+                    forms[key + extra_key] = f"error: {type(error).__name__}: {error}"[:300]
         result[name] = forms
     return result
 

@@ -24,6 +24,7 @@ import resource
 import select
 import signal
 import sys
+import sysconfig
 import time
 import traceback
 
@@ -276,11 +277,27 @@ def op_scenario(request):
     return {"status": "returned", "description": describe(value)}
 
 
-# Frames in these directories are not the user's code: torch, the standard library (pickle,
-# io) and loadmatrix's own runtime.
-_NOT_USER_CODE = tuple(os.path.join(os.path.realpath(directory), "") for directory in (
-    os.path.dirname(torch.__file__), os.path.dirname(os.__file__),
-    os.path.dirname(os.path.abspath(__file__))))
+def _directory(path):
+    return os.path.join(os.path.realpath(path), "")
+
+
+# Frames in these directories are not the user's code: torch, loadmatrix's own runtime, and the
+# standard library (pickle, io) except the installed packages a layout may keep inside it
+# (/usr/local/lib/python3.12/site-packages in python: images), which are libraries the user's
+# code is made of.
+_TORCH_AND_HARNESS = (_directory(os.path.dirname(torch.__file__)),
+                      _directory(os.path.dirname(os.path.abspath(__file__))))
+_STANDARD_LIBRARY = tuple({_directory(sysconfig.get_paths()[key])
+                           for key in ("stdlib", "platstdlib")})
+_INSTALLED_PACKAGES = tuple({_directory(sysconfig.get_paths()[key])
+                             for key in ("purelib", "platlib")})
+
+
+def _is_user_code(filename):
+    where = os.path.realpath(filename)
+    if filename.startswith("<") or where.startswith(_TORCH_AND_HARNESS):
+        return False
+    return where.startswith(_INSTALLED_PACKAGES) or not where.startswith(_STANDARD_LIBRARY)
 
 
 def user_call_site(error):
@@ -288,8 +305,7 @@ def user_call_site(error):
     harness: the user's line that called into torch when it raised (a scenario's, or a library's
     it calls). None when there is none."""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        where = os.path.realpath(frame.filename)
-        if frame.filename.startswith("<") or where.startswith(_NOT_USER_CODE):
+        if not _is_user_code(frame.filename) or frame.lineno is None:
             continue
         return {"file": frame.filename, "line": frame.lineno, "function": frame.name,
                 "code": (frame.line or "")[:200]}

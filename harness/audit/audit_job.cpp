@@ -180,21 +180,51 @@ Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& 
     std::error_code ec;
     return std::filesystem::weakly_canonical(a, ec) == std::filesystem::weakly_canonical(b, ec);
   };
+  // A results.json is foreign input: a field of another type is skipped, never thrown at.
+  auto text = [](const Json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? valid_utf8(it->get<std::string>())
+                                                 : std::string();
+  };
   for (const auto& record : *records) {
-    auto site = record.find("call_site");
-    if (!record.is_object() || site == record.end() || !site->is_object()) {
+    if (!record.is_object()) {
       continue;
     }
-    std::filesystem::path file = site->value("file", "");
-    long long line = site->value("line", 0LL);
+    auto site = record.find("call_site");
+    if (site == record.end() || !site->is_object() || !site->contains("line") ||
+        !(*site)["line"].is_number_integer()) {
+      continue;
+    }
+    std::filesystem::path file = text(*site, "file");
+    long long line = (*site)["line"].get<long long>();
+    Json fixes = Json::array();
+    if (auto listed = record.find("code_fixes"); listed != record.end() && listed->is_array()) {
+      for (const auto& fix : *listed) {
+        if (!fix.is_object()) {
+          continue;
+        }
+        Json allowlist = Json::array();
+        if (auto names = fix.find("allowlist"); names != fix.end() && names->is_array()) {
+          for (const auto& name : *names) {
+            if (name.is_string()) {
+              allowlist.push_back(valid_utf8(name.get<std::string>()));
+            }
+          }
+        }
+        auto verified = fix.find("verified");
+        fixes.push_back(
+            {{"kind", text(fix, "kind")},
+             {"verified", verified != fix.end() && verified->is_boolean() && verified->get<bool>()},
+             {"allowlist", std::move(allowlist)}});
+      }
+    }
     for (auto& call : result.calls) {
       if (line < call.site.line || line > std::max(call.site.end_line, call.site.line) ||
           !same_file(file, result.files[call.site.file].input.file)) {
         continue;
       }
       call.scenarios.push_back(
-          {valid_utf8(record.value("case", "")), valid_utf8(record.value("consumer", "")),
-           valid_utf8(record.value("outcome", "")), record.value("code_fixes", Json::array())});
+          {text(record, "case"), text(record, "consumer"), text(record, "outcome"), fixes});
     }
   }
   return {};

@@ -59,23 +59,47 @@ std::string env_names(const std::vector<AuditEnv>& envs) {
   return out;
 }
 
+// The envs whose loaders were measured: what a suggestion is checked against.
+std::string measured_env_names(const std::vector<AuditEnv>& envs) {
+  std::string out;
+  for (const auto& env : envs) {
+    if (env.facts != nullptr) {
+      out += (out.empty() ? "" : ", ") + env.name;
+    }
+  }
+  return out.empty() ? "no env (none has measured loaders)" : out;
+}
+
 // The callee as the source spells it ("th.load"), from the call's text.
 std::string written_callee(const CallSite& call) {
   auto paren = call.code.find('(');
   return paren == std::string::npos ? call.callee : call.code.substr(0, paren);
 }
 
-// `call.code` with weights_only=`value`, or a generic form when the text is cut short.
+// The call's text as it can be rewritten: one line, a trailing comma before ")" dropped; empty
+// when the call spans lines (a comment or a string literal across lines would not survive
+// being joined) or its text was cut short.
+std::string rewritable_code(const CallSite& call) {
+  if (call.end_line > call.line || call.code.ends_with("...") || !call.code.ends_with(")")) {
+    return "";
+  }
+  static const std::regex trailing_comma(R"(,\s*\)$)");
+  return std::regex_replace(call.code, trailing_comma, ")");
+}
+
+// `call.code` with weights_only=`value`, or a generic form when the text cannot be rewritten.
 std::string with_weights_only(const CallSite& call, std::string_view value) {
   static const std::regex literal(R"(weights_only\s*=\s*(True|False|None))");
-  const std::string& code = call.code;
+  std::string code = rewritable_code(call);
+  if (code.empty()) {
+    return fmt::format("{}(..., weights_only={})", written_callee(call), value);
+  }
   if (call.weights_only != WrittenWeightsOnly::omitted &&
       call.weights_only != WrittenWeightsOnly::dynamic && std::regex_search(code, literal)) {
     return std::regex_replace(code, literal, fmt::format("weights_only={}", value),
                               std::regex_constants::format_first_only);
   }
-  if (call.weights_only == WrittenWeightsOnly::omitted && code.ends_with(")") &&
-      !code.ends_with("...)")) {
+  if (call.weights_only == WrittenWeightsOnly::omitted) {
     bool no_arguments = code.ends_with("()");
     return fmt::format("{}{}weights_only={})", code.substr(0, code.size() - 1),
                        no_arguments ? "" : ", ", value);
@@ -166,7 +190,8 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
     }
   }
   std::string rewritten = with_weights_only(call, value);
-  std::string checked = fmt::format("checked against the measured loaders of {}", env_names(envs));
+  std::string checked =
+      fmt::format("checked against the measured loaders of {}", measured_env_names(envs));
   if (!guard_weights_only && !guard_mmap) {
     return fmt::format("`{}` ({})", rewritten, checked);
   }
@@ -197,7 +222,7 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
     }
   }
   std::string guarded =
-      rewritten.ends_with(")") && !rewritten.ends_with("...)")
+      rewritten.ends_with(")") && rewritten.find("(...") == std::string::npos
           ? fmt::format("{}{}**load_kwargs)", rewritten.substr(0, rewritten.size() - 1),
                         rewritten.ends_with("()") ? "" : ", ")
           : fmt::format("{}(..., **load_kwargs)", callee);
@@ -275,7 +300,13 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
                               env.effect.reason);
       }
     }
-    std::string value = call.weights_only == WrittenWeightsOnly::true_ ? "True" : "False";
+    // Keep what the call does where it works: weights_only as written, else True wherever
+    // some env already runs it weights-only (never a suggestion that loosens it there).
+    std::string value =
+        call.weights_only == WrittenWeightsOnly::false_ ? "False"
+        : call.weights_only == WrittenWeightsOnly::true_ || any(envs, CallOutcome::weights_only)
+            ? "True"
+            : "False";
     std::string lacking_safe_globals;
     for (const auto& env : envs) {
       if (call.in_safe_globals && !env.has_safe_globals) {

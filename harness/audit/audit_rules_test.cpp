@@ -107,6 +107,26 @@ TEST(AuditRulesTest, AnExplicitArgumentSomeTorchLacksIsFoundAndGuarded) {
             std::string::npos);
 }
 
+TEST(AuditRulesTest, AnUnknownArgumentsFixNeverLoosensAnEnvThatWasWeightsOnly) {
+  Matrix matrix;
+  CallSite site = call("torch.load(path, mmap=True)", WrittenWeightsOnly::omitted);
+  site.mmap = ArgumentUse::passed;
+  auto findings = audit_findings(site, matrix.envs(site), "");
+  ASSERT_EQ(rules(findings), (std::vector<std::string>{"LMA004"}));
+  EXPECT_NE(findings[0].suggestion.find("`torch.load(path, weights_only=True, **load_kwargs)`"),
+            std::string::npos)
+      << findings[0].suggestion;
+  // A trailing comma is dropped before weights_only is added; several lines are not rewritten.
+  CallSite trailing = call("torch.load(buffer, )", WrittenWeightsOnly::omitted);
+  EXPECT_EQ(suggested_call(trailing, matrix.envs(trailing), "False", ""),
+            "`torch.load(buffer, weights_only=False)` (checked against the measured loaders of "
+            "bookworm, trixie)");
+  trailing.end_line = trailing.line + 2;
+  EXPECT_NE(suggested_call(trailing, matrix.envs(trailing), "False", "")
+                .find("`torch.load(..., weights_only=False)`"),
+            std::string::npos);
+}
+
 TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRule) {
   Matrix matrix;
   CallSite retry = call("torch.load(path, weights_only=False)", WrittenWeightsOnly::false_);

@@ -39,7 +39,7 @@ public:
   // One run over files[i] for i in `pending`: the answers it wrote, by position in `pending`
   // (null where it wrote none), and how the run ended.
   std::vector<Json> run(const std::vector<size_t>& pending, size_t jobs, std::string& ended,
-                        bool& timed_out) {
+                        Termination& how) {
     std::vector<Json> answers(pending.size());
     std::filesystem::path dir = scratch_ / fmt::format("run-{}", runs_++);
     std::error_code ec;
@@ -71,7 +71,7 @@ public:
                     (work.inside / "request.json").string(), work.inside.string()};
     command.timeout = std::chrono::seconds(60) + std::chrono::milliseconds(50) * pending.size();
     ProcessResult result = env_.sandbox.run(runner_, command);
-    timed_out = result.termination == Termination::timed_out;
+    how = result.termination;
     ended = fmt::format("{}{}", result.describe(),
                         result.stderr_text.empty() ? "" : ": " + last_lines(result.stderr_text, 3));
     for (size_t share = 0; share < jobs; ++share) {
@@ -79,6 +79,8 @@ public:
     }
     return answers;
   }
+
+  int count() const { return runs_; }
 
 private:
   // The directory was the sandbox user's: only a regular file it left there is read, never a
@@ -138,11 +140,12 @@ std::vector<Json> parse_call_sites(const Environment& env,
   while (!pending.empty()) {
     size_t shares = std::max<size_t>(1, std::min(jobs ? jobs : cores, pending.size()));
     std::string ended;
-    bool timed_out = false;
-    std::vector<Json> got = runs.run(pending, shares, ended, timed_out);
-    if (!timed_out &&
-        std::all_of(got.begin(), got.end(), [](const Json& a) { return a.is_null(); })) {
-      // Not one file finished and nothing hung: the parser itself could not run here.
+    Termination how = Termination::exited;
+    bool first = runs.count() == 0;
+    std::vector<Json> got = runs.run(pending, shares, ended, how);
+    bool none = std::all_of(got.begin(), got.end(), [](const Json& a) { return a.is_null(); });
+    if (first && none && (how == Termination::exited || how == Termination::spawn_failed)) {
+      // Not one file finished, nothing hung or crashed: the parser itself cannot run here.
       for (size_t index : pending) {
         answers[index] = error_answer(
             fmt::format("the parser in env {} did not run ({})", env.spec.name, ended));
@@ -168,8 +171,8 @@ std::vector<Json> parse_call_sites(const Environment& env,
   }
   for (size_t suspect : suspects) {
     std::string alone;
-    bool alone_timed_out = false;
-    std::vector<Json> retried = runs.run({suspect}, 1, alone, alone_timed_out);
+    Termination how = Termination::exited;
+    std::vector<Json> retried = runs.run({suspect}, 1, alone, how);
     answers[suspect] =
         retried[0].is_null()
             ? error_answer(fmt::format("the parser did not finish this file ({})", alone))

@@ -155,6 +155,36 @@ def calls_that_are_not_torch(path, obj, torch=None):
     torch.load(path)  # the parameter named torch, not the module
 )py";
 
+const char* kScopes = R"py(try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def fallback_import(path):
+    return torch.load(path, weights_only=True)
+
+
+def lazy():
+    global th
+    import torch as th
+
+
+def uses_lazy(path):
+    return th.load(path, weights_only=True)
+
+
+with torch.serialization.safe_globals([int]):
+    def restore(path):
+        return torch.load(path, weights_only=True)
+
+
+def multiline(path):
+    return torch.load(
+        path,
+    )
+)py";
+
 std::map<std::pair<std::string, int64_t>, Json> calls_by_place(const Json& audit) {
   std::map<std::pair<std::string, int64_t>, Json> out;
   for (const auto& call : audit["call_sites"]) {
@@ -202,6 +232,7 @@ protected:
     sources_->add("fallbacks.py", kFallbacks);
     sources_->add("safe_globals.py", kSafeGlobals);
     sources_->add("non_calls.py", kNonCalls);
+    sources_->add("scopes.py", kScopes);
     sources_->add("errors/syntax.py", "import torch\ndef (:\n    torch.load(x)\n");
     sources_->add("errors/python2.py", "import torch\nprint \"x\"\ntorch.load(x)\n");
     sources_->add("errors/undecodable.py", "import torch\nx = \"\xff\xfe\"\ntorch.load(x)\n");
@@ -327,6 +358,21 @@ TEST_F(AuditEnvTest, SafeGlobalsBlocksAreSeenWithTheirNames) {
   EXPECT_EQ(effective(literal, "trixie"), "weights_only");
   EXPECT_TRUE(calls.at({"safe_globals.py", 14})["safe_globals"]["names"].is_null());
   EXPECT_TRUE(calls.at({"safe_globals.py", 18})["safe_globals"].is_null());
+}
+
+TEST_F(AuditEnvTest, OptionalAndLazyImportsAreFollowedAndAWithDoesNotReachIntoADef) {
+  auto calls = calls_by_place(*audit_);
+  EXPECT_TRUE(calls.contains({"scopes.py", 8})) << "try: import torch / except: torch = None";
+  EXPECT_TRUE(calls.contains({"scopes.py", 17})) << "global th; import torch as th";
+  ASSERT_TRUE(calls.contains({"scopes.py", 22}));
+  EXPECT_TRUE(calls.at({"scopes.py", 22})["safe_globals"].is_null()); // runs after the block
+  // A call over several lines is suggested in the generic form, not a joined rewrite.
+  const Json& multiline = calls.at({"scopes.py", 26});
+  EXPECT_EQ(multiline["end_line"], 28);
+  EXPECT_NE(multiline["findings"][0]["suggestion"].get<std::string>().find(
+                "`torch.load(..., weights_only=False)`"),
+            std::string::npos)
+      << multiline.dump();
 }
 
 TEST_F(AuditEnvTest, StringsCommentsOtherLoadsAndShadowedNamesAreNotCalls) {

@@ -20,7 +20,7 @@ inline constexpr const char* kManifestSchema = "loadmatrix.env/1";
 
 // Raised with fingerprint.py's FINGERPRINT_VERSION: an env measured by an older script is
 // measured again before use (its rootfs is kept).
-inline constexpr int kFingerprintVersion = 3;
+inline constexpr int kFingerprintVersion = 4;
 
 // What the env's weights-only unpickler accepts, measured by fingerprint.py with crafted
 // pickles. The static analyzer's per-version prediction reads only these facts.

@@ -418,8 +418,17 @@ private:
     if (site == facts.end() || !site->is_object()) {
       return std::nullopt;
     }
-    CallSiteRef ref{valid_utf8(site->value("file", "")), site->value("line", 0LL),
-                    valid_utf8(site->value("function", "")), valid_utf8(site->value("code", ""))};
+    // Foreign JSON: a field of another type (a null line from a frame Python could not place)
+    // is left empty rather than thrown at.
+    auto text = [&](const char* key) {
+      auto it = site->find(key);
+      return it != site->end() && it->is_string() ? valid_utf8(it->get<std::string>())
+                                                  : std::string();
+    };
+    auto line = site->find("line");
+    CallSiteRef ref{text("file"),
+                    line != site->end() && line->is_number_integer() ? line->get<long long>() : 0,
+                    text("function"), text("code")};
     ref.file = layout_.host_path(ref.file);
     return ref;
   }
@@ -447,9 +456,23 @@ private:
       }
       record.code_fixes.push_back(std::move(fix));
     }
+    // Only where this torch was measured to read the variable: a bare load weights-only
+    // without it and the full unpickler with it.
     const auto& facts = env_.fingerprint().loader_calls;
     std::string forced = std::string(kForceNoWeightsOnly) + "=1";
-    if (facts && facts->by_variable.contains(forced)) {
+    const MeasuredEffect* plain = facts ? facts->find("", "torch.load", "omitted") : nullptr;
+    const MeasuredEffect* with = facts ? facts->find(forced, "torch.load", "omitted") : nullptr;
+    bool reads_variable = plain && with && plain->effect == LoadEffect::weights_only &&
+                          with->effect == LoadEffect::full;
+    if (reads_variable && record.call_site &&
+        record.call_site->code.find("weights_only") != std::string::npos) {
+      // The variable changes only the default: a call that passes weights_only is not tried.
+      record.code_fixes.push_back({"weights_only_false",
+                                   false,
+                                   {},
+                                   "not tried: the call passes weights_only itself, which "
+                                   "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD does not override"});
+    } else if (reads_variable) {
       Json request = scenario_request(spec);
       request["force_no_weights_only"] = true;
       Classification full = classify(worker_.call(request, options_.cell_timeout), nullptr);
