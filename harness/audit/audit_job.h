@@ -93,7 +93,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
                       ProcessRunner& runner, const AuditLog& log);
 
 // audit.json: {"schema", "envs", "parser_env", "assume_env", "missing_envs", "files", "call_sites",
-// "rules", "seconds"}; README.md ("Auditing loading code") lists every field.
+// "rules", "seconds"}; README.md ("Your own loading code") lists every field.
 Json audit_json(const AuditJobResult& job);
 
 // Links each failing scenario of `results` (a run's results.json) that names a call site to the

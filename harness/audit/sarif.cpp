@@ -1,5 +1,7 @@
 #include "audit/sarif.h"
 
+#include "envs/resources.h"
+
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -50,13 +52,14 @@ Json driver() {
     rules.push_back({{"id", rule.id},
                      {"name", rule.name},
                      {"shortDescription", {{"text", rule.description}}},
-                     {"defaultConfiguration", {{"level", rule.level}}},
-                     {"helpUri", fmt::format("https://github.com/loadmatrix/loadmatrix#{}",
-                                             "auditing-loading-code")}});
+                     {"defaultConfiguration", {{"level", rule.level}}}});
   }
+  // loadmatrix has no public page: its documentation is the README beside the binary, which is
+  // what the tool's information URI names (SARIF2005 asks for one).
   return {{"name", "loadmatrix"},
           {"version", "0.1.0"},
-          {"informationUri", "https://github.com/loadmatrix/loadmatrix"},
+          {"informationUri",
+           "file://" + uri_path((resources().home / "README.md").lexically_normal().native())},
           {"rules", std::move(rules)}};
 }
 
