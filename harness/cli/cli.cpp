@@ -1,7 +1,7 @@
 #include "cli/cli.h"
 
-#include "util/error.h"
 #include "envs/resources.h"
+#include "util/error.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -47,6 +47,9 @@ int loadmatrix_main(int argc, char** argv) {
                "why, and what change makes them load again."};
   app.set_version_flag("--version", "loadmatrix 0.1.0");
   app.require_subcommand(1);
+  // Global options are taken on either side of the subcommand (`loadmatrix run --matrix X`, as
+  // users write it, and `loadmatrix --matrix X run`); subcommands inherit this when added.
+  app.fallthrough();
   GlobalOptions options;
   app.add_option("--matrix", options.matrix,
                  "Matrix JSON (default: $LOADMATRIX_MATRIX, else matrix/default.json)");

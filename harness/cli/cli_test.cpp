@@ -64,6 +64,22 @@ TEST(CliTest, AMalformedMatrixIsNamedWithLineAndColumn) {
       << result.stderr_text;
 }
 
+TEST(CliTest, GlobalOptionsAreTakenOnEitherSideOfTheSubcommand) {
+  test_support::TempDir dir;
+  auto matrix = dir.path() / "broken.json";
+  std::ofstream(matrix) << "{\n  \"schema\": \"loadmatrix.matrix/1\",\n  \"envs\": [,]\n}\n";
+  // The matrix given after the subcommand (and after a nested one) is the one read.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", "--matrix", matrix.string(), "--out", (dir.path() / "out").string()},
+           {"envs", "list", "--matrix", matrix.string()},
+           {"-q", "scan", dir.path().string(), "--matrix", matrix.string()}}) {
+    ProcessResult result = loadmatrix_cli(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0] << ": " << result.stderr_text;
+    EXPECT_NE(result.stderr_text.find(matrix.string() + ":3:12: invalid JSON"), std::string::npos)
+        << args[0] << ": " << result.stderr_text;
+  }
+}
+
 TEST(CliTest, AMissingChrootIsReportedWithHowToProvisionIt) {
   test_support::TempDir dir;
   auto matrix = dir.path() / "ghost.json";
