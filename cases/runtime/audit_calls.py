@@ -391,7 +391,7 @@ def find_fallbacks(calls, parents):
         facts["fallback"] = None
         child, parent = node, parents.get(node)
         while parent is not None:
-            if isinstance(parent, ast.ExceptHandler):
+            if isinstance(parent, ast.ExceptHandler) and _may_catch_a_refusal(parent):
                 attempt = _attempt_in(parents.get(parent), loaders, facts)
                 if attempt and facts["weights_only"] != "true":
                     facts["fallback"] = {"kind": "except", "attempt_line": attempt["line"]}
@@ -405,6 +405,23 @@ def find_fallbacks(calls, parents):
             child, parent = parent, parents.get(parent)
     for _, _, facts in calls:
         del facts["input"]
+
+
+# What a handler catches when it is the shim for an old torch (no weights_only: TypeError), not
+# a weights-only refusal (UnpicklingError, or whatever a broad handler catches).
+_NOT_A_REFUSAL = {"TypeError", "AttributeError", "ImportError", "ModuleNotFoundError"}
+
+
+def _may_catch_a_refusal(handler):
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    for name in names:
+        if name is None:
+            return True  # a bare except
+        last = name.attr if isinstance(name, ast.Attribute) else getattr(name, "id", None)
+        if last not in _NOT_A_REFUSAL:
+            return True
+    return False
 
 
 def _attempt_in(try_node, loaders, facts):

@@ -127,14 +127,14 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
     result.files.push_back(std::move(file));
   }
-  if (result.envs.empty()) {
+  if (result.envs.empty() && !readable.empty()) {
     throw FatalError("audit parses with an env's Python: no env of the selection is provisioned "
                      "(loadmatrix envs provision)");
   }
-  const Environment& parser = parser_env(result.envs);
-  result.parser_env = parser.spec.name;
   std::vector<CallSite> sites;
   if (!readable.empty()) {
+    const Environment& parser = parser_env(result.envs);
+    result.parser_env = parser.spec.name;
     std::vector<const InputFile*> inputs;
     for (size_t index : readable) {
       inputs.push_back(&result.files[index].input);
@@ -215,7 +215,8 @@ Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& 
         fixes.push_back(
             {{"kind", text(fix, "kind")},
              {"verified", verified != fix.end() && verified->is_boolean() && verified->get<bool>()},
-             {"allowlist", std::move(allowlist)}});
+             {"allowlist", std::move(allowlist)},
+             {"detail", text(fix, "detail")}});
       }
     }
     for (auto& call : result.calls) {
@@ -230,6 +231,14 @@ Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& 
   return {};
 }
 
+size_t linked_scenarios(const AuditResult& result) {
+  size_t linked = 0;
+  for (const auto& call : result.calls) {
+    linked += call.scenarios.size();
+  }
+  return linked;
+}
+
 AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log) {
   // The settings are checked before any env is opened or built.
   assumed_variable(request.audit.assume_env).value_or_throw();
@@ -240,6 +249,12 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
   if (request.audit.results) {
     link_scenarios(job.result, *request.audit.results).value_or_throw();
+    log(fmt::format("{}: {} scenario record(s) linked to an audited call site{}",
+                    request.audit.results->string(), linked_scenarios(job.result),
+                    linked_scenarios(job.result) == 0
+                        ? " (none of its failing scenarios stopped in these files; were they "
+                          "audited where the run ran them?)"
+                        : ""));
   }
   return job;
 }
@@ -252,9 +267,32 @@ std::string rule_ids(const AuditedCall& call, std::string_view separator) {
   return ids.empty() ? "-" : ids;
 }
 
+std::string code_fix_text(const Json& fix) {
+  std::string kind = fix.value("kind", "");
+  std::string change = "weights_only=False";
+  if (kind == "allowlist") {
+    std::string names;
+    for (const auto& name : fix.value("allowlist", Json::array())) {
+      names += (names.empty() ? "" : ", ") + name.get<std::string>();
+    }
+    change = "allowlist " + (names.empty() ? std::string("(none)") : names);
+  }
+  std::string detail = fix.value("detail", "");
+  if (fix.value("verified", false)) {
+    return change + " verified";
+  }
+  if (detail.starts_with("not tried")) {
+    return change + " " + detail;
+  }
+  return change + " did not help" + (detail.empty() ? "" : ": " + detail);
+}
+
 bool has_findings(const AuditResult& result) {
-  return std::any_of(result.calls.begin(), result.calls.end(),
-                     [](const AuditedCall& call) { return !call.findings.empty(); });
+  return std::any_of(result.calls.begin(), result.calls.end(), [](const AuditedCall& call) {
+    return !call.findings.empty() ||
+           std::any_of(call.scenarios.begin(), call.scenarios.end(),
+                       [](const ScenarioEvidence& run) { return run.outcome != "pass"; });
+  });
 }
 
 Json audit_json(const AuditJobResult& job) {

@@ -100,10 +100,15 @@ Json audit_json(const AuditJobResult& job);
 // audited call there (same file, its line within the call's lines). An error names the file.
 Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& results);
 
+// One proven fix of a linked run, as reports say it: "allowlist argparse.Namespace verified",
+// "weights_only=False did not help: ...", "weights_only=False not tried: ...".
+std::string code_fix_text(const Json& fix);
+
 // The call's rule ids joined by `separator` ("LMA001,LMA004"), "-" for none.
 std::string rule_ids(const AuditedCall& call, std::string_view separator);
 
-// Whether any call site has a finding: audit's exit status 1.
+// Whether any call site has a finding, or a linked run's scenario failed at one: audit's exit
+// status 1.
 bool has_findings(const AuditResult& result);
 
 } // namespace loadmatrix

@@ -57,11 +57,7 @@ std::vector<std::string> evidence_lines(const AuditedCall& call) {
       if (!fix.is_object()) {
         continue;
       }
-      std::string kind = fix.value("kind", "");
-      std::string change =
-          kind == "allowlist" ? "allowlisting its blocked globals" : "weights_only=False";
-      fixes += fmt::format("{}{} {}", fixes.empty() ? "" : "; ", change,
-                           fix.value("verified", false) ? "verified" : "did not help");
+      fixes += (fixes.empty() ? "" : "; ") + code_fix_text(fix);
     }
     lines.push_back(fmt::format("scenario {} on {}: {}{}", scenario.scenario, scenario.env,
                                 scenario.outcome, fixes.empty() ? "" : " - " + fixes));
@@ -108,6 +104,17 @@ std::string render_audit_html(const AuditJobResult& job, const std::string& css)
       out += "</div>\n";
     }
   }
+  for (const auto& call : result.calls) {
+    if (call.findings.empty() && !call.scenarios.empty()) {
+      out += fmt::format("<div class=\"finding\"><h3><code>{}</code> no finding, but a run "
+                         "failed here</h3>",
+                         h(place(result, call)));
+      for (const auto& line : evidence_lines(call)) {
+        out += "<p><b>Run:</b> " + h(line) + "</p>";
+      }
+      out += "</div>\n";
+    }
+  }
   out += "</section>\n";
   std::string failed;
   for (const auto& file : result.files) {
@@ -145,6 +152,14 @@ std::string render_audit_markdown(const AuditJobResult& job) {
       out +=
           fmt::format("- {} **{}** {}: {}\n  - change: {}\n", md_code(place(result, call)),
                       finding.rule, md_code(call.site.code), finding.message, finding.suggestion);
+      for (const auto& line : evidence_lines(call)) {
+        out += "  - run: " + line + "\n";
+      }
+    }
+  }
+  for (const auto& call : result.calls) {
+    if (call.findings.empty() && !call.scenarios.empty()) {
+      out += fmt::format("- {} no finding, but a run failed here\n", md_code(place(result, call)));
       for (const auto& line : evidence_lines(call)) {
         out += "  - run: " + line + "\n";
       }

@@ -51,14 +51,6 @@ bool any(const std::vector<AuditEnv>& envs, CallOutcome outcome) {
   return !envs_with(envs, outcome).empty();
 }
 
-std::string env_names(const std::vector<AuditEnv>& envs) {
-  std::string out;
-  for (const auto& env : envs) {
-    out += (out.empty() ? "" : ", ") + env.name;
-  }
-  return out;
-}
-
 // The envs whose loaders were measured: what a suggestion is checked against.
 std::string measured_env_names(const std::vector<AuditEnv>& envs) {
   std::string out;
@@ -171,6 +163,18 @@ std::string keyword_value(const std::string& code, const std::string& key,
 
 std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& envs,
                            std::string_view value, std::string_view variable) {
+  if (value == "True" && call.pickle_module == ArgumentUse::passed) {
+    // torch refuses weights_only=True with a pickle_module (RuntimeError on every version
+    // measured): the weights-only form leaves pickle_module out.
+    CallSite without = call;
+    without.pickle_module = ArgumentUse::omitted;
+    without.code = without_keyword(call.code, "pickle_module");
+    if (without.code.find("pickle_module") != std::string::npos || without.code == call.code) {
+      without.code.clear(); // passed by position: the generic form
+    }
+    return "leave pickle_module out (torch refuses weights_only=True with one): " +
+           suggested_call(without, envs, value, variable);
+  }
   std::string wanted = value == "True" ? "true" : "false";
   bool mmap = call.mmap == ArgumentUse::passed;
   // Which keywords some env's loader does not know: the call raises with it and not without.
@@ -258,13 +262,14 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
                                   : "For your own files",
              suggested_call(call, envs, call.in_safe_globals ? "True" : "False", variable))});
   }
-  if (call.fallback) {
+  if (call.fallback && (!full.empty() || any(envs, CallOutcome::unknown))) {
     findings.push_back(
         {"LMA002",
-         fmt::format("retries with the full unpickler after a weights-only attempt on the same "
-                     "input (line {}): a file the restricted unpickler refused, a malicious one "
-                     "included, is then loaded with the unpickler that runs it",
-                     call.fallback->attempt_line),
+         fmt::format("retries after a weights-only attempt on the same input (line {}), with the "
+                     "full unpickler on {}: a file the restricted unpickler refused, a malicious "
+                     "one included, is then loaded with the unpickler that runs it",
+                     call.fallback->attempt_line,
+                     full.empty() ? "the envs where its weights_only is False" : full),
          "Remove the retry. Allowlist what your own checkpoints hold with "
          "torch.serialization.add_safe_globals([...]) (the refusal names each global), or load "
          "only files you trust with weights_only=False, without a weights-only attempt first."});
@@ -318,19 +323,24 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
         lacking_safe_globals.empty()
             ? suggested_call(call, envs, value, variable)
             : fmt::format(
-                  "Enter the block only where the context manager exists: `with "
-                  "(torch.serialization.safe_globals([...]) if hasattr(torch.serialization, "
-                  "\"safe_globals\") else contextlib.nullcontext()):`; {} then loads without "
-                  "it, so also pass weights_only explicitly: {}",
+                  "Enter the block only where the context manager exists: `import contextlib`, "
+                  "`with (torch.serialization.safe_globals([...]) if hasattr(torch.serialization, "
+                  "\"safe_globals\") else contextlib.nullcontext()):` (the same list as now). "
+                  "{} then has no way to allowlist those classes: weights-only it loads only "
+                  "tensors and plain containers, so the checkpoints that need the block load "
+                  "there only with weights_only=False, for trusted files. Where the block runs: {}",
                   lacking_safe_globals, suggested_call(call, envs, "True", variable));
     findings.push_back({"LMA004", fmt::format("the call raises on {}", raised), fix});
   }
   if (call.weights_only == WrittenWeightsOnly::false_) {
     findings.push_back(
         {"LMA005",
-         fmt::format("weights_only=False runs the full unpickler on {}: right for your own "
-                     "files, dangerous for any other",
-                     full.empty() ? env_names(envs) : full),
+         full.empty()
+             ? std::string("weights_only=False asks for the full unpickler (right for your own "
+                           "files, dangerous for any other), though no env here runs it now")
+             : fmt::format("weights_only=False runs the full unpickler on {}: right for your own "
+                           "files, dangerous for any other",
+                           full),
          fmt::format("If this input can come from elsewhere: {}",
                      suggested_call(call, envs, "True", variable))});
   }

@@ -127,6 +127,15 @@ TEST(AuditRulesTest, AnUnknownArgumentsFixNeverLoosensAnEnvThatWasWeightsOnly) {
             std::string::npos);
 }
 
+TEST(AuditRulesTest, AWeightsOnlySuggestionLeavesPickleModuleOut) {
+  Matrix matrix;
+  CallSite custom = call("torch.load(f, pickle_module=dill)", WrittenWeightsOnly::omitted);
+  custom.pickle_module = ArgumentUse::passed;
+  EXPECT_EQ(suggested_call(custom, matrix.envs(custom), "True", ""),
+            "leave pickle_module out (torch refuses weights_only=True with one): `torch.load(f, "
+            "weights_only=True)` (checked against the measured loaders of bookworm, trixie)");
+}
+
 TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRule) {
   Matrix matrix;
   CallSite retry = call("torch.load(path, weights_only=False)", WrittenWeightsOnly::false_);

@@ -20,6 +20,20 @@ const char* short_outcome(CallOutcome outcome) {
   return "?";
 }
 
+// A linked run's scenarios at this call site and the fixes it proved there.
+std::string evidence(const AuditedCall& call) {
+  std::string out;
+  for (const auto& scenario : call.scenarios) {
+    std::string fixes;
+    for (const auto& fix : scenario.code_fixes) {
+      fixes += (fixes.empty() ? "" : "; ") + code_fix_text(fix);
+    }
+    out += fmt::format("  run: {} on {}: {}{}\n", scenario.scenario, scenario.env, scenario.outcome,
+                       fixes.empty() ? "" : " - " + fixes);
+  }
+  return out;
+}
+
 } // namespace
 
 std::string render_audit_table(const AuditResult& result) {
@@ -44,16 +58,14 @@ std::string render_audit_table(const AuditResult& result) {
       out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n",
                          result.files[call.site.file].input.display, call.site.line, finding.rule,
                          call.site.code, finding.message, finding.suggestion);
-      for (const auto& scenario : call.scenarios) {
-        std::string proven;
-        for (const auto& fix : scenario.code_fixes) {
-          if (fix.is_object() && fix.value("verified", false)) {
-            proven += (proven.empty() ? "" : ", ") + fix.value("kind", std::string());
-          }
-        }
-        out += fmt::format("  run: {} on {}: {}{}\n", scenario.scenario, scenario.env,
-                           scenario.outcome, proven.empty() ? "" : "; verified there: " + proven);
-      }
+      out += evidence(call);
+    }
+  }
+  for (const auto& call : result.calls) {
+    if (call.findings.empty() && !call.scenarios.empty()) {
+      out += fmt::format("\n{}:{}: no finding, but a run failed here: {}\n{}",
+                         result.files[call.site.file].input.display, call.site.line, call.site.code,
+                         evidence(call));
     }
   }
   size_t errors = 0;

@@ -76,8 +76,14 @@ int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
   if (!args.out.empty()) {
     require_output_dir(args.out);
   }
-  bool to_stdout = (json_target && json_target->kind == OutputTarget::Kind::standard_output) ||
-                   (sarif_target && sarif_target->kind == OutputTarget::Kind::standard_output);
+  bool json_out = json_target && json_target->kind == OutputTarget::Kind::standard_output;
+  bool sarif_out = sarif_target && sarif_target->kind == OutputTarget::Kind::standard_output;
+  if (json_out && sarif_out) {
+    throw CLI::ValidationError("--json, --sarif",
+                               "only one of them can be standard output (two documents there "
+                               "would not be one valid JSON)");
+  }
+  bool to_stdout = json_out || sarif_out;
   std::ostream& out = to_stdout ? std::cerr : std::cout;
   AuditJobResult job = audit_job(audit_request(options, args), system_runner(),
                                  [&](const std::string& line) { log_progress(options, line); });
@@ -113,11 +119,16 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
                "torch version, and the change that makes it right on all of them");
   audit->add_option("paths", args->paths, "Python files and directories (walked for *.py)")
       ->required();
-  audit->add_option("--envs", args->envs, "Only these envs of the matrix")->delimiter(',');
+  // One value per occurrence (repeat the option, or separate envs by commas), so that the paths
+  // after it are not taken as more values.
+  audit->add_option("--envs", args->envs, "Only these envs of the matrix")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   audit
       ->add_option("--assume-env", args->assume_env,
                    "Audit as if this variable were set (TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 or "
                    "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1)")
+      ->allow_extra_args(false)
       ->check([](const std::string& setting) {
         auto checked = assumed_variable({setting});
         return checked ? std::string() : checked.error().message;

@@ -104,6 +104,13 @@ def not_a_fallback(path, other):
         return torch.load(path, weights_only=True)
     except Exception:
         return torch.load(other, weights_only=False)
+
+
+def old_torch_shim(path):
+    try:
+        return torch.load(path, weights_only=True)
+    except TypeError:
+        return torch.load(path)
 )py";
 
 const char* kSafeGlobals = R"py(import argparse
@@ -346,6 +353,10 @@ TEST_F(AuditEnvTest, TheFallbackPatternIsFoundOnlyOnTheSameInput) {
   EXPECT_EQ(calls.at({"fallbacks.py", 21})["fallback"]["kind"], "retry");
   EXPECT_TRUE(calls.at({"fallbacks.py", 6})["fallback"].is_null());
   EXPECT_TRUE(calls.at({"fallbacks.py", 30})["fallback"].is_null()); // another input
+  EXPECT_TRUE(calls.at({"fallbacks.py", 37})["fallback"].is_null()); // 1.x's TypeError shim
+  // A bare retry is the full unpickler only where that is the default: LMA002 names bookworm.
+  const Json& bare = calls.at({"fallbacks.py", 15});
+  EXPECT_EQ(rules_of(bare)[0], "LMA002");
 }
 
 TEST_F(AuditEnvTest, SafeGlobalsBlocksAreSeenWithTheirNames) {
@@ -496,8 +507,9 @@ TEST(AuditScenarioEnvTest, TheExampleLibrarysLineIsNamedAndItsFixesVerified) {
   EXPECT_EQ(call["scenarios"].size(), 2u);
   auto summary = read_text_file(out.path() / "audit" / "summary.md");
   ASSERT_TRUE(summary);
-  EXPECT_NE(summary->find("run: scenario modelkit_clone_module on trixie: blocked - allowlisting "
-                          "its blocked globals verified; weights_only=False verified"),
+  EXPECT_NE(summary->find("run: scenario modelkit_clone_module on trixie: blocked - allowlist "
+                          "torch.nn.modules.container.Sequential, torch.nn.modules.linear.Linear, "
+                          "torch.nn.modules.activation.ReLU verified; weights_only=False verified"),
             std::string::npos)
       << *summary;
   EXPECT_TRUE(std::filesystem::exists(out.path() / "audit" / "report.html"));

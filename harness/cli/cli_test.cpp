@@ -80,6 +80,17 @@ TEST(CliTest, GlobalOptionsAreTakenOnEitherSideOfTheSubcommand) {
   }
 }
 
+TEST(CliTest, AListOptionBeforeThePathsTakesOneValueNotThePaths) {
+  test_support::TempDir dir;
+  // The empty directory is the path, not a second env: nothing to scan or audit (3), not a
+  // usage error (4).
+  for (const std::string command : {"scan", "audit"}) {
+    ProcessResult result =
+        loadmatrix_cli({"-q", command, "--envs", "sid", "--envs", "bookworm", dir.path().string()});
+    EXPECT_EQ(result.exit_code, 3) << command << ": " << result.stderr_text;
+  }
+}
+
 TEST(CliTest, AMissingChrootIsReportedWithHowToProvisionIt) {
   test_support::TempDir dir;
   auto matrix = dir.path() / "ghost.json";

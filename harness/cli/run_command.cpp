@@ -1,8 +1,8 @@
 // loadmatrix run: flags to a RunRequest (run/run_job.h), then publish (publish/publish.h).
 #include "cli/cli.h"
 #include "cli/report_options.h"
-#include "run/run_job.h"
 #include "envs/resources.h"
+#include "run/run_job.h"
 
 #include <fmt/core.h>
 #include <iostream>

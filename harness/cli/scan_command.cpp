@@ -138,9 +138,13 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
   CLI::App* scan = app.add_subcommand(
       "scan", "Which of these checkpoint files load on which torch version, why, and the fix");
   scan->add_option("paths", args->paths, "Checkpoint files and directories (walked)")->required();
-  scan->add_option("--envs", args->envs, "Only these envs of the matrix")->delimiter(',');
+  // One value per occurrence: the paths after an option are not taken as more of its values.
+  scan->add_option("--envs", args->envs, "Only these envs of the matrix")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   scan->add_option("--python-path", args->python_path,
-                   "A directory the files' own classes import from (repeatable)");
+                   "A directory the files' own classes import from (repeatable)")
+      ->allow_extra_args(false);
   scan->add_flag("--trust", args->trust,
                  "Also run bare loads that execute the pickle (torch 1.x), inside the sandbox");
   scan->add_flag("--static-only", args->static_only, "Predict only; load nothing");
