@@ -2,34 +2,13 @@
 
 #include "util/error.h"
 #include "util/text.h"
+#include "util/version_key.h"
 
 #include <algorithm>
 #include <fmt/core.h>
 #include <set>
 
 namespace loadmatrix {
-
-std::vector<int> torch_version_key(const std::string& version) {
-  std::vector<int> key;
-  size_t i = 0;
-  while (i < version.size() && key.size() < 4) {
-    if (!std::isdigit(static_cast<unsigned char>(version[i]))) {
-      break;
-    }
-    int number = 0;
-    while (i < version.size() && std::isdigit(static_cast<unsigned char>(version[i]))) {
-      number = number * 10 + (version[i] - '0');
-      ++i;
-    }
-    key.push_back(number);
-    if (i < version.size() && version[i] == '.') {
-      ++i;
-    } else {
-      break;
-    }
-  }
-  return key;
-}
 
 std::string allowlist_snippet(const std::vector<std::string>& globals) {
   std::string imports;
@@ -249,7 +228,7 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
     model.envs.push_back(info);
   }
   std::stable_sort(model.envs.begin(), model.envs.end(), [](const EnvInfo& a, const EnvInfo& b) {
-    return torch_version_key(a.torch) < torch_version_key(b.torch);
+    return version_key(a.torch) < version_key(b.torch);
   });
   std::set<std::string> cases;
   std::set<std::string> modes_seen;

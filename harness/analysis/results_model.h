@@ -109,9 +109,6 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
 void attach_baseline(ResultsModel& model, const std::string& baseline_path,
                      std::vector<Record> baseline_records);
 
-// "2.6.0+debian" -> {2, 6, 0}; "1.13.0a0" -> {1, 13, 0}.
-std::vector<int> torch_version_key(const std::string& version);
-
 // The Python a user pastes to allowlist `globals` (import lines, then the call).
 std::string allowlist_snippet(const std::vector<std::string>& globals);
 

@@ -1,5 +1,6 @@
 #include "analysis/results_model.h"
 #include "testing/synthetic_results.h"
+#include "util/version_key.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +10,8 @@ using test_support::synthetic_record;
 using test_support::synthetic_records;
 
 TEST(ResultsModelTest, OrdersEnvsByTorchVersionNotByFileOrder) {
-  EXPECT_LT(torch_version_key("1.13.0a0"), torch_version_key("2.6.0+debian"));
-  EXPECT_LT(torch_version_key("2.6.0+debian"), torch_version_key("2.14.1+debian"));
+  EXPECT_LT(version_key("1.13.0a0"), version_key("2.6.0+debian"));
+  EXPECT_LT(version_key("2.6.0+debian"), version_key("2.14.1+debian"));
   ResultsModel model = build_results_model(synthetic_header(), {}, {});
   ASSERT_EQ(model.envs.size(), 3u);
   EXPECT_EQ(model.envs[0].name, "old");

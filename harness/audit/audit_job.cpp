@@ -1,19 +1,13 @@
 #include "audit/audit_job.h"
 
 #include "audit/call_site_parser.h"
-#include "envs/resources.h"
-#include "probes/worker.h"
 #include "util/json_file.h"
-#include "util/output_file.h"
-#include "util/scratch_dir.h"
-#include "util/text.h"
 #include "util/utf8.h"
+#include "util/version_key.h"
 
 #include <algorithm>
 #include <chrono>
 #include <fmt/core.h>
-#include <map>
-#include <thread>
 
 namespace loadmatrix {
 
@@ -43,33 +37,10 @@ Expected<std::string> assumed_variable(const std::vector<std::string>& settings)
 
 namespace {
 
-// Python versions as numbers, to find the newest interpreter: "3.14.10" > "3.9.2".
-std::vector<int> version_numbers(const std::string& version) {
-  std::vector<int> numbers;
-  int current = 0;
-  bool digits = false;
-  for (char c : version) {
-    if (c >= '0' && c <= '9') {
-      current = current * 10 + (c - '0');
-      digits = true;
-    } else if (c == '.') {
-      numbers.push_back(current);
-      current = 0;
-      digits = false;
-    } else {
-      break;
-    }
-  }
-  if (digits) {
-    numbers.push_back(current);
-  }
-  return numbers;
-}
-
 // The newest Python parses the newest syntax (match, except*, type statements) and all the old.
 const Environment& parser_env(const std::vector<Environment>& envs) {
   return *std::max_element(envs.begin(), envs.end(), [](const auto& a, const auto& b) {
-    return version_numbers(a.fingerprint().python) < version_numbers(b.fingerprint().python);
+    return version_key(a.fingerprint().python) < version_key(b.fingerprint().python);
   });
 }
 
