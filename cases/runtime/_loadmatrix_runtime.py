@@ -1,6 +1,6 @@
-"""What the worker and the fingerprint share: the protocol line writer and the private-allowlist
-patch. Imported from the scripts' own directory (the runtime mount); its name keeps it apart
-from any module a user's recipes import.
+"""What the scripts run inside envs share: the protocol line writer, how a path the driver sent
+is read, and the private-allowlist patch. Imported from the scripts' own directory (the runtime
+mount); its name keeps it apart from any module a user's recipes import.
 """
 
 import json
@@ -40,6 +40,14 @@ def send(message, fd=1):
     while data:
         written = os.write(fd, data)
         data = data[written:]
+
+
+def path_argument(value):
+    """A path the driver sent: a string, or {"hex": ...} holding the exact bytes of a name that
+    is not valid UTF-8 (JSON strings cannot carry those; the driver's protocol_path)."""
+    if isinstance(value, dict):
+        return os.fsdecode(bytes.fromhex(value["hex"]))
+    return value
 
 
 def extend_private_allowlist(objects):

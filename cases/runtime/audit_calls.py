@@ -49,12 +49,6 @@ MAY_CALL_A_LOADER = re.compile(
     rb"\b(?:load|load_url|load_state_dict_from_url)(?:(?:\s|\\\n)*\(|(?:\s|\\\n)+as\b)")
 
 
-def path_argument(value):
-    if isinstance(value, dict):
-        return os.fsdecode(bytes.fromhex(value["hex"]))
-    return value
-
-
 # ---------------------------------------------------------------------------------------------
 # Names: what a name or dotted expression refers to, from the imports in scope.
 
@@ -521,7 +515,7 @@ def audit_share(paths, indices, out_path):
 def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
-    paths = [path_argument(value) for value in request["files"]]
+    paths = [protocol.path_argument(value) for value in request["files"]]
     jobs = max(1, min(int(request.get("jobs") or os.cpu_count() or 1), len(paths)))
     # Share k is files k, k + jobs, k + 2 * jobs, ...: the driver knows each share's order.
     # Forked children, not multiprocessing, whose locks need a /dev/shm the sandbox may lack.

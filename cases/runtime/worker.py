@@ -133,14 +133,6 @@ def describe(value, depth=0):
 # Operations, each run in a forked child.
 
 
-def path_argument(value):
-    """A path the driver sent: a string, or {"hex": ...} holding the exact bytes of a name that
-    is not valid UTF-8 (JSON strings cannot carry those)."""
-    if isinstance(value, dict):
-        return os.fsdecode(bytes.fromhex(value["hex"]))
-    return value
-
-
 def import_file(path):
     name = "loadmatrix_case_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -170,9 +162,9 @@ def op_save(request):
     state (an optimizer's __setstate__), and what a consumer must reproduce is what the file
     holds. A file the producer cannot read back itself is described from the live object.
     """
-    recipe = import_file(path_argument(request["recipe"]))
+    recipe = import_file(protocol.path_argument(request["recipe"]))
     value = recipe.build()
-    out = path_argument(request["out"])
+    out = protocol.path_argument(request["out"])
     if hasattr(recipe, "save"):
         recipe.save(value, out)
     else:
@@ -245,7 +237,7 @@ def op_load(request):
     import inspect
 
     call = request["call"]
-    path = path_argument(request["file"])
+    path = protocol.path_argument(request["file"])
     kwargs = {"map_location": "cpu"}
     for name, value in call.get("kwargs", {}).items():
         if not has_parameter(name):
@@ -272,8 +264,8 @@ def op_scenario(request):
     if request.get("force_no_weights_only"):
         os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
     allow_globals(request.get("allow", []), "public")
-    scenario = import_file(path_argument(request["script"]))
-    value = scenario.run(path_argument(request["workdir"]))
+    scenario = import_file(protocol.path_argument(request["script"]))
+    value = scenario.run(protocol.path_argument(request["workdir"]))
     return {"status": "returned", "description": describe(value)}
 
 

@@ -27,7 +27,7 @@ struct WorkerOptions {
 
 // A path as a request field: a string when it is valid UTF-8, else {"hex": its bytes}, since a
 // JSON string cannot carry a file name such as "bad\xffname.py" and the worker must open that
-// exact file (worker.py's path_argument decodes it).
+// exact file (_loadmatrix_runtime.path_argument decodes it).
 Json protocol_path(const std::filesystem::path& path);
 
 class Worker {
