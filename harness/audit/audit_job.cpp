@@ -258,6 +258,19 @@ std::string code_fix_text(const Json& fix) {
   return change + " did not help" + (detail.empty() ? "" : ": " + detail);
 }
 
+std::vector<std::string> evidence_lines(const AuditedCall& call) {
+  std::vector<std::string> lines;
+  for (const auto& scenario : call.scenarios) {
+    std::string fixes;
+    for (const auto& fix : scenario.code_fixes) {
+      fixes += (fixes.empty() ? "" : "; ") + code_fix_text(fix);
+    }
+    lines.push_back(fmt::format("scenario {} on {}: {}{}", scenario.scenario, scenario.env,
+                                scenario.outcome, fixes.empty() ? "" : " - " + fixes));
+  }
+  return lines;
+}
+
 bool has_findings(const AuditResult& result) {
   return std::any_of(result.calls.begin(), result.calls.end(), [](const AuditedCall& call) {
     return !call.findings.empty() ||

@@ -104,6 +104,11 @@ Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& 
 // "weights_only=False did not help: ...", "weights_only=False not tried: ...".
 std::string code_fix_text(const Json& fix);
 
+// A linked run's scenarios at this call site, one line each, as every renderer says them:
+// "scenario modelkit_clone_module on sid: blocked - allowlist ... verified; weights_only=False
+// verified".
+std::vector<std::string> evidence_lines(const AuditedCall& call);
+
 // The call's rule ids joined by `separator` ("LMA001,LMA004"), "-" for none.
 std::string rule_ids(const AuditedCall& call, std::string_view separator);
 

@@ -48,23 +48,6 @@ std::string headline(const AuditResult& result) {
                      result.variable.empty() ? "" : " under " + result.variable);
 }
 
-// A run's proven fixes at this call site, one line each.
-std::vector<std::string> evidence_lines(const AuditedCall& call) {
-  std::vector<std::string> lines;
-  for (const auto& scenario : call.scenarios) {
-    std::string fixes;
-    for (const auto& fix : scenario.code_fixes) {
-      if (!fix.is_object()) {
-        continue;
-      }
-      fixes += (fixes.empty() ? "" : "; ") + code_fix_text(fix);
-    }
-    lines.push_back(fmt::format("scenario {} on {}: {}{}", scenario.scenario, scenario.env,
-                                scenario.outcome, fixes.empty() ? "" : " - " + fixes));
-  }
-  return lines;
-}
-
 } // namespace
 
 std::string render_audit_html(const AuditJobResult& job, const std::string& css) {

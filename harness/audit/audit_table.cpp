@@ -23,13 +23,8 @@ const char* short_outcome(CallOutcome outcome) {
 // A linked run's scenarios at this call site and the fixes it proved there.
 std::string evidence(const AuditedCall& call) {
   std::string out;
-  for (const auto& scenario : call.scenarios) {
-    std::string fixes;
-    for (const auto& fix : scenario.code_fixes) {
-      fixes += (fixes.empty() ? "" : "; ") + code_fix_text(fix);
-    }
-    out += fmt::format("  run: {} on {}: {}{}\n", scenario.scenario, scenario.env, scenario.outcome,
-                       fixes.empty() ? "" : " - " + fixes);
+  for (const auto& line : evidence_lines(call)) {
+    out += "  run: " + line + "\n";
   }
   return out;
 }
