@@ -153,9 +153,7 @@ Expected<void> link_scenarios(AuditResult& result, const std::filesystem::path& 
   };
   // A results.json is foreign input: a field of another type is skipped, never thrown at.
   auto text = [](const Json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? valid_utf8(it->get<std::string>())
-                                                 : std::string();
+    return valid_utf8(optional_string(object, key).value_or(""));
   };
   for (const auto& record : *records) {
     if (!record.is_object()) {

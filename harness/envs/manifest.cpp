@@ -8,14 +8,6 @@ namespace loadmatrix {
 
 namespace {
 
-std::optional<std::string> optional_string(const Json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) {
-    return std::nullopt;
-  }
-  return it->get<std::string>();
-}
-
 bool flag(const Json& object, const char* key) {
   auto it = object.find(key);
   return it != object.end() && it->is_boolean() && it->get<bool>();

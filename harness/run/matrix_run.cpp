@@ -421,9 +421,7 @@ private:
     // Foreign JSON: a field of another type (a null line from a frame Python could not place)
     // is left empty rather than thrown at.
     auto text = [&](const char* key) {
-      auto it = site->find(key);
-      return it != site->end() && it->is_string() ? valid_utf8(it->get<std::string>())
-                                                  : std::string();
+      return valid_utf8(optional_string(*site, key).value_or(""));
     };
     auto line = site->find("line");
     CallSiteRef ref{text("file"),

@@ -64,6 +64,17 @@ Expected<Json> parse_foreign_json(std::string_view text, const std::string& orig
   return parse_json(repaired, origin);
 }
 
+std::optional<std::string> optional_string(const Json& object, std::string_view key) {
+  if (!object.is_object()) {
+    return std::nullopt;
+  }
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) {
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
 Expected<std::string> read_text_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,10 @@ Expected<Json> parse_json(std::string_view text, const std::string& origin);
 Expected<Json> parse_foreign_json(std::string_view text, const std::string& origin);
 Expected<Json> read_json_file(const std::filesystem::path& path);
 Expected<std::string> read_text_file(const std::filesystem::path& path);
+
+// A string field of JSON from outside (a worker's reply, a fingerprint, a results.json): its
+// value when `key` holds a string, else nothing; another type is never thrown at.
+std::optional<std::string> optional_string(const Json& object, std::string_view key);
 
 // Through write_output_file (util/output_file.h): atomic for a regular file, never a rename
 // over a device, FIFO or symlink.

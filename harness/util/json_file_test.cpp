@@ -50,3 +50,12 @@ TEST(JsonFileTest, ForeignJsonWithRawInvalidBytesIsReadWithThemEscaped) {
   EXPECT_EQ(parsed->at("message"), "got x\\xed\\xb3\\xbf and \\xff");
   EXPECT_FALSE(parse_foreign_json("{\"a\": \xff}", "probe")); // outside a string: still broken
 }
+
+TEST(JsonFileTest, AnOptionalStringOfForeignJsonIsTheStringOrNothingNeverAThrow) {
+  Json value = {{"name", "sid"}, {"line", 12}, {"none", nullptr}};
+  EXPECT_EQ(optional_string(value, "name"), "sid");
+  EXPECT_FALSE(optional_string(value, "line"));
+  EXPECT_FALSE(optional_string(value, "none"));
+  EXPECT_FALSE(optional_string(value, "missing"));
+  EXPECT_FALSE(optional_string(Json::array(), "name"));
+}
