@@ -218,9 +218,10 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
   if (request.audit.results) {
     link_scenarios(job.result, *request.audit.results).value_or_throw();
+    size_t linked = linked_scenarios(job.result);
     log(fmt::format("{}: {} scenario record(s) linked to an audited call site{}",
-                    request.audit.results->string(), linked_scenarios(job.result),
-                    linked_scenarios(job.result) == 0
+                    request.audit.results->string(), linked,
+                    linked == 0
                         ? " (none of its failing scenarios stopped in these files; were they "
                           "audited where the run ran them?)"
                         : ""));

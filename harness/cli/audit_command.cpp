@@ -87,8 +87,12 @@ int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
   std::ostream& out = to_stdout ? std::cerr : std::cout;
   AuditJobResult job = audit_job(audit_request(options, args), system_runner(),
                                  [&](const std::string& line) { log_progress(options, line); });
-  std::string document = audit_json(job).dump(1);
-  std::string sarif = audit_sarif(job, std::filesystem::current_path()).dump(1);
+  // Each document is made only when something writes it (a large codebase's is megabytes).
+  bool to_out = !args.out.empty();
+  std::string document = json_target || to_out ? audit_json(job).dump(1) : std::string();
+  std::string sarif = sarif_target || to_out
+                          ? audit_sarif(job, std::filesystem::current_path()).dump(1)
+                          : std::string();
   if (json_target) {
     write_output(*json_target, document + "\n").value_or_throw();
   }
