@@ -1,5 +1,6 @@
 #include "audit/audit_rules.h"
 
+#include <algorithm>
 #include <fmt/core.h>
 #include <regex>
 
@@ -163,16 +164,29 @@ std::string keyword_value(const std::string& code, const std::string& key,
 
 std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& envs,
                            std::string_view value, std::string_view variable) {
-  if (value == "True" && call.pickle_module == ArgumentUse::passed) {
-    // torch refuses weights_only=True with a pickle_module (RuntimeError on every version
-    // measured): the weights-only form leaves pickle_module out.
+  // Where a torch refuses this weights_only together with the call's pickle_module (measured:
+  // RuntimeError for weights_only=True on 1.13, 2.6 and 2.14), an error no signature check can
+  // avoid, the form leaves pickle_module out.
+  std::string form =
+      loader_form(value == "True" ? "true" : "false", call.pickle_module == ArgumentUse::passed,
+                  call.mmap == ArgumentUse::passed);
+  bool refuses_pickle_module =
+      call.pickle_module == ArgumentUse::passed &&
+      std::any_of(envs.begin(), envs.end(), [&](const AuditEnv& env) {
+        const MeasuredEffect* measured =
+            env.facts ? env.facts->find(variable, call.callee, form) : nullptr;
+        return measured != nullptr && measured->effect == LoadEffect::error &&
+               !measured->error.starts_with("TypeError");
+      });
+  if (refuses_pickle_module) {
     CallSite without = call;
     without.pickle_module = ArgumentUse::omitted;
     without.code = without_keyword(call.code, "pickle_module");
     if (without.code.find("pickle_module") != std::string::npos || without.code == call.code) {
       without.code.clear(); // passed by position: the generic form
     }
-    return "leave pickle_module out (torch refuses weights_only=True with one): " +
+    return fmt::format("leave pickle_module out (torch refuses weights_only={} with one): ",
+                       value) +
            suggested_call(without, envs, value, variable);
   }
   std::string wanted = value == "True" ? "true" : "false";

@@ -16,6 +16,9 @@ LoaderFacts facts(bool weights_only_default, bool knows_mmap, bool knows_weights
         MeasuredEffect effect;
         if ((mmap && !knows_mmap) || (written != "omitted" && !knows_weights_only)) {
           effect = {LoadEffect::error, "TypeError: load() got an unexpected keyword argument"};
+        } else if (written == "true" && pickle_module) {
+          effect = {LoadEffect::error, "RuntimeError: Can not safely load weights when explicit "
+                                       "pickle_module is specified"};
         } else if (written == "true") {
           effect = {LoadEffect::weights_only, ""};
         } else if (written == "false" || pickle_module) {
