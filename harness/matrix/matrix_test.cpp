@@ -1,5 +1,5 @@
-#include "matrix/matrix.h"
 #include "envs/resources.h"
+#include "matrix/matrix.h"
 
 #include <gtest/gtest.h>
 
@@ -22,9 +22,12 @@ std::string error_of(const std::string& text) {
 
 } // namespace
 
-TEST(MatrixTest, DefaultMatrixDeclaresTheThreeEnvs) {
+TEST(MatrixTest, DefaultMatrixDeclaresTheFourEnvsOldestFirst) {
   Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
-  ASSERT_EQ(matrix.envs.size(), 3u);
+  ASSERT_EQ(matrix.envs.size(), 4u);
+  EXPECT_EQ(matrix.envs[0].name, "bullseye");
+  EXPECT_EQ(matrix.envs[0].kind, EnvKind::debian);
+  matrix.envs.erase(matrix.envs.begin());
   EXPECT_EQ(matrix.envs[0].name, "bookworm");
   EXPECT_EQ(matrix.envs[0].kind, EnvKind::local);
   EXPECT_EQ(matrix.envs[0].python, "/usr/bin/python3");
@@ -81,11 +84,11 @@ TEST(MatrixTest, RejectsDuplicateAndUnsafeEnvNames) {
 TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {
   Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
   try {
-    matrix.select_envs({"bullseye"});
+    matrix.select_envs({"buster"});
     FAIL() << "expected an error";
   } catch (const FatalError& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "no env named 'bullseye' (the matrix has: bookworm, trixie, sid)"),
+                  "no env named 'buster' (the matrix has: bullseye, bookworm, trixie, sid)"),
               std::string::npos)
         << e.what();
   }

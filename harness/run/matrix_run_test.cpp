@@ -84,7 +84,7 @@ bool has(const std::vector<std::string>& items, const std::string& item) {
 
 TEST_F(MatrixRunTest, EveryCellEndsWithExactlyOneRecord) {
   size_t recipes = kCases.size() - 1; // opacus_clone_module is a scenario
-  EXPECT_EQ(records_->size(), recipes * 3 * 3 * loader_modes().size() + 1 * 3);
+  EXPECT_EQ(records_->size(), recipes * 4 * 4 * loader_modes().size() + 1 * 4);
   EXPECT_EQ(report_->cells, records_->size());
 }
 
@@ -169,20 +169,31 @@ TEST_F(MatrixRunTest, ScenariosRunTheirOwnLoadPathInEachEnv) {
 TEST_F(MatrixRunTest, EveryRecordAgreesWithADirectTorchLoad) {
   SystemProcessRunner runner;
   const char* script = R"(
-import json, sys, torch
+import inspect, os, sys, torch
 for line in sys.stdin:
     path, mode = line.split()
     kwargs = {"map_location": "cpu"}
     if mode != "default":
         kwargs["weights_only"] = mode == "weights_only"
-    try:
-        torch.load(path, **kwargs)
-        verdict = "returned"
-    except Exception as error:
-        text = str(error)
-        refusal = "Weights only load failed" in text or "WeightsUnpickler" in text
-        verdict = "refused" if refusal else "raised"
-    print("CHECK", path, mode, verdict, flush=True)
+        # torch 1.7 has no weights_only: it passes unknown keywords on to the unpickler
+        # (TypeError for a pickle, ignored for a TorchScript archive); the mode is unsupported.
+        if "weights_only" not in inspect.signature(torch.load).parameters:
+            print("CHECK", path, mode, "unsupported", flush=True)
+            continue
+    pid = os.fork()  # torch 1.7 aborts on a newer TorchScript archive: the check goes on
+    if pid == 0:
+        try:
+            torch.load(path, **kwargs)
+            verdict = "returned"
+        except Exception as error:
+            text = str(error)
+            refusal = "Weights only load failed" in text or "WeightsUnpickler" in text
+            verdict = "refused" if refusal else "raised"
+        print("CHECK", path, mode, verdict, flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        print("CHECK", path, mode, "crashed", flush=True)
 )";
   size_t checked = 0;
   for (const auto& env : plan_->envs) {
@@ -230,21 +241,27 @@ for line in sys.stdin:
         EXPECT_TRUE(outcome == Outcome::pass || outcome == Outcome::mismatch) << cell_name;
       } else if (verdict == "refused") {
         EXPECT_EQ(outcome, Outcome::blocked) << cell_name;
+      } else if (verdict == "crashed") {
+        EXPECT_EQ(outcome, Outcome::crash) << cell_name;
+      } else if (verdict == "unsupported") {
+        EXPECT_EQ(outcome, Outcome::unsupported) << cell_name;
       } else {
         EXPECT_TRUE(outcome == Outcome::error || outcome == Outcome::unsupported) << cell_name;
       }
       ++checked;
     }
   }
-  EXPECT_GE(checked, (kCases.size() - 1) * 3 * 3 * 3 - 10);
+  EXPECT_GE(checked, (kCases.size() - 1) * 4 * 4 * 3 - 10);
 }
 
 // The regression analysis of a real run: derived from what torch did, not from a table.
 TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
   ResultsModel model = build_results_model(
       results_header(*plan_, {}, dir_->path() / "out" / "checkpoints"), *records_, {});
-  ASSERT_EQ(model.changes.size(), 2u);
-  const VersionChange& flip = model.changes[0];
+  // 1.7 -> 1.13, 1.13 -> 2.6 (the flip), 2.6 -> 2.14.
+  ASSERT_EQ(model.changes.size(), 3u);
+  EXPECT_EQ(model.changes[0].from.name, "bullseye");
+  const VersionChange& flip = model.changes[1];
   EXPECT_EQ(flip.from.name, "bookworm");
   EXPECT_EQ(flip.to.name, "trixie");
   const CauseGroup* namespace_group = nullptr;
@@ -254,7 +271,7 @@ TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
     }
   }
   ASSERT_NE(namespace_group, nullptr) << "argparse.Namespace did not regress at 2.6";
-  EXPECT_EQ(namespace_group->checkpoints, 3u); // saved by each of the three envs
+  EXPECT_EQ(namespace_group->checkpoints, 4u); // saved by each of the four envs
   EXPECT_EQ(namespace_group->fix.kind, SuggestedFix::Kind::allowlist);
   EXPECT_TRUE(namespace_group->fix.verified);
   EXPECT_EQ(namespace_group->fix.globals, std::vector<std::string>{"argparse.Namespace"});

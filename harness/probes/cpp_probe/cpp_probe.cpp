@@ -104,7 +104,10 @@ std::string describe(const c10::IValue& value, int depth) {
         items.push_back(item);
       }
     } else {
-      items = value.toTupleRef().elements().vec();
+      // toTuple(), not toTupleRef(): libtorch 1.7 (bullseye) has only the former.
+      for (const auto& item : value.toTuple()->elements()) {
+        items.push_back(item);
+      }
     }
     std::ostringstream out;
     out << "{" << quote(value.isList() ? "list" : "tuple") << ":[";
