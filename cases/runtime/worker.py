@@ -54,6 +54,10 @@ def send(message):
 
 
 def describe_tensor(tensor):
+    if getattr(tensor, "is_nested", False):
+        # A nested tensor has no single shape or dense form: describe each component.
+        return {"nested": [describe_tensor(part)["tensor"] for part in tensor.unbind()[:MAX_ITEMS]],
+                "layout": str(tensor.layout).replace("torch.", "")}
     t = tensor.detach()
     facts = {"class": type(tensor).__name__, "dtype": str(t.dtype).replace("torch.", ""),
              "shape": list(t.shape), "layout": str(t.layout).replace("torch.", "")}

@@ -4,6 +4,7 @@
 //   DIR/NAME/rootfs/         the chroot of a debian env
 //   DIR/NAME.partial-PID/    a build in progress or interrupted; never read as an env
 //   DIR/probes/NAME/KEY/     the C++ probe built in NAME, KEY = hash of manifest + sources
+//   DIR/probes/NAME/globals.json  which globals NAME resolves (probes/global_resolution.h)
 #pragma once
 
 #include "envs/manifest.h"
@@ -47,6 +48,9 @@ public:
   }
   std::filesystem::path rootfs(const std::string& name) const { return env_dir(name) / "rootfs"; }
   std::filesystem::path probes_dir(const std::string& name) const { return dir_ / "probes" / name; }
+  std::filesystem::path globals_cache(const std::string& name) const {
+    return probes_dir(name) / "globals.json";
+  }
 
   EnvState inspect(const EnvSpec& spec) const;
 

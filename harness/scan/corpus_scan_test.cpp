@@ -96,7 +96,7 @@ std::vector<std::string> strings(const Json& value) {
 
 } // namespace
 
-// Every file the corpus makes in the three real envs (protocols 2 and 4+, numpy 1 and 2,
+// Every file the corpus makes in the four real envs (protocols 2 and 4+, numpy 1 and 2,
 // legacy, zip and TorchScript) parses, and its globals are the ones torch names.
 TEST_F(CorpusTest, EveryCheckpointTheCorpusProducesParses) {
   size_t files = 0;
@@ -122,9 +122,9 @@ TEST_F(CorpusTest, EveryCheckpointTheCorpusProducesParses) {
       }
     }
   }
-  EXPECT_GE(files, 3u * 40);
-  EXPECT_EQ(formats["legacy"], 3u);
-  EXPECT_EQ(formats["torchscript"], 3u);
+  EXPECT_GE(files, 4u * 40);
+  EXPECT_EQ(formats["legacy"], 4u);
+  EXPECT_EQ(formats["torchscript"], 4u);
 
   auto globals_of = [&](const std::string& env, const std::string& name) {
     std::set<std::string> names;
@@ -168,18 +168,31 @@ TEST_F(CorpusTest, ThePredictionAgreesWithTheObservedLoadAndDisagreementsAreList
       }
       ++compared;
       if (!cell.at("agrees").get<bool>()) {
-        // What no static analysis can see: a newer Python's module or a newer torch's
-        // tensor layout that 1.13 on Python 3.11 cannot read. Any other kind is a bug.
-        EXPECT_EQ(cell.at("env"), "bookworm") << path;
-        EXPECT_FALSE(path.find("/bookworm/") != std::string::npos) << path;
+        std::string env = cell.at("env");
+        std::string mode = cell.at("mode");
+        std::string producer = std::filesystem::path(path).parent_path().filename();
+        auto from_2x = producer == "trixie" || producer == "sid";
+        auto on_1x = env == "bullseye" || env == "bookworm";
+        // What neither the bytes nor the env's globals reveal, each measured (README, "Your
+        // own checkpoints"): 2.x writes a sparse tensor's rebuild tuple with a fourth field
+        // that 1.x's _rebuild_sparse_tensor cannot unpack (ValueError); torch 1.7 aborts
+        // reading a newer TorchScript archive's debug records; 2.6+ refuses a jagged nested
+        // tensor with its own sentence, naming no global. Any other kind is a bug.
+        bool sparse = path.ends_with("/sparse_tensor.pt") && from_2x && on_1x;
+        bool torchscript = path.ends_with("/torchscript_archive.pt") && env == "bullseye" &&
+                           producer != "bullseye" && mode == "default";
+        bool njt = path.ends_with("/nested_jagged_tensor.pt") && !on_1x &&
+                   cell.at("observed") == "blocked" && cell.at("predicted") == "blocked";
+        EXPECT_TRUE(sparse || torchscript || njt) << path << " " << cell.dump();
       }
     }
   }
-  EXPECT_GE(checkpoints, 3u * 40);
-  // Every env and mode was loaded (--trust covers 1.13's full unpickler): 3 envs x 2 modes.
-  EXPECT_EQ(compared, checkpoints * 6);
+  EXPECT_GE(checkpoints, 4u * 40);
+  // Every env and mode was loaded (--trust covers 1.x's full unpickler): 4 envs x 2 modes
+  // (bullseye's weights_only: unsupported on both sides, 1.7 has no such argument).
+  EXPECT_EQ(compared, checkpoints * 8);
   EXPECT_EQ(agree + disagree, compared);
-  EXPECT_GE(agree * 100, compared * 99) << agree << " of " << compared;
+  EXPECT_GE(agree * 100, compared * 98) << agree << " of " << compared;
   std::cout << "prediction agrees in " << agree << " of " << compared << " cells\n";
 
   // Listed, not hidden: one report row and one summary line per disagreement.
@@ -251,4 +264,54 @@ TEST_F(CorpusTest, DangerousGlobalsAreFlaggedAndNeverAllowlisted) {
   EXPECT_EQ(result(script, "sid", "weights_only").at("observed"), "error");
   EXPECT_EQ(result(script, "sid", "weights_only").at("predicted"), "error");
   EXPECT_EQ(result(script, "bookworm", "weights_only").at("observed"), "pass");
+}
+
+// Files from the newer stacks name what the older ones lack: the env is asked whether it has
+// each global (probes/global_resolution.h), and the prediction is the error the load raises,
+// with the first missing name, where the bytes alone said `pass`.
+TEST_F(CorpusTest, AGlobalTheConsumerLacksIsPredictedAsTheErrorTheLoadRaises) {
+  // 2.x saves uint16 and float8 tensors through _rebuild_tensor_v3 (torch 2.1+) and a jagged
+  // nested tensor as torch.nested._internal's subclass (rebuilt through torch._tensor, which
+  // 1.7 lacks too); Python 3.13 pickles a path from pathlib._local (3.14 writes pathlib's
+  // name again). The first missing global in the stream is the one the load stops at.
+  struct Expectation {
+    const char* producer;
+    const char* recipe;
+    const char* consumer;
+    const char* missing;
+    const char* error_type;
+  };
+  std::vector<Expectation> expected;
+  for (const char* producer : {"trixie", "sid"}) {
+    for (const char* consumer : {"bullseye", "bookworm"}) {
+      for (const char* recipe : {"uint16_tensors", "float8_tensors"}) {
+        expected.push_back(
+            {producer, recipe, consumer, "torch._utils._rebuild_tensor_v3", "AttributeError"});
+      }
+      expected.push_back({producer, "nested_jagged_tensor", consumer,
+                          std::string(consumer) == "bullseye"
+                              ? "torch._tensor._rebuild_from_type_v2"
+                              : "torch.nested._internal.nested_tensor._rebuild_njt",
+                          "ModuleNotFoundError"});
+    }
+  }
+  for (const char* consumer : {"bullseye", "bookworm"}) {
+    expected.push_back({"trixie", "pathlib_path", consumer, "pathlib._local.PurePosixPath",
+                        "ModuleNotFoundError"});
+  }
+  for (const auto& e : expected) {
+    const Json& cell = result(file(e.producer, e.recipe), e.consumer, "default");
+    SCOPED_TRACE(fmt::format("{} from {} on {}", e.recipe, e.producer, e.consumer));
+    EXPECT_EQ(cell.at("predicted"), "error") << cell.dump();
+    EXPECT_EQ(cell.at("observed"), "error") << cell.dump();
+    EXPECT_TRUE(cell.at("agrees").get<bool>());
+    EXPECT_EQ(cell.at("prediction").at("missing_global"), e.missing);
+    EXPECT_EQ(cell.at("observation").at("error_type"), e.error_type);
+    // The prediction quotes the error the env raises resolving that global.
+    std::string detail = cell.at("prediction").at("detail");
+    std::string message = cell.at("observation").at("message");
+    EXPECT_NE(detail.find(message.substr(0, 40)), std::string::npos) << detail << " / " << message;
+  }
+  // sid's own interpreter (3.14) writes pathlib.PosixPath: nothing missing, it loads.
+  EXPECT_EQ(result(file("sid", "pathlib_path"), "bookworm", "default").at("observed"), "pass");
 }

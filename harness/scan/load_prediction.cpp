@@ -31,6 +31,7 @@ enum class Why : uint8_t {
   setitems_type_check,
   appends_type_check,
   numpy2_dtype_class,
+  missing_in_env,
 };
 
 // One thing the weights-only unpickler refuses, at the stream position it meets it. A file
@@ -45,7 +46,8 @@ struct Refused {
   bool stops = false;
   Why why = Why::not_allowlisted;
   std::string_view name;   // the global's name (the type's, for a dtype class)
-  std::string_view detail; // the opcode, blocklisted module, spelling compared or dtype code
+  std::string_view detail; // the opcode, blocklisted module, spelling compared, dtype code or
+                           // the error resolving a missing global raises
 };
 
 int numpy_major(const Fingerprint& env) {
@@ -87,6 +89,9 @@ std::string sentence(const Refused& refused, const FileScan& scan, const Fingerp
     return fmt::format("APPENDS into {}: this version appends only to list, even when the type "
                        "is allowlisted",
                        refused.name);
+  case Why::missing_in_env:
+    return fmt::format("{} does not exist in this env ({}): no allowlist can name it", refused.name,
+                       refused.detail);
   case Why::numpy2_dtype_class:
     return fmt::format("BUILD of a {} dtype: numpy 2 makes it a {}, which is not allowlisted",
                        refused.detail, refused.name);
@@ -190,6 +195,13 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
                                   ? std::string_view(global.module)
                                   : std::string_view(compared).substr(0, compared.rfind('.'));
     bool allowlisted = indexed.allowlist.contains(compared);
+    const GlobalResolution* resolution =
+        indexed.resolved ? indexed.resolved->find(global_lookup(scan, global)) : nullptr;
+    if (!allowlisted && resolution && !resolution->present && !global.dangerous) {
+      refused.push_back({global.first, BlockReason::global_not_allowed, global.name, true,
+                         Why::missing_in_env, global.name, resolution->error});
+      continue;
+    }
     if (indexed.blocklisted_modules.contains(module)) {
       refused.push_back({global.first, BlockReason::module_blocklisted, global.name, true,
                          Why::module_blocklisted, global.name, module});
@@ -266,18 +278,30 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules&
   return prediction;
 }
 
-LoadPrediction full_unpickler_prediction(const FileScan& scan, const Fingerprint& env) {
+LoadPrediction full_unpickler_prediction(const FileScan& scan, const EnvLoadRules& indexed) {
+  const Fingerprint& env = *indexed.env;
   LoadPrediction prediction;
   prediction.runs_code = true;
   prediction.detail = "the full unpickler: it imports and calls whatever the pickle names";
-  if (numpy_major(env) == 1) {
-    for (const auto& global : scan.globals) {
-      if (global.module.starts_with("numpy._core")) {
-        prediction.outcome = Outcome::error;
-        prediction.detail = fmt::format("{} is numpy 2's module; numpy {} has no numpy._core",
-                                        global.name, *env.numpy);
-        return prediction;
-      }
+  // The unpickler resolves each global where the stream meets it: the first one this env
+  // lacks ends the load. A global the env was not asked about falls back to the one rule
+  // known without asking: numpy 1 has no numpy._core.
+  for (const auto& global : scan.globals) {
+    const GlobalResolution* resolution =
+        indexed.resolved ? indexed.resolved->find(global_lookup(scan, global)) : nullptr;
+    if (resolution && !resolution->present) {
+      prediction.outcome = Outcome::error;
+      prediction.missing_global = global.name;
+      prediction.detail =
+          fmt::format("{} does not exist in this env: {}", global.name, resolution->error);
+      return prediction;
+    }
+    if (!resolution && numpy_major(env) == 1 && global.module.starts_with("numpy._core")) {
+      prediction.outcome = Outcome::error;
+      prediction.missing_global = global.name;
+      prediction.detail = fmt::format("{} is numpy 2's module; numpy {} has no numpy._core",
+                                      global.name, *env.numpy);
+      return prediction;
     }
   }
   if (scan.format == CheckpointFormat::raw_pickle) {
@@ -289,6 +313,17 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const Fingerprint
 }
 
 } // namespace
+
+GlobalLookup global_lookup(const FileScan& scan, const ScannedGlobal& global) {
+  GlobalLookup lookup;
+  lookup.module = global.module;
+  lookup.qualname = global.name.size() > global.module.size()
+                        ? global.name.substr(global.module.size() + 1)
+                        : std::string();
+  lookup.zip = scan.format == CheckpointFormat::torch_zip;
+  lookup.protocol = scan.protocol;
+  return lookup;
+}
 
 EnvLoadRules::EnvLoadRules(const Fingerprint& fingerprint) : env(&fingerprint) {
   if (fingerprint.rules) {
@@ -321,7 +356,7 @@ LoadPrediction predict_load(const FileScan& scan, const EnvLoadRules& indexed, S
     return prediction;
   }
   if (!weights_only) {
-    return full_unpickler_prediction(scan, env);
+    return full_unpickler_prediction(scan, indexed);
   }
   if (!env.rules || !env.allowlist) {
     LoadPrediction prediction;

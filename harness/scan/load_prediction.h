@@ -4,6 +4,7 @@
 
 #include "envs/manifest.h"
 #include "matrix/loader_mode.h"
+#include "probes/global_resolution.h"
 #include "records/classify.h"
 #include "scan/file_scan.h"
 
@@ -33,6 +34,8 @@ struct LoadPrediction {
   std::vector<std::string> fix_allowlist;
   std::string no_fix;
   bool runs_code = false; // a full unpickler: loading executes whatever the pickle says
+  // When an error because the env lacks a global the file names: that global.
+  std::string missing_global;
 };
 
 // An env's weights-only rules indexed for lookup. A scan predicts every file against the same
@@ -44,7 +47,13 @@ struct EnvLoadRules {
   std::bitset<256> implemented; // the opcodes its weights-only unpickler implements
   std::unordered_set<std::string_view> allowlist;
   std::unordered_set<std::string_view> blocklisted_modules;
+  // Which globals the env resolves (probes/global_resolution.h), when they were measured: a
+  // global it lacks makes a full-unpickler load an error and leaves no allowlist that works.
+  const ResolvedGlobals* resolved = nullptr;
 };
+
+// How `global` of `scan` is looked up by torch.load: the file's format and protocol.
+GlobalLookup global_lookup(const FileScan& scan, const ScannedGlobal& global);
 
 LoadPrediction predict_load(const FileScan& scan, const EnvLoadRules& env, ScanMode mode);
 // Indexes `env` for this one prediction.

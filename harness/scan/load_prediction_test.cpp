@@ -121,3 +121,35 @@ TEST(LoadPredictionEnvTest, ABareLoadOnOneThirteenIsTheFullUnpickler) {
   FileScan numpy2 = scan_pickle(dir, "\x80\x02\x63numpy._core.multiarray\n_reconstruct\n)R."s);
   EXPECT_EQ(predict("bookworm", numpy2, ScanMode::version_default).outcome, Outcome::error);
 }
+
+// What the env said it lacks (probes/global_resolution.h) decides: the full unpickler stops
+// there with that error, and no allowlist can name what does not exist.
+TEST(LoadPredictionEnvTest, AGlobalTheEnvLacksIsAnErrorAndNeverAnAllowlist) {
+  test_support::TempDir dir;
+  // {'x': torch.uint16}
+  FileScan scan = scan_pickle(dir, "\x80\x02}X\x01\x00\x00\x00x\x63torch\nuint16\ns."s);
+  ASSERT_EQ(scan.globals.size(), 1u);
+  Environment bookworm = test_support::open_test_env("bookworm");
+  EnvLoadRules rules(bookworm.fingerprint());
+  ResolvedGlobals resolved;
+  GlobalLookup lookup = global_lookup(scan, scan.globals[0]);
+  EXPECT_EQ(lookup.key(), "zip|2|torch|uint16");
+  resolved.by_key[lookup.key()] = {false, "AttributeError: Can't get attribute 'uint16'"};
+  rules.resolved = &resolved;
+
+  LoadPrediction full = predict_load(scan, rules, ScanMode::version_default);
+  EXPECT_EQ(full.outcome, Outcome::error);
+  EXPECT_EQ(full.missing_global, "torch.uint16");
+  EXPECT_NE(full.detail.find("Can't get attribute 'uint16'"), std::string::npos) << full.detail;
+
+  LoadPrediction weights_only = predict_load(scan, rules, ScanMode::weights_only);
+  EXPECT_EQ(weights_only.outcome, Outcome::blocked);
+  EXPECT_FALSE(weights_only.fixable);
+  EXPECT_NE(weights_only.no_fix.find("does not exist in this env"), std::string::npos)
+      << weights_only.no_fix;
+
+  // Unasked (no answer for it), the bytes alone say it loads.
+  ResolvedGlobals none;
+  rules.resolved = &none;
+  EXPECT_EQ(predict_load(scan, rules, ScanMode::version_default).outcome, Outcome::pass);
+}

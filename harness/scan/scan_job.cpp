@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fmt/core.h>
+#include <set>
 
 namespace loadmatrix {
 
@@ -20,15 +21,20 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The static pass over one file: what it holds, and per env and mode what a load would do.
-ScannedFile scan_statically(InputFile input, const std::vector<Environment>& envs,
-                            const std::vector<EnvLoadRules>& rules) {
+// The static pass over one file: what it holds.
+ScannedFile scan_statically(InputFile input) {
   bool examined = input.error.empty();
   ScannedFile file{scan_file(std::move(input)), {}};
-  bool loadable = file.scan.status == FileStatus::checkpoint ||
+  file.loadable = file.scan.status == FileStatus::checkpoint ||
                   (file.scan.status == FileStatus::error && examined);
-  if (!loadable) {
-    return file;
+  return file;
+}
+
+// Per env and mode, what a load of `file` would do.
+void predict_cells(ScannedFile& file, const std::vector<Environment>& envs,
+                   const std::vector<EnvLoadRules>& rules) {
+  if (!file.loadable) {
+    return;
   }
   file.cells.reserve(envs.size() * 2);
   for (size_t env_index = 0; env_index < envs.size(); ++env_index) {
@@ -63,7 +69,25 @@ ScannedFile scan_statically(InputFile input, const std::vector<Environment>& env
       file.cells.push_back(std::move(cell));
     }
   }
-  return file;
+}
+
+// Every global the files' loads would resolve, once each (TorchScript archives are read by
+// torch.jit.load, not the unpickler).
+std::vector<GlobalLookup> lookups_of(const std::vector<ScannedFile>& files) {
+  std::vector<GlobalLookup> lookups;
+  std::set<std::string> seen;
+  for (const auto& file : files) {
+    if (file.scan.status != FileStatus::checkpoint || file.scan.is_torchscript()) {
+      continue;
+    }
+    for (const auto& global : file.scan.globals) {
+      GlobalLookup lookup = global_lookup(file.scan, global);
+      if (seen.insert(lookup.key()).second) {
+        lookups.push_back(std::move(lookup));
+      }
+    }
+  }
+  return lookups;
 }
 
 } // namespace
@@ -73,6 +97,7 @@ ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const Prog
       select_envs(request.matrix, request.env_dir, request.envs, request.provisioning, runner, log);
   ScanJobResult job;
   request.scan.envs = std::move(selection.envs);
+  request.scan.env_dir = request.env_dir;
   job.missing = std::move(selection.missing);
   if (request.scan.envs.empty() && !job.missing.empty()) {
     log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
@@ -102,12 +127,38 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
     rules.emplace_back(env.fingerprint());
   }
   result.files.resize(inputs.size());
-  for_each_index(inputs.size(), request.static_jobs, [&](size_t i) {
-    result.files[i] = scan_statically(std::move(inputs[i]), request.envs, rules);
-  });
+  for_each_index(inputs.size(), request.static_jobs,
+                 [&](size_t i) { result.files[i] = scan_statically(std::move(inputs[i])); });
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));
+  // Whether each env has what the files name: one sandboxed process per env, at once.
+  std::vector<GlobalLookup> lookups = lookups_of(result.files);
+  std::vector<ResolvedGlobals> resolved(request.envs.size());
+  if (request.resolve_globals && !lookups.empty()) {
+    started = Clock::now();
+    for_each_index(request.envs.size(), 0, [&](size_t i) {
+      SystemProcessRunner runner;
+      ResolveOptions options;
+      options.python_path = request.verify_options.python_path;
+      if (!request.env_dir.empty()) {
+        options.cache_file = EnvCache(request.env_dir).globals_cache(request.envs[i].spec.name);
+      }
+      resolved[i] = resolve_globals(request.envs[i], runner, lookups, options);
+      if (!resolved[i].error.empty()) {
+        log(fmt::format("env {}: globals not resolved, predicted without them: {}",
+                        request.envs[i].spec.name, resolved[i].error));
+      }
+    });
+    result.resolve_seconds = seconds_since(started);
+    log(fmt::format("globals: {} resolved in {} env(s) in {:.2f} s", lookups.size(),
+                    request.envs.size(), result.resolve_seconds));
+  }
+  for (size_t i = 0; i < rules.size(); ++i) {
+    rules[i].resolved = &resolved[i];
+  }
+  for_each_index(result.files.size(), request.static_jobs,
+                 [&](size_t i) { predict_cells(result.files[i], request.envs, rules); });
   if (request.verify && !request.envs.empty()) {
     started = Clock::now();
     verify_scan(result.files, request.envs, request.verify_options, log);

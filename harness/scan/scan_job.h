@@ -20,6 +20,10 @@ struct ScanRequest {
   bool verify = true;
   size_t static_jobs = 0; // threads for the static pass; 0: one per core
   VerifyOptions verify_options;
+  // Ask each env which of the files' globals it has (probes/global_resolution.h) before
+  // predicting; cached under env_dir's probes/NAME/globals.json ("" = no cache).
+  bool resolve_globals = true;
+  std::filesystem::path env_dir;
 };
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);

@@ -132,6 +132,12 @@ void write_prediction(JsonWriter& out, const LoadPrediction& p) {
   out.begin_object();
   out.field("blocked_globals", p.blocked_globals);
   out.field("detail", p.detail);
+  out.key("missing_global");
+  if (p.missing_global.empty()) {
+    out.null();
+  } else {
+    out.value(p.missing_global);
+  }
   out.field("outcome", outcome_id(p.outcome));
   out.field("reason", block_reason_id(p.reason));
   out.field("runs_code", p.runs_code);
@@ -251,6 +257,7 @@ std::string ScanResult::to_json_text(const Json& extra, size_t jobs) const {
                  {"verified", verified},
                  {"trusted", trusted},
                  {"static_seconds", static_seconds},
+                 {"resolve_seconds", resolve_seconds},
                  {"verify_seconds", verify_seconds}};
   Agreement counts = agreement();
   header["agreement"] = {{"agree", counts.agree}, {"disagree", counts.disagree}};

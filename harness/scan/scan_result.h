@@ -67,6 +67,9 @@ bool is_finding(FileVerdict verdict);
 struct ScannedFile {
   FileScan scan;
   std::vector<ScanCell> cells;
+  // A checkpoint, or a file whose reading failed after it was found to be one: predicted and
+  // loaded like a checkpoint.
+  bool loadable = false;
 
   // Never `loads` for a file with a dangerous global.
   FileVerdict verdict() const;
@@ -78,6 +81,7 @@ struct ScanResult {
   bool verified = false; // loads were run
   bool trusted = false;  // --trust: full-unpickler loads were run, in the sandbox
   double static_seconds = 0;
+  double resolve_seconds = 0; // asking the envs which globals they have
   double verify_seconds = 0;
 
   struct Agreement {

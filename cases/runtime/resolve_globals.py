@@ -1,0 +1,149 @@
+"""Reports which of the globals a scan found this environment can resolve, as its torch.load's
+full unpickler would: one `@loadmatrix {json}` line on stdout.
+
+Usage: resolve_globals.py REQUEST.json, where the request is
+{"globals": [[module, name, format, protocol], ...]}, format "zip" or "legacy", protocol the
+file's pickle protocol (names as the scan maps them: Python 2 spellings already read as Python
+3's). The reply is {"globals": [{"module", "name", "format", "protocol", "present", "error",
+"origin"}]}: `error` is what a load naming
+the global raises here (type and text), `origin` where its top-level module comes from
+("env", "python_path", or "none" when nothing here provides it).
+
+Each global is resolved by loading a crafted torch.save file of that format whose pickle is
+that one GLOBAL opcode: the env's own torch.load resolves it, with its own module mapping
+(`torch.tensor` read as `torch._tensor`) and storage-type rules, and nothing is called. A module
+is imported only when something this interpreter can import provides it (the env's packages or
+the user's --python-path), never because a file names it.
+"""
+
+import importlib.util
+import io
+import json
+import os
+import pickle
+import signal
+import struct
+import sys
+
+import _loadmatrix_runtime as protocol
+
+PER_GLOBAL_SECONDS = 20
+
+
+def global_pickle(module, name, proto):
+    """A pickle that is the global alone, by STACK_GLOBAL (a name may hold a newline, which
+    GLOBAL cannot carry), under the file's protocol: below 4, the unpickler looks a dotted name
+    up as one attribute, so `Outer.Inner` resolves only in protocol 4 and later files."""
+    def text(value):
+        data = value.encode("utf-8", "surrogateescape")
+        return b"X" + struct.pack("<I", len(data)) + data  # BINUNICODE
+
+    head = b"\x80" + bytes([proto]) if proto >= 2 else b""
+    return head + text(module) + text(name) + b"\x93."
+
+
+def legacy_file(module, name, proto):
+    """The bytes of a legacy-format torch.save file whose object is the global `module.name`."""
+    from torch.serialization import MAGIC_NUMBER, PROTOCOL_VERSION
+
+    sys_info = {"protocol_version": PROTOCOL_VERSION, "little_endian": True,
+                "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    parts = (MAGIC_NUMBER, PROTOCOL_VERSION, sys_info)
+    header = b"".join(pickle.dumps(part, protocol=2) for part in parts)
+    return header + global_pickle(module, name, proto) + pickle.dumps([], protocol=2)
+
+
+def zip_file(module, name, proto):
+    """The bytes of a zip-format torch.save file whose object is the global `module.name`: this
+    torch's own file of a plain int, with its data.pkl replaced (each torch reads the two
+    formats through different unpickler classes, which map module names differently)."""
+    import zipfile
+
+    import torch
+
+    template = io.BytesIO()
+    torch.save(0, template)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(template.getvalue())) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("/data.pkl"):
+                data = global_pickle(module, name, proto)
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+FILES = {"legacy": legacy_file, "zip": zip_file}
+
+
+def origin_of(module, python_path):
+    top = module.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return "none"
+    places = list(spec.submodule_search_locations or []) + [spec.origin or ""]
+    for directory in python_path:
+        if any(place.startswith(os.path.join(directory, "")) for place in places):
+            return "python_path"
+    return "env"
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def resolve(module, name, file_format, proto, python_path, load):
+    entry = {"module": module, "name": name, "format": file_format, "protocol": proto,
+             "origin": origin_of(module, python_path)}
+    if entry["origin"] == "none":
+        entry["present"] = False
+        entry["error"] = f"ModuleNotFoundError: No module named {module.split('.')[0]!r}"
+        return entry
+    signal.alarm(PER_GLOBAL_SECONDS)
+    try:
+        load(io.BytesIO(FILES[file_format](module, name, proto)))
+        entry["present"] = True
+    except _Timeout:
+        entry["present"] = False
+        entry["error"] = f"TimeoutError: importing it took over {PER_GLOBAL_SECONDS} s"
+    except BaseException as error:  # noqa: BLE001 - whatever resolving raises is the answer
+        entry["present"] = False
+        entry["error"] = f"{type(error).__name__}: {error}"[:500]
+    finally:
+        signal.alarm(0)
+    return entry
+
+
+def main():
+    with open(protocol.path_argument(sys.argv[1]), encoding="utf-8") as handle:
+        request = json.load(handle)
+    python_path = [os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(":") if p]
+    import inspect
+
+    import torch
+
+    kwargs = {"map_location": "cpu"}
+    if "weights_only" in inspect.signature(torch.load).parameters:
+        kwargs["weights_only"] = False  # the full unpickler: the one that resolves globals
+
+    def load(buffer):
+        return torch.load(buffer, **kwargs)
+
+    signal.signal(signal.SIGALRM, _alarm)
+    globals_ = [resolve(str(module), str(name), str(file_format),
+                        min(max(int(proto), 0), pickle.HIGHEST_PROTOCOL), python_path, load)
+                for module, name, file_format, proto in request.get("globals", [])]
+    protocol.send({"globals": globals_})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

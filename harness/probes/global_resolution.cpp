@@ -1,0 +1,192 @@
+#include "probes/global_resolution.h"
+
+#include "envs/resources.h"
+#include "envs/sandbox.h"
+#include "util/json_file.h"
+#include "util/output_file.h"
+#include "util/scratch_dir.h"
+#include "util/text.h"
+#include "util/utf8.h"
+
+#include <fmt/core.h>
+
+namespace loadmatrix {
+
+namespace {
+
+constexpr const char* kCacheSchema = "loadmatrix.global-resolution/1";
+// A name longer than this is not cached: a hostile file may name megabytes.
+constexpr size_t kCachedNameLimit = 512;
+
+// The cache belongs to one build of the env: rebuilding it (a new `created`) or measuring it
+// with another torch empties it.
+std::string cache_identity(const Environment& env) {
+  return fmt::format("{}|{}|{}|{}", env.spec.name, env.manifest.created, env.fingerprint().torch,
+                     env.fingerprint().python);
+}
+
+void read_cache(const Environment& env, const std::filesystem::path& file, ResolvedGlobals& out) {
+  std::error_code ec;
+  if (file.empty() ||
+      std::filesystem::symlink_status(file, ec).type() != std::filesystem::file_type::regular) {
+    return;
+  }
+  auto document = read_json_file(file);
+  if (!document || !document->is_object() || optional_string(*document, "schema") != kCacheSchema ||
+      optional_string(*document, "env") != cache_identity(env) ||
+      !(*document)["globals"].is_object()) {
+    return; // another env build's, or unreadable: measured again
+  }
+  for (const auto& [key, value] : (*document)["globals"].items()) {
+    if (value.is_object() && value["present"].is_boolean()) {
+      out.by_key[key] = {value["present"].get<bool>(),
+                         optional_string(value, "error").value_or("")};
+    }
+  }
+}
+
+void write_cache(const Environment& env, const std::filesystem::path& file,
+                 const ResolvedGlobals& cacheable) {
+  if (file.empty() || cacheable.by_key.empty()) {
+    return;
+  }
+  ResolvedGlobals merged;
+  read_cache(env, file, merged);
+  for (const auto& [key, resolution] : cacheable.by_key) {
+    merged.by_key[key] = resolution;
+  }
+  Json globals = Json::object();
+  for (const auto& [key, resolution] : merged.by_key) {
+    globals[key] = {{"present", resolution.present}, {"error", resolution.error}};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  // A cache that cannot be written costs the next scan time, not this one its results.
+  (void)write_json_file(
+      file,
+      {{"schema", kCacheSchema}, {"env", cache_identity(env)}, {"globals", std::move(globals)}});
+}
+
+// Runs resolve_globals.py over `lookups`; fills `out` and returns those the env provides
+// itself (cacheable).
+ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
+                             const std::vector<const GlobalLookup*>& lookups,
+                             const ResolveOptions& options, ResolvedGlobals& out) {
+  ResolvedGlobals cacheable;
+  auto scratch = ScratchDir::create("loadmatrix-globals");
+  if (!scratch) {
+    out.error = scratch.error().message;
+    return cacheable;
+  }
+  Json request = Json::array();
+  for (const GlobalLookup* lookup : lookups) {
+    request.push_back(
+        {lookup->module, lookup->qualname, lookup->zip ? "zip" : "legacy", lookup->protocol});
+  }
+  std::filesystem::path request_file = scratch->path() / "request.json";
+  if (auto written = write_output_file(request_file, dump_json({{"globals", request}})); !written) {
+    out.error = written.error().message;
+    return cacheable;
+  }
+  // The resolver runs as the sandbox user: the request, and only it, is made readable.
+  using std::filesystem::perms;
+  std::filesystem::permissions(scratch->path(), perms::owner_all | perms::others_read |
+                                                    perms::others_exec | perms::group_read |
+                                                    perms::group_exec);
+  std::filesystem::permissions(request_file,
+                               perms::owner_read | perms::group_read | perms::others_read);
+  SandboxMount runtime = env.sandbox.place(resources().runtime_dir, "runtime", false);
+  SandboxMount work = env.sandbox.place(scratch->path(), "globals", false);
+  SandboxCommand command;
+  command.mounts = {runtime, work};
+  std::vector<std::string> python_path;
+  for (size_t i = 0; i < options.python_path.size(); ++i) {
+    SandboxMount mount =
+        env.sandbox.place(options.python_path[i], fmt::format("pythonpath{}", i), false);
+    python_path.push_back(mount.inside.string());
+    command.mounts.push_back(mount);
+  }
+  command.env = {"PYTHONPATH=" + join(python_path, ":")};
+  command.argv = {env.python, (runtime.inside / "resolve_globals.py").string(),
+                  (work.inside / "request.json").string()};
+  // Importing torch, then each module once (resolve_globals.py stops one import at 20 s).
+  command.timeout = std::chrono::seconds(90) + std::chrono::milliseconds(200) * lookups.size();
+  command.output_limit = (1u << 20) + lookups.size() * 2048;
+  ProcessResult result = env.sandbox.run(runner, command);
+  std::string origin = fmt::format("env {}: resolve_globals.py", env.spec.name);
+  auto report = find_probe_report(result.stdout_text, origin);
+  if (!report || !(*report)["globals"].is_array()) {
+    out.error = fmt::format("{}: no report ({}): {}", origin, result.describe(),
+                            last_lines(result.stderr_text, 4));
+    return cacheable;
+  }
+  const Json& answers = (*report)["globals"];
+  for (size_t i = 0; i < answers.size() && i < lookups.size(); ++i) {
+    const Json& answer = answers[i];
+    if (!answer.is_object() || !answer["present"].is_boolean()) {
+      continue;
+    }
+    GlobalResolution resolution{answer["present"].get<bool>(),
+                                valid_utf8(optional_string(answer, "error").value_or(""))};
+    std::string key = lookups[i]->key();
+    // Only what the env itself provides is cached: a --python-path module may change, and a
+    // module nothing provides costs nothing to ask about again.
+    bool env_provided = optional_string(answer, "origin") == "env";
+    bool timed_out = resolution.error.starts_with("TimeoutError");
+    if (env_provided && !timed_out && key.size() <= kCachedNameLimit) {
+      cacheable.by_key[key] = resolution;
+    }
+    out.by_key[std::move(key)] = std::move(resolution);
+  }
+  return cacheable;
+}
+
+// Whether a --python-path directory provides `module`'s top-level package, which Python finds
+// before the env's own: a cached answer about the env's module does not hold then.
+bool shadowed(const std::string& module, const std::vector<std::filesystem::path>& python_path) {
+  std::string top = module.substr(0, module.find('.'));
+  std::error_code ec;
+  for (const auto& dir : python_path) {
+    if (std::filesystem::exists(dir / top, ec) ||
+        std::filesystem::exists(dir / (top + ".py"), ec)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+std::string GlobalLookup::key() const {
+  return fmt::format("{}|{}|{}|{}", zip ? "zip" : "legacy", protocol, module, qualname);
+}
+
+const GlobalResolution* ResolvedGlobals::find(const GlobalLookup& lookup) const {
+  auto it = by_key.find(lookup.key());
+  return it == by_key.end() ? nullptr : &it->second;
+}
+
+ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
+                                const std::vector<GlobalLookup>& lookups,
+                                const ResolveOptions& options) {
+  ResolvedGlobals out;
+  read_cache(env, options.cache_file, out);
+  std::vector<const GlobalLookup*> missing;
+  std::map<std::string, bool, std::less<>> asked;
+  for (const auto& lookup : lookups) {
+    std::string key = lookup.key();
+    bool cached = out.by_key.contains(key) && !shadowed(lookup.module, options.python_path);
+    if (!cached && asked.emplace(key, true).second) {
+      out.by_key.erase(key);
+      missing.push_back(&lookup);
+    }
+  }
+  if (missing.empty()) {
+    return out;
+  }
+  ResolvedGlobals cacheable = run_resolver(env, runner, missing, options, out);
+  write_cache(env, options.cache_file, cacheable);
+  return out;
+}
+
+} // namespace loadmatrix
