@@ -187,6 +187,9 @@ VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvI
       group.message = pair.after->message.empty() ? pair.after->detail : pair.after->message;
     }
     group.cells.push_back(pair);
+    for (const auto& [global, path] : pair.after->object_paths) {
+      group.object_paths[global].insert(path);
+    }
   }
   for (auto& [cause, group] : groups) {
     std::set<std::pair<std::string, std::string>> files;

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct CauseGroup {
   size_t checkpoints = 0; // distinct (case, producer) files
   std::string message;    // one exact message, as torch printed it (ANSI removed)
   SuggestedFix fix;
+  // Blocked global -> where it sits in the saved objects (Record::object_paths), each path
+  // once: the change on the saving side, e.g. store vars(args) at ["args"] instead of args.
+  std::map<std::string, std::set<std::string>> object_paths;
 
   // "blocks" when the weights-only unpickler refused the files, "breaks" for other failures.
   const char* verb() const;

@@ -45,6 +45,9 @@ Json Record::to_json() const {
     }
     value["code_fixes"] = std::move(fixes);
   }
+  if (!object_paths.empty()) {
+    value["object_paths"] = object_paths;
+  }
   return value;
 }
 
@@ -85,6 +88,13 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
         record.code_fixes.push_back(
             {fix.at("kind").get<std::string>(), fix.value("verified", false),
              fix.value("allowlist", std::vector<std::string>{}), fix.value("detail", "")});
+      }
+    }
+    if (auto paths = value.find("object_paths"); paths != value.end() && paths->is_object()) {
+      for (const auto& [global, path] : paths->items()) {
+        if (path.is_string()) {
+          record.object_paths[global] = path.get<std::string>();
+        }
       }
     }
   } catch (const Json::exception& e) {

@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/json_file.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct Record {
   std::string detail; // why skipped/unsupported/mismatch/crash, or what stopped a fix
   std::optional<CallSiteRef> call_site; // scenarios that raised: the user's line
   std::vector<CodeFix> code_fixes;      // scenarios that were blocked: each change, re-run
+  // Blocked loads of a file: where each blocked global is used in the saved object
+  // (pickle/object_paths.h), e.g. {"argparse.Namespace": "[\"hyper_parameters\"]"}.
+  std::map<std::string, std::string> object_paths;
 
   // Stable identity across runs: what --resume skips and a baseline diff keys on.
   std::string key() const;

@@ -1,8 +1,8 @@
 #include "reports/html_report.h"
 
-#include "util/xml_text.h"
 #include "util/json_file.h"
 #include "util/text.h"
+#include "util/xml_text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -108,6 +108,31 @@ std::string cell_list(const std::vector<CellPair>& cells, size_t limit) {
   return out + "</ul>";
 }
 
+// Where each blocked global sits in the saved objects: the change on the saving side (store
+// vars(args) instead of args, a float instead of a numpy scalar) that needs no allowlist.
+std::string where_list(const CauseGroup& group) {
+  if (group.object_paths.empty()) {
+    return "";
+  }
+  std::string out = "<div class=\"where\"><p>Where in the saved object (save a plain value "
+                    "there and no allowlist is needed):</p><ul>";
+  for (const auto& [global, paths] : group.object_paths) {
+    out += "<li><code>" + h(global) + "</code> at ";
+    size_t shown = 0;
+    for (const auto& path : paths) {
+      if (shown++ == 5) {
+        out += fmt::format(" and {} more", paths.size() - 5);
+        break;
+      }
+      out += (shown > 1 ? ", " : "") + (path.empty()
+                                            ? std::string("the saved object itself")
+                                            : "<code class=\"object-path\">" + h(path) + "</code>");
+    }
+    out += "</li>";
+  }
+  return out + "</ul></div>\n";
+}
+
 std::string change_section(const VersionChange& change) {
   std::string out = fmt::format(
       "<section class=\"change\" id=\"{}\" data-from=\"{}\" data-to=\"{}\" "
@@ -159,7 +184,7 @@ std::string change_section(const VersionChange& change) {
       out += "<pre><code>" + h(group.fix.snippet) +
              "</code></pre><button class=\"copy\" hidden>Copy</button>";
     }
-    out += "</div>\n" + cell_list(group.cells, 200) + "</details>\n";
+    out += "</div>\n" + where_list(group) + cell_list(group.cells, 200) + "</details>\n";
   }
   if (!change.fixes.empty()) {
     out += fmt::format("<details class=\"fixes\"><summary>{} cells fixed on {}</summary>{}"

@@ -1,7 +1,7 @@
 #include "reports/junit_report.h"
 
-#include "util/xml_text.h"
 #include "util/text.h"
+#include "util/xml_text.h"
 
 #include <fmt/core.h>
 #include <map>

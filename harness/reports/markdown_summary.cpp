@@ -16,6 +16,25 @@ std::string inline_code(const std::string& text) {
   }
   return "`" + cleaned + "`";
 }
+// "; where: `argparse.Namespace` at `["args"]`": the place to change what is saved.
+std::string where_text(const CauseGroup& group) {
+  std::vector<std::string> places;
+  for (const auto& [global, paths] : group.object_paths) {
+    std::vector<std::string> shown;
+    for (const auto& path : paths) {
+      if (shown.size() == 3) {
+        shown.push_back("…");
+        break;
+      }
+      shown.push_back(path.empty() ? "the saved object itself" : inline_code(path));
+    }
+    places.push_back(inline_code(global) + " at " + join(shown, ", "));
+    if (places.size() == 5) {
+      break;
+    }
+  }
+  return places.empty() ? "" : "; where: " + join(places, "; ");
+}
 
 std::string env_label(const EnvInfo& env) {
   return fmt::format("{} (torch {}, Python {})", env.name, env.torch, env.python);
@@ -112,10 +131,10 @@ std::string render_markdown_summary(const ResultsModel& model) {
         fix = "no loader-side fix found";
         break;
       }
-      out +=
-          fmt::format("- {} {} {} checkpoint{} on {} ({} cells) — {}\n",
-                      inline_code(group.cause.substr(0, 200)), verb, group.checkpoints,
-                      group.checkpoints == 1 ? "" : "s", change.to.torch, group.cells.size(), fix);
+      out += fmt::format("- {} {} {} checkpoint{} on {} ({} cells) — {}{}\n",
+                         inline_code(group.cause.substr(0, 200)), verb, group.checkpoints,
+                         group.checkpoints == 1 ? "" : "s", change.to.torch, group.cells.size(),
+                         fix, where_text(group));
     }
     out += "\n";
   }

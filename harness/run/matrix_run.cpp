@@ -1,6 +1,7 @@
 #include "run/matrix_run.h"
 
 #include "envs/resources.h"
+#include "pickle/object_paths.h"
 #include "probes/worker.h"
 #include "records/allowlist_search.h"
 #include "records/classify.h"
@@ -234,6 +235,7 @@ private:
   }
 
   void commit(Record record) {
+    place_blocked_globals(record);
     auto appended = store_.append(record);
     if (!appended) {
       throw FatalError(appended.error());
@@ -241,6 +243,31 @@ private:
     std::lock_guard lock(report_mutex_);
     ++report_.cells;
     ++report_.counts[record.outcome];
+  }
+
+  // Where in the saved object each blocked global sits: the fix on the saving side. Read
+  // statically from the producer's file (once per file), never by loading it.
+  void place_blocked_globals(Record& record) {
+    if (record.outcome != Outcome::blocked || record.blocked_globals.empty() ||
+        record.mode == LoaderMode::scenario) {
+      return;
+    }
+    auto file = checkpoint_file(options_, record.producer, record.case_name);
+    auto [it, added] = object_paths_.try_emplace(file.string());
+    if (added) {
+      auto paths = checkpoint_object_paths(file);
+      if (paths) {
+        it->second = std::move(*paths);
+      } else {
+        log_(fmt::format("{}: where its globals sit is not shown: {}", file.string(),
+                         paths.error().message));
+      }
+    }
+    for (const auto& global : record.blocked_globals) {
+      if (const std::string* path = object_path_for(it->second, global)) {
+        record.object_paths[global] = *path;
+      }
+    }
   }
 
   static void apply(Record& record, const Classification& c, const Json& facts) {
@@ -494,6 +521,7 @@ private:
   Layout layout_;
   Worker worker_;
   std::map<std::string, AllowlistSearch> searches_;
+  std::map<std::string, std::map<std::string, std::string>> object_paths_; // by file
 };
 
 } // namespace

@@ -9,6 +9,7 @@
 #include "util/output_file.h"
 
 #include <gtest/gtest.h>
+#include <set>
 
 using namespace loadmatrix;
 
@@ -276,6 +277,10 @@ TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
   EXPECT_TRUE(namespace_group->fix.verified);
   EXPECT_EQ(namespace_group->fix.globals, std::vector<std::string>{"argparse.Namespace"});
   EXPECT_NE(namespace_group->message.find("argparse.Namespace"), std::string::npos);
+  // Where it sits in what the recipe saved ({"model": ..., "args": Namespace(...)}): the
+  // saving-side fix, read from the files by the static analyzer.
+  EXPECT_EQ(namespace_group->object_paths.at("argparse.Namespace"),
+            std::set<std::string>{"[\"args\"]"});
   // Every regression is a cell that passed on 1.13 and fails on 2.6.
   for (const auto& cell : flip.regressions) {
     EXPECT_EQ(cell.before->outcome, Outcome::pass);

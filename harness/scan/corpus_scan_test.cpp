@@ -315,3 +315,61 @@ TEST_F(CorpusTest, AGlobalTheConsumerLacksIsPredictedAsTheErrorTheLoadRaises) {
   // sid's own interpreter (3.14) writes pathlib.PosixPath: nothing missing, it loads.
   EXPECT_EQ(result(file("sid", "pathlib_path"), "bookworm", "default").at("observed"), "pass");
 }
+
+// Every blocked global of the corpus is placed in the object its recipe built, in every
+// producer's file: the saving-side fix, read statically.
+TEST_F(CorpusTest, EveryBlockedGlobalIsPlacedWhereTheRecipePutIt) {
+  size_t placed = 0;
+  for (const auto& entry : scan().at("files")) {
+    if (entry.at("status") != "checkpoint" || entry.at("format") == "torchscript") {
+      continue;
+    }
+    std::map<std::string, Json> globals;
+    for (const auto& global : entry.at("globals")) {
+      globals[global.at("name")] = global;
+    }
+    for (const auto& cell : entry.at("results")) {
+      for (std::string name : strings(cell.at("blocked_globals"))) {
+        if (name.starts_with("numpy.dtypes.")) {
+          name = "numpy.dtype"; // numpy 2's dtype classes sit where BUILD made them
+        }
+        ASSERT_TRUE(globals.contains(name)) << entry.at("path") << " " << name;
+        EXPECT_TRUE(globals[name].at("object_path").is_string())
+            << entry.at("path") << " " << name << " " << globals[name].dump();
+        ++placed;
+      }
+    }
+  }
+  EXPECT_GE(placed, 400u);
+  auto path_of = [&](const std::string& producer, const std::string& recipe,
+                     const std::string& global) {
+    for (const auto& entry : file(producer, recipe).at("globals")) {
+      if (entry.at("name") == global) {
+        return entry.at("object_path").is_string() ? entry.at("object_path").get<std::string>()
+                                                   : std::string("(none)");
+      }
+    }
+    return std::string("(not named)");
+  };
+  for (const char* producer : {"bullseye", "bookworm", "trixie", "sid"}) {
+    SCOPED_TRACE(producer);
+    // {"args": argparse.Namespace(...), "model": {...}}
+    EXPECT_EQ(path_of(producer, "argparse_namespace", "argparse.Namespace"), "[\"args\"]");
+    // {"scheduler": StepLR(SGD(...))}: the optimizer is an attribute of the scheduler.
+    EXPECT_EQ(path_of(producer, "scheduler_object", "torch.optim.lr_scheduler.StepLR"),
+              "[\"scheduler\"]");
+    EXPECT_EQ(path_of(producer, "scheduler_object", "torch.optim.sgd.SGD"),
+              "[\"scheduler\"].optimizer");
+    // {"config": TrainConfig(...)}, {"metrics": defaultdict(list, ...)}, {"recent": deque(...)}
+    EXPECT_EQ(path_of(producer, "dataclass_config", "loadmatrix_fixtures.TrainConfig"),
+              "[\"config\"]");
+    EXPECT_EQ(path_of(producer, "defaultdict_counts", "collections.defaultdict"), "[\"metrics\"]");
+    EXPECT_EQ(path_of(producer, "deque_history", "collections.deque"), "[\"recent\"]");
+    // {"best_score": np.float64(0.875), ...}: a numpy scalar, whichever numpy wrote it.
+    std::string scalar = path_of(producer, "numpy_scalar", "numpy.core.multiarray.scalar");
+    if (scalar == "(not named)") {
+      scalar = path_of(producer, "numpy_scalar", "numpy._core.multiarray.scalar");
+    }
+    EXPECT_EQ(scalar, "[\"best_score\"]");
+  }
+}

@@ -2,6 +2,7 @@
 
 #include "envs/env_selection.h"
 #include "envs/environment.h"
+#include "pickle/object_paths.h"
 #include "records/result_store.h"
 #include "util/parallel.h"
 #include "util/text.h"
@@ -24,7 +25,8 @@ double seconds_since(Clock::time_point start) {
 // The static pass over one file: what it holds.
 ScannedFile scan_statically(InputFile input) {
   bool examined = input.error.empty();
-  ScannedFile file{scan_file(std::move(input)), {}};
+  ScannedFile file;
+  file.scan = scan_file(std::move(input));
   file.loadable = file.scan.status == FileStatus::checkpoint ||
                   (file.scan.status == FileStatus::error && examined);
   return file;
@@ -68,6 +70,30 @@ void predict_cells(ScannedFile& file, const std::vector<Environment>& envs,
       }
       file.cells.push_back(std::move(cell));
     }
+  }
+}
+
+// Where each global of a file with a blocked or dangerous one sits in the saved object: a
+// second walk, only for those files, so a clean corpus costs nothing more.
+void place_globals(ScannedFile& file, const ProgressLog& log) {
+  if (file.scan.status != FileStatus::checkpoint || file.scan.is_torchscript()) {
+    return;
+  }
+  bool needed = !file.scan.dangerous.empty();
+  for (const auto& cell : file.cells) {
+    needed = needed || !cell.blocked_globals().empty();
+  }
+  if (!needed) {
+    return;
+  }
+  auto paths = checkpoint_object_paths(file.scan.input.file);
+  if (!paths) {
+    log(fmt::format("{}: where its globals sit is not shown: {}", file.scan.input.display,
+                    valid_utf8(paths.error().message)));
+    return;
+  }
+  for (auto& [name, path] : *paths) {
+    file.object_paths.emplace(printable_name(name), valid_utf8(path));
   }
 }
 
@@ -166,13 +192,16 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
     result.verified = true;
     result.trusted = request.verify_options.trust;
   }
+  for_each_index(result.files.size(), request.static_jobs,
+                 [&](size_t i) { place_globals(result.files[i], log); });
   return result;
 }
 
 namespace {
 
 // A scan cell as a run's record: what was observed, else what was predicted.
-Record record_of(const std::string& file, const ScanCell& cell) {
+Record record_of(const std::string& file, const ScanCell& cell,
+                 const std::map<std::string, std::string>& object_paths) {
   Record record;
   record.case_name = file;
   record.producer = "file";
@@ -197,6 +226,11 @@ Record record_of(const std::string& file, const ScanCell& cell) {
   } else {
     record.outcome = Outcome::skipped;
     record.detail = cell.observed ? cell.observed->detail : "neither read nor loaded";
+  }
+  for (const auto& global : record.blocked_globals) {
+    if (const std::string* path = object_path_for(object_paths, global)) {
+      record.object_paths[global] = *path;
+    }
   }
   return record;
 }
@@ -223,7 +257,7 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       dangerous.push_back({{"file", scan.input.display}, {"globals", scan.dangerous}});
     }
     for (const auto& cell : file.cells) {
-      Record record = record_of(scan.input.display, cell);
+      Record record = record_of(scan.input.display, cell, file.object_paths);
       records.push_back(record);
       if (cell.fix && cell.mode == ScanMode::weights_only) {
         Record fix = record;

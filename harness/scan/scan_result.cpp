@@ -219,6 +219,14 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
     out.begin_object();
     out.field("dangerous", global.dangerous);
     out.field("name", global.name);
+    // Where it is used in the saved object, for files with a blocked or dangerous global.
+    out.key("object_path");
+    auto path = file.object_paths.find(global.name);
+    if (path == file.object_paths.end()) {
+      out.null();
+    } else {
+      out.value(path->second);
+    }
     out.key("uses");
     out.begin_array();
     for (const auto& [use, at] : global.uses) {

@@ -7,6 +7,7 @@
 #include "scan/load_prediction.h"
 #include "util/json_file.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,9 @@ struct ScannedFile {
   // A checkpoint, or a file whose reading failed after it was found to be one: predicted and
   // loaded like a checkpoint.
   bool loadable = false;
+  // Global name -> where it is used in the saved object (pickle/object_paths.h), for files
+  // with a blocked or dangerous global; "" is the returned object itself.
+  std::map<std::string, std::string> object_paths;
 
   // Never `loads` for a file with a dangerous global.
   FileVerdict verdict() const;
