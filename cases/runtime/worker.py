@@ -308,7 +308,16 @@ def user_call_site(error):
     return None
 
 
-OPERATIONS = {"save": op_save, "load": op_load, "scenario": op_scenario}
+def op_snippet(request):
+    """Runs the driver's portable snippet (records/portable_fix.cpp: the code a user copies) and
+    its load_checkpoint(file), as the user would: nothing of the worker's own is allowlisted."""
+    namespace = {"__name__": "loadmatrix_portable_snippet"}
+    exec(compile(request["source"], "<portable snippet>", "exec"), namespace)  # noqa: S102
+    value = namespace["load_checkpoint"](protocol.path_argument(request["file"]))
+    return {"status": "returned", "description": describe(value)}
+
+
+OPERATIONS = {"save": op_save, "load": op_load, "scenario": op_scenario, "snippet": op_snippet}
 
 
 def run_in_child(request):

@@ -81,6 +81,50 @@ std::pair<std::string, std::string> cause_of(const Record& record) {
   return {std::string(outcome_id(record.outcome)) + ": " + what, outcome_id(record.outcome)};
 }
 
+// The portable snippet's checks for the group's files on every env of the run.
+PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group) {
+  PortableFix fix;
+  std::set<std::pair<std::string, std::string>> files;
+  for (const auto& cell : group.cells) {
+    if (cell.after->mode != LoaderMode::scenario) {
+      files.insert({cell.case_name, cell.producer});
+    }
+  }
+  if (files.empty()) {
+    return fix;
+  }
+  for (const auto& env : model.envs) {
+    std::string failure;
+    bool checked = true;
+    for (const auto& [case_name, producer] : files) {
+      const Record* record = model.find(case_name, producer, env.name, LoaderMode::allowlist);
+      if (!record || !record->portable) {
+        checked = false;
+        break;
+      }
+      if (fix.globals.empty()) {
+        fix.globals = record->portable->globals;
+      }
+      if (!record->portable->verified && failure.empty()) {
+        failure = fmt::format("{} ({}): {}", case_name, producer, record->portable->detail);
+      }
+    }
+    if (!checked) {
+      fix.unchecked_envs.push_back(env.name);
+    } else if (!failure.empty()) {
+      fix.failures.emplace_back(env.name, failure);
+    } else {
+      fix.verified_envs.push_back(env.name);
+    }
+  }
+  if (!fix.globals.empty()) {
+    PortableSnippet snippet = portable_snippet(fix.globals);
+    fix.snippet = snippet.source;
+    fix.why_not = snippet.why_not;
+  }
+  return fix;
+}
+
 SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const std::string& to) {
   SuggestedFix fix;
   if (group.cells.front().after->mode == LoaderMode::scenario) {
@@ -198,6 +242,7 @@ VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvI
     }
     group.checkpoints = files.size();
     group.fix = fix_for(model, group, to.name);
+    group.portable = portable_fix_for(model, group);
     change.causes.push_back(std::move(group));
   }
   std::stable_sort(change.causes.begin(), change.causes.end(), [](const auto& a, const auto& b) {

@@ -31,6 +31,18 @@ struct SuggestedFix {
   std::string note;                 // why this fix, and its caveat
 };
 
+// One snippet for every env of the run (records/portable_fix.h), checked by loading each file
+// of the group with it on each env: shown first, since a project supports several versions.
+struct PortableFix {
+  std::vector<std::string> globals;       // what it allowlists ([] when no check ran)
+  std::string snippet;                    // the Python, when a safe one exists
+  std::string why_not;                    // else why none can exist
+  std::vector<std::string> verified_envs; // loaded every file there
+  std::vector<std::pair<std::string, std::string>> failures; // env -> what its load raised
+  std::vector<std::string> unchecked_envs;                   // no check recorded there
+  bool everywhere() const { return failures.empty() && unchecked_envs.empty() && !snippet.empty(); }
+};
+
 struct CellPair {
   std::string case_name;
   std::string producer;
@@ -50,6 +62,7 @@ struct CauseGroup {
   // Blocked global -> where it sits in the saved objects (Record::object_paths), each path
   // once: the change on the saving side, e.g. store vars(args) at ["args"] instead of args.
   std::map<std::string, std::set<std::string>> object_paths;
+  PortableFix portable;
 
   // "blocks" when the weights-only unpickler refused the files, "breaks" for other failures.
   const char* verb() const;

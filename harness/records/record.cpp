@@ -48,6 +48,11 @@ Json Record::to_json() const {
   if (!object_paths.empty()) {
     value["object_paths"] = object_paths;
   }
+  if (portable) {
+    value["portable"] = {{"globals", portable->globals},
+                         {"verified", portable->verified},
+                         {"detail", portable->detail}};
+  }
   return value;
 }
 
@@ -89,6 +94,10 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
             {fix.at("kind").get<std::string>(), fix.value("verified", false),
              fix.value("allowlist", std::vector<std::string>{}), fix.value("detail", "")});
       }
+    }
+    if (auto check = value.find("portable"); check != value.end() && check->is_object()) {
+      record.portable = PortableCheck{check->value("globals", std::vector<std::string>{}),
+                                      check->value("verified", false), check->value("detail", "")};
     }
     if (auto paths = value.find("object_paths"); paths != value.end() && paths->is_object()) {
       for (const auto& [global, path] : paths->items()) {

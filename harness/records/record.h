@@ -4,6 +4,7 @@
 #include "matrix/loader_mode.h"
 #include "records/block_reason.h"
 #include "records/outcome.h"
+#include "records/portable_fix.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -53,6 +54,9 @@ struct Record {
   // Blocked loads of a file: where each blocked global is used in the saved object
   // (pickle/object_paths.h), e.g. {"argparse.Namespace": "[\"hyper_parameters\"]"}.
   std::map<std::string, std::string> object_paths;
+  // Allowlist-mode records of a file some env blocked: the portable snippet run here
+  // (records/portable_fix.h).
+  std::optional<PortableCheck> portable;
 
   // Stable identity across runs: what --resume skips and a baseline diff keys on.
   std::string key() const;

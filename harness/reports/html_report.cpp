@@ -108,6 +108,37 @@ std::string cell_list(const std::vector<CellPair>& cells, size_t limit) {
   return out + "</ul>";
 }
 
+// One snippet for every version the run has, first: what a project supporting several torch
+// versions pastes. Verified where it loaded every file of the group; elsewhere, why not.
+std::string portable_block(const PortableFix& fix) {
+  if (fix.globals.empty()) {
+    return "";
+  }
+  std::string out = fmt::format("<div class=\"portable\" data-everywhere=\"{}\">",
+                                fix.everywhere() ? "true" : "false");
+  if (fix.snippet.empty()) {
+    return out + "<p>No single snippet: " + h(fix.why_not) + "</p></div>\n";
+  }
+  if (fix.everywhere()) {
+    out += "<p><strong>One fix for every version here</strong>, verified by loading each file "
+           "with it on " +
+           h(join(fix.verified_envs, ", ")) + ":</p>";
+  } else {
+    out += "<p><strong>One snippet for every version</strong>: it loaded each file on " +
+           h(fix.verified_envs.empty() ? std::string("no env") : join(fix.verified_envs, ", ")) +
+           "; not on:</p><ul>";
+    for (const auto& [env, why] : fix.failures) {
+      out += "<li>" + h(env) + ": " + h(why) + "</li>";
+    }
+    for (const auto& env : fix.unchecked_envs) {
+      out += "<li>" + h(env) + ": not checked in this run</li>";
+    }
+    out += "</ul>";
+  }
+  return out + "<pre><code>" + h(fix.snippet) +
+         "</code></pre><button class=\"copy\" hidden>Copy</button></div>\n";
+}
+
 // Where each blocked global sits in the saved objects: the change on the saving side (store
 // vars(args) instead of args, a float instead of a numpy scalar) that needs no allowlist.
 std::string where_list(const CauseGroup& group) {
@@ -172,6 +203,7 @@ std::string change_section(const VersionChange& change) {
         h(group.cause), group.checkpoints, group.cells.size(), h(group.cause), group.verb(),
         group.checkpoints, group.checkpoints == 1 ? "" : "s", h(change.to.torch),
         group.cells.size(), h(group.reason));
+    out += portable_block(group.portable);
     out += "<p>The message, as torch printed it:</p><pre class=\"message\">" + h(group.message) +
            "</pre>\n";
     const char* kind = group.fix.kind == SuggestedFix::Kind::allowlist ? "allowlist"

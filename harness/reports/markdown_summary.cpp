@@ -36,6 +36,30 @@ std::string where_text(const CauseGroup& group) {
   return places.empty() ? "" : "; where: " + join(places, "; ");
 }
 
+// "  - one snippet for every version: verified on ..." under a cause (report.html has the code).
+std::string portable_line(const PortableFix& fix) {
+  if (fix.globals.empty()) {
+    return "";
+  }
+  if (fix.snippet.empty()) {
+    return "  - one snippet for every version: none (" + fix.why_not + ")\n";
+  }
+  if (fix.everywhere()) {
+    return "  - one snippet for every version (report.html): verified on " +
+           join(fix.verified_envs, ", ") + "\n";
+  }
+  std::vector<std::string> not_on;
+  for (const auto& [env, why] : fix.failures) {
+    not_on.push_back(env + ": " + why.substr(0, 160));
+  }
+  for (const auto& env : fix.unchecked_envs) {
+    not_on.push_back(env + ": not checked");
+  }
+  return "  - one snippet for every version (report.html): loads on " +
+         (fix.verified_envs.empty() ? std::string("no env") : join(fix.verified_envs, ", ")) +
+         "; not on " + join(not_on, "; ") + "\n";
+}
+
 std::string env_label(const EnvInfo& env) {
   return fmt::format("{} (torch {}, Python {})", env.name, env.torch, env.python);
 }
@@ -135,6 +159,7 @@ std::string render_markdown_summary(const ResultsModel& model) {
                          inline_code(group.cause.substr(0, 200)), verb, group.checkpoints,
                          group.checkpoints == 1 ? "" : "s", change.to.torch, group.cells.size(),
                          fix, where_text(group));
+      out += portable_line(group.portable);
     }
     out += "\n";
   }

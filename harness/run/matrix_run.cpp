@@ -147,6 +147,21 @@ Record internal_error_record(Record record, const std::exception& e) {
 }
 
 // One env's side of the run: its worker, its C++ probe, the cells it consumes.
+// Why a load did not return, in few words: torch 2.6+ puts the reason after a paragraph about
+// the flip ("WeightsUnpickler error: Unsupported global: ..."), which is the part to show.
+std::string refusal_text(const Json& facts) {
+  std::string status = facts.value("status", "");
+  if (status != "raised") {
+    return status.empty() ? "no result" : status;
+  }
+  std::string message = strip_ansi(facts.value("message", ""));
+  if (auto at = message.find("WeightsUnpickler error:"); at != std::string::npos) {
+    message = message.substr(at);
+  }
+  message = message.substr(0, message.find('\n'));
+  return truncate_utf8(fmt::format("{}: {}", facts.value("error_type", ""), message), 300);
+}
+
 class EnvRunner {
 public:
   EnvRunner(const Environment& env, const RunPlan& plan, const RunOptions& options,
@@ -220,6 +235,44 @@ public:
     }
     for (const auto& [mode, cells] : cpp_cells) {
       run_cpp_cells(mode, cells);
+    }
+  }
+
+  // The portable snippet (records/portable_fix.h) for each file some env blocked, run here on
+  // that file, its outcome kept on this env's allowlist-mode record of the file. `blocked`:
+  // (case, producer) -> every global any env refused in it; `records`: the run's, by key.
+  void check_portable(
+      const std::map<std::pair<std::string, std::string>, std::vector<std::string>>& blocked,
+      const std::map<std::string, Record>& records) {
+    for (const auto& [file, globals] : blocked) {
+      const auto& [case_name, producer] = file;
+      auto found = records.find(base_record(case_name, producer, LoaderMode::allowlist).key());
+      if (found == records.end()) {
+        continue; // the allowlist mode was not run here (--modes, a shard)
+      }
+      Record record = found->second;
+      PortableSnippet snippet = portable_snippet(globals);
+      PortableCheck check{globals, false, snippet.why_not};
+      if (!snippet.source.empty()) {
+        try {
+          Json request = {{"op", "snippet"},
+                          {"source", snippet.source},
+                          {"file", protocol_path(layout_.checkpoints.inside / producer /
+                                                 (checkpoint_stem(case_name) + ".pt"))}};
+          Json facts = worker_.call(request, options_.cell_timeout);
+          std::string status = facts.value("status", "");
+          check.verified = status == "returned";
+          if (!check.verified) {
+            check.detail = refusal_text(facts);
+          }
+        } catch (const std::exception& e) {
+          check.detail = std::string("internal error: ") + e.what();
+        }
+      }
+      record.portable = std::move(check);
+      if (auto appended = store_.append(record); !appended) {
+        throw FatalError(appended.error());
+      }
     }
   }
 
@@ -611,6 +664,30 @@ RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore
   }
   if (!options.save_only) {
     for_each_on_own_thread(envs.size(), jobs, [&](size_t i) { envs[i]->load_all(); });
+    // One snippet per file that some env blocked, checked on every env: it needs every env's
+    // refusals first (a shard sees its own cells' only).
+    std::map<std::string, Record> records;
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> blocked;
+    for (auto& record : store.records()) {
+      if (record.mode != LoaderMode::scenario && record.mode != LoaderMode::cpp_pickle &&
+          record.mode != LoaderMode::cpp_jit) {
+        auto& globals = blocked[{record.case_name, record.producer}];
+        for (const auto& global : record.blocked_globals) {
+          if (std::find(globals.begin(), globals.end(), global) == globals.end()) {
+            globals.push_back(global);
+          }
+        }
+      }
+      std::string key = record.key();
+      records.emplace(std::move(key), std::move(record));
+    }
+    std::erase_if(blocked, [](const auto& entry) { return entry.second.empty(); });
+    if (!blocked.empty()) {
+      log(fmt::format("portable fix: one snippet per blocked file ({}), checked on every env",
+                      blocked.size()));
+      for_each_on_own_thread(envs.size(), jobs,
+                             [&](size_t i) { envs[i]->check_portable(blocked, records); });
+    }
   }
   report.wall_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;

@@ -281,6 +281,24 @@ TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
   // saving-side fix, read from the files by the static analyzer.
   EXPECT_EQ(namespace_group->object_paths.at("argparse.Namespace"),
             std::set<std::string>{"[\"args\"]"});
+  // One snippet for every version, loaded with on each env: 1.7 and 1.13 through the full
+  // unpickler (no allowlist API), 2.6 and 2.14 weights-only with the allowlist.
+  EXPECT_TRUE(namespace_group->portable.everywhere())
+      << namespace_group->portable.failures.size() << namespace_group->portable.why_not;
+  EXPECT_EQ(namespace_group->portable.verified_envs,
+            (std::vector<std::string>{"bullseye", "bookworm", "trixie", "sid"}));
+  EXPECT_NE(namespace_group->portable.snippet.find("\"argparse.Namespace\""), std::string::npos);
+  // A blocklisted module's global has no snippet at all, and says why.
+  for (const auto& group : flip.causes) {
+    // numpy 1's spelling from 1.x files loads on numpy 2 through (object, name) pairs.
+    if (group.cause.starts_with("numpy.core.multiarray._reconstruct")) {
+      EXPECT_TRUE(group.portable.everywhere()) << group.cause;
+    }
+    if (group.cause == "posix.getcwd") {
+      EXPECT_TRUE(group.portable.snippet.empty());
+      EXPECT_NE(group.portable.why_not.find("can run code"), std::string::npos);
+    }
+  }
   // Every regression is a cell that passed on 1.13 and fails on 2.6.
   for (const auto& cell : flip.regressions) {
     EXPECT_EQ(cell.before->outcome, Outcome::pass);
