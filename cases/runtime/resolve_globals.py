@@ -5,7 +5,8 @@ Usage: resolve_globals.py REQUEST.json, where the request is
 {"globals": [[module, name, format, protocol], ...]}, format "zip" or "legacy", protocol the
 file's pickle protocol (names as the scan maps them: Python 2 spellings already read as Python
 3's). The reply is {"globals": [{"module", "name", "format", "protocol", "present", "error",
-"origin"}]}: `error` is what a load naming
+"origin", "weights_only"}]}; "weights_only" is "allowed" or the weights-only unpickler's refusal
+of a file naming only that global, measured before anything is imported: `error` is what a load naming
 the global raises here (type and text), `origin` where its top-level module comes from
 ("env", "python_path", or "none" when nothing here provides it).
 
@@ -31,15 +32,19 @@ PER_GLOBAL_SECONDS = 20
 
 
 def global_pickle(module, name, proto):
-    """A pickle that is the global alone, by STACK_GLOBAL (a name may hold a newline, which
-    GLOBAL cannot carry), under the file's protocol: below 4, the unpickler looks a dotted name
-    up as one attribute, so `Outer.Inner` resolves only in protocol 4 and later files."""
+    """A pickle that is the global alone, under the file's protocol: below 4, the unpickler
+    looks a dotted name up as one attribute, so `Outer.Inner` resolves only in protocol 4 and
+    later files. GLOBAL, which every weights-only unpickler reads; STACK_GLOBAL only for a name
+    holding a newline, which GLOBAL cannot carry."""
     def text(value):
         data = value.encode("utf-8", "surrogateescape")
         return b"X" + struct.pack("<I", len(data)) + data  # BINUNICODE
 
     head = b"\x80" + bytes([proto]) if proto >= 2 else b""
-    return head + text(module) + text(name) + b"\x93."
+    if "\n" in module or "\n" in name:
+        return head + text(module) + text(name) + b"\x93."
+    return (head + b"c" + module.encode("utf-8", "surrogateescape") + b"\n" +
+            name.encode("utf-8", "surrogateescape") + b"\n.")
 
 
 def legacy_file(module, name, proto):
@@ -92,6 +97,24 @@ def origin_of(module, python_path):
     return "env"
 
 
+def weights_only_verdict(torch, module, name, file_format, proto):
+    """What torch.load(weights_only=True) says of a file naming only this global: "allowed", or
+    the refusal ("UnpicklingError: ..."); None where torch.load has no weights_only."""
+    import inspect
+
+    if "weights_only" not in inspect.signature(torch.load).parameters:
+        return None
+    try:
+        torch.load(io.BytesIO(FILES[file_format](module, name, proto)), map_location="cpu",
+                   weights_only=True)
+        return "allowed"
+    except Exception as error:  # noqa: BLE001 - the refusal is the measurement
+        # torch 2.6+ puts a paragraph about the flip before the reason; keep the reason.
+        text = str(error)
+        reason = text.find("WeightsUnpickler error:")
+        return f"{type(error).__name__}: {text[reason:] if reason >= 0 else text}"[:600]
+
+
 class _Timeout(Exception):
     pass
 
@@ -138,9 +161,17 @@ def main():
         return torch.load(buffer, **kwargs)
 
     signal.signal(signal.SIGALRM, _alarm)
-    globals_ = [resolve(str(module), str(name), str(file_format),
-                        min(max(int(proto), 0), pickle.HIGHEST_PROTOCOL), python_path, load)
-                for module, name, file_format, proto in request.get("globals", [])]
+    asked = [(str(module), str(name), str(file_format), min(max(int(proto), 0), pickle.HIGHEST_PROTOCOL))
+             for module, name, file_format, proto in request.get("globals", [])]
+    # First what the weights-only unpickler says of each, before resolving anything imports a
+    # module: some register their own classes as safe when imported (torch.nested), which a
+    # user's plain `import torch` does not do.
+    verdicts = [weights_only_verdict(torch, *entry) for entry in asked]
+    globals_ = [resolve(module, name, file_format, proto, python_path, load)
+                for module, name, file_format, proto in asked]
+    for entry, verdict in zip(globals_, verdicts):
+        if verdict is not None:
+            entry["weights_only"] = verdict
     protocol.send({"globals": globals_})
     return 0
 

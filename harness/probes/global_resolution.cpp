@@ -14,7 +14,7 @@ namespace loadmatrix {
 
 namespace {
 
-constexpr const char* kCacheSchema = "loadmatrix.global-resolution/1";
+constexpr const char* kCacheSchema = "loadmatrix.global-resolution/3";
 // A name longer than this is not cached: a hostile file may name megabytes.
 constexpr size_t kCachedNameLimit = 512;
 
@@ -39,8 +39,8 @@ void read_cache(const Environment& env, const std::filesystem::path& file, Resol
   }
   for (const auto& [key, value] : (*document)["globals"].items()) {
     if (value.is_object() && value["present"].is_boolean()) {
-      out.by_key[key] = {value["present"].get<bool>(),
-                         optional_string(value, "error").value_or("")};
+      out.by_key[key] = {value["present"].get<bool>(), optional_string(value, "error").value_or(""),
+                         optional_string(value, "weights_only").value_or("")};
     }
   }
 }
@@ -57,7 +57,9 @@ void write_cache(const Environment& env, const std::filesystem::path& file,
   }
   Json globals = Json::object();
   for (const auto& [key, resolution] : merged.by_key) {
-    globals[key] = {{"present", resolution.present}, {"error", resolution.error}};
+    globals[key] = {{"present", resolution.present},
+                    {"error", resolution.error},
+                    {"weights_only", resolution.weights_only}};
   }
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
@@ -127,7 +129,8 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
       continue;
     }
     GlobalResolution resolution{answer["present"].get<bool>(),
-                                valid_utf8(optional_string(answer, "error").value_or(""))};
+                                valid_utf8(optional_string(answer, "error").value_or("")),
+                                valid_utf8(optional_string(answer, "weights_only").value_or(""))};
     std::string key = lookups[i]->key();
     // Only what the env itself provides is cached: a --python-path module may change, and a
     // module nothing provides costs nothing to ask about again.

@@ -32,6 +32,13 @@ struct GlobalLookup {
 struct GlobalResolution {
   bool present = true;
   std::string error; // what naming it raises here: "AttributeError: Can't get attribute ..."
+  // What torch.load(weights_only=True) says of a file naming only it, in a fresh `import
+  // torch`: "allowed", or the refusal. Measured because importing torch registers some
+  // classes as safe that the default allowlist lacks (2.6+'s torch.nested registers
+  // NestedTensor), and some refusals name no global (2.6+: "``torch.nested`` and
+  // ``torch._dynamo`` must be imported to load nested jagged tensors"). Empty: not measured
+  // (no weights_only in this torch).
+  std::string weights_only;
 };
 
 // One env's answers, by GlobalLookup::key().

@@ -32,6 +32,7 @@ enum class Why : uint8_t {
   appends_type_check,
   numpy2_dtype_class,
   missing_in_env,
+  own_refusal,
 };
 
 // One thing the weights-only unpickler refuses, at the stream position it meets it. A file
@@ -89,6 +90,9 @@ std::string sentence(const Refused& refused, const FileScan& scan, const Fingerp
     return fmt::format("APPENDS into {}: this version appends only to list, even when the type "
                        "is allowlisted",
                        refused.name);
+  case Why::own_refusal:
+    return fmt::format("{}: this version refuses it in its own words: {}", refused.name,
+                       refused.detail);
   case Why::missing_in_env:
     return fmt::format("{} does not exist in this env ({}): no allowlist can name it", refused.name,
                        refused.detail);
@@ -173,6 +177,22 @@ Refused global_refusal(const ScannedGlobal& global, const std::string& compared,
   return refused;
 }
 
+// A measured weights-only refusal that is not the unpickler's usual "not allowlisted" or
+// "module blocked" one: its sentence (after the flip's paragraph torch 2.6+ prints first),
+// else "".
+std::string_view own_refusal(std::string_view refusal) {
+  for (std::string_view usual : {"Unsupported global", "Unsupported class", "is blocked",
+                                 "unsupported GLOBAL", "Unsupported operand"}) {
+    if (refusal.find(usual) != std::string_view::npos) {
+      return {};
+    }
+  }
+  if (auto at = refusal.find("Weights only load failed. "); at != std::string_view::npos) {
+    refusal.remove_prefix(at + std::string_view("Weights only load failed. ").size());
+  }
+  return refusal.substr(0, refusal.find('\n'));
+}
+
 std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRules& indexed) {
   const Fingerprint& env = *indexed.env;
   const UnpicklerRules& rules = *env.rules;
@@ -197,6 +217,17 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
     bool allowlisted = indexed.allowlist.contains(compared);
     const GlobalResolution* resolution =
         indexed.resolved ? indexed.resolved->find(global_lookup(scan, global)) : nullptr;
+    if (resolution && !resolution->weights_only.empty() && !global.dangerous) {
+      // Measured in the env: what importing torch registers counts as allowlisted, and a
+      // refusal in torch's own words (not "not allowlisted") stops the load there.
+      if (resolution->weights_only == "allowed") {
+        allowlisted = true;
+      } else if (std::string_view why = own_refusal(resolution->weights_only); !why.empty()) {
+        refused.push_back(
+            {global.first, BlockReason::other, {}, true, Why::own_refusal, global.name, why});
+        continue;
+      }
+    }
     if (!allowlisted && resolution && !resolution->present && !global.dangerous) {
       refused.push_back({global.first, BlockReason::global_not_allowed, global.name, true,
                          Why::missing_in_env, global.name, resolution->error});

@@ -134,7 +134,7 @@ TEST(LoadPredictionEnvTest, AGlobalTheEnvLacksIsAnErrorAndNeverAnAllowlist) {
   ResolvedGlobals resolved;
   GlobalLookup lookup = global_lookup(scan, scan.globals[0]);
   EXPECT_EQ(lookup.key(), "zip|2|torch|uint16");
-  resolved.by_key[lookup.key()] = {false, "AttributeError: Can't get attribute 'uint16'"};
+  resolved.by_key[lookup.key()] = {false, "AttributeError: Can't get attribute 'uint16'", ""};
   rules.resolved = &resolved;
 
   LoadPrediction full = predict_load(scan, rules, ScanMode::version_default);
@@ -152,4 +152,47 @@ TEST(LoadPredictionEnvTest, AGlobalTheEnvLacksIsAnErrorAndNeverAnAllowlist) {
   ResolvedGlobals none;
   rules.resolved = &none;
   EXPECT_EQ(predict_load(scan, rules, ScanMode::version_default).outcome, Outcome::pass);
+}
+
+// What the env's weights-only unpickler said of a global, measured after a plain `import
+// torch`: importing registers some classes as safe (2.6+'s torch.nested), and some refusals
+// are in torch's own words and name no global (a jagged nested tensor's _DimRange).
+TEST(LoadPredictionEnvTest, AMeasuredWeightsOnlyVerdictOverridesTheDefaultAllowlist) {
+  test_support::TempDir dir;
+  // {'x': argparse.Namespace}: not in any default allowlist.
+  FileScan scan = scan_pickle(dir, "\x80\x02}X\x01\x00\x00\x00x\x63\x61rgparse\nNamespace\ns."s);
+  ASSERT_EQ(scan.globals.size(), 1u);
+  Environment sid = test_support::open_test_env("sid");
+  EnvLoadRules rules(sid.fingerprint());
+  EXPECT_EQ(predict_load(scan, rules, ScanMode::weights_only).outcome, Outcome::blocked);
+
+  ResolvedGlobals resolved;
+  std::string key = global_lookup(scan, scan.globals[0]).key();
+  resolved.by_key[key] = {true, "", "allowed"};
+  rules.resolved = &resolved;
+  LoadPrediction allowed = predict_load(scan, rules, ScanMode::weights_only);
+  EXPECT_EQ(allowed.outcome, Outcome::pass) << key << " " << allowed.detail;
+
+  resolved.by_key[key] = {true, "",
+                          "UnpicklingError: Weights only load failed. ``torch.nested`` and "
+                          "``torch._dynamo`` must be imported to load nested jagged tensors "
+                          "(NJTs)\n In PyTorch 2.6, we changed ..."};
+  LoadPrediction own = predict_load(scan, rules, ScanMode::weights_only);
+  EXPECT_EQ(own.outcome, Outcome::blocked);
+  EXPECT_EQ(own.reason, BlockReason::other);
+  EXPECT_TRUE(own.blocked_globals.empty()); // torch names none
+  EXPECT_FALSE(own.fixable);
+  EXPECT_NE(own.detail.find("must be imported to load nested jagged tensors (NJTs)"),
+            std::string::npos)
+      << own.detail;
+  EXPECT_EQ(own.detail.find("In PyTorch 2.6"), std::string::npos) << own.detail;
+
+  // The usual refusal changes nothing: the default allowlist's prediction stands.
+  resolved.by_key[key] = {true, "",
+                          "UnpicklingError: Weights only load failed. ... WeightsUnpickler "
+                          "error: Unsupported global: GLOBAL argparse.Namespace was not an "
+                          "allowed global by default."};
+  LoadPrediction usual = predict_load(scan, rules, ScanMode::weights_only);
+  EXPECT_EQ(usual.outcome, Outcome::blocked);
+  EXPECT_EQ(usual.blocked_globals, Names{"argparse.Namespace"});
 }
