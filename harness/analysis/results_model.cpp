@@ -105,6 +105,12 @@ PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group)
       if (fix.globals.empty()) {
         fix.globals = record->portable->globals;
       }
+      if (record->portable->globals != fix.globals) {
+        // Merged shards: each checked with the refusals its own cells saw. Another list
+        // loading here says nothing about the snippet shown.
+        checked = false;
+        break;
+      }
       if (!record->portable->verified && failure.empty()) {
         failure = fmt::format("{} ({}): {}", case_name, producer, record->portable->detail);
       }

@@ -100,3 +100,24 @@ TEST(ResultsModelTest, BaselineDiffSortsEveryCellIntoOneBucket) {
   EXPECT_EQ(diff.changed_messages[0].first->case_name, "d");
   EXPECT_EQ(diff.missing, std::vector<std::string>{"gone|old|mid|default"});
 }
+
+// The portable snippet of a group: verified on the envs whose check loaded every file with the
+// list shown; a check made with another list (a shard that saw other refusals) does not count.
+TEST(ResultsModelTest, APortableFixIsVerifiedOnlyWhereItsOwnListLoadedEveryFile) {
+  auto records = synthetic_records(1, [](size_t) { return true; });
+  for (auto& record : records) {
+    if (record.mode == LoaderMode::allowlist) {
+      record.portable = PortableCheck{{"pkg.Class0"}, true, ""};
+      if (record.consumer == "new" && record.producer == "mid") {
+        record.portable->globals = {"pkg.Class0", "pkg.Other"};
+      }
+    }
+  }
+  ResultsModel model = build_results_model(synthetic_header(), std::move(records), {});
+  const CauseGroup& group = model.changes[0].causes.at(0);
+  EXPECT_EQ(group.portable.globals, std::vector<std::string>{"pkg.Class0"});
+  EXPECT_NE(group.portable.snippet.find("\"pkg.Class0\""), std::string::npos);
+  EXPECT_EQ(group.portable.verified_envs, (std::vector<std::string>{"old", "mid"}));
+  EXPECT_EQ(group.portable.unchecked_envs, std::vector<std::string>{"new"});
+  EXPECT_FALSE(group.portable.everywhere());
+}
