@@ -4,9 +4,10 @@ full unpickler would: one `@loadmatrix {json}` line on stdout.
 Usage: resolve_globals.py REQUEST.json, where the request is
 {"globals": [[module, name, format, protocol], ...]}, format "zip" or "legacy", protocol the
 file's pickle protocol (names as the scan maps them: Python 2 spellings already read as Python
-3's). The reply is {"globals": [{"module", "name", "format", "protocol", "present", "error",
-"origin", "weights_only"}]}; "weights_only" is "allowed" or the weights-only unpickler's refusal
-of a file naming only that global, measured before anything is imported: `error` is what a load naming
+3's). The reply is one `@loadmatrix` line per global, {"index", "format", "protocol", "present",
+"error", "origin", "weights_only"}, then {"done": N}; "weights_only" is "allowed" or the
+weights-only unpickler's refusal of a file naming only that global, measured before anything
+is imported (not for a module nothing here provides): `error` is what a load naming
 the global raises here (type and text), `origin` where its top-level module comes from
 ("env", "python_path", or "none" when nothing here provides it).
 
@@ -166,13 +167,19 @@ def main():
     # First what the weights-only unpickler says of each, before resolving anything imports a
     # module: some register their own classes as safe when imported (torch.nested), which a
     # user's plain `import torch` does not do.
-    verdicts = [weights_only_verdict(torch, *entry) for entry in asked]
-    globals_ = [resolve(module, name, file_format, proto, python_path, load)
-                for module, name, file_format, proto in asked]
-    for entry, verdict in zip(globals_, verdicts):
+    verdicts = [weights_only_verdict(torch, *entry) if origin_of(entry[0], python_path) != "none"
+                else None for entry in asked]
+    # One line per answer, as it is known: a run killed half-way keeps what it found. The
+    # names are not repeated (the driver knows them by index), so a long name costs its bytes
+    # once, in the request.
+    for index, ((module, name, file_format, proto), verdict) in enumerate(zip(asked, verdicts)):
+        entry = resolve(module, name, file_format, proto, python_path, load)
+        del entry["module"], entry["name"]
+        entry["index"] = index
         if verdict is not None:
             entry["weights_only"] = verdict
-    protocol.send({"globals": globals_})
+        protocol.send(entry)
+    protocol.send({"done": len(asked)})
     return 0
 
 

@@ -102,14 +102,14 @@ PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group)
         checked = false;
         break;
       }
-      if (fix.globals.empty()) {
-        fix.globals = record->portable->globals;
-      }
-      if (record->portable->globals != fix.globals) {
-        // Merged shards: each checked with the refusals its own cells saw. Another list
-        // loading here says nothing about the snippet shown.
-        checked = false;
-        break;
+      // Each file was checked with every global any env refused in it; files of one group
+      // (or merged shards) may differ. The snippet shown lists their union: allowlisting more
+      // never makes a weights-only load refuse more, and the fallback branch reads no list.
+      for (const auto& global : record->portable->globals) {
+        if (std::find(fix.globals.begin(), fix.globals.end(), global) == fix.globals.end()) {
+          fix.merged_lists = fix.merged_lists || !fix.globals.empty();
+          fix.globals.push_back(global);
+        }
       }
       if (!record->portable->verified && failure.empty()) {
         failure = fmt::format("{} ({}): {}", case_name, producer, record->portable->detail);

@@ -40,6 +40,7 @@ struct PortableFix {
   std::vector<std::string> verified_envs; // loaded every file there
   std::vector<std::pair<std::string, std::string>> failures; // env -> what its load raised
   std::vector<std::string> unchecked_envs;                   // no check recorded there
+  bool merged_lists = false; // files were checked with different lists; `globals` unites them
   bool everywhere() const { return failures.empty() && unchecked_envs.empty() && !snippet.empty(); }
 };
 

@@ -101,9 +101,9 @@ TEST(ResultsModelTest, BaselineDiffSortsEveryCellIntoOneBucket) {
   EXPECT_EQ(diff.missing, std::vector<std::string>{"gone|old|mid|default"});
 }
 
-// The portable snippet of a group: verified on the envs whose check loaded every file with the
-// list shown; a check made with another list (a shard that saw other refusals) does not count.
-TEST(ResultsModelTest, APortableFixIsVerifiedOnlyWhereItsOwnListLoadedEveryFile) {
+// The portable snippet of a group: verified on the envs whose checks loaded every file; files
+// checked with different lists (other refusals, or merged shards) are shown with their union.
+TEST(ResultsModelTest, APortableFixIsVerifiedWhereEveryFileLoadedAndListsAreUnited) {
   auto records = synthetic_records(1, [](size_t) { return true; });
   for (auto& record : records) {
     if (record.mode == LoaderMode::allowlist) {
@@ -111,13 +111,19 @@ TEST(ResultsModelTest, APortableFixIsVerifiedOnlyWhereItsOwnListLoadedEveryFile)
       if (record.consumer == "new" && record.producer == "mid") {
         record.portable->globals = {"pkg.Class0", "pkg.Other"};
       }
+      if (record.consumer == "old" && record.producer == "new") {
+        record.portable->verified = false; // one file refused on old: not verified there
+        record.portable->detail = "UnpicklingError: ...";
+      }
     }
   }
   ResultsModel model = build_results_model(synthetic_header(), std::move(records), {});
   const CauseGroup& group = model.changes[0].causes.at(0);
-  EXPECT_EQ(group.portable.globals, std::vector<std::string>{"pkg.Class0"});
-  EXPECT_NE(group.portable.snippet.find("\"pkg.Class0\""), std::string::npos);
-  EXPECT_EQ(group.portable.verified_envs, (std::vector<std::string>{"old", "mid"}));
-  EXPECT_EQ(group.portable.unchecked_envs, std::vector<std::string>{"new"});
+  EXPECT_EQ(group.portable.globals, (std::vector<std::string>{"pkg.Class0", "pkg.Other"}));
+  EXPECT_TRUE(group.portable.merged_lists);
+  EXPECT_NE(group.portable.snippet.find("\"pkg.Other\""), std::string::npos);
   EXPECT_FALSE(group.portable.everywhere());
+  EXPECT_EQ(group.portable.verified_envs, (std::vector<std::string>{"mid", "new"}));
+  ASSERT_EQ(group.portable.failures.size(), 1u);
+  EXPECT_EQ(group.portable.failures[0].first, "old");
 }

@@ -17,8 +17,11 @@ namespace {
 
 constexpr uint32_t kNoNode = UINT32_MAX;
 constexpr size_t kMaxKeyText = 64;    // a key longer than this is shown cut, with "…"
-constexpr size_t kMaxText = 4096;     // strings kept for keys and STACK_GLOBAL's names
 constexpr size_t kMaxPathSteps = 256; // deeper paths (or memo cycles) are cut
+// Values of the saved object tracked at once: each costs a node (about 40 bytes), whatever the
+// opcode that made it (TUPLE1 makes one per byte), so a small hostile file cannot make the walk
+// take gigabytes. A file past it gets no paths, and says so.
+constexpr size_t kMaxNodes = 2'000'000;
 
 // How a value sits in its parent.
 enum class Step : uint8_t {
@@ -36,7 +39,7 @@ struct Node {
   bool arguments = false;  // a call's arguments or a non-dict state: its positions are not
                            // places in the saved object
   int32_t global = -1;     // the global it is, or that made it (an index into names_)
-  std::string text;
+  std::string_view text;   // a key: a view into the pickle, which outlives the walk
   long long number = 0;
 };
 
@@ -44,7 +47,7 @@ struct Value {
   enum class Kind : uint8_t { mark, node, text, integer, other };
   Kind kind = Kind::other;
   uint32_t node = kNoNode; // every value that can hold or be a global has one
-  std::string text;
+  std::string_view text;   // a string's bytes: a view into the pickle (copies cost nothing)
   long long number = 0;
 };
 using K = Value::Kind;
@@ -235,8 +238,8 @@ private:
       return;
     }
     case 'c': {
-      std::string module(in_.line());
-      std::string name(in_.line());
+      std::string_view module = in_.line();
+      std::string_view name = in_.line();
       push_global(global_name(module, name).name);
       return;
     }
@@ -273,8 +276,8 @@ private:
       return;
     }
     case 'i': {
-      std::string module(in_.line());
-      std::string name(in_.line());
+      std::string_view module = in_.line();
+      std::string_view name = in_.line();
       std::vector<Value> arguments = items_to_mark();
       push_global(global_name(module, name).name);
       make(pop(), arguments);
@@ -374,16 +377,20 @@ private:
     stack_.push_back(std::move(value));
   }
   uint32_t push_node() {
+    if (nodes_.size() >= kMaxNodes) {
+      fail(fmt::format("more than {} objects to place", kMaxNodes));
+    }
     nodes_.emplace_back();
     auto id = static_cast<uint32_t>(nodes_.size() - 1);
     push({K::node, id, {}, 0});
     return id;
   }
-  void push_text(std::string_view text) {
-    push({K::text, kNoNode, std::string(text.substr(0, kMaxText))});
-  }
+  void push_text(std::string_view text) { push({K::text, kNoNode, text, 0}); }
   void push_global(std::string name) {
     uint32_t id = push_node();
+    if (name_index_.size() >= limits_.max_globals && !name_index_.contains(name)) {
+      fail(fmt::format("more than {} distinct globals", limits_.max_globals));
+    }
     auto [it, added] = name_index_.try_emplace(std::move(name), names_.size());
     if (added) {
       names_.push_back(&it->first);
@@ -459,7 +466,7 @@ private:
     }
   }
 
-  void place(const Value& child, uint32_t parent, Step step, const std::string& text,
+  void place(const Value& child, uint32_t parent, Step step, std::string_view text,
              long long number) {
     if (child.node != kNoNode && parent != kNoNode) {
       set_parent(child.node, parent, step, text, number);
@@ -467,7 +474,7 @@ private:
   }
 
   // A value keeps the first place it was put: a memoised object met again stays where it was.
-  void set_parent(uint32_t child, uint32_t parent, Step step, const std::string& text,
+  void set_parent(uint32_t child, uint32_t parent, Step step, std::string_view text,
                   long long number) {
     Node& node = nodes_[child];
     if (node.parent != kNoNode || child == parent) {
@@ -493,7 +500,7 @@ private:
     push(it->second);
   }
 
-  static std::string key_text(const std::string& text) {
+  static std::string key_text(std::string_view text) {
     std::string out;
     for (size_t i = 0; i < text.size() && i < kMaxKeyText; ++i) {
       auto c = static_cast<unsigned char>(text[i]);
@@ -512,47 +519,54 @@ private:
     return out;
   }
 
-  // The path of `node` below `root`, or nothing when it is not reachable from it.
-  std::optional<std::string> path_of(uint32_t node, uint32_t root) const {
-    std::vector<std::string> steps;
-    for (size_t hops = 0; node != root; ++hops) {
-      const Node& at = nodes_[node];
-      if (at.parent == kNoNode || hops == kMaxPathSteps) {
+  // The path of `node` below `root`, or nothing when it is not reachable from it. A node found
+  // unreachable is remembered, so each is walked up from at most once in vain: a file of
+  // millions of uses that lead nowhere costs one pass, not one per use.
+  std::optional<std::string> path_of(uint32_t node, uint32_t root) {
+    std::vector<uint32_t> chain;
+    uint32_t at = node;
+    for (size_t hops = 0; at != root; ++hops) {
+      if (unreachable_[at] || nodes_[at].parent == kNoNode || hops == kMaxPathSteps) {
+        for (uint32_t visited : chain) {
+          unreachable_[visited] = true;
+        }
+        unreachable_[at] = true;
         return std::nullopt;
       }
-      if (nodes_[at.parent].arguments) {
-        node = at.parent;
+      chain.push_back(at);
+      at = nodes_[at].parent;
+    }
+    std::string out;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const Node& step = nodes_[*it];
+      if (nodes_[step.parent].arguments) {
         continue;
       }
-      switch (at.step) {
+      switch (step.step) {
       case Step::key:
-        steps.push_back(nodes_[at.parent].attributes ? "." + key_text(at.text)
-                                                     : "[\"" + key_text(at.text) + "\"]");
+        out += nodes_[step.parent].attributes ? "." + key_text(step.text)
+                                              : "[\"" + key_text(step.text) + "\"]";
         break;
       case Step::index:
-        steps.push_back(fmt::format("[{}]", at.number));
+        out += fmt::format("[{}]", step.number);
         break;
       case Step::opaque:
-        steps.push_back("[…]");
+        out += "[…]";
         break;
       case Step::same:
       case Step::none:
         break;
       }
-      node = at.parent;
-    }
-    std::string out;
-    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-      out += *it;
     }
     return out;
   }
 
-  std::map<std::string, std::string> paths(const Value& result) const {
+  std::map<std::string, std::string> paths(const Value& result) {
     std::map<std::string, std::string> out;
     if (result.node == kNoNode) {
       return out;
     }
+    unreachable_.assign(nodes_.size(), false);
     for (const auto& [index, node] : uses_) {
       const std::string& name = *names_[index];
       if (out.contains(name)) {
@@ -574,6 +588,7 @@ private:
   std::map<uint64_t, Value> memo_;
   std::map<uint32_t, long long> appended_;
   std::set<uint32_t> keyed_; // nodes something was put into under a key
+  std::vector<bool> unreachable_;
   std::map<std::string, size_t> name_index_;
   std::vector<const std::string*> names_;         // by index, into name_index_'s keys
   std::vector<std::pair<size_t, uint32_t>> uses_; // global -> a value it is or made, in order
@@ -587,6 +602,8 @@ Expected<std::map<std::string, std::string>> global_object_paths(std::string_vie
     return PathWalker(pickle, limits).walk();
   } catch (const PickleFailure& failure) {
     return Error{fmt::format("offset {}: {}", failure.offset, failure.what)};
+  } catch (const std::bad_alloc&) {
+    return Error{"out of memory placing its globals"};
   }
 }
 

@@ -85,3 +85,30 @@ TEST(ObjectPathsTest, MalformedBytesAreAnErrorWithTheOffset) {
   ASSERT_FALSE(underflow);
   EXPECT_NE(underflow.error().message.find("stack underflow"), std::string::npos);
 }
+
+// Hostile shapes stay within bounds: copies of a long string cost nothing (views), a file that
+// makes millions of values is refused by count, and uses that lead nowhere are walked once.
+TEST(ObjectPathsTest, HostileShapesStayWithinBounds) {
+  std::string text(4000, 'k');
+  std::string dups = "\x80\x02X" + std::string("\xa0\x0f\x00\x00", 4) + text +
+                     std::string(1'000'000, '2') + "cos\nsystem\n.";
+  auto copied = global_object_paths(dups);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->at("os.system"), "");
+
+  std::string tuples = "\x80\x02]" + std::string(2'100'000, '\x85') + ".";
+  auto many = global_object_paths(tuples);
+  ASSERT_FALSE(many);
+  EXPECT_NE(many.error().message.find("more than 2000000 objects"), std::string::npos)
+      << many.error().message;
+
+  // 200,000 REDUCEs of one global into a list that is then dropped: none reaches the result.
+  std::string unreachable = "\x80\x02]";
+  for (int i = 0; i < 200'000; ++i) {
+    unreachable += "cdecimal\nDecimal\n)Ra";
+  }
+  unreachable += "0}.";
+  auto nowhere = global_object_paths(unreachable);
+  ASSERT_TRUE(nowhere) << nowhere.error().message;
+  EXPECT_FALSE(nowhere->contains("decimal.Decimal"));
+}

@@ -8,15 +8,20 @@
 #include "util/text.h"
 #include "util/utf8.h"
 
+#include <algorithm>
 #include <fmt/core.h>
+#include <sstream>
 
 namespace loadmatrix {
 
 namespace {
 
 constexpr const char* kCacheSchema = "loadmatrix.global-resolution/3";
-// A name longer than this is not cached: a hostile file may name megabytes.
+// A name longer than this is neither asked about nor cached: a hostile file may name megabytes.
 constexpr size_t kCachedNameLimit = 512;
+// New globals asked about in one scan, per env: a file can name 100,000 distinct globals, and
+// each costs an import and two crafted loads. The rest are predicted from the bytes alone.
+constexpr size_t kMaxAsked = 20'000;
 
 // The cache belongs to one build of the env: rebuilding it (a new `created`) or measuring it
 // with another torch empties it.
@@ -92,11 +97,19 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
   }
   // The resolver runs as the sandbox user: the request, and only it, is made readable.
   using std::filesystem::perms;
-  std::filesystem::permissions(scratch->path(), perms::owner_all | perms::others_read |
-                                                    perms::others_exec | perms::group_read |
-                                                    perms::group_exec);
-  std::filesystem::permissions(request_file,
-                               perms::owner_read | perms::group_read | perms::others_read);
+  std::error_code ec;
+  std::filesystem::permissions(scratch->path(),
+                               perms::owner_all | perms::others_read | perms::others_exec |
+                                   perms::group_read | perms::group_exec,
+                               ec);
+  if (!ec) {
+    std::filesystem::permissions(request_file,
+                                 perms::owner_read | perms::group_read | perms::others_read, ec);
+  }
+  if (ec) {
+    out.error = fmt::format("{}: {}", scratch->path().string(), ec.message());
+    return cacheable;
+  }
   SandboxMount runtime = env.sandbox.place(resources().runtime_dir, "runtime", false);
   SandboxMount work = env.sandbox.place(scratch->path(), "globals", false);
   SandboxCommand command;
@@ -111,19 +124,38 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
   command.env = {"PYTHONPATH=" + join(python_path, ":")};
   command.argv = {env.python, (runtime.inside / "resolve_globals.py").string(),
                   (work.inside / "request.json").string()};
-  // Importing torch, then each module once (resolve_globals.py stops one import at 20 s).
-  command.timeout = std::chrono::seconds(90) + std::chrono::milliseconds(200) * lookups.size();
-  command.output_limit = (1u << 20) + lookups.size() * 2048;
+  // Importing torch, then each module once (resolve_globals.py stops one import at 20 s);
+  // answers come one line each, so a run cut short keeps the ones it gave.
+  command.timeout = std::min<std::chrono::milliseconds>(
+      std::chrono::seconds(90) + std::chrono::milliseconds(500) * lookups.size(),
+      std::chrono::minutes(20));
+  command.output_limit = (1u << 20) + lookups.size() * 4096;
   ProcessResult result = env.sandbox.run(runner, command);
   std::string origin = fmt::format("env {}: resolve_globals.py", env.spec.name);
-  auto report = find_probe_report(result.stdout_text, origin);
-  if (!report || !(*report)["globals"].is_array()) {
-    out.error = fmt::format("{}: no report ({}): {}", origin, result.describe(),
-                            last_lines(result.stderr_text, 4));
-    return cacheable;
+  std::vector<Json> answers(lookups.size());
+  bool done = false;
+  std::istringstream lines(result.stdout_text);
+  for (std::string line; std::getline(lines, line);) {
+    constexpr std::string_view kMarker = "@loadmatrix ";
+    auto at = line.find(kMarker);
+    if (at == std::string::npos) {
+      continue; // a native library's noise
+    }
+    auto answer = parse_foreign_json(std::string_view(line).substr(at + kMarker.size()), origin);
+    if (!answer || !answer->is_object()) {
+      continue;
+    }
+    done = done || answer->contains("done");
+    const Json& index = (*answer)["index"];
+    if (index.is_number_unsigned() && index.get<size_t>() < answers.size()) {
+      answers[index.get<size_t>()] = std::move(*answer);
+    }
   }
-  const Json& answers = (*report)["globals"];
-  for (size_t i = 0; i < answers.size() && i < lookups.size(); ++i) {
+  if (!done) {
+    out.error = fmt::format("{}: stopped before the end ({}): {}", origin, result.describe(),
+                            last_lines(result.stderr_text, 4));
+  }
+  for (size_t i = 0; i < lookups.size(); ++i) {
     const Json& answer = answers[i];
     if (!answer.is_object() || !answer["present"].is_boolean()) {
       continue;
@@ -142,6 +174,25 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
     out.by_key[std::move(key)] = std::move(resolution);
   }
   return cacheable;
+}
+
+// Globals left unmeasured (their prediction is the bytes' alone): names too long to be a real
+// class (a hostile file's), copyreg's extension codes (not names: no module to import), and
+// anything under a __main__ module, whose import runs a program.
+bool worth_asking(const GlobalLookup& lookup) {
+  if (lookup.module.size() + lookup.qualname.size() > kCachedNameLimit ||
+      (lookup.module == "copyreg" && lookup.qualname.starts_with("extension_registry["))) {
+    return false;
+  }
+  std::string_view module = lookup.module;
+  for (size_t start = 0; start <= module.size();) {
+    size_t end = std::min(module.find('.', start), module.size());
+    if (module.substr(start, end - start) == "__main__") {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 // Whether a --python-path directory provides `module`'s top-level package, which Python finds
@@ -177,12 +228,20 @@ ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
   std::vector<const GlobalLookup*> missing;
   std::map<std::string, bool, std::less<>> asked;
   for (const auto& lookup : lookups) {
+    if (!worth_asking(lookup)) {
+      continue;
+    }
     std::string key = lookup.key();
     bool cached = out.by_key.contains(key) && !shadowed(lookup.module, options.python_path);
     if (!cached && asked.emplace(key, true).second) {
       out.by_key.erase(key);
       missing.push_back(&lookup);
     }
+  }
+  if (missing.size() > kMaxAsked) {
+    out.error = fmt::format("{} globals not resolved: more than {} new ones in one scan",
+                            missing.size() - kMaxAsked, kMaxAsked);
+    missing.resize(kMaxAsked);
   }
   if (missing.empty()) {
     return out;

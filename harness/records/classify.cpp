@@ -79,15 +79,35 @@ bool is_dangerous_global(std::string_view name) {
   // Looked up, not compared one by one: this runs for every global of every scanned file, and
   // 37 comparisons were 900 instructions a global.
   static const std::unordered_set<std::string_view> modules = {
-      "os",      "posix",      "nt",        "subprocess",      "sys",    "pickle", "_pickle",
-      "shutil",  "socket",     "importlib", "runpy",           "pty",    "code",   "ctypes",
-      "marshal", "webbrowser", "commands",  "multiprocessing", "signal", "io"};
-  static const std::unordered_set<std::string_view> callables = {
-      "builtins.eval",       "builtins.exec",       "builtins.getattr", "builtins.setattr",
-      "builtins.delattr",    "builtins.__import__", "builtins.compile", "builtins.open",
-      "builtins.globals",    "builtins.locals",     "builtins.vars",    "builtins.input",
-      "builtins.breakpoint", "builtins.exit",       "builtins.quit",    "torch.load",
-      "torch.hub.load"};
+      "os",      "posix",  "nt",      "subprocess", "sys",      "pickle",
+      "_pickle", "shutil", "socket",  "importlib",  "runpy",    "pty",
+      "code",    "ctypes", "marshal", "webbrowser", "commands", "multiprocessing",
+      "signal",  "io",     "_io",     "operator"}; // operator.attrgetter/methodcaller reach any
+                                                   // attribute or method
+  // Loaders of other pickles: whatever those name runs too.
+  static const std::unordered_set<std::string_view> callables = {"builtins.eval",
+                                                                 "builtins.exec",
+                                                                 "builtins.getattr",
+                                                                 "builtins.setattr",
+                                                                 "builtins.delattr",
+                                                                 "builtins.__import__",
+                                                                 "builtins.compile",
+                                                                 "builtins.open",
+                                                                 "builtins.globals",
+                                                                 "builtins.locals",
+                                                                 "builtins.vars",
+                                                                 "builtins.input",
+                                                                 "builtins.breakpoint",
+                                                                 "builtins.exit",
+                                                                 "builtins.quit",
+                                                                 "torch.load",
+                                                                 "torch.hub.load",
+                                                                 "torch.serialization.load",
+                                                                 "torch.serialization._load",
+                                                                 "torch.serialization._legacy_load",
+                                                                 "numpy.load",
+                                                                 "numpy.lib.npyio.load",
+                                                                 "numpy.lib._npyio_impl.load"};
   // Anything in a dangerous top-level module (os.path.join as much as os.system).
   size_t dot = name.find('.');
   return (dot != std::string_view::npos && modules.contains(name.substr(0, dot))) ||

@@ -135,6 +135,10 @@ std::string portable_block(const PortableFix& fix) {
     }
     out += "</ul>";
   }
+  if (fix.merged_lists) {
+    out += "<p>Each file was checked with the globals refused in it; the list below unites them "
+           "(allowlisting more never makes a weights-only load refuse more).</p>";
+  }
   return out + "<pre><code>" + h(fix.snippet) +
          "</code></pre><button class=\"copy\" hidden>Copy</button></div>\n";
 }
