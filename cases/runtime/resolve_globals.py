@@ -19,6 +19,7 @@ the user's --python-path), never because a file names it.
 """
 
 import importlib.util
+import functools
 import io
 import json
 import os
@@ -48,15 +49,28 @@ def global_pickle(module, name, proto):
             name.encode("utf-8", "surrogateescape") + b"\n.")
 
 
-def legacy_file(module, name, proto):
-    """The bytes of a legacy-format torch.save file whose object is the global `module.name`."""
+@functools.lru_cache(maxsize=1)
+def _legacy_header():
     from torch.serialization import MAGIC_NUMBER, PROTOCOL_VERSION
 
     sys_info = {"protocol_version": PROTOCOL_VERSION, "little_endian": True,
                 "type_sizes": {"short": 2, "int": 4, "long": 4}}
     parts = (MAGIC_NUMBER, PROTOCOL_VERSION, sys_info)
-    header = b"".join(pickle.dumps(part, protocol=2) for part in parts)
-    return header + global_pickle(module, name, proto) + pickle.dumps([], protocol=2)
+    return b"".join(pickle.dumps(part, protocol=2) for part in parts)
+
+
+def legacy_file(module, name, proto):
+    """The bytes of a legacy-format torch.save file whose object is the global `module.name`."""
+    return _legacy_header() + global_pickle(module, name, proto) + pickle.dumps([], protocol=2)
+
+
+@functools.lru_cache(maxsize=1)
+def _zip_template():
+    import torch
+
+    template = io.BytesIO()
+    torch.save(0, template)
+    return template.getvalue()
 
 
 def zip_file(module, name, proto):
@@ -65,12 +79,8 @@ def zip_file(module, name, proto):
     formats through different unpickler classes, which map module names differently)."""
     import zipfile
 
-    import torch
-
-    template = io.BytesIO()
-    torch.save(0, template)
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(template.getvalue())) as source, \
+    with zipfile.ZipFile(io.BytesIO(_zip_template())) as source, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         for info in source.infolist():
             data = source.read(info)
@@ -100,11 +110,7 @@ def origin_of(module, python_path):
 
 def weights_only_verdict(torch, module, name, file_format, proto):
     """What torch.load(weights_only=True) says of a file naming only this global: "allowed", or
-    the refusal ("UnpicklingError: ..."); None where torch.load has no weights_only."""
-    import inspect
-
-    if "weights_only" not in inspect.signature(torch.load).parameters:
-        return None
+    the refusal ("UnpicklingError: ...")."""
     try:
         torch.load(io.BytesIO(FILES[file_format](module, name, proto)), map_location="cpu",
                    weights_only=True)
@@ -124,10 +130,9 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-def resolve(module, name, file_format, proto, python_path, load):
-    entry = {"module": module, "name": name, "format": file_format, "protocol": proto,
-             "origin": origin_of(module, python_path)}
-    if entry["origin"] == "none":
+def resolve(module, name, file_format, proto, origin, load):
+    entry = {"format": file_format, "protocol": proto, "origin": origin}
+    if origin == "none":
         entry["present"] = False
         entry["error"] = f"ModuleNotFoundError: No module named {module.split('.')[0]!r}"
         return entry
@@ -155,7 +160,8 @@ def main():
     import torch
 
     kwargs = {"map_location": "cpu"}
-    if "weights_only" in inspect.signature(torch.load).parameters:
+    has_weights_only = "weights_only" in inspect.signature(torch.load).parameters
+    if has_weights_only:
         kwargs["weights_only"] = False  # the full unpickler: the one that resolves globals
 
     def load(buffer):
@@ -167,14 +173,15 @@ def main():
     # First what the weights-only unpickler says of each, before resolving anything imports a
     # module: some register their own classes as safe when imported (torch.nested), which a
     # user's plain `import torch` does not do.
-    verdicts = [weights_only_verdict(torch, *entry) if origin_of(entry[0], python_path) != "none"
-                else None for entry in asked]
+    origins = [origin_of(module, python_path) for module, _, _, _ in asked]
+    verdicts = [weights_only_verdict(torch, *entry) if has_weights_only and origin != "none"
+                else None for entry, origin in zip(asked, origins)]
     # One line per answer, as it is known: a run killed half-way keeps what it found. The
     # names are not repeated (the driver knows them by index), so a long name costs its bytes
     # once, in the request.
-    for index, ((module, name, file_format, proto), verdict) in enumerate(zip(asked, verdicts)):
-        entry = resolve(module, name, file_format, proto, python_path, load)
-        del entry["module"], entry["name"]
+    for index, ((module, name, file_format, proto), origin, verdict) in enumerate(
+            zip(asked, origins, verdicts)):
+        entry = resolve(module, name, file_format, proto, origin, load)
         entry["index"] = index
         if verdict is not None:
             entry["weights_only"] = verdict
