@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <fmt/core.h>
 #include <optional>
-#include <set>
 #include <vector>
 
 namespace loadmatrix {
@@ -38,7 +37,9 @@ struct Node {
   bool attributes = false; // a BUILD state dict: its keys are the parent's attributes
   bool arguments = false;  // a call's arguments or a non-dict state: its positions are not
                            // places in the saved object
+  bool keyed = false;      // something was put into it under a key: a dict
   int32_t global = -1;     // the global it is, or that made it (an index into names_)
+  uint32_t appended = 0;   // items APPENDed so far: the next one's position
   std::string_view text;   // a key: a view into the pickle, which outlives the walk
   long long number = 0;
 };
@@ -310,11 +311,7 @@ private:
       return;
     case 'Q': { // torch's storage references: ('storage', FloatStorage, key, ...)
       Value id = pop();
-      if (id.node != kNoNode && nodes_[id.node].parent == kNoNode) {
-        nodes_[id.node].arguments = true;
-      }
-      uint32_t made = push_node();
-      place(id, made, Step::same, {}, 0);
+      absorb(id, push_node());
       return;
     }
     case 'p':
@@ -437,26 +434,34 @@ private:
     }
     place(callable, made, Step::same, {}, 0);
     for (const auto& input : inputs) {
-      if (input.node != kNoNode && nodes_[input.node].parent == kNoNode) {
-        nodes_[input.node].arguments = true;
-      }
-      place(input, made, Step::same, {}, 0);
+      absorb(input, made);
     }
+  }
+
+  // What went into the object `made` (a call's arguments, a storage reference's id): shown at
+  // that object, its own positions being no places in the saved object.
+  void absorb(const Value& input, uint32_t made) {
+    if (input.node != kNoNode && nodes_[input.node].parent == kNoNode) {
+      nodes_[input.node].arguments = true;
+    }
+    place(input, made, Step::same, {}, 0);
   }
 
   // A node made by `}` or DICT (or filled by SETITEM): dicts are pushed as nodes, like lists,
   // so it is told by what was put into it.
-  bool state_is_dict(uint32_t node) const { return keyed_.contains(node); }
+  bool state_is_dict(uint32_t node) const { return nodes_[node].keyed; }
 
   void append(const Value& list, const Value& item) {
     if (list.node == kNoNode) {
       return;
     }
-    place(item, list.node, Step::index, {}, appended_[list.node]++);
+    place(item, list.node, Step::index, {}, nodes_[list.node].appended++);
   }
 
   void place_under_key(const Value& value, uint32_t parent, const Value& key) {
-    keyed_.insert(parent);
+    if (parent != kNoNode) {
+      nodes_[parent].keyed = true;
+    }
     if (key.kind == K::text) {
       place(value, parent, Step::key, key.text, 0);
     } else if (key.kind == K::integer) {
@@ -586,8 +591,6 @@ private:
   std::vector<Value> stack_;
   std::vector<Node> nodes_;
   std::map<uint64_t, Value> memo_;
-  std::map<uint32_t, long long> appended_;
-  std::set<uint32_t> keyed_; // nodes something was put into under a key
   std::vector<bool> unreachable_;
   std::map<std::string, size_t> name_index_;
   std::vector<const std::string*> names_;         // by index, into name_index_'s keys
