@@ -146,7 +146,6 @@ Record internal_error_record(Record record, const std::exception& e) {
   return record;
 }
 
-// One env's side of the run: its worker, its C++ probe, the cells it consumes.
 // Why a load did not return, in few words: torch 2.6+ puts the reason after a paragraph about
 // the flip ("WeightsUnpickler error: Unsupported global: ..."), which is the part to show.
 std::string refusal_text(const Json& facts) {
@@ -162,6 +161,7 @@ std::string refusal_text(const Json& facts) {
   return truncate_utf8(fmt::format("{}: {}", facts.value("error_type", ""), message), 300);
 }
 
+// One env's side of the run: its worker, its C++ probe, the cells it consumes.
 class EnvRunner {
 public:
   EnvRunner(const Environment& env, const RunPlan& plan, const RunOptions& options,
