@@ -198,13 +198,16 @@ private:
     push(h, Value{});
   }
   void op_tuple(WalkState& h) {
-    push(h, tuple_of(pop_mark(h).first));
+    Marked items = pop_mark(h);
+    push(h, tuple_of(items.first, items.last, items.count));
   }
   template <size_t Items> void op_small_tuple(WalkState& h) { // TUPLE1, TUPLE2, TUPLE3
-    for (size_t i = 1; i < Items; ++i) {
+    Value last = pop(h);
+    for (size_t i = 2; i < Items; ++i) {
       pop(h);
     }
-    push(h, tuple_of(pop(h)));
+    Value first = Items > 1 ? pop(h) : last;
+    push(h, tuple_of(first, last, Items));
   }
   void op_append(WalkState& h) {
     pop(h);
@@ -250,6 +253,13 @@ private:
     Value args = pop(h);
     Value callable = pop(h);
     use(callable, UseKind::reduce);
+    if (callable.kind() == Kind::global && callable.global() == rebuild_sparse_ &&
+        args.kind() == Kind::tuple && tuple_length(args) == 2 && last_item_length(args) >= 0 &&
+        args.text().length > 0) {
+      analysis_.sparse_rebuilds.push_back({std::string(text_of(args.text())),
+                                           static_cast<size_t>(last_item_length(args)),
+                                           opcode_offset()});
+    }
     push(h, made_by(callable, args));
   }
   void op_newobj(WalkState& h) {
@@ -348,11 +358,12 @@ private:
     }
     return h.stack[h.depth - 1];
   }
-  // Removes the topmost MARK and everything above it. Only the first item is ever needed (a
-  // tuple's type code, OBJ's class), so nothing is copied out.
+  // Removes the topmost MARK and everything above it. Only the first and last items are ever
+  // needed (a tuple's type code or layout, OBJ's class, sparse data), so nothing is copied out.
   struct Marked {
     size_t count = 0;
     Value first;
+    Value last;
   };
   Marked pop_mark(WalkState& h) {
     if (h.mark_count == 0) [[unlikely]] {
@@ -361,9 +372,10 @@ private:
     // Only MARK pushes a mark, and a mark can be neither memoised nor duplicated, so the recorded
     // position still holds it.
     uint32_t mark = h.marks[--h.mark_count];
-    Marked items{h.depth - mark - 1, {}};
+    Marked items{h.depth - mark - 1, {}, {}};
     if (items.count > 0) {
       items.first = h.stack[mark + 1];
+      items.last = h.stack[h.depth - 1];
     }
     h.depth = mark;
     return items;
@@ -410,8 +422,24 @@ private:
     return Value{Kind::object, callable.global(),
                  args.kind() == Kind::tuple ? args.text() : TextRef{}};
   }
-  static Value tuple_of(const Value& first) {
-    return Value{Kind::tuple, 0, first.kind() == Kind::string ? first.text() : TextRef{}};
+  // A tuple keeps its first item's text when that is a string or a layout (made by
+  // torch.serialization._get_layout), its length, and its last item's length when that is a
+  // tuple: enough for a numpy.dtype's type code and for _rebuild_sparse_tensor's (layout, data).
+  Value tuple_of(const Value& first, const Value& last, size_t count) const {
+    bool text = first.kind() == Kind::string ||
+                (first.kind() == Kind::object && first.global() == get_layout_);
+    uint32_t shape = static_cast<uint32_t>(std::min<size_t>(count, 255));
+    if (count > 0 && last.kind() == Kind::tuple) {
+      shape |= std::min<uint32_t>(tuple_length(last) + 1, 255) << 8;
+    }
+    return Value{Kind::tuple, shape, text ? first.text() : TextRef{}};
+  }
+  static uint32_t tuple_length(const Value& tuple) {
+    return tuple.global() & 0xff;
+  }
+  // The length of a tuple's last item, when that is a tuple; -1 otherwise.
+  static int last_item_length(const Value& tuple) {
+    return static_cast<int>(tuple.global() >> 8) - 1;
   }
 
   Value* memo_slot(WalkState& h, uint64_t key, bool create) {
@@ -475,6 +503,8 @@ private:
   std::unordered_map<std::string, uint32_t> index_;        // global name -> its index in analysis_
   std::vector<std::array<size_t, kUseNames.size()>> uses_; // per global: each use's first offset
   uint32_t numpy_dtype_ = ~uint32_t{0};                    // its index, once named
+  uint32_t get_layout_ = ~uint32_t{0};                     // torch.serialization._get_layout's
+  uint32_t rebuild_sparse_ = ~uint32_t{0};                 // torch._utils._rebuild_sparse_tensor's
   std::array<size_t, 256> first_use_ = [] {
     std::array<size_t, 256> table{};
     table.fill(kUnused);
@@ -513,6 +543,10 @@ Value Walker::name_global(const GlobalName& global, UseKind use) {
     uses_.back().fill(kUnused);
     if (global.name == "numpy.dtype") {
       numpy_dtype_ = it->second;
+    } else if (global.name == "torch.serialization._get_layout") {
+      get_layout_ = it->second;
+    } else if (global.name == "torch._utils._rebuild_sparse_tensor") {
+      rebuild_sparse_ = it->second;
     }
   }
   Value value{Kind::global, it->second};

@@ -59,6 +59,16 @@ struct NumpyDtypeBuild {
   size_t offset = 0;
 };
 
+// A call of torch._utils._rebuild_sparse_tensor(layout, data): torch 2.x writes a COO tensor's
+// data as (indices, values, size, is_coalesced), which 1.x's rebuild cannot unpack ("too many
+// values to unpack", measured loading 2.6/2.14 files on 1.7 and 1.13). How many fields each
+// env takes is measured (probes/global_resolution.h); the bytes give the layout and the count.
+struct SparseRebuild {
+  std::string layout; // as torch.serialization._get_layout's argument: "torch.sparse_coo"
+  size_t fields = 0;  // items in `data`
+  size_t offset = 0;  // the REDUCE
+};
+
 struct PickleAnalysis {
   int protocol = 0;
   std::vector<GlobalUse> globals;   // in order of first appearance
@@ -67,6 +77,7 @@ struct PickleAnalysis {
   bool out_of_band_buffers = false; // protocol 5 NEXT_BUFFER
   boost::container::flat_map<uint8_t, size_t> opcodes_used; // opcode -> offset of its first use
   std::vector<NumpyDtypeBuild> numpy_dtype_builds;
+  std::vector<SparseRebuild> sparse_rebuilds;
 };
 
 // pickletools' name for an opcode ("BINFLOAT"), or "UNKNOWN".

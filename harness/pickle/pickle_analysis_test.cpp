@@ -173,3 +173,39 @@ TEST(PickleAnalysisTest, NoMemoEntryOutlivesItsPickle) {
   EXPECT_EQ(error_of("((((\xff"s), "offset 4: unknown opcode 0xff");
   EXPECT_EQ(error_of("N1."s), "offset 1: no MARK to pop to");
 }
+
+// torch._utils._rebuild_sparse_tensor(layout, data), as 1.x and 2.x write a sparse tensor: the
+// layout is _get_layout's result, the data a tuple whose length differs between them.
+TEST(PickleAnalysisTest, ASparseRebuildIsRecordedWithItsLayoutAndItsDataLength) {
+  auto text = [](const std::string& value) {
+    return "\x8c"s + static_cast<char>(value.size()) + value; // SHORT_BINUNICODE
+  };
+  auto call = [&](const std::string& layout, const std::string& data) {
+    return "ctorch._utils\n_rebuild_sparse_tensor\nctorch.serialization\n_get_layout\n"s +
+           text(layout) + "\x85R" + data + "\x86R";
+  };
+  std::string v2 = "\x80\x02"s + call("torch.sparse_coo", "(NNN\x89t") + ".";
+  PickleAnalysis analysis = analyze(v2);
+  ASSERT_EQ(analysis.sparse_rebuilds.size(), 1u);
+  EXPECT_EQ(analysis.sparse_rebuilds[0].layout, "torch.sparse_coo");
+  EXPECT_EQ(analysis.sparse_rebuilds[0].fields, 4u);
+  EXPECT_EQ(analysis.sparse_rebuilds[0].offset, v2.size() - 2); // the REDUCE before STOP
+
+  // 1.x's three fields, through the memo; a compressed layout keeps its name.
+  std::string memo = "NNN\x87q\x00"s + "0" + "h\x00"s; // TUPLE3, BINPUT 0, POP, BINGET 0
+  analysis = analyze("\x80\x02"s + call("torch.sparse_coo", memo) + "0" +
+                     call("torch.sparse_csr", "(NNNNt") + ".");
+  ASSERT_EQ(analysis.sparse_rebuilds.size(), 2u);
+  EXPECT_EQ(analysis.sparse_rebuilds[0].fields, 3u);
+  EXPECT_EQ(analysis.sparse_rebuilds[1].layout, "torch.sparse_csr");
+  EXPECT_EQ(analysis.sparse_rebuilds[1].fields, 4u);
+
+  // The same (layout, tuple) pair handed to anything else, or data that is not a tuple, is not
+  // a sparse rebuild.
+  analysis = analyze("\x80\x02"
+                     "cbuiltins\nprint\nctorch.serialization\n_get_layout\n"s +
+                     text("torch.sparse_coo") + "\x85R(NNN\x89t\x86R.");
+  EXPECT_TRUE(analysis.sparse_rebuilds.empty());
+  analysis = analyze("\x80\x02"s + call("torch.sparse_coo", "N") + ".");
+  EXPECT_TRUE(analysis.sparse_rebuilds.empty());
+}

@@ -24,7 +24,9 @@ public:
     string, // text(): the string
     global, // global(): the global named (GLOBAL, STACK_GLOBAL, EXT*)
     object, // global(): the global that made it; text(): its first argument, when a string
-    tuple,  // text(): its first item, when a string (a numpy.dtype's type code)
+    tuple,  // text(): its first item, when a string (a numpy.dtype's type code) or a layout;
+            // global(): its length (low 8 bits, at most 255) and, above, 1 + its last item's
+            // length when that is a tuple (a sparse tensor's data), else 0
     other   // anything else
   };
   static constexpr uint32_t kMaxText = (1u << 12) - 1;    // longer strings are not kept

@@ -123,6 +123,10 @@ void examine(FileScan& scan) {
       for (const auto& build : analysis->numpy_dtype_builds) {
         scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
       }
+      for (auto& rebuild : analysis->sparse_rebuilds) {
+        rebuild.offset += base;
+        scan.sparse_rebuilds.push_back(std::move(rebuild));
+      }
     }
     add_globals(scan, std::move(analysis->globals), read, base, dangerous);
   }

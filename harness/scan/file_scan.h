@@ -50,7 +50,8 @@ struct FileScan {
   std::vector<ScannedGlobal> globals; // what torch.load's unpickler would meet, in order
   boost::container::flat_map<uint8_t, StreamPosition> opcodes;
   std::vector<std::pair<std::string, StreamPosition>> numpy_dtype_builds; // type code, where
-  std::vector<std::string> dangerous; // every dangerous global, in any pickle of the file
+  std::vector<SparseRebuild> sparse_rebuilds; // offset: a StreamPosition
+  std::vector<std::string> dangerous;         // every dangerous global, in any pickle of the file
 
   bool is_torchscript() const { return format == CheckpointFormat::torchscript; }
   // checkpoint_format_id, or "" when unknown.

@@ -22,8 +22,11 @@ struct Failed {
 struct RefValue {
   enum class Kind { mark, string, global, object, tuple, other };
   Kind kind = Kind::other;
-  size_t global = 0; // global, object: the global's index
-  std::string text;  // string: its bytes; tuple, object: its first item/argument when a string
+  size_t global = 0;   // global, object: the global's index
+  std::string text;    // string: its bytes; tuple, object: its first item/argument when a string
+                       // (or, for a tuple, a layout _get_layout made)
+  size_t length = 0;   // tuple: its items
+  int last_tuple = -1; // tuple: its last item's length, when that item is a tuple
 };
 using K = RefValue::Kind;
 
@@ -150,8 +153,7 @@ private:
       push({});
       return;
     case 't': { // TUPLE
-      std::optional<RefValue> first = pop_mark();
-      push(tuple_of(first ? *first : RefValue{}));
+      push(tuple_of(pop_mark_items()));
       return;
     }
     case 0x85:   // TUPLE1
@@ -161,7 +163,7 @@ private:
       for (int i = 0; i <= opcode - 0x85; ++i) {
         items.insert(items.begin(), pop());
       }
-      push(tuple_of(items.front()));
+      push(tuple_of(items));
       return;
     }
     case 'a': // APPEND
@@ -212,6 +214,11 @@ private:
     case 'R': { // REDUCE
       RefValue args = pop();
       RefValue callable = pop();
+      if (callable.kind == K::global && callable.global == rebuild_sparse_ &&
+          args.kind == K::tuple && args.length == 2 && args.last_tuple >= 0 && !args.text.empty()) {
+        result_.sparse_rebuilds.push_back(
+            {args.text, static_cast<size_t>(args.last_tuple), opcode_offset_});
+      }
       call(callable, UseKind::reduce, args);
       return;
     }
@@ -357,20 +364,24 @@ private:
     return value;
   }
   // Removes the topmost MARK and what is above it; returns the first item above it, if any.
-  std::optional<RefValue> pop_mark() {
+  std::vector<RefValue> pop_mark_items() {
     auto mark = std::find_if(stack_.rbegin(), stack_.rend(),
                              [](const RefValue& value) { return value.kind == K::mark; });
     if (mark == stack_.rend()) {
       fail("no MARK to pop to");
     }
     auto at = mark.base() - 1;
-    std::optional<RefValue> first;
-    if (at + 1 != stack_.end()) {
-      first = *(at + 1);
-    }
+    std::vector<RefValue> items(at + 1, stack_.end());
     stack_.erase(at, stack_.end());
     --marks_;
-    return first;
+    return items;
+  }
+  std::optional<RefValue> pop_mark() {
+    std::vector<RefValue> items = pop_mark_items();
+    if (items.empty()) {
+      return std::nullopt;
+    }
+    return items.front();
   }
 
   void push_string(std::string_view text) {
@@ -381,8 +392,19 @@ private:
       push({});
     }
   }
-  static RefValue tuple_of(const RefValue& first) {
-    return {K::tuple, 0, first.kind == K::string ? first.text : ""};
+  // Lengths are kept up to 255, as the fast walker's one-word values keep them.
+  RefValue tuple_of(const std::vector<RefValue>& items) const {
+    RefValue tuple{K::tuple, 0, "", std::min<size_t>(items.size(), 255), -1};
+    if (!items.empty()) {
+      const RefValue& first = items.front();
+      if (first.kind == K::string || (first.kind == K::object && first.global == get_layout_)) {
+        tuple.text = first.text;
+      }
+      if (items.back().kind == K::tuple) {
+        tuple.last_tuple = static_cast<int>(std::min<size_t>(items.back().length + 1, 255)) - 1;
+      }
+    }
+    return tuple;
   }
 
   RefValue name_global(const GlobalName& global, UseKind use) {
@@ -396,6 +418,10 @@ private:
       result_.globals.push_back({global.name, global.raw, global.module, {}, opcode_offset_});
       if (global.name == "numpy.dtype") {
         numpy_dtype_ = it->second;
+      } else if (global.name == "torch.serialization._get_layout") {
+        get_layout_ = it->second;
+      } else if (global.name == "torch._utils._rebuild_sparse_tensor") {
+        rebuild_sparse_ = it->second;
       }
     }
     note_use(it->second, use);
@@ -445,6 +471,8 @@ private:
   std::map<uint64_t, RefValue> memo_;
   std::map<std::string, size_t> index_;
   std::optional<size_t> numpy_dtype_;
+  std::optional<size_t> get_layout_;
+  std::optional<size_t> rebuild_sparse_;
   PickleAnalysis result_;
 };
 
@@ -484,6 +512,16 @@ std::string analysis_difference(const Expected<PickleAnalysis>& fast,
     if (x.numpy_dtype_builds[i].code != y.numpy_dtype_builds[i].code ||
         x.numpy_dtype_builds[i].offset != y.numpy_dtype_builds[i].offset) {
       return fmt::format("numpy_dtype_builds[{}] differ", i);
+    }
+  }
+  if (x.sparse_rebuilds.size() != y.sparse_rebuilds.size()) {
+    return "sparse_rebuilds differ in number";
+  }
+  for (size_t i = 0; i < x.sparse_rebuilds.size(); ++i) {
+    if (x.sparse_rebuilds[i].layout != y.sparse_rebuilds[i].layout ||
+        x.sparse_rebuilds[i].fields != y.sparse_rebuilds[i].fields ||
+        x.sparse_rebuilds[i].offset != y.sparse_rebuilds[i].offset) {
+      return fmt::format("sparse_rebuilds[{}] differ", i);
     }
   }
   if (x.globals.size() != y.globals.size()) {
