@@ -2,10 +2,13 @@
 full unpickler would: one `@loadmatrix {json}` line on stdout.
 
 Usage: resolve_globals.py REQUEST.json, where the request is
-{"globals": [[module, name, format, protocol], ...]}, format "zip" or "legacy", protocol the
-file's pickle protocol (names as the scan maps them: Python 2 spellings already read as Python
-3's). The reply is one `@loadmatrix` line per global, {"index", "format", "protocol", "present",
-"error", "origin", "weights_only"}, then {"done": N}; "weights_only" is "allowed" or the
+{"globals": [[module, name, format, protocol], ...], "sparse": [[layout, fields], ...],
+"torchscript": [archive, ...]}, format "zip" or "legacy", protocol the file's pickle protocol
+(names as the scan maps them: Python 2 spellings already read as Python 3's). The reply is one
+`@loadmatrix` line per question: per global {"index", "format", "protocol", "present", "error",
+"origin", "weights_only"}, per sparse layout {"sparse": i, "accepted", "error"}, per archive
+{"torchscript": i, "result": "pass" | "error" | "crash", "error"}; then {"done": N}.
+"weights_only" is "allowed" or the
 weights-only unpickler's refusal of a file naming only that global, measured before anything
 is imported (not for a module nothing here provides): `error` is what a load naming
 the global raises here (type and text), `origin` where its top-level module comes from
@@ -16,6 +19,11 @@ that one GLOBAL opcode: the env's own torch.load resolves it, with its own modul
 (`torch.tensor` read as `torch._tensor`) and storage-type rules, and nothing is called. A module
 is imported only when something this interpreter can import provides it (the env's packages or
 the user's --python-path), never because a file names it.
+
+A sparse question asks whether this torch's _rebuild_sparse_tensor takes data of that many
+fields for that layout (2.x writes a COO tensor's with is_coalesced, which 1.x cannot unpack):
+the env's own function is called on a tiny tensor's parts. A TorchScript archive is imported by
+torch.jit.load in a forked child, since an older torch can abort on a newer archive.
 """
 
 import importlib.util
@@ -151,6 +159,67 @@ def resolve(module, name, file_format, proto, origin, load):
     return entry
 
 
+def sparse_parts(torch, layout):
+    """The data torch 2.x writes for an empty tensor of `layout`: COO's (indices, values, size,
+    is_coalesced), a compressed layout's (compressed_indices, plain_indices, values, size)."""
+    long = torch.long
+    if layout == torch.sparse_coo:
+        return [torch.zeros((1, 0), dtype=long), torch.zeros(0), torch.Size([1]), False]
+    blocked = layout in (getattr(torch, "sparse_bsr", None), getattr(torch, "sparse_bsc", None))
+    values = torch.zeros((0, 1, 1)) if blocked else torch.zeros(0)
+    return [torch.zeros(2, dtype=long), torch.zeros(0, dtype=long), values, torch.Size([1, 1])]
+
+
+def sparse_answer(torch, layout_name, fields):
+    """Whether this torch's _rebuild_sparse_tensor(layout, data) takes `fields` items of data:
+    the parts 2.x writes, cut to `fields` or padded with None."""
+    try:
+        from torch.serialization import _get_layout
+
+        layout = _get_layout(layout_name)
+        parts = sparse_parts(torch, layout)
+        data = tuple(parts[:fields] + [None] * max(0, fields - len(parts)))
+        torch._utils._rebuild_sparse_tensor(layout, data)
+        return {"accepted": True}
+    except Exception as error:  # noqa: BLE001 - the refusal is the measurement
+        return {"accepted": False, "error": f"{type(error).__name__}: {error}"[:500]}
+
+
+ARCHIVE_SECONDS = 60
+
+
+def import_archive(torch, path):
+    """What torch.jit.load makes of the archive, in a forked child: an older torch aborts on a
+    newer archive's debug records (1.7, signal 6), which must not end this process."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(ARCHIVE_SECONDS)
+        try:
+            torch.jit.load(path, map_location="cpu")
+            answer = {"result": "pass"}
+        except BaseException as error:  # noqa: BLE001 - whatever the import raises is the answer
+            answer = {"result": "error", "error": f"{type(error).__name__}: {error}"[:1000]}
+        os.write(write_end, json.dumps(answer).encode("utf-8"))
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        data = reader.read()
+    _, status = os.waitpid(pid, 0)
+    if data:
+        return json.loads(data)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = ""
+        return {"result": "crash", "error": f"killed by signal {number} ({name})" if name else f"killed by signal {number}"}
+    return {"result": "crash", "error": f"torch.jit.load exited with {os.WEXITSTATUS(status)}"}
+
+
 def main():
     with open(protocol.path_argument(sys.argv[1]), encoding="utf-8") as handle:
         request = json.load(handle)
@@ -166,6 +235,18 @@ def main():
 
     def load(buffer):
         return torch.load(buffer, **kwargs)
+
+    # Archives first, while this process has imported nothing but torch: a forked child then
+    # starts from what a user's `import torch` has.
+    archives = [str(path) for path in request.get("torchscript", [])]
+    for index, path in enumerate(archives):
+        answer = import_archive(torch, path)
+        answer["torchscript"] = index
+        protocol.send(answer)
+    for index, (layout, fields) in enumerate(request.get("sparse", [])):
+        answer = sparse_answer(torch, str(layout), min(max(int(fields), 0), 255))
+        answer["sparse"] = index
+        protocol.send(answer)
 
     signal.signal(signal.SIGALRM, _alarm)
     asked = [(str(module), str(name), str(file_format), min(max(int(proto), 0), pickle.HIGHEST_PROTOCOL))

@@ -74,11 +74,23 @@ void write_cache(const Environment& env, const std::filesystem::path& file,
       {{"schema", kCacheSchema}, {"env", cache_identity(env)}, {"globals", std::move(globals)}});
 }
 
-// Runs resolve_globals.py over `lookups`; fills `out` and returns those the env provides
-// itself (cacheable).
-ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
-                             const std::vector<const GlobalLookup*>& lookups,
+// The questions still to ask an env: what its cache did not answer.
+struct Asked {
+  std::vector<const GlobalLookup*> globals;
+  std::vector<const SparseLookup*> sparse;
+  std::vector<ArchiveQuestion> torchscript;
+
+  bool empty() const { return globals.empty() && sparse.empty() && torchscript.empty(); }
+};
+
+// Each TorchScript import runs in a child the resolver waits for; past this it is killed.
+constexpr int kArchiveSeconds = 60;
+
+// Runs resolve_globals.py over `asked`; fills `out` and returns the answers about what the env
+// provides itself (cacheable).
+ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, const Asked& asked,
                              const ResolveOptions& options, ResolvedGlobals& out) {
+  const std::vector<const GlobalLookup*>& lookups = asked.globals;
   ResolvedGlobals cacheable;
   auto scratch = ScratchDir::create("loadmatrix-globals");
   if (!scratch) {
@@ -90,8 +102,28 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
     request.push_back(
         {lookup->module, lookup->qualname, lookup->zip ? "zip" : "legacy", lookup->protocol});
   }
+  Json sparse = Json::array();
+  for (const SparseLookup* lookup : asked.sparse) {
+    sparse.push_back({lookup->layout, lookup->fields});
+  }
+  // Each archive's directory appears read-only; the request names the archive inside it.
+  std::vector<SandboxMount> archive_mounts;
+  std::map<std::filesystem::path, size_t> archive_dirs;
+  Json archives = Json::array();
+  for (const auto& question : asked.torchscript) {
+    const std::filesystem::path& archive = question.readable;
+    auto [it, added] = archive_dirs.emplace(archive.parent_path(), archive_mounts.size());
+    if (added) {
+      archive_mounts.push_back(
+          env.sandbox.place(archive.parent_path(), fmt::format("archives{}", it->second), false));
+    }
+    archives.push_back((archive_mounts[it->second].inside / archive.filename()).string());
+  }
   std::filesystem::path request_file = scratch->path() / "request.json";
-  if (auto written = write_output_file(request_file, dump_json({{"globals", request}})); !written) {
+  if (auto written = write_output_file(
+          request_file,
+          dump_json({{"globals", request}, {"sparse", sparse}, {"torchscript", archives}}));
+      !written) {
     out.error = written.error().message;
     return cacheable;
   }
@@ -114,6 +146,7 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
   SandboxMount work = env.sandbox.place(scratch->path(), "globals", false);
   SandboxCommand command;
   command.mounts = {runtime, work};
+  command.mounts.insert(command.mounts.end(), archive_mounts.begin(), archive_mounts.end());
   std::vector<std::string> python_path;
   for (size_t i = 0; i < options.python_path.size(); ++i) {
     SandboxMount mount =
@@ -127,12 +160,24 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
   // Importing torch, then each module once (resolve_globals.py stops one import at 20 s);
   // answers come one line each, so a run cut short keeps the ones it gave.
   command.timeout = std::min<std::chrono::milliseconds>(
-      std::chrono::seconds(90) + std::chrono::milliseconds(500) * lookups.size(),
-      std::chrono::minutes(20));
-  command.output_limit = (1u << 20) + lookups.size() * 4096;
+      std::chrono::seconds(90) + std::chrono::milliseconds(500) * lookups.size() +
+          std::chrono::seconds(1) * asked.sparse.size() +
+          std::chrono::seconds(kArchiveSeconds + 5) * asked.torchscript.size(),
+      std::chrono::minutes(30));
+  command.output_limit =
+      (1u << 20) + (lookups.size() + asked.sparse.size() + asked.torchscript.size()) * 4096;
   ProcessResult result = env.sandbox.run(runner, command);
   std::string origin = fmt::format("env {}: resolve_globals.py", env.spec.name);
   std::vector<Json> answers(lookups.size());
+  std::vector<Json> sparse_answers(asked.sparse.size());
+  std::vector<Json> archive_answers(asked.torchscript.size());
+  // Where an answer goes: its kind's key holds its index in the request.
+  auto place = [](Json& answer, const char* key, std::vector<Json>& into) {
+    const Json& index = answer[key];
+    if (index.is_number_unsigned() && index.get<size_t>() < into.size()) {
+      into[index.get<size_t>()] = std::move(answer);
+    }
+  };
   bool done = false;
   std::istringstream lines(result.stdout_text);
   for (std::string line; std::getline(lines, line);) {
@@ -146,9 +191,12 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
       continue;
     }
     done = done || answer->contains("done");
-    const Json& index = (*answer)["index"];
-    if (index.is_number_unsigned() && index.get<size_t>() < answers.size()) {
-      answers[index.get<size_t>()] = std::move(*answer);
+    if (answer->contains("sparse")) {
+      place(*answer, "sparse", sparse_answers);
+    } else if (answer->contains("torchscript")) {
+      place(*answer, "torchscript", archive_answers);
+    } else {
+      place(*answer, "index", answers);
     }
   }
   if (!done) {
@@ -172,6 +220,31 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner,
       cacheable.by_key[key] = resolution;
     }
     out.by_key[std::move(key)] = std::move(resolution);
+  }
+  for (size_t i = 0; i < asked.sparse.size(); ++i) {
+    Json& answer = sparse_answers[i];
+    if (answer.is_object() && answer["accepted"].is_boolean()) {
+      GlobalResolution resolution{answer["accepted"].get<bool>(),
+                                  valid_utf8(optional_string(answer, "error").value_or("")), ""};
+      cacheable.by_key[asked.sparse[i]->key()] = resolution;
+      out.by_key[asked.sparse[i]->key()] = std::move(resolution);
+    }
+  }
+  for (size_t i = 0; i < asked.torchscript.size(); ++i) {
+    Json& answer = archive_answers[i];
+    std::optional<std::string> said = optional_string(answer, "result");
+    ArchiveImport import;
+    import.error = valid_utf8(optional_string(answer, "error").value_or(""));
+    if (said == "pass") {
+      import.result = ArchiveImport::Result::pass;
+    } else if (said == "error") {
+      import.result = ArchiveImport::Result::error;
+    } else if (said == "crash") {
+      import.result = ArchiveImport::Result::crash;
+    } else {
+      continue; // not answered: unmeasured
+    }
+    out.torchscript[asked.torchscript[i].file] = std::move(import);
   }
   return cacheable;
 }
@@ -215,40 +288,69 @@ std::string GlobalLookup::key() const {
   return fmt::format("{}|{}|{}|{}", zip ? "zip" : "legacy", protocol, module, qualname);
 }
 
+std::string SparseLookup::key() const {
+  return fmt::format("sparse|{}|{}", layout, fields);
+}
+
 const GlobalResolution* ResolvedGlobals::find(const GlobalLookup& lookup) const {
   auto it = by_key.find(lookup.key());
   return it == by_key.end() ? nullptr : &it->second;
 }
 
+const GlobalResolution* ResolvedGlobals::find(const SparseLookup& lookup) const {
+  auto it = by_key.find(lookup.key());
+  return it == by_key.end() ? nullptr : &it->second;
+}
+
+const ArchiveImport* ResolvedGlobals::find(const std::filesystem::path& archive) const {
+  auto it = torchscript.find(archive);
+  return it == torchscript.end() ? nullptr : &it->second;
+}
+
 ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
-                                const std::vector<GlobalLookup>& lookups,
-                                const ResolveOptions& options) {
+                                const EnvQuestions& questions, const ResolveOptions& options) {
   ResolvedGlobals out;
   read_cache(env, options.cache_file, out);
-  std::vector<const GlobalLookup*> missing;
-  std::map<std::string, bool, std::less<>> asked;
-  for (const auto& lookup : lookups) {
+  Asked asked;
+  std::map<std::string, bool, std::less<>> seen;
+  for (const auto& lookup : questions.globals) {
     if (!worth_asking(lookup)) {
       continue;
     }
     std::string key = lookup.key();
     bool cached = out.by_key.contains(key) && !shadowed(lookup.module, options.python_path);
-    if (!cached && asked.emplace(key, true).second) {
+    if (!cached && seen.emplace(key, true).second) {
       out.by_key.erase(key);
-      missing.push_back(&lookup);
+      asked.globals.push_back(&lookup);
     }
   }
-  if (missing.size() > kMaxAsked) {
+  if (asked.globals.size() > kMaxAsked) {
     out.error = fmt::format("{} globals not resolved: more than {} new ones in one scan",
-                            missing.size() - kMaxAsked, kMaxAsked);
-    missing.resize(kMaxAsked);
+                            asked.globals.size() - kMaxAsked, kMaxAsked);
+    asked.globals.resize(kMaxAsked);
   }
-  if (missing.empty()) {
+  for (const auto& lookup : questions.sparse) {
+    std::string key = lookup.key();
+    if (lookup.layout.size() <= kCachedNameLimit && !out.by_key.contains(key) &&
+        seen.emplace(key, true).second) {
+      asked.sparse.push_back(&lookup);
+    }
+  }
+  asked.torchscript = questions.torchscript;
+  if (asked.empty()) {
     return out;
   }
-  ResolvedGlobals cacheable = run_resolver(env, runner, missing, options, out);
+  ResolvedGlobals cacheable = run_resolver(env, runner, asked, options, out);
   write_cache(env, options.cache_file, cacheable);
   return out;
+}
+
+ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
+                                const std::vector<GlobalLookup>& lookups,
+                                const ResolveOptions& options) {
+  EnvQuestions questions;
+  questions.globals = lookups;
+  return resolve_globals(env, runner, questions, options);
 }
 
 } // namespace loadmatrix

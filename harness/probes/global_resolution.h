@@ -41,14 +41,56 @@ struct GlobalResolution {
   std::string weights_only;
 };
 
-// One env's answers, by GlobalLookup::key().
+// Whether the env's torch._utils._rebuild_sparse_tensor takes data of `fields` items for
+// `layout` (pickle/pickle_analysis.h, SparseRebuild): 2.x writes a COO tensor's with a fourth,
+// is_coalesced, that 1.7 and 1.13 cannot unpack (ValueError, measured). Asked by calling the
+// env's own function on a tiny tensor of that layout; answered as a GlobalResolution (present:
+// it takes them) and cached with the globals.
+struct SparseLookup {
+  std::string layout; // "torch.sparse_coo", "torch.sparse_csr", ...
+  size_t fields = 0;
+
+  std::string key() const; // "sparse|layout|fields"
+};
+
+// What the env's torch.jit.load makes of a TorchScript archive, which torch.load hands it: an
+// archive's code is compiled by the reader, and a newer torch's code does not compile on an
+// older one (1.13+'s `NoneType` attributes on 1.7: "Unknown type name", measured), nor can an
+// older one read a newer one's debug records to report it (1.7 aborts, signal 6). Measured by
+// importing the archive in a child of the resolver, in the sandbox; nothing Python is run.
+struct ArchiveImport {
+  enum class Result { pass, error, crash };
+  Result result = Result::pass;
+  std::string error; // the exception ("RuntimeError: ..."), or how the child died
+};
+
+// A TorchScript archive to import: `file` names it in the answers; `readable` is what is
+// imported, a copy the sandbox user can read (a scan's skeleton without the tensor data:
+// scan/torchscript_skeleton.h).
+struct ArchiveQuestion {
+  std::filesystem::path file;
+  std::filesystem::path readable;
+};
+
+// What a scan asks an env.
+struct EnvQuestions {
+  std::vector<GlobalLookup> globals;
+  std::vector<SparseLookup> sparse;
+  std::vector<ArchiveQuestion> torchscript;
+};
+
+// One env's answers, by GlobalLookup::key() and SparseLookup::key().
 struct ResolvedGlobals {
   std::map<std::string, GlobalResolution, std::less<>> by_key;
+  // By ArchiveQuestion::file; never cached (an archive is a file, not a name).
+  std::map<std::filesystem::path, ArchiveImport> torchscript;
   // Why some or all globals could not be measured (the env's script failed); those are
   // absent from by_key, and a prediction does not count them missing.
   std::string error;
 
   const GlobalResolution* find(const GlobalLookup& lookup) const;
+  const GlobalResolution* find(const SparseLookup& lookup) const;
+  const ArchiveImport* find(const std::filesystem::path& archive) const;
 };
 
 struct ResolveOptions {
@@ -58,8 +100,11 @@ struct ResolveOptions {
   std::filesystem::path cache_file;
 };
 
-// Resolves `lookups` in `env`: cached answers first, the rest in one sandboxed process. Never
-// throws for a failing env: its error is in the result, and the globals stay unmeasured.
+// Answers `questions` in `env`: cached answers first, the rest in one sandboxed process. Never
+// throws for a failing env: its error is in the result, and what it did not answer stays
+// unmeasured.
+ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
+                                const EnvQuestions& questions, const ResolveOptions& options);
 ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
                                 const std::vector<GlobalLookup>& lookups,
                                 const ResolveOptions& options);

@@ -3,6 +3,7 @@
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 
+#include <fstream>
 #include <gtest/gtest.h>
 
 using namespace loadmatrix;
@@ -78,4 +79,40 @@ TEST(GlobalResolutionEnvTest, ANewerEnvHasThemAndTheZipFormatMapsTorchTensor) {
   EXPECT_TRUE(resolved.find(lookups[0])->present);
   EXPECT_TRUE(resolved.find(lookups[1])->present);
   EXPECT_FALSE(resolved.find(lookups[2])->present);
+}
+
+// A sparse tensor's data length is asked of the env's own _rebuild_sparse_tensor, and cached
+// with the globals; an archive is imported in a child, whose failure is an answer too.
+TEST(GlobalResolutionEnvTest, TheEnvsOwnSparseRebuildAndArchiveImportAnswer) {
+  test_support::TempDir dir;
+  Environment bookworm = test_support::open_test_env("bookworm");
+  SystemProcessRunner runner;
+  EnvQuestions questions;
+  questions.sparse = {{"torch.sparse_coo", 4}, {"torch.sparse_coo", 3}};
+  std::filesystem::path junk = dir.path() / "archives" / "junk.pt";
+  std::filesystem::create_directories(junk.parent_path());
+  { std::ofstream(junk) << "not a zip"; }
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
+  std::filesystem::permissions(junk.parent_path(), std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
+  std::filesystem::permissions(junk, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  questions.torchscript = {{"/somewhere/model.pt", junk}};
+  ResolveOptions options;
+  options.cache_file = dir.path() / "globals.json";
+  ResolvedGlobals resolved = resolve_globals(bookworm, runner, questions, options);
+  ASSERT_TRUE(resolved.error.empty()) << resolved.error;
+  const GlobalResolution* four = resolved.find(questions.sparse[0]);
+  ASSERT_NE(four, nullptr);
+  EXPECT_FALSE(four->present); // 2.x's is_coalesced: 1.13 unpacks three
+  EXPECT_NE(four->error.find("too many values to unpack"), std::string::npos) << four->error;
+  ASSERT_NE(resolved.find(questions.sparse[1]), nullptr);
+  EXPECT_TRUE(resolved.find(questions.sparse[1])->present);
+  const ArchiveImport* archive = resolved.find(std::filesystem::path("/somewhere/model.pt"));
+  ASSERT_NE(archive, nullptr);
+  EXPECT_EQ(archive->result, ArchiveImport::Result::error);
+  EXPECT_FALSE(archive->error.empty());
+  Json cache = read_json_file(options.cache_file).value();
+  EXPECT_TRUE(cache["globals"].contains("sparse|torch.sparse_coo|4"));
 }

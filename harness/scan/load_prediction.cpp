@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fmt/core.h>
 #include <map>
+#include <optional>
 
 namespace loadmatrix {
 
@@ -257,13 +258,65 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
   return refused;
 }
 
+// A sparse tensor this env's _rebuild_sparse_tensor cannot take (measured): the load raises
+// where the stream calls it.
+struct SparseRejection {
+  StreamPosition at = 0;
+  const SparseRebuild* rebuild = nullptr;
+  const GlobalResolution* answer = nullptr;
+};
+
+std::optional<SparseRejection> rejected_sparse(const FileScan& scan, const EnvLoadRules& indexed) {
+  if (!indexed.resolved) {
+    return std::nullopt;
+  }
+  for (const auto& rebuild : scan.sparse_rebuilds) {
+    const GlobalResolution* answer =
+        indexed.resolved->find(SparseLookup{rebuild.layout, rebuild.fields});
+    if (answer && !answer->present) {
+      return SparseRejection{rebuild.offset, &rebuild, answer};
+    }
+  }
+  return std::nullopt;
+}
+
+LoadPrediction sparse_error(const SparseRejection& rejection, LoadPrediction prediction) {
+  prediction.outcome = Outcome::error;
+  prediction.detail = fmt::format(
+      "its {} tensor's data has {} fields, which this torch's _rebuild_sparse_tensor cannot "
+      "take: {}",
+      rejection.rebuild->layout, rejection.rebuild->fields, rejection.answer->error);
+  prediction.no_fix = "a sparse tensor in a newer torch's format: this torch cannot rebuild it "
+                      "(save it dense, or from the oldest torch that reads it)";
+  return prediction;
+}
+
+// What torch.jit.load, which torch.load hands a TorchScript archive, does with it here, when
+// the env was asked (probes/global_resolution.h, ArchiveImport).
+LoadPrediction archive_prediction(const FileScan& scan, const EnvLoadRules& indexed) {
+  LoadPrediction prediction;
+  prediction.detail = "torch.load hands TorchScript archives to torch.jit.load";
+  const ArchiveImport* import =
+      indexed.resolved ? indexed.resolved->find(scan.input.file) : nullptr;
+  if (!import || import->result == ArchiveImport::Result::pass) {
+    return prediction;
+  }
+  bool crash = import->result == ArchiveImport::Result::crash;
+  prediction.outcome = crash ? Outcome::crash : Outcome::error;
+  prediction.detail = fmt::format("this torch's torch.jit.load cannot read the archive ({}): {}",
+                                  crash ? "the process dies" : "it raises", import->error);
+  prediction.no_fix = "TorchScript this torch does not read: export it again with this torch, "
+                      "or load it with the torch that wrote it";
+  return prediction;
+}
+
 LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules& indexed) {
   const Fingerprint& env = *indexed.env;
   LoadPrediction prediction;
   const UnpicklerRules& rules = *env.rules;
   if (scan.is_torchscript()) {
     if (rules.torchscript_loads) {
-      prediction.detail = "torch.load hands TorchScript archives to torch.jit.load";
+      return archive_prediction(scan, indexed);
     } else {
       prediction.outcome = Outcome::error;
       prediction.detail = "torch.load refuses TorchScript archives under weights_only (" +
@@ -273,6 +326,11 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules&
     return prediction;
   }
   std::vector<Refused> refused = weights_only_refusals(scan, indexed);
+  // A sparse tensor's rebuild is reached, and raises, when no refusal comes before it.
+  if (auto rejection = rejected_sparse(scan, indexed);
+      rejection && (refused.empty() || rejection->at < refused.front().at)) {
+    return sparse_error(*rejection, std::move(prediction));
+  }
   if (refused.empty()) {
     if (scan.format == CheckpointFormat::raw_pickle) {
       prediction.outcome = Outcome::error;
@@ -311,13 +369,21 @@ LoadPrediction weights_only_prediction(const FileScan& scan, const EnvLoadRules&
 
 LoadPrediction full_unpickler_prediction(const FileScan& scan, const EnvLoadRules& indexed) {
   const Fingerprint& env = *indexed.env;
+  if (scan.is_torchscript()) {
+    return archive_prediction(scan, indexed);
+  }
   LoadPrediction prediction;
   prediction.runs_code = true;
   prediction.detail = "the full unpickler: it imports and calls whatever the pickle names";
   // The unpickler resolves each global where the stream meets it: the first one this env
-  // lacks ends the load. A global the env was not asked about falls back to the one rule
-  // known without asking: numpy 1 has no numpy._core.
+  // lacks ends the load, unless a sparse tensor it cannot rebuild comes first. A global the
+  // env was not asked about falls back to the one rule known without asking: numpy 1 has no
+  // numpy._core.
+  std::optional<SparseRejection> rejection = rejected_sparse(scan, indexed);
   for (const auto& global : scan.globals) {
+    if (rejection && rejection->at < global.first) {
+      break;
+    }
     const GlobalResolution* resolution =
         indexed.resolved ? indexed.resolved->find(global_lookup(scan, global)) : nullptr;
     if (resolution && !resolution->present) {
@@ -334,6 +400,9 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const EnvLoadRule
                                       global.name, *env.numpy);
       return prediction;
     }
+  }
+  if (rejection) {
+    return sparse_error(*rejection, std::move(prediction));
   }
   if (scan.format == CheckpointFormat::raw_pickle) {
     prediction.outcome = Outcome::error;

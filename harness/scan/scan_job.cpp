@@ -4,10 +4,13 @@
 #include "envs/environment.h"
 #include "pickle/object_paths.h"
 #include "records/result_store.h"
+#include "scan/torchscript_skeleton.h"
 #include "util/parallel.h"
+#include "util/scratch_dir.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fmt/core.h>
 #include <set>
@@ -97,23 +100,78 @@ void place_globals(ScannedFile& file, const ProgressLog& log) {
   }
 }
 
-// Every global the files' loads would resolve, once each (TorchScript archives are read by
-// torch.jit.load, not the unpickler).
-std::vector<GlobalLookup> lookups_of(const std::vector<ScannedFile>& files) {
-  std::vector<GlobalLookup> lookups;
+// What the envs are asked about the files: every global their loads would resolve and every
+// sparse layout they rebuild, once each (TorchScript archives are read by torch.jit.load, not
+// the unpickler: each is asked about whole, as a skeleton in `archives`).
+EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDir* archives,
+                          const ProgressLog& log) {
+  EnvQuestions questions;
   std::set<std::string> seen;
   for (const auto& file : files) {
-    if (file.scan.status != FileStatus::checkpoint || file.scan.is_torchscript()) {
+    if (file.scan.status != FileStatus::checkpoint) {
+      continue;
+    }
+    if (file.scan.is_torchscript()) {
+      if (archives) {
+        auto skeleton = archives->path() / fmt::format("{}.pt", questions.torchscript.size());
+        auto written = write_torchscript_skeleton(file.scan.input.file, skeleton);
+        std::error_code ec;
+        std::filesystem::permissions(skeleton,
+                                     std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read,
+                                     ec);
+        if (!written || ec) {
+          log(fmt::format("{}: not asked whether each env's torch.jit.load reads it: {}",
+                          file.scan.input.display,
+                          written ? ec.message() : valid_utf8(written.error().message)));
+          continue;
+        }
+        questions.torchscript.push_back({file.scan.input.file, skeleton});
+      }
       continue;
     }
     for (const auto& global : file.scan.globals) {
       GlobalLookup lookup = global_lookup(file.scan, global);
       if (seen.insert(lookup.key()).second) {
-        lookups.push_back(std::move(lookup));
+        questions.globals.push_back(std::move(lookup));
+      }
+    }
+    for (const auto& rebuild : file.scan.sparse_rebuilds) {
+      SparseLookup lookup{rebuild.layout, rebuild.fields};
+      if (seen.insert(lookup.key()).second) {
+        questions.sparse.push_back(std::move(lookup));
       }
     }
   }
-  return lookups;
+  return questions;
+}
+
+// A private directory the sandbox user can read, for the skeletons of the scan's archives; none
+// when the scan has no TorchScript archive.
+std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
+                                      const ProgressLog& log) {
+  bool any = std::any_of(files.begin(), files.end(), [](const ScannedFile& file) {
+    return file.scan.status == FileStatus::checkpoint && file.scan.is_torchscript();
+  });
+  if (!any) {
+    return std::nullopt;
+  }
+  auto dir = ScratchDir::create("loadmatrix-archives");
+  std::error_code ec;
+  if (dir) {
+    using std::filesystem::perms;
+    std::filesystem::permissions(dir->path(),
+                                 perms::owner_all | perms::group_read | perms::group_exec |
+                                     perms::others_read | perms::others_exec,
+                                 ec);
+  }
+  if (!dir || ec) {
+    log(fmt::format("TorchScript archives are predicted without asking the envs: {}",
+                    dir ? ec.message() : dir.error().message));
+    return std::nullopt;
+  }
+  return std::move(*dir);
 }
 
 } // namespace
@@ -159,9 +217,14 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));
   // Whether each env has what the files name: one sandboxed process per env, at once.
-  std::vector<GlobalLookup> lookups = lookups_of(result.files);
+  std::optional<ScratchDir> archives = request.resolve_globals && !request.envs.empty()
+                                           ? archive_dir(result.files, log)
+                                           : std::nullopt;
+  EnvQuestions questions = questions_of(result.files, archives ? &*archives : nullptr, log);
   std::vector<ResolvedGlobals> resolved(request.envs.size());
-  if (request.resolve_globals && !lookups.empty()) {
+  bool any_question =
+      !questions.globals.empty() || !questions.sparse.empty() || !questions.torchscript.empty();
+  if (request.resolve_globals && any_question) {
     started = Clock::now();
     for_each_index(request.envs.size(), 0, [&](size_t i) {
       SystemProcessRunner runner;
@@ -170,14 +233,16 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
       if (!request.env_dir.empty()) {
         options.cache_file = EnvCache(request.env_dir).globals_cache(request.envs[i].spec.name);
       }
-      resolved[i] = resolve_globals(request.envs[i], runner, lookups, options);
+      resolved[i] = resolve_globals(request.envs[i], runner, questions, options);
       if (!resolved[i].error.empty()) {
         log(fmt::format("env {}: globals not resolved, predicted without them: {}",
                         request.envs[i].spec.name, resolved[i].error));
       }
     });
     result.resolve_seconds = seconds_since(started);
-    log(fmt::format("globals: {} resolved in {} env(s) in {:.2f} s", lookups.size(),
+    log(fmt::format("globals: {} resolved, {} sparse layout(s) and {} TorchScript archive(s) "
+                    "asked, in {} env(s) in {:.2f} s",
+                    questions.globals.size(), questions.sparse.size(), questions.torchscript.size(),
                     request.envs.size(), result.resolve_seconds));
   }
   for (size_t i = 0; i < rules.size(); ++i) {
