@@ -91,6 +91,8 @@ PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group)
     }
   }
   if (files.empty()) {
+    fix.why_not = "loading code, not a file: the snippet loads files, and this is fixed in the "
+                  "code's own torch.load call (the fix above)";
     return fix;
   }
   for (const auto& env : model.envs) {

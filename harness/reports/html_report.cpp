@@ -111,8 +111,8 @@ std::string cell_list(const std::vector<CellPair>& cells, size_t limit) {
 // One snippet for every version the run has, first: what a project supporting several torch
 // versions pastes. Verified where it loaded every file of the group; elsewhere, why not.
 std::string portable_block(const PortableFix& fix) {
-  if (fix.globals.empty()) {
-    return "";
+  if (fix.globals.empty() && fix.why_not.empty()) {
+    return ""; // nothing was blocked: no allowlist is a fix
   }
   std::string out = fmt::format("<div class=\"portable\" data-everywhere=\"{}\">",
                                 fix.everywhere() ? "true" : "false");

@@ -38,8 +38,8 @@ std::string where_text(const CauseGroup& group) {
 
 // "  - one snippet for every version: verified on ..." under a cause (report.html has the code).
 std::string portable_line(const PortableFix& fix) {
-  if (fix.globals.empty()) {
-    return "";
+  if (fix.globals.empty() && fix.why_not.empty()) {
+    return ""; // nothing was blocked: no allowlist is a fix
   }
   if (fix.snippet.empty()) {
     return "  - one snippet for every version: none (" + fix.why_not + ")\n";

@@ -147,15 +147,20 @@ Record internal_error_record(Record record, const std::exception& e) {
 }
 
 // Why a load did not return, in few words: torch 2.6+ puts the reason after a paragraph about
-// the flip ("WeightsUnpickler error: Unsupported global: ..."), which is the part to show.
+// the flip ("WeightsUnpickler error: Unsupported global: ..."), which is the part to show; some
+// reasons start on a later line ("WeightsUnpickler error: \n\nCan only SETITEM for dict, ...",
+// 2.14's type checks, measured).
 std::string refusal_text(const Json& facts) {
   std::string status = facts.value("status", "");
   if (status != "raised") {
     return status.empty() ? "no result" : status;
   }
   std::string message = strip_ansi(facts.value("message", ""));
-  if (auto at = message.find("WeightsUnpickler error:"); at != std::string::npos) {
-    message = message.substr(at);
+  constexpr std::string_view kMarker = "WeightsUnpickler error:";
+  if (auto at = message.find(kMarker); at != std::string::npos) {
+    size_t reason = message.find_first_not_of(" \n\r\t", at + kMarker.size());
+    message = std::string(kMarker) + " " +
+              (reason == std::string::npos ? std::string() : message.substr(reason));
   }
   message = message.substr(0, message.find('\n'));
   return truncate_utf8(fmt::format("{}: {}", facts.value("error_type", ""), message), 300);

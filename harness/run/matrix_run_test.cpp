@@ -299,6 +299,27 @@ TEST_F(MatrixRunTest, TheFlipSectionListsWhatReallyRegressedWithVerifiedFixes) {
       EXPECT_NE(group.portable.why_not.find("can run code"), std::string::npos);
     }
   }
+  // Every blocked group of every version change: one snippet verified on every env, or why none
+  // can exist, or, env by env, where it does not load and the reason torch gave.
+  for (const auto& change : model.changes) {
+    for (const auto& group : change.causes) {
+      if (group.reason == "crash" || group.reason == "error" || group.reason == "mismatch" ||
+          group.reason == "timeout") {
+        continue; // not blocked: no allowlist is a fix
+      }
+      const PortableFix& portable = group.portable;
+      EXPECT_TRUE(portable.unchecked_envs.empty()) << group.cause;
+      if (portable.everywhere() || !portable.why_not.empty()) {
+        continue;
+      }
+      ASSERT_FALSE(portable.failures.empty()) << group.cause;
+      for (const auto& [env, raised] : portable.failures) {
+        std::string said = raised.substr(0, raised.find_last_not_of(" \n") + 1);
+        EXPECT_FALSE(said.empty() || said.ends_with(':'))
+            << group.cause << " on " << env << ": a failure without its reason: " << raised;
+      }
+    }
+  }
   // Every regression is a cell that passed on 1.13 and fails on 2.6.
   for (const auto& cell : flip.regressions) {
     EXPECT_EQ(cell.before->outcome, Outcome::pass);
