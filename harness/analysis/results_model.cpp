@@ -62,11 +62,6 @@ bool passed(const Record* record) {
   return record != nullptr && record->outcome == Outcome::pass;
 }
 
-std::string first_line(const std::string& text, size_t limit) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.size() > limit ? line.substr(0, limit) + "..." : line;
-}
-
 std::pair<std::string, std::string> cause_of(const Record& record) {
   if (record.outcome == Outcome::blocked && !record.blocked_globals.empty()) {
     return {join(record.blocked_globals, ", "), block_reason_id(record.reason)};

@@ -6,6 +6,7 @@
 
 #include "audit/call_effect.h"
 #include "audit/call_site.h"
+#include "util/sarif_log.h"
 
 #include <string>
 #include <string_view>
@@ -14,12 +15,7 @@
 namespace loadmatrix {
 
 // A rule as SARIF's reportingDescriptor describes it.
-struct AuditRule {
-  const char* id;          // "LMA001": stable across releases
-  const char* name;        // "weights-only-default-changes"
-  const char* description; // one sentence
-  const char* level;       // SARIF level: "error", "warning" or "note"
-};
+using AuditRule = SarifRule;
 // LMA001-LMA007, in id order.
 const std::vector<AuditRule>& audit_rules();
 

@@ -6,6 +6,7 @@
 
 #include "audit/audit_job.h"
 #include "util/json_file.h"
+#include "util/sarif_log.h"
 
 #include <filesystem>
 #include <string>
@@ -13,11 +14,8 @@
 namespace loadmatrix {
 
 // `base`: a file under it gets a relative URI against uriBaseId SRCROOT (= base), which is what
-// code scanning matches against a repository; any other gets an absolute file:// URI. Both are
-// made from the path's bytes, percent-encoded.
+// code scanning matches against a repository; any other gets an absolute file:// URI
+// (util/sarif_log.h).
 Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base);
-
-// RFC 3986: every byte outside the unreserved set and "/" percent-encoded.
-std::string uri_path(const std::string& bytes);
 
 } // namespace loadmatrix

@@ -38,4 +38,9 @@ void append_unique(std::vector<std::string>& items, const std::vector<std::strin
   }
 }
 
+std::string first_line(const std::string& text, size_t limit) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.size() > limit ? line.substr(0, limit) + "..." : line;
+}
+
 } // namespace loadmatrix
