@@ -41,7 +41,7 @@ struct ScenarioEvidence {
   std::string scenario; // the case
   std::string env;
   std::string outcome;
-  Json code_fixes; // [{"kind", "verified", "allowlist"}], as results.json has them
+  Json code_fixes; // [{"kind", "verified", "allowlist", "detail"}], every field written
 };
 
 struct AuditedCall {

@@ -23,7 +23,7 @@ LoaderMode scan_loader_mode(ScanMode mode);
 const char* scan_mode_id(ScanMode mode); // its loader mode's id: "weights_only", "default"
 
 struct LoadPrediction {
-  Outcome outcome = Outcome::pass; // pass, blocked, error or unsupported
+  Outcome outcome = Outcome::pass; // pass, blocked, error, crash or unsupported
   BlockReason reason = BlockReason::none;
   // Every global the unpickler refuses before the first refusal no allowlist can lift, in
   // stream order and spelled as that torch reports it.
