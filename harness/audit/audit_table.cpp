@@ -1,5 +1,7 @@
 #include "audit/audit_table.h"
 
+#include "util/text_table.h"
+
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -20,6 +22,20 @@ const char* short_outcome(CallOutcome outcome) {
   return "?";
 }
 
+Tone outcome_tone(CallOutcome outcome) {
+  switch (outcome) {
+  case CallOutcome::weights_only:
+    return Tone::good;
+  case CallOutcome::full:
+    return Tone::warn;
+  case CallOutcome::error:
+    return Tone::bad;
+  case CallOutcome::unknown:
+    return Tone::dim;
+  }
+  return Tone::plain;
+}
+
 // A linked run's scenarios at this call site and the fixes it proved there.
 std::string evidence(const AuditedCall& call) {
   std::string out;
@@ -31,28 +47,34 @@ std::string evidence(const AuditedCall& call) {
 
 } // namespace
 
-std::string render_audit_table(const AuditResult& result) {
-  std::string out = fmt::format("{:<44} {:<36} {:<12}", "CALL SITE", "CALLEE", "WEIGHTS_ONLY");
+std::string render_audit_table(const AuditResult& result, size_t width, const Palette& palette) {
+  TextTable table;
+  table.head = {"CALL SITE", "CALLEE", "WEIGHTS_ONLY"};
+  table.key_columns = 2;
   for (const auto& env : result.envs) {
-    out += fmt::format(" {:<14}", env.spec.name);
+    table.head.push_back(env.spec.name);
   }
-  out += " FINDINGS\n";
+  table.head.push_back("FINDINGS");
   for (const auto& call : result.calls) {
     const CallSite& site = call.site;
-    std::string where =
-        fmt::format("{}:{}:{}", result.files[site.file].input.display, site.line, site.column);
-    out += fmt::format("{:<44} {:<36} {:<12}", where, site.callee,
-                       written_weights_only_name(site.weights_only));
+    std::vector<TableCell> row = {
+        {fmt::format("{}:{}:{}", result.files[site.file].input.display, site.line, site.column)},
+        {site.callee},
+        {written_weights_only_name(site.weights_only)}};
     for (const auto& effect : call.effects) {
-      out += fmt::format(" {:<14}", short_outcome(effect.effective));
+      row.push_back({short_outcome(effect.effective), outcome_tone(effect.effective)});
     }
-    out += " " + rule_ids(call, ",") + "\n";
+    std::string rules = rule_ids(call, ",");
+    row.push_back({rules.empty() ? "-" : rules, rules.empty() ? Tone::good : Tone::bad});
+    table.rows.push_back(std::move(row));
   }
+  std::string out = render_table(table, width, palette);
   for (const auto& call : result.calls) {
     for (const auto& finding : call.findings) {
       out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n",
-                         result.files[call.site.file].input.display, call.site.line, finding.rule,
-                         call.site.code, finding.message, finding.suggestion);
+                         result.files[call.site.file].input.display, call.site.line,
+                         palette.paint(finding.rule, Tone::bad), call.site.code, finding.message,
+                         finding.suggestion);
       out += evidence(call);
     }
   }

@@ -4,11 +4,14 @@
 #pragma once
 
 #include "audit/audit_job.h"
+#include "util/terminal.h"
 
 #include <string>
 
 namespace loadmatrix {
 
-std::string render_audit_table(const AuditResult& result);
+// `width`: the columns the table may use (util/text_table.h); `palette`: its colours.
+std::string render_audit_table(const AuditResult& result, size_t width = 80,
+                               const Palette& palette = Palette());
 
 } // namespace loadmatrix

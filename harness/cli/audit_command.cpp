@@ -65,25 +65,13 @@ int audit_exit_status(const AuditResult& result, const AuditArgs& args) {
 }
 
 int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
-  std::optional<OutputTarget> json_target;
-  std::optional<OutputTarget> sarif_target;
-  if (!args.json.empty()) {
-    json_target = require_output_file(args.json);
-  }
-  if (!args.sarif.empty()) {
-    sarif_target = require_output_file(args.sarif);
-  }
+  DocumentTargets targets = require_document_targets(args.json, args.sarif);
+  const std::optional<OutputTarget>& json_target = targets.json;
+  const std::optional<OutputTarget>& sarif_target = targets.sarif;
   if (!args.out.empty()) {
     require_output_dir(args.out);
   }
-  bool json_out = json_target && json_target->kind == OutputTarget::Kind::standard_output;
-  bool sarif_out = sarif_target && sarif_target->kind == OutputTarget::Kind::standard_output;
-  if (json_out && sarif_out) {
-    throw CLI::ValidationError("--json, --sarif",
-                               "only one of them can be standard output (two documents there "
-                               "would not be one valid JSON)");
-  }
-  bool to_stdout = json_out || sarif_out;
+  bool to_stdout = targets.to_stdout;
   std::ostream& out = to_stdout ? std::cerr : std::cout;
   AuditJobResult job = audit_job(audit_request(options, args), system_runner(),
                                  [&](const std::string& line) { log_progress(options, line); });
@@ -110,7 +98,8 @@ int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
     write_output_file(std::filesystem::path(args.out) / "summary.md", render_audit_markdown(job))
         .value_or_throw();
   }
-  out << render_audit_table(job.result);
+  int out_fd = to_stdout ? 2 : 1;
+  out << render_audit_table(job.result, options.width_for(out_fd), options.palette_for(out_fd));
   return audit_exit_status(job.result, args);
 }
 

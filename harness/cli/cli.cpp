@@ -20,6 +20,10 @@ std::string GlobalOptions::matrix_path() const {
   return (resources().home / "matrix" / "default.json").string();
 }
 
+Palette GlobalOptions::palette_for(int fd) const {
+  return Palette(color_enabled(parse_color_choice(color).value_or(ColorChoice::never), fd));
+}
+
 ProcessRunner& system_runner() {
   static SystemProcessRunner runner;
   return runner;
@@ -27,6 +31,26 @@ ProcessRunner& system_runner() {
 
 OutputTarget require_output_file(const std::string& path) {
   return resolve_output(path).value_or_throw();
+}
+
+DocumentTargets require_document_targets(const std::string& json, const std::string& sarif) {
+  DocumentTargets targets;
+  if (!json.empty()) {
+    targets.json = require_output_file(json);
+  }
+  if (!sarif.empty()) {
+    targets.sarif = require_output_file(sarif);
+  }
+  auto is_stdout = [](const std::optional<OutputTarget>& target) {
+    return target && target->kind == OutputTarget::Kind::standard_output;
+  };
+  if (is_stdout(targets.json) && is_stdout(targets.sarif)) {
+    throw CLI::ValidationError("--json, --sarif",
+                               "only one of them can be standard output (two documents there "
+                               "would not be one valid JSON)");
+  }
+  targets.to_stdout = is_stdout(targets.json) || is_stdout(targets.sarif);
+  return targets;
 }
 
 void require_output_dir(const std::filesystem::path& dir) {
@@ -56,6 +80,10 @@ int loadmatrix_main(int argc, char** argv) {
   app.add_option("--env-dir", options.env_dir,
                  "Env cache (default: $LOADMATRIX_ENV_DIR, else ~/.cache/loadmatrix/envs)");
   app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");
+  app.add_option("--color", options.color,
+                 "Colour on stdout: auto (a terminal, unless NO_COLOR is set), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   add_run_command(app, options);
   add_report_commands(app, options);
   add_merge_command(app, options);

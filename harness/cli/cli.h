@@ -4,8 +4,10 @@
 
 #include "util/output_file.h"
 #include "util/process.h"
+#include "util/terminal.h"
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 namespace loadmatrix {
@@ -24,9 +26,14 @@ struct GlobalOptions {
   std::string matrix;  // --matrix, $LOADMATRIX_MATRIX, <home>/matrix/default.json
   std::string env_dir; // --env-dir, $LOADMATRIX_ENV_DIR, ~/.cache/loadmatrix/envs
   bool quiet = false;
-  int exit_code = 0; // what a subcommand's policy decided (kExitOk or kExitRegressions)
+  std::string color = "auto"; // --color: auto (a terminal without NO_COLOR), always, never
+  int exit_code = 0;          // what a subcommand's policy decided (kExitOk or kExitRegressions)
 
   std::string matrix_path() const;
+  // What a table written to `fd` may use: colour per --color, and the terminal's width (80
+  // when `fd` is not a terminal).
+  Palette palette_for(int fd) const;
+  size_t width_for(int fd) const { return output_width(fd); }
 };
 
 ProcessRunner& system_runner();
@@ -36,6 +43,16 @@ void log_progress(const GlobalOptions& options, const std::string& line);
 // Output destinations are checked before any work (util/output_file.h): a bad one ends the
 // command with "loadmatrix: error: <path>: <reason>" and exit 2, not after a long run.
 OutputTarget require_output_file(const std::string& path);
+
+// --json and --sarif, each a file or `-` for standard output: checked before any work, and at
+// most one of them standard output (two documents there would not be one valid JSON: a usage
+// error naming both).
+struct DocumentTargets {
+  std::optional<OutputTarget> json;
+  std::optional<OutputTarget> sarif;
+  bool to_stdout = false; // one of them is: the table and the headline go to stderr
+};
+DocumentTargets require_document_targets(const std::string& json, const std::string& sarif);
 void require_output_dir(const std::filesystem::path& dir);
 
 void add_envs_command(CLI::App& app, GlobalOptions& options);

@@ -1,5 +1,6 @@
 // The loadmatrix binary as users run it: exit codes and error messages.
 #include "envs/resources.h"
+#include "testing/checkpoint_writer.h"
 #include "testing/cli_runs.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
@@ -523,4 +524,37 @@ TEST(CliRunTest, ResumeAfterKillNineGivesTheUninterruptedResults) {
       EXPECT_EQ(got.value(field, Json()), record.value(field, Json())) << key << " " << field;
     }
   }
+}
+
+// One file written: `-` is standard output, and the table moves to stderr; two documents cannot
+// both be standard output. With no env provisioned the static findings still come out.
+TEST(CliTest, ASarifOrJsonOfDashIsStandardOutputAndTheTableMovesToStderr) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "envs");
+  test_support::write_bytes(dir.path() / "evil.pkl", "cposix\nsystem\n(S'id'\ntR.");
+  std::string env_dir = (dir.path() / "envs").string();
+  ProcessResult sarif =
+      loadmatrix_cli({"--env-dir", env_dir, "scan", (dir.path() / "evil.pkl").string(),
+                      "--static-only", "--sarif", "-"});
+  EXPECT_EQ(sarif.exit_code, 1) << sarif.stderr_text; // a dangerous global is a finding
+  auto log = parse_json(sarif.stdout_text, "stdout");
+  ASSERT_TRUE(log) << sarif.stdout_text;
+  EXPECT_EQ((*log)["version"], "2.1.0");
+  EXPECT_EQ((*log)["runs"][0]["results"][0]["ruleId"], "LMS001");
+  EXPECT_NE(sarif.stderr_text.find("DANGEROUS globals: posix.system"), std::string::npos);
+  // Not a terminal: no colour, whatever the table holds.
+  EXPECT_EQ(sarif.stderr_text.find('\x1b'), std::string::npos);
+  ProcessResult colour =
+      loadmatrix_cli({"--env-dir", env_dir, "scan", (dir.path() / "evil.pkl").string(),
+                      "--static-only", "--color", "always"});
+  EXPECT_NE(colour.stdout_text.find("\x1b[31;1mDANGEROUS globals\x1b[0m"), std::string::npos)
+      << colour.stdout_text;
+  ProcessResult both =
+      loadmatrix_cli({"--env-dir", env_dir, "scan", (dir.path() / "evil.pkl").string(),
+                      "--static-only", "--json", "-", "--sarif", "-"});
+  EXPECT_EQ(both.exit_code, 4);
+  EXPECT_NE(both.stderr_text.find("only one of them can be standard output"), std::string::npos)
+      << both.stderr_text;
+  ProcessResult bad = loadmatrix_cli({"--color", "sometimes", "envs", "list"});
+  EXPECT_EQ(bad.exit_code, 4);
 }

@@ -19,10 +19,11 @@ struct MergeArgs {
   ReportOptions report;
 };
 
-int merge(const MergeArgs& args) {
+int merge(const GlobalOptions& options, const MergeArgs& args) {
   auto out = std::filesystem::path(args.out);
   require_output_dir(out);
   PublishOptions publishing = args.report.publish_options();
+  publishing.palette = options.palette_for(1);
   MergeJobResult merged =
       merge_job(std::vector<std::filesystem::path>(args.inputs.begin(), args.inputs.end()), out);
   std::cout << fmt::format("merged {} cells from {} file(s); {} missing\n", merged.records.size(),
@@ -51,7 +52,7 @@ void add_merge_command(CLI::App& app, GlobalOptions& options) {
   command->add_flag("--allow-missing", args->allow_missing,
                     "Exit by the policy even when cells are missing");
   args->report.add_to(*command);
-  command->callback([&options, args] { options.exit_code = merge(*args); });
+  command->callback([&options, args] { options.exit_code = merge(options, *args); });
 }
 
 } // namespace loadmatrix

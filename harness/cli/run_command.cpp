@@ -1,5 +1,6 @@
 // loadmatrix run: flags to a RunRequest (run/run_job.h), then publish (publish/publish.h).
 #include "cli/cli.h"
+#include "cli/progress_meter.h"
 #include "cli/report_options.h"
 #include "envs/resources.h"
 #include "run/run_job.h"
@@ -79,9 +80,15 @@ int run_from_flags(GlobalOptions& options, const RunArgs& args) {
   run_options.cell_timeout = std::chrono::seconds(args.cell_timeout);
   run_options.cell_memory_bytes = static_cast<uint64_t>(args.cell_memory_gb * (1ull << 30));
   PublishOptions publishing = args.report.publish_options();
+  publishing.palette = options.palette_for(1);
 
-  RunJobResult result = run_job(request, system_runner(),
-                                [&](const std::string& line) { log_progress(options, line); });
+  ProgressMeter meter(options, "run", "loads");
+  run_options.progress = [&](const std::string& env, size_t done, size_t total) {
+    meter.count(env, done, total);
+  };
+  RunJobResult result =
+      run_job(request, system_runner(), [&](const std::string& line) { meter.stage(line); });
+  meter.finish();
   if (args.save_only) {
     std::cout << "checkpoints: " << result.checkpoints.string() << "\n";
     return kExitOk;

@@ -1,8 +1,11 @@
 // loadmatrix scan PATH...: a maintainer's own checkpoints, predicted statically for every env
 // and (where the envs exist) loaded in each to check the prediction and prove the fix.
 #include "cli/cli.h"
+#include "cli/progress_meter.h"
+#include "envs/resources.h"
 #include "publish/publish.h"
 #include "scan/scan_job.h"
+#include "scan/scan_sarif.h"
 #include "scan/scan_table.h"
 #include "util/text.h"
 
@@ -24,6 +27,7 @@ struct ScanArgs {
   bool static_only = false;
   bool provision = false;
   std::string json;
+  std::string sarif;
   std::string out;
   size_t jobs = 0;
   int load_timeout = 60;
@@ -69,17 +73,14 @@ int scan_exit_status(const ScanResult& result, const ScanArgs& args) {
 }
 
 int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
-  std::optional<OutputTarget> json_target;
-  if (!args.json.empty()) {
-    json_target = require_output_file(args.json);
-  }
+  DocumentTargets targets = require_document_targets(args.json, args.sarif);
+  const std::optional<OutputTarget>& json_target = targets.json;
+  const std::optional<OutputTarget>& sarif_target = targets.sarif;
   if (!args.out.empty()) {
     require_output_dir(args.out);
   }
-  // With scan.json on stdout, the human-readable lines go to stderr.
-  std::ostream& out = json_target && json_target->kind == OutputTarget::Kind::standard_output
-                          ? std::cerr
-                          : std::cout;
+  // With a document on stdout, the human-readable lines go to stderr.
+  std::ostream& out = targets.to_stdout ? std::cerr : std::cout;
   std::filesystem::path out_dir =
       args.out.empty()
           ? std::filesystem::temp_directory_path() / fmt::format("loadmatrix-scan-{}", ::getpid())
@@ -95,8 +96,14 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
     }
   } scratch{args.out.empty() ? out_dir : std::filesystem::path()};
 
-  ScanJobResult done = scan_job(scan_request(options, args, out_dir), system_runner(),
-                                [&](const std::string& line) { log_progress(options, line); });
+  ProgressMeter meter(options, "scan", "files loaded");
+  ScanJobRequest request = scan_request(options, args, out_dir);
+  request.scan.verify_options.progress = [&](const std::string& env, size_t loaded, size_t total) {
+    meter.count(env, loaded, total);
+  };
+  ScanJobResult done = scan_job(std::move(request), system_runner(),
+                                [&](const std::string& line) { meter.stage(line); });
+  meter.finish();
   ScanResult& result = done.result;
   const std::vector<std::string>& missing = done.missing;
   // Printing scan.json costs several times the static pass, so it is printed only when written.
@@ -107,13 +114,26 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   if (json_target) {
     write_output(*json_target, document).value_or_throw();
   }
-  out << render_scan_table(result, done.envs);
+  std::string sarif = sarif_target || !args.out.empty()
+                          ? scan_sarif(result, std::filesystem::current_path(),
+                                       sarif_information_uri(resources().home))
+                                    .dump(1) +
+                                "\n"
+                          : std::string();
+  if (sarif_target) {
+    write_output(*sarif_target, sarif).value_or_throw();
+  }
+  int out_fd = targets.to_stdout ? 2 : 1;
+  out << render_scan_table(result, done.envs, options.width_for(out_fd),
+                           options.palette_for(out_fd));
   if (!args.out.empty()) {
     write_output_file(out_dir / "scan.json", document).value_or_throw();
+    write_output_file(out_dir / "scan.sarif", sarif).value_or_throw();
     auto [header, records] = write_scan_results(result, out_dir);
     // A scan's exit status is its files' verdicts (below), not a --fail-on policy.
     PublishOptions publishing;
     publishing.fail_on = FailOn::none;
+    publishing.palette = options.palette_for(out_fd);
     publish(std::move(header), std::move(records), out_dir, publishing, out, std::cerr);
   }
   if (result.verified) {
@@ -151,8 +171,11 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
   scan->add_flag("--provision", args->provision, "Build envs that do not exist yet");
   scan->add_option("--json", args->json,
                    "Write the scan (loadmatrix.scan/1) to this file (-: standard output)");
+  scan->add_option("--sarif", args->sarif,
+                   "Write the findings as SARIF 2.1.0, for code scanning (-: standard output)");
   scan->add_option("--out", args->out,
-                   "Write scan.json, results.json, report.html, summary.md, junit.xml here");
+                   "Write scan.json, scan.sarif, results.json, report.html, summary.md, "
+                   "junit.xml here");
   scan->add_option("--jobs", args->jobs,
                    "Files read at once, then envs loaded at once (default: one per core)");
   scan->add_option("--load-timeout", args->load_timeout, "Seconds per load")

@@ -17,10 +17,16 @@ int publish(Json header, std::vector<Record> records, const std::filesystem::pat
     attach_baseline(model, options.baseline.string(), std::move(old.second));
   }
   write_reports(model, out_dir).value_or_throw();
+  const Palette& paint = options.palette;
   for (const auto& change : model.changes) {
-    out << fmt::format("{} ({}) -> {} ({}): {} regressions, {} fixes, {} still failing\n",
-                       change.from.name, change.from.torch, change.to.name, change.to.torch,
-                       change.regressions.size(), change.fixes.size(), change.still_failing.size());
+    size_t regressions = change.regressions.size();
+    out << fmt::format(
+        "{} ({}) -> {} ({}): {}, {} fixes, {} still failing\n",
+        paint.paint(change.from.name, Tone::bold), change.from.torch,
+        paint.paint(change.to.name, Tone::bold), change.to.torch,
+        paint.paint(fmt::format("{} regressions", regressions),
+                    regressions > 0 ? Tone::bad : Tone::good),
+        change.fixes.size(), change.still_failing.size());
   }
   if (model.diff) {
     out << fmt::format("against {}: {} new failures, {} fixed, {} persisting, {} changed "

@@ -3,6 +3,7 @@
 // the same whichever job it was.
 #pragma once
 
+#include "util/terminal.h"
 #include "analysis/fail_policy.h"
 #include "analysis/results_model.h"
 
@@ -19,6 +20,7 @@ struct PublishOptions {
   FailOn fail_on = FailOn::new_failures;
   // Env pairs compared besides each adjacent pair in torch-version order (--from/--to).
   std::vector<std::pair<std::string, std::string>> extra_pairs;
+  Palette palette; // the headline's colours on `out` (off unless it is a terminal)
 };
 
 // Builds the results model (with the baseline, if any), writes report.html, summary.md and

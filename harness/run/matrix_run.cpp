@@ -225,17 +225,36 @@ public:
     size_t env_index = std::find(plan_.consumers.begin(), plan_.consumers.end(), env_.spec.name) -
                        plan_.consumers.begin();
     size_t total = plan_.consumers.size() * plan_.cases.size();
+    auto mine = [&](size_t c) {
+      return options_.shard.contains(env_index * plan_.cases.size() + c, total);
+    };
+    size_t planned = 0;
+    for (size_t c = 0; c < plan_.cases.size(); ++c) {
+      if (mine(c)) {
+        planned += plan_.cases[c].kind == CaseKind::scenario ? 1 : plan_.producers.size();
+      }
+    }
+    size_t done = 0;
+    auto advance = [&](size_t units) {
+      done += units;
+      if (options_.progress) {
+        options_.progress(env_.spec.name, done, planned);
+      }
+    };
+    advance(0);
     for (size_t c = 0; c < plan_.cases.size(); ++c) {
       const CaseSpec& spec = plan_.cases[c];
-      if (!options_.shard.contains(env_index * plan_.cases.size() + c, total)) {
+      if (!mine(c)) {
         continue;
       }
       if (spec.kind == CaseKind::scenario) {
         run_scenario(spec);
+        advance(1);
         continue;
       }
       for (const auto& producer : plan_.producers) {
         load_file(spec, producer, cpp_cells);
+        advance(1);
       }
     }
     for (const auto& [mode, cells] : cpp_cells) {

@@ -7,6 +7,7 @@
 #include "matrix/loader_mode.h"
 #include "probes/cpp_probe_build.h"
 #include "records/result_store.h"
+#include "util/progress.h"
 
 #include <chrono>
 #include <filesystem>
@@ -38,6 +39,8 @@ struct RunOptions {
   std::vector<std::filesystem::path> python_path; // host dirs the user's recipes import from
   std::chrono::seconds cell_timeout{60};
   uint64_t cell_memory_bytes = 0; // RLIMIT_AS of each cell's process; 0: none
+  // Each consumer env's files and scenarios loaded, of those this run loads there.
+  ProgressCounter progress;
 };
 
 struct RunPlan {

@@ -1,6 +1,7 @@
 #include "scan/scan_table.h"
 
 #include "util/text.h"
+#include "util/text_table.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -28,49 +29,70 @@ std::string cell_text(const ScanCell& cell) {
   return text;
 }
 
+Tone outcome_tone(Outcome outcome) {
+  switch (outcome) {
+  case Outcome::pass:
+    return Tone::good;
+  case Outcome::blocked:
+  case Outcome::mismatch:
+    return Tone::warn;
+  case Outcome::error:
+  case Outcome::crash:
+  case Outcome::timeout:
+    return Tone::bad;
+  case Outcome::unsupported:
+  case Outcome::skipped:
+    return Tone::dim;
+  }
+  return Tone::plain;
+}
+
+Tone verdict_tone(FileVerdict verdict) {
+  switch (verdict) {
+  case FileVerdict::loads:
+    return Tone::good;
+  case FileVerdict::breaks:
+    return Tone::warn;
+  case FileVerdict::dangerous:
+  case FileVerdict::error:
+    return Tone::bad;
+  default:
+    return Tone::dim;
+  }
+}
+
 } // namespace
 
-std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs) {
+std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs,
+                              size_t width, const Palette& palette) {
   std::ostringstream out;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> head = {"FILE", "FORMAT", "VERDICT"};
+  TextTable table;
+  table.head = {"FILE", "FORMAT", "VERDICT"};
+  table.key_columns = 3;
   for (const auto& env : envs) {
-    head.push_back(fmt::format("{} {}", env.spec.name, env.fingerprint().torch));
+    table.head.push_back(fmt::format("{} {}", env.spec.name, env.fingerprint().torch));
   }
-  rows.push_back(head);
   size_t others = 0;
   for (const auto& file : result.files) {
     if (file.scan.status == FileStatus::not_a_checkpoint) {
       ++others; // listed in --json and scan.json; a table of READMEs helps no one
       continue;
     }
-    std::vector<std::string> row = {file.scan.input.display,
-                                    file.scan.format ? std::string(file.scan.format_id()) : "-",
-                                    file_verdict_id(file.verdict())};
+    std::vector<TableCell> row = {{file.scan.input.display},
+                                  {file.scan.format ? std::string(file.scan.format_id()) : "-"},
+                                  {file_verdict_id(file.verdict()), verdict_tone(file.verdict())}};
     for (const auto& env : envs) {
-      std::string text = "-";
+      TableCell text{"-"};
       for (const auto& cell : file.cells) {
         if (cell.env == env.spec.name && cell.mode == ScanMode::version_default) {
-          text = cell_text(cell);
+          text = {cell_text(cell), outcome_tone(cell.verdict())};
         }
       }
       row.push_back(text);
     }
-    rows.push_back(row);
+    table.rows.push_back(std::move(row));
   }
-  std::vector<size_t> widths(head.size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += fmt::format("{:<{}}  ", row[i], widths[i]);
-    }
-    out << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
-  }
+  out << render_table(table, width, palette);
   if (others > 0) {
     out << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
   }
@@ -80,7 +102,8 @@ std::string render_scan_table(const ScanResult& result, const std::vector<Enviro
                          file.scan.error);
     }
     if (!file.scan.dangerous.empty()) {
-      out << fmt::format("{}: DANGEROUS globals: {}\n", file.scan.input.display,
+      out << fmt::format("{}: {}: {}\n", file.scan.input.display,
+                         palette.paint("DANGEROUS globals", Tone::bad),
                          join(file.scan.dangerous, ", "));
     }
   }

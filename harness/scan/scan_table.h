@@ -5,12 +5,15 @@
 
 #include "envs/environment.h"
 #include "scan/scan_result.h"
+#include "util/terminal.h"
 
 #include <string>
 #include <vector>
 
 namespace loadmatrix {
 
-std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs);
+// `width`: the columns the table may use (util/text_table.h); `palette`: its colours.
+std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs,
+                              size_t width = 80, const Palette& palette = Palette());
 
 } // namespace loadmatrix

@@ -210,8 +210,15 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
   for_each_on_own_thread(envs.size(), jobs, [&](size_t i) {
     auto started = std::chrono::steady_clock::now();
     EnvVerifier verifier(envs[i], roots, options);
+    size_t done = 0;
     for (auto* file : loadable) {
+      if (options.progress) {
+        options.progress(envs[i].spec.name, done++, loadable.size());
+      }
       verifier.verify(*file);
+    }
+    if (options.progress) {
+      options.progress(envs[i].spec.name, done, loadable.size());
     }
     log(fmt::format(
         "env {}: loaded {} file(s) in {:.1f} s", envs[i].spec.name, loadable.size(),

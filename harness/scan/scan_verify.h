@@ -7,6 +7,7 @@
 #include "envs/environment.h"
 #include "probes/cpp_probe_build.h"
 #include "scan/scan_result.h"
+#include "util/progress.h"
 
 #include <chrono>
 #include <filesystem>
@@ -21,6 +22,7 @@ struct VerifyOptions {
   uint64_t load_memory_bytes = 8ull << 30; // RLIMIT_AS of each load's process; 0: none
   std::filesystem::path log_dir;           // the workers' stderr
   size_t jobs = 0;                         // envs at once; 0: one per core
+  ProgressCounter progress;                // each env's files loaded, of those it loads
 };
 
 // Fills `observed` and `fix` of every cell of `files` whose env is among `envs`.
