@@ -1,5 +1,6 @@
 #include "reports/html_report.h"
 
+#include "reports/outcome_chart.h"
 #include "util/json_file.h"
 #include "util/text.h"
 #include "util/xml_text.h"
@@ -479,6 +480,7 @@ std::string render_html_report(const ResultsModel& model, const std::filesystem:
                     "<title>loadmatrix report</title><style>\n" +
                     css + "</style></head>\n<body>\n";
   out += headline(model);
+  out += outcome_chart(model);
   out += env_table(model);
   if (model.header.contains("scan")) {
     out += scan_section(model.header.at("scan"));

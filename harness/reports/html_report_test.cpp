@@ -3,10 +3,14 @@
 #include "reports/html_report.h"
 #include "reports/report_writer.h"
 #include "testing/browser.h"
+#include "testing/checkpoint_writer.h"
+#include "testing/png_pixels.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"
 
+#include <array>
 #include <gtest/gtest.h>
+#include <map>
 #include <regex>
 
 using namespace loadmatrix;
@@ -137,4 +141,62 @@ TEST_F(HtmlReportTest, LargeTablesCarryAnEstimatedHeightUntilLaidOut) {
   EXPECT_EQ(
       opening_tags(html, "<section class=\"grid-section\" style=\"contain-intrinsic-size").size(),
       model_->modes.size());
+}
+
+// The picture at the top: per mode and env, the cells that pass, are blocked or fail, as counted
+// from the records, and the regressions between versions; drawn with scripts off.
+TEST_F(HtmlReportTest, TheChartAtTheTopCountsTheRecords) {
+  std::string html = read_text_file(dir_.path() / "report.html").value();
+  auto chart = html.find("<figure class=\"outcome-chart\"");
+  ASSERT_NE(chart, std::string::npos);
+  EXPECT_LT(chart, html.find("id=\"envs\""));
+  EXPECT_LT(chart, html.find("<script>"));
+  std::map<std::pair<std::string, std::string>, std::array<size_t, 3>> expected;
+  for (const auto& record : records_) {
+    auto& counts = expected[{loader_mode_id(record.mode), record.consumer}];
+    counts[0] += record.outcome == Outcome::pass;
+    counts[1] += record.outcome == Outcome::blocked;
+    counts[2] += record.outcome == Outcome::error || record.outcome == Outcome::crash ||
+                 record.outcome == Outcome::timeout || record.outcome == Outcome::mismatch;
+  }
+  auto bars = opening_tags(html, "<g class=\"bar\"");
+  EXPECT_EQ(bars.size(), expected.size());
+  for (const auto& bar : bars) {
+    auto counts = expected[{attribute(bar, "data-mode"), attribute(bar, "data-env")}];
+    EXPECT_EQ(attribute(bar, "data-pass"), std::to_string(counts[0])) << bar;
+    EXPECT_EQ(attribute(bar, "data-blocked"), std::to_string(counts[1])) << bar;
+    EXPECT_EQ(attribute(bar, "data-failed"), std::to_string(counts[2])) << bar;
+  }
+  size_t marked = 0;
+  for (const auto& mark : opening_tags(html, "<g class=\"regressions\"")) {
+    marked += std::stoul(attribute(mark, "data-regressions"));
+  }
+  size_t regressions = 0;
+  for (const auto& change : model_->changes) {
+    regressions += change.regressions.size();
+  }
+  EXPECT_EQ(marked, regressions);
+}
+
+TEST_F(HtmlReportBrowserTest, TheChartIsDrawnWithJavascriptOff) {
+  // The page as a browser with scripts off shows it: the same file without its script.
+  // (Headless Chromium takes no screenshot with scripts disabled, and --disable-javascript
+  // does not disable them; measured with Chromium 156.)
+  std::string html = read_text_file(dir_.path() / "report.html").value();
+  auto script = html.find("<script>");
+  ASSERT_NE(script, std::string::npos);
+  html.erase(script, html.find("</script>", script) + 9 - script);
+  test_support::write_bytes(dir_.path() / "report-no-js.html", html);
+  auto png = test_support::test_output_dir() / "report-chart-no-js.png";
+  std::filesystem::remove(png);
+  ProcessResult shot = test_support::browser_screenshot(
+      "file://" + (dir_.path() / "report-no-js.html").string(), png);
+  ASSERT_TRUE(shot.succeeded()) << shot.stderr_text;
+  auto image = test_support::read_png(png);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(image->width, 1400u);
+  // The chart's pass, blocked and failed colours fill bars in the first screenful.
+  EXPECT_GT(test_support::count_pixels(*image, 0x43a047, 0, 700), 500u);
+  EXPECT_GT(test_support::count_pixels(*image, 0xf9a825, 0, 700), 500u);
+  EXPECT_GT(test_support::count_pixels(*image, 0xc62828, 0, 700), 100u);
 }

@@ -1,7 +1,7 @@
 #include "testing/test_envs.h"
 
-#include "matrix/matrix.h"
 #include "envs/resources.h"
+#include "matrix/matrix.h"
 
 #include <cstdlib>
 #include <unistd.h>
