@@ -8,6 +8,7 @@
 #include "util/json_file.h"
 #include "util/process.h"
 
+#include <cstdlib>
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <map>
@@ -218,9 +219,8 @@ TEST_F(CorpusTest, WhatAnOlderTorchCannotRebuildOrCompileIsPredictedFromItsOwnAn
   // 1.x's own sparse files and archives are read everywhere.
   EXPECT_EQ(result(file("bookworm", "sparse_tensor"), "bullseye", "default").at("predicted"),
             "pass");
-  EXPECT_EQ(
-      result(file("bullseye", "torchscript_archive"), "bullseye", "default").at("predicted"),
-      "pass");
+  EXPECT_EQ(result(file("bullseye", "torchscript_archive"), "bullseye", "default").at("predicted"),
+            "pass");
   EXPECT_EQ(result(file("sid", "torchscript_archive"), "bookworm", "default").at("predicted"),
             "pass");
 }
@@ -398,5 +398,58 @@ TEST_F(CorpusTest, EveryBlockedGlobalIsPlacedWhereTheRecipePutIt) {
       scalar = path_of(producer, "numpy_scalar", "numpy._core.multiarray.scalar");
     }
     EXPECT_EQ(scalar, "[\"best_score\"]");
+  }
+}
+
+// scan.sarif, for code scanning: valid by Microsoft's SARIF multitool, and the corpus's
+// findings are in it at their files.
+TEST_F(CorpusTest, TheSarifPassesMicrosoftsSarifMultitoolAndHoldsTheFindings) {
+  scan();
+  auto sarif = dir_->path() / "scan" / "scan.sarif";
+  auto validation = dir_->path() / "validation.sarif";
+  std::string command = std::string(LOADMATRIX_SOURCE_DIR) + "/scripts/sarif-multitool validate " +
+                        sarif.string() + " -o " + validation.string() + " > /dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const Json& problems = read_json_file(validation).value_or_throw()["runs"][0]["results"];
+  EXPECT_TRUE(problems.empty()) << problems.dump(1);
+  Json document = read_json_file(sarif).value_or_throw();
+  auto find = [&](const std::string& rule, const std::string& file) -> const Json* {
+    for (const auto& result : document["runs"][0]["results"]) {
+      std::string uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+      if (result["ruleId"] == rule && uri.ends_with(file)) {
+        return &result;
+      }
+    }
+    return nullptr;
+  };
+  const Json* payload = find("LMS001", "sid/blocklisted_module_global.pt");
+  ASSERT_NE(payload, nullptr);
+  EXPECT_EQ((*payload)["properties"]["global"], "posix.getcwd");
+  const Json* ns = find("LMS002", "bookworm/argparse_namespace.pt");
+  ASSERT_NE(ns, nullptr);
+  std::string text = (*ns)["message"]["text"];
+  EXPECT_NE(text.find("argparse.Namespace (at [\"args\"])"), std::string::npos) << text;
+  EXPECT_NE(text.find("verified by loading it on"), std::string::npos) << text;
+  const Json* sparse = find("LMS003", "sid/sparse_tensor.pt");
+  ASSERT_NE(sparse, nullptr);
+  EXPECT_NE((*sparse)["message"]["text"].get<std::string>().find("too many values to unpack"),
+            std::string::npos);
+  EXPECT_EQ(find("LMS002", "bookworm/plain_tensors.pt"), nullptr);
+  EXPECT_EQ(find("LMS003", "bookworm/plain_tensors.pt"), nullptr);
+}
+
+// The corpus scan's documents follow their JSON Schemas (reports/schemas/).
+TEST_F(CorpusTest, ItsScanJsonAndResultsFollowTheirSchemas) {
+  scan();
+  SystemProcessRunner runner;
+  for (auto [schema, file] : {std::pair{"scan", "scan.json"}, std::pair{"results", "results.json"},
+                              std::pair{"results", "records.jsonl"}}) {
+    ProcessSpec spec;
+    spec.argv = {std::string(LOADMATRIX_SOURCE_DIR) + "/scripts/validate-json",
+                 std::string(LOADMATRIX_SOURCE_DIR) + "/reports/schemas/" + schema + ".schema.json",
+                 (dir_->path() / "scan" / file).string()};
+    ProcessResult validated = runner.run(spec);
+    EXPECT_EQ(validated.exit_code, 0)
+        << file << ": " << validated.stdout_text << validated.stderr_text;
   }
 }
