@@ -2,31 +2,51 @@
 
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
+#include "util/parallel.h"
 
+#include <algorithm>
 #include <fmt/core.h>
+#include <optional>
+#include <thread>
 
 namespace loadmatrix {
 
 namespace {
 
 // The envs this invocation runs things in, provisioned on first use, with their C++ probes.
+// Missing envs are built at once, one per core: an env's build is mostly waiting on the
+// mirror and on dpkg, and a first run on a fresh machine is mostly env builds (README, "First
+// use"). Each env has its own lock in the cache (envs/env_cache.h), so two builds never touch
+// one env.
 void provision_envs(const std::vector<EnvSpec>& specs, const std::vector<std::string>& needed,
                     const std::filesystem::path& env_dir, ProcessRunner& runner,
                     const ProgressLog& log, RunPlan& plan) {
   EnvCache cache(env_dir);
-  Provisioner provisioner(cache, runner, log);
+  std::vector<const EnvSpec*> wanted;
   for (const auto& spec : specs) {
-    if (std::find(needed.begin(), needed.end(), spec.name) == needed.end()) {
-      continue;
+    if (std::find(needed.begin(), needed.end(), spec.name) != needed.end()) {
+      wanted.push_back(&spec);
     }
-    auto outcome = provisioner.provision(spec, {}).value_or_throw();
-    plan.envs.push_back(outcome.environment);
-    auto probe = ensure_cpp_probe(outcome.environment, cache, runner, log);
+  }
+  std::vector<std::optional<Environment>> built(wanted.size());
+  std::vector<std::optional<CppProbe>> probes(wanted.size());
+  size_t jobs = std::max(1u, std::thread::hardware_concurrency());
+  for_each_on_own_thread(wanted.size(), jobs, [&](size_t i) {
+    const EnvSpec& spec = *wanted[i];
+    Provisioner provisioner(cache, runner, log);
+    built[i] = provisioner.provision(spec, {}).value_or_throw().environment;
+    auto probe = ensure_cpp_probe(*built[i], cache, runner, log);
     if (probe) {
-      plan.cpp_probes[spec.name] = *probe;
+      probes[i] = *probe;
     } else {
       log(fmt::format("env {}: C++ modes will be unsupported: {}", spec.name,
                       probe.error().message));
+    }
+  });
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    plan.envs.push_back(std::move(*built[i]));
+    if (probes[i]) {
+      plan.cpp_probes[wanted[i]->name] = std::move(*probes[i]);
     }
   }
 }
