@@ -190,20 +190,23 @@ ARCHIVE_SECONDS = 60
 
 def import_archive(torch, path):
     """What torch.jit.load makes of the archive, in a forked child: an older torch aborts on a
-    newer archive's debug records (1.7, signal 6), which must not end this process."""
+    newer archive's debug records (1.7, signal 6), which must not end this process. A child
+    still importing after ARCHIVE_SECONDS is killed by its alarm: "timeout", not an answer."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(read_end)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(ARCHIVE_SECONDS)
         try:
-            torch.jit.load(path, map_location="cpu")
-            answer = {"result": "pass"}
-        except BaseException as error:  # noqa: BLE001 - whatever the import raises is the answer
-            answer = {"result": "error", "error": f"{type(error).__name__}: {error}"[:1000]}
-        os.write(write_end, json.dumps(answer).encode("utf-8"))
-        os._exit(0)
+            os.close(read_end)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(ARCHIVE_SECONDS)
+            try:
+                torch.jit.load(path, map_location="cpu")
+                answer = {"result": "pass"}
+            except BaseException as error:  # noqa: BLE001 - what the import raises is the answer
+                answer = {"result": "error", "error": f"{type(error).__name__}: {error}"[:1000]}
+            os.write(write_end, json.dumps(answer).encode("utf-8"))
+        finally:
+            os._exit(0)  # never the parent's loop, whatever happened above
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
         data = reader.read()
@@ -212,11 +215,14 @@ def import_archive(torch, path):
         return json.loads(data)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
+        if number == signal.SIGALRM:
+            return {"result": "timeout", "error": f"still importing after {ARCHIVE_SECONDS} s"}
         try:
             name = signal.Signals(number).name
         except ValueError:
             name = ""
-        return {"result": "crash", "error": f"killed by signal {number} ({name})" if name else f"killed by signal {number}"}
+        return {"result": "crash",
+                "error": f"killed by signal {number} ({name})" if name else f"killed by signal {number}"}
     return {"result": "crash", "error": f"torch.jit.load exited with {os.WEXITSTATUS(status)}"}
 
 
@@ -235,18 +241,6 @@ def main():
 
     def load(buffer):
         return torch.load(buffer, **kwargs)
-
-    # Archives first, while this process has imported nothing but torch: a forked child then
-    # starts from what a user's `import torch` has.
-    archives = [str(path) for path in request.get("torchscript", [])]
-    for index, path in enumerate(archives):
-        answer = import_archive(torch, path)
-        answer["torchscript"] = index
-        protocol.send(answer)
-    for index, (layout, fields) in enumerate(request.get("sparse", [])):
-        answer = sparse_answer(torch, str(layout), min(max(int(fields), 0), 255))
-        answer["sparse"] = index
-        protocol.send(answer)
 
     signal.signal(signal.SIGALRM, _alarm)
     asked = [(str(module), str(name), str(file_format), min(max(int(proto), 0), pickle.HIGHEST_PROTOCOL))
@@ -267,6 +261,17 @@ def main():
         if verdict is not None:
             entry["weights_only"] = verdict
         protocol.send(entry)
+    # Then the sparse layouts (torch._utils only), and the archives last: each is a child that
+    # may take a minute, and what the globals cost must not wait behind them.
+    for index, (layout, fields) in enumerate(request.get("sparse", [])):
+        answer = sparse_answer(torch, str(layout), min(max(int(fields), 0), 255))
+        answer["sparse"] = index
+        protocol.send(answer)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    for index, path in enumerate(str(path) for path in request.get("torchscript", [])):
+        answer = import_archive(torch, path)
+        answer["torchscript"] = index
+        protocol.send(answer)
     protocol.send({"done": len(asked)})
     return 0
 

@@ -4,6 +4,7 @@
 #include "envs/environment.h"
 #include "pickle/object_paths.h"
 #include "records/result_store.h"
+#include "scan/scan_verify.h"
 #include "scan/torchscript_skeleton.h"
 #include "util/parallel.h"
 #include "util/scratch_dir.h"
@@ -102,33 +103,44 @@ void place_globals(ScannedFile& file, const ProgressLog& log) {
 
 // What the envs are asked about the files: every global their loads would resolve and every
 // sparse layout they rebuild, once each (TorchScript archives are read by torch.jit.load, not
-// the unpickler: each is asked about whole, as a skeleton in `archives`).
+// the unpickler: each is asked about whole, as a skeleton in `archives`, when given). Only an
+// archive the sandbox user can already read is copied there: a skeleton must not let another
+// local user read what its original kept from them. At most kMaxArchives are asked.
+constexpr size_t kMaxArchives = 100;
+
 EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDir* archives,
                           const ProgressLog& log) {
   EnvQuestions questions;
   std::set<std::string> seen;
+  size_t unasked = 0;
   for (const auto& file : files) {
     if (file.scan.status != FileStatus::checkpoint) {
       continue;
     }
     if (file.scan.is_torchscript()) {
-      if (archives) {
-        auto skeleton = archives->path() / fmt::format("{}.pt", questions.torchscript.size());
-        auto written = write_torchscript_skeleton(file.scan.input.file, skeleton);
-        std::error_code ec;
-        std::filesystem::permissions(skeleton,
-                                     std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::group_read |
-                                         std::filesystem::perms::others_read,
-                                     ec);
-        if (!written || ec) {
-          log(fmt::format("{}: not asked whether each env's torch.jit.load reads it: {}",
-                          file.scan.input.display,
-                          written ? ec.message() : valid_utf8(written.error().message)));
-          continue;
-        }
-        questions.torchscript.push_back({file.scan.input.file, skeleton});
+      if (!archives) {
+        continue;
       }
+      if (!readable_by_sandbox_user(file.scan.input.root, file.scan.input.relative) ||
+          questions.torchscript.size() >= kMaxArchives) {
+        ++unasked;
+        continue;
+      }
+      auto skeleton = archives->path() / fmt::format("{}.pt", questions.torchscript.size());
+      auto written = write_torchscript_skeleton(file.scan.input.file, skeleton);
+      std::error_code ec;
+      std::filesystem::permissions(skeleton,
+                                   std::filesystem::perms::owner_read |
+                                       std::filesystem::perms::group_read |
+                                       std::filesystem::perms::others_read,
+                                   ec);
+      if (!written || ec) {
+        log(fmt::format("{}: not asked whether each env's torch.jit.load reads it: {}",
+                        file.scan.input.display,
+                        written ? ec.message() : valid_utf8(written.error().message)));
+        continue;
+      }
+      questions.torchscript.push_back({file.scan.input.file, skeleton});
       continue;
     }
     for (const auto& global : file.scan.globals) {
@@ -144,11 +156,16 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
       }
     }
   }
+  if (unasked > 0) {
+    log(fmt::format("{} TorchScript archive(s) predicted without asking the envs (the sandbox "
+                    "user cannot read them, or more than {} in one scan)",
+                    unasked, kMaxArchives));
+  }
   return questions;
 }
 
-// A private directory the sandbox user can read, for the skeletons of the scan's archives; none
-// when the scan has no TorchScript archive.
+// A scratch directory the sandbox user can read, for the skeletons of the scan's archives (of
+// files it can already read, so nothing is disclosed); none when the scan has none.
 std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
                                       const ProgressLog& log) {
   bool any = std::any_of(files.begin(), files.end(), [](const ScannedFile& file) {
@@ -217,9 +234,11 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));
   // Whether each env has what the files name: one sandboxed process per env, at once.
-  std::optional<ScratchDir> archives = request.resolve_globals && !request.envs.empty()
-                                           ? archive_dir(result.files, log)
-                                           : std::nullopt;
+  // Importing an archive is a load: not under --static-only.
+  std::optional<ScratchDir> archives =
+      request.resolve_globals && request.verify && !request.envs.empty()
+          ? archive_dir(result.files, log)
+          : std::nullopt;
   EnvQuestions questions = questions_of(result.files, archives ? &*archives : nullptr, log);
   std::vector<ResolvedGlobals> resolved(request.envs.size());
   bool any_question =

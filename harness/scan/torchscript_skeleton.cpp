@@ -67,12 +67,13 @@ Expected<uint64_t> write_torchscript_skeleton(const std::filesystem::path& archi
       member = zip_source_buffer(target.get(), nullptr, 0, 0);
     } else {
       // The declared size bounds what is copied; libzip checks the bytes against it and the CRC.
-      kept += stat.size;
-      if (kept > max_kept_bytes) {
+      // Compared before adding: a forged zip64 size must not wrap the sum around.
+      if (stat.size > max_kept_bytes - kept) {
         return Error{fmt::format("{}: more than {} bytes of code and records besides its tensor "
                                  "data (member {})",
                                  archive.string(), max_kept_bytes, name)};
       }
+      kept += stat.size;
       member = zip_source_zip(target.get(), source.get(), index, 0, 0, -1);
     }
     if (!member) {
