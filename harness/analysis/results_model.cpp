@@ -86,9 +86,11 @@ PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group)
     }
   }
   if (files.empty()) {
-    fix.why_not = "loading code, not a file: the snippet loads files, and this is fixed in the "
-                  "code's own torch.load call (the fix above)";
-    return fix;
+    if (group.cells.front().after->outcome == Outcome::blocked) {
+      fix.why_not = "loading code, not a file: the snippet loads files, and this is fixed in "
+                    "the code's own torch.load call (the fix above)";
+    }
+    return fix; // a scenario that errors or crashes: no allowlist is a fix
   }
   for (const auto& env : model.envs) {
     std::string failure;

@@ -77,9 +77,9 @@ int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
                                  [&](const std::string& line) { log_progress(options, line); });
   // Each document is made only when something writes it (a large codebase's is megabytes).
   bool to_out = !args.out.empty();
-  std::string document = json_target || to_out ? audit_json(job).dump(1) : std::string();
+  std::string document = json_target || to_out ? dump_json(audit_json(job), 1) : std::string();
   std::string sarif = sarif_target || to_out
-                          ? audit_sarif(job, std::filesystem::current_path()).dump(1)
+                          ? dump_json(audit_sarif(job, std::filesystem::current_path()), 1)
                           : std::string();
   if (json_target) {
     write_output(*json_target, document + "\n").value_or_throw();

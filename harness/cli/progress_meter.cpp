@@ -79,10 +79,8 @@ std::string ProgressMeter::render(const std::string& job, const std::string& uni
   if (display_width(line) > width) {
     line = head + " · " + eta; // the per-env shares go first when the terminal is narrow
   }
-  if (display_width(line) > width && width > 1) {
-    line = line.substr(0, width - 1);
-  }
-  return line;
+  // One column short of the width: a terminal that wraps at its last column would scroll.
+  return display_width(line) > width && width > 1 ? fit_width(line, width - 1) : line;
 }
 
 void ProgressMeter::draw_locked(bool force) {

@@ -115,9 +115,9 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
     write_output(*json_target, document).value_or_throw();
   }
   std::string sarif = sarif_target || !args.out.empty()
-                          ? scan_sarif(result, std::filesystem::current_path(),
-                                       sarif_information_uri(resources().home))
-                                    .dump(1) +
+                          ? dump_json(scan_sarif(result, std::filesystem::current_path(),
+                                                 sarif_information_uri(resources().home)),
+                                      1) +
                                 "\n"
                           : std::string();
   if (sarif_target) {

@@ -65,7 +65,8 @@ std::string outcome_chart(const ResultsModel& model) {
       modes.push_back(mode);
     }
   }
-  int width = kLabelWidth + kColumn * static_cast<int>(model.envs.size()) + 10;
+  // At least as wide as the legend (about 650 px), which one or two envs would clip.
+  int width = std::max(kLabelWidth + kColumn * static_cast<int>(model.envs.size()) + 10, 700);
   int height = kHeader + kRow * static_cast<int>(modes.size()) + 52;
   std::string out = fmt::format(
       "<figure class=\"outcome-chart\" id=\"outcome-chart\"><svg "

@@ -89,4 +89,14 @@ size_t display_width(std::string_view text) {
   return width;
 }
 
+std::string fit_width(std::string_view text, size_t width) {
+  size_t columns = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && columns++ == width) {
+      return std::string(text.substr(0, i));
+    }
+  }
+  return std::string(text);
+}
+
 } // namespace loadmatrix

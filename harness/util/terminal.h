@@ -41,5 +41,8 @@ private:
 // Columns `text` takes on a terminal: one per UTF-8 code point (the tables hold no wide
 // characters), none for an ANSI escape sequence.
 size_t display_width(std::string_view text);
+// `text` cut to at most `width` display columns, never inside a UTF-8 sequence (escape
+// sequences are not expected in it).
+std::string fit_width(std::string_view text, size_t width);
 
 } // namespace loadmatrix

@@ -1,5 +1,7 @@
 #include "util/text.h"
 
+#include "util/utf8.h"
+
 #include <algorithm>
 #include <sstream>
 
@@ -40,7 +42,9 @@ void append_unique(std::vector<std::string>& items, const std::vector<std::strin
 
 std::string first_line(const std::string& text, size_t limit) {
   std::string line = text.substr(0, text.find('\n'));
-  return line.size() > limit ? line.substr(0, limit) + "..." : line;
+  // Cut on a character boundary: a message cut inside one is not UTF-8 any more, and JSON
+  // writers refuse it.
+  return line.size() > limit ? truncate_utf8(line, limit) + "..." : line;
 }
 
 } // namespace loadmatrix

@@ -58,6 +58,8 @@ TEST(TextTableTest, TonesAreEscapeCodesOnlyWhenColourIsOnAndTakeNoWidth) {
   EXPECT_NE(coloured.find("\x1b[32mpass\x1b[0m"), std::string::npos) << coloured;
   EXPECT_EQ(widest_line(coloured), widest_line(plain));
   EXPECT_EQ(display_width("\x1b[31;1mbreaks\x1b[0m"), 6u);
+  EXPECT_EQ(fit_width("a·b·c", 3), "a·b");
+  EXPECT_EQ(fit_width("ab", 5), "ab");
 }
 
 TEST(TextTableTest, ColourFollowsTheChoiceNoColorAndTheTerminal) {
