@@ -7,17 +7,16 @@
 #include <algorithm>
 #include <fmt/core.h>
 #include <optional>
-#include <thread>
 
 namespace loadmatrix {
 
 namespace {
 
 // The envs this invocation runs things in, provisioned on first use, with their C++ probes.
-// Missing envs are built at once, one per core: an env's build is mostly waiting on the
-// mirror and on dpkg, and a first run on a fresh machine is mostly env builds (README, "First
-// use"). Each env has its own lock in the cache (envs/env_cache.h), so two builds never touch
-// one env.
+// Missing envs are built all at once: an env's build is mostly waiting on the mirror and on
+// dpkg (measured: two at a time on 2 cores, the third waited three minutes for a slot), and a
+// first run on a fresh machine is mostly the CLI's build and env builds (README, "First use").
+// Each env has its own lock in the cache (envs/env_cache.h), so two builds never touch one env.
 void provision_envs(const std::vector<EnvSpec>& specs, const std::vector<std::string>& needed,
                     const std::filesystem::path& env_dir, ProcessRunner& runner,
                     const ProgressLog& log, RunPlan& plan) {
@@ -30,8 +29,7 @@ void provision_envs(const std::vector<EnvSpec>& specs, const std::vector<std::st
   }
   std::vector<std::optional<Environment>> built(wanted.size());
   std::vector<std::optional<CppProbe>> probes(wanted.size());
-  size_t jobs = std::max(1u, std::thread::hardware_concurrency());
-  for_each_on_own_thread(wanted.size(), jobs, [&](size_t i) {
+  for_each_on_own_thread(wanted.size(), wanted.size(), [&](size_t i) {
     const EnvSpec& spec = *wanted[i];
     Provisioner provisioner(cache, runner, log);
     built[i] = provisioner.provision(spec, {}).value_or_throw().environment;
