@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fmt/core.h>
 #include <iostream>
-#include <unistd.h>
 
 namespace loadmatrix {
 
@@ -13,9 +12,7 @@ bool live_progress_wanted(const GlobalOptions& options) {
   const char* ci = std::getenv("CI");
   bool in_ci = ci != nullptr && *ci != '\0' && std::string_view(ci) != "false" &&
                std::string_view(ci) != "0";
-  const char* term = std::getenv("TERM");
-  return !options.quiet && !in_ci && ::isatty(2) == 1 &&
-         !(term != nullptr && std::string_view(term) == "dumb");
+  return !options.quiet && !in_ci && escape_capable_terminal(2);
 }
 
 ProgressMeter::ProgressMeter(const GlobalOptions& options, std::string job, std::string unit)

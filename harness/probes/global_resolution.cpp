@@ -292,13 +292,8 @@ std::string SparseLookup::key() const {
   return fmt::format("sparse|{}|{}", layout, fields);
 }
 
-const GlobalResolution* ResolvedGlobals::find(const GlobalLookup& lookup) const {
-  auto it = by_key.find(lookup.key());
-  return it == by_key.end() ? nullptr : &it->second;
-}
-
-const GlobalResolution* ResolvedGlobals::find(const SparseLookup& lookup) const {
-  auto it = by_key.find(lookup.key());
+const GlobalResolution* ResolvedGlobals::find_key(const std::string& key) const {
+  auto it = by_key.find(key);
   return it == by_key.end() ? nullptr : &it->second;
 }
 

@@ -88,8 +88,9 @@ struct ResolvedGlobals {
   // absent from by_key, and a prediction does not count them missing.
   std::string error;
 
-  const GlobalResolution* find(const GlobalLookup& lookup) const;
-  const GlobalResolution* find(const SparseLookup& lookup) const;
+  const GlobalResolution* find(const GlobalLookup& lookup) const { return find_key(lookup.key()); }
+  const GlobalResolution* find(const SparseLookup& lookup) const { return find_key(lookup.key()); }
+  const GlobalResolution* find_key(const std::string& key) const;
   const ArchiveImport* find(const std::filesystem::path& archive) const;
 };
 

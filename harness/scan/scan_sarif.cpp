@@ -1,5 +1,6 @@
 #include "scan/scan_sarif.h"
 
+#include "pickle/object_paths.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -43,11 +44,11 @@ std::string env_list(const std::vector<const ScanCell*>& cells) {
 }
 
 std::string where(const ScannedFile& file, const std::string& global) {
-  auto it = file.object_paths.find(global);
-  if (it == file.object_paths.end()) {
+  const std::string* path = object_path_for(file.object_paths, global);
+  if (!path) {
     return "";
   }
-  return it->second.empty() ? " (the saved object itself)" : " (at " + it->second + ")";
+  return path->empty() ? " (the saved object itself)" : " (at " + *path + ")";
 }
 
 Json file_location(const ScannedFile& file, const std::filesystem::path& base) {

@@ -46,6 +46,11 @@ TEST(ScanSarifTest, EachFindingIsAResultAtTheFileWithWhereAndTheFix) {
       cell("trixie", ScanMode::version_default, Outcome::blocked, {"argparse.Namespace"}));
   ns.cells.back().fix = ScanFix{{"argparse.Namespace"}, true, ""};
   ns.object_paths["argparse.Namespace"] = "[\"args\"]";
+  // numpy 2's dtype classes are placed where the numpy.dtype that makes them sits.
+  ScannedFile rng = checkpoint("ckpt/rng_state.pth");
+  rng.cells.push_back(
+      cell("sid", ScanMode::weights_only, Outcome::blocked, {"numpy.dtypes.UInt32DType"}));
+  rng.object_paths["numpy.dtype"] = "[\"numpy\"][1]";
   ScannedFile payload = checkpoint("ckpt/evil.pt");
   payload.scan.dangerous = {"posix.system"};
   payload.object_paths["posix.system"] = "";
@@ -57,13 +62,14 @@ TEST(ScanSarifTest, EachFindingIsAResultAtTheFileWithWhereAndTheFix) {
   ScannedFile fifo = checkpoint("ckpt/pipe.pt");
   fifo.scan.status = FileStatus::skipped;
   fifo.scan.error = "a FIFO: not opened";
-  result.files = {ns, payload, sparse, broken, fifo};
+  result.files = {ns, rng, payload, sparse, broken, fifo};
 
   Json sarif = scan_sarif(result, "/repo", "file:///loadmatrix/README.md");
   EXPECT_EQ(sarif["version"], "2.1.0");
   const Json& run = sarif["runs"][0];
   EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 4u);
-  EXPECT_EQ(rule_ids(sarif), (std::vector<std::string>{"LMS002", "LMS001", "LMS003", "LMS004"}));
+  EXPECT_EQ(rule_ids(sarif),
+            (std::vector<std::string>{"LMS002", "LMS002", "LMS001", "LMS003", "LMS004"}));
   const Json& blocked = run["results"][0];
   EXPECT_EQ(blocked["level"], "warning");
   std::string text = blocked["message"]["text"];
@@ -74,14 +80,16 @@ TEST(ScanSarifTest, EachFindingIsAResultAtTheFileWithWhereAndTheFix) {
   const Json& location = blocked["locations"][0]["physicalLocation"]["artifactLocation"];
   EXPECT_EQ(location["uri"], "ckpt/args.pt");
   EXPECT_EQ(location["uriBaseId"], "SRCROOT");
-  const Json& dangerous = run["results"][1];
+  std::string dtype = run["results"][1]["message"]["text"];
+  EXPECT_NE(dtype.find("numpy.dtypes.UInt32DType (at [\"numpy\"][1])"), std::string::npos) << dtype;
+  const Json& dangerous = run["results"][2];
   EXPECT_EQ(dangerous["level"], "error");
   EXPECT_EQ(dangerous["properties"]["global"], "posix.system");
   EXPECT_NE(dangerous["message"]["text"].get<std::string>().find("the saved object itself"),
             std::string::npos);
-  EXPECT_NE(run["results"][2]["message"]["text"].get<std::string>().find("too many values"),
+  EXPECT_NE(run["results"][3]["message"]["text"].get<std::string>().find("too many values"),
             std::string::npos);
-  EXPECT_NE(run["results"][3]["message"]["text"].get<std::string>().find("truncated at byte 12"),
+  EXPECT_NE(run["results"][4]["message"]["text"].get<std::string>().find("truncated at byte 12"),
             std::string::npos);
   // A file never opened is a notification, not a finding about the file.
   const Json& notes = run["invocations"][0]["toolExecutionNotifications"];

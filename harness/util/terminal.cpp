@@ -19,14 +19,17 @@ std::optional<ColorChoice> parse_color_choice(std::string_view id) {
   return std::nullopt;
 }
 
+bool escape_capable_terminal(int fd) {
+  const char* term = std::getenv("TERM");
+  return ::isatty(fd) == 1 && !(term != nullptr && std::string_view(term) == "dumb");
+}
+
 bool color_enabled(ColorChoice choice, int fd) {
   if (choice != ColorChoice::automatic) {
     return choice == ColorChoice::always;
   }
   const char* no_color = std::getenv("NO_COLOR");
-  const char* term = std::getenv("TERM");
-  return (no_color == nullptr || *no_color == '\0') && ::isatty(fd) == 1 &&
-         !(term != nullptr && std::string_view(term) == "dumb");
+  return (no_color == nullptr || *no_color == '\0') && escape_capable_terminal(fd);
 }
 
 size_t output_width(int fd) {

@@ -16,8 +16,11 @@ enum class ColorChoice { automatic, always, never };
 std::optional<ColorChoice> parse_color_choice(std::string_view id);
 inline constexpr const char* kColorChoiceIds = "auto, always, never";
 
-// automatic: colour when `fd` is a terminal, NO_COLOR is unset or empty (no-color.org), and
-// TERM is not "dumb".
+// Whether `fd` is a terminal that can take escape sequences: a tty, and TERM is not "dumb".
+bool escape_capable_terminal(int fd);
+
+// automatic: colour when `fd` is an escape-capable terminal and NO_COLOR is unset or empty
+// (no-color.org).
 bool color_enabled(ColorChoice choice, int fd);
 
 // The columns a table written to `fd` may use: the terminal's width when `fd` is one, else
