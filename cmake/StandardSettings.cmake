@@ -1,7 +1,9 @@
 # Settings every first-party target links privately, so third-party code is never held to them.
-add_library(loadmatrix_settings INTERFACE)
-target_compile_options(loadmatrix_settings INTERFACE -Wall -Wextra -Werror -Wshadow
+add_library(loadmatrix_warnings INTERFACE)
+target_compile_options(loadmatrix_warnings INTERFACE -Wall -Wextra -Werror -Wshadow
                                                      -Wnon-virtual-dtor -Wold-style-cast)
+add_library(loadmatrix_settings INTERFACE)
+target_link_libraries(loadmatrix_settings INTERFACE loadmatrix_warnings)
 target_compile_definitions(loadmatrix_settings INTERFACE BOOST_PROCESS_USE_STD_FS
                                                          BOOST_ASIO_NO_DEPRECATED)
 if(LOADMATRIX_SANITIZE)

@@ -28,7 +28,7 @@ Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache) {
   case EnvKind::local:
     return Sandbox::host();
   case EnvKind::container:
-    return Sandbox::container(spec.command);
+    return Sandbox::container(ContainerEngine(spec.engine, spec.image, spec.run_options));
   }
   return Sandbox::host();
 }

@@ -99,6 +99,12 @@ Json Manifest::to_json() const {
   if (torch_mtime) {
     document["torch_mtime"] = *torch_mtime;
   }
+  if (image_id) {
+    document["image_id"] = *image_id;
+  }
+  if (image_source_created) {
+    document["image_source_created"] = *image_source_created;
+  }
   return document;
 }
 
@@ -123,6 +129,12 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
     manifest.packages = document.value("packages", std::map<std::string, std::string>{});
     if (document.contains("torch_mtime")) {
       manifest.torch_mtime = document.at("torch_mtime").get<long long>();
+    }
+    if (document.contains("image_id")) {
+      manifest.image_id = document.at("image_id").get<std::string>();
+    }
+    if (document.contains("image_source_created")) {
+      manifest.image_source_created = document.at("image_source_created").get<std::string>();
     }
   } catch (const Json::exception& e) {
     return Error{fmt::format("{}: {}", origin, e.what())};

@@ -50,7 +50,7 @@ struct Fingerprint {
   std::vector<std::string> libtorch_cmake_dirs;
   std::optional<std::vector<std::string>> allowlist;
   std::vector<std::string> blocklisted_modules;
-  std::optional<UnpicklerRules> rules; // absent where torch.load has no weights_only
+  std::optional<UnpicklerRules> rules;     // absent where torch.load has no weights_only
   std::optional<LoaderFacts> loader_calls; // absent when the env could not measure them
   std::string torch_file;
   Json raw; // everything fingerprint.py said, kept verbatim
@@ -66,6 +66,10 @@ struct Manifest {
   double build_seconds = 0;
   std::map<std::string, std::string> packages; // Debian package -> version, debian kind only
   std::optional<long long> torch_mtime;        // local kind: detects an upgraded torch
+  // container kind: the image measured ("sha256:..."; a re-pulled tag is measured again) and,
+  // for an image made from a debian env, that env's `created` (a rebuilt env remakes it)
+  std::optional<std::string> image_id;
+  std::optional<std::string> image_source_created;
   Fingerprint fingerprint;
 
   Json to_json() const;

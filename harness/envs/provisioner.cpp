@@ -3,6 +3,7 @@
 #include "util/text.h"
 
 #include <fmt/core.h>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -132,6 +133,111 @@ Expected<Manifest> Provisioner::remeasure_debian(const EnvSpec& spec, Manifest p
   return previous;
 }
 
+// Makes the container env's image from its recipe: the named debian env's rootfs, or a fresh
+// mmdebstrap of its suite, as a root filesystem tarball that the engine imports.
+Expected<void> Provisioner::build_image(const EnvSpec& spec, const ContainerEngine& engine,
+                                        const ProvisionOptions& options) {
+  remove_partial_builds(cache_, spec.name);
+  auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());
+  std::filesystem::create_directories(partial);
+  auto tarball = partial / "rootfs.tar";
+  ProcessSpec build;
+  if (spec.from_env) {
+    build.argv = {"tar", "--numeric-owner", "-C", cache_.rootfs(spec.from_env->name).string(),
+                  "-cf", tarball.string(),  "."};
+    log_(fmt::format("env {}: making image {} from env {}'s rootfs", spec.name, engine.image(),
+                     spec.from_env->name));
+  } else {
+    build.argv = {options.mmdebstrap, "--variant=apt", "--include=" + join(spec.packages, ",")};
+    for (const auto& option : spec.apt_options) {
+      build.argv.push_back("--aptopt=" + option);
+    }
+    build.argv.insert(build.argv.end(), {spec.suite, tarball.string()});
+    if (spec.mirror) {
+      build.argv.push_back(*spec.mirror);
+    }
+    log_(fmt::format("env {}: building image {} from Debian {} ({}) with mmdebstrap", spec.name,
+                     engine.image(), spec.suite, join(spec.packages, " ")));
+  }
+  build.timeout = options.build_timeout;
+  build.output_limit = 4 << 20;
+  ProcessResult result = runner_.run(build);
+  if (!result.succeeded()) {
+    std::filesystem::remove_all(partial);
+    return Error{fmt::format("env {}: {} failed ({}):\n  {}", spec.name, build.argv.front(),
+                             result.describe(),
+                             last_lines(result.stderr_text + result.stdout_text, 8))};
+  }
+  auto imported = engine.import_image(runner_, tarball);
+  std::filesystem::remove_all(partial);
+  if (!imported) {
+    return Error{fmt::format("env {}: {}", spec.name, imported.error().message)};
+  }
+  return {};
+}
+
+// An image is measured, never trusted by name: a tag pulled again, or a source env rebuilt, is
+// another torch until fingerprint.py says otherwise.
+Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
+                                                            const ProvisionOptions& options,
+                                                            EnvState state) {
+  auto started = Clock::now();
+  ContainerEngine engine(spec.engine, spec.image, spec.run_options);
+  std::optional<std::string> source_created;
+  if (spec.from_env) {
+    ProvisionOptions source_options = options;
+    source_options.force = false;
+    auto source = provision(*spec.from_env, source_options);
+    if (!source) {
+      return Error{fmt::format("env {}: its image is made from env {}: {}", spec.name,
+                               spec.from_env->name, source.error().message)};
+    }
+    source_created = source->environment.manifest.created;
+  }
+  auto id = engine.image_id(runner_);
+  bool recipe = spec.from_env != nullptr || !spec.suite.empty();
+  bool outdated =
+      source_created && state.manifest && state.manifest->image_source_created != source_created;
+  bool built = false;
+  if (recipe && (!id || options.force || outdated)) {
+    if (auto made = build_image(spec, engine, options); !made) {
+      return made.error();
+    }
+    id = engine.image_id(runner_);
+    built = true;
+  }
+  if (!id) {
+    return Error{fmt::format("env {}: {}{}", spec.name, id.error().message,
+                             recipe ? ""
+                                    : " (the env has no recipe, 'from_env' or 'suite', to "
+                                      "make it: pull or build the image first)")};
+  }
+  if (!built && state.status == EnvStatus::ready && !options.force &&
+      state.manifest->image_id == *id) {
+    return ProvisionOutcome{
+        Environment{spec, std::move(*state.manifest), sandbox_for(spec, cache_), python_for(spec)},
+        false};
+  }
+  if (state.status == EnvStatus::ready && state.manifest->image_id != *id) {
+    log_(fmt::format("env {}: image {} is now {}; measuring it again", spec.name, spec.image, *id));
+  }
+  auto measured = measure(spec, sandbox_for(spec, cache_));
+  if (!measured) {
+    return Error{measured.error().message + engine_hint(measured.error().message)};
+  }
+  Manifest manifest = std::move(measured).value();
+  manifest.image_id = *id;
+  manifest.image_source_created = source_created;
+  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::filesystem::create_directories(cache_.env_dir(spec.name));
+  if (auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
+      !written) {
+    return written.error();
+  }
+  return ProvisionOutcome{
+      Environment{spec, std::move(manifest), sandbox_for(spec, cache_), python_for(spec)}, true};
+}
+
 // Local interpreters and container images exist already: nothing is built, they are measured.
 Expected<Manifest> Provisioner::fingerprint_existing(const EnvSpec& spec) {
   if (spec.kind == EnvKind::local && ::access(spec.python.c_str(), X_OK) != 0) {
@@ -167,6 +273,9 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
                                                   const ProvisionOptions& options) {
   EnvLock lock(cache_, spec.name);
   EnvState state = cache_.inspect(spec);
+  if (spec.kind == EnvKind::container) {
+    return provision_container(spec, options, std::move(state));
+  }
   if (state.status == EnvStatus::ready && !options.force) {
     return ProvisionOutcome{
         Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)}, false};
@@ -194,6 +303,14 @@ Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
                              env_status_name(state.status),
                              state.detail.empty() ? "" : " (" + state.detail + ")",
                              cache_.dir().string(), spec.name)};
+  }
+  if (spec.kind == EnvKind::container) {
+    auto id = ContainerEngine(spec.engine, spec.image, spec.run_options).image_id(runner_);
+    if (!id || *id != state.manifest->image_id) {
+      return Error{fmt::format("env {}: image {} {} since it was measured (run: loadmatrix envs "
+                               "provision {})",
+                               spec.name, spec.image, id ? "changed" : "is gone", spec.name)};
+    }
   }
   return Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)};
 }

@@ -1,6 +1,8 @@
 // Builds the environments a matrix declares, once: debian envs with mmdebstrap into a
 // temporary directory renamed into place only when complete; local envs by fingerprinting
-// the interpreter. Either way the result is a manifest measured from inside the env.
+// the interpreter; container envs by fingerprinting the image, made first from its recipe
+// (a debian env's rootfs, or a suite) when the engine does not have it. Either way the result
+// is a manifest measured from inside the env.
 #pragma once
 
 #include "envs/environment.h"
@@ -40,6 +42,10 @@ public:
 private:
   Expected<Manifest> build_debian(const EnvSpec& spec, const ProvisionOptions& options);
   Expected<Manifest> fingerprint_existing(const EnvSpec& spec);
+  Expected<ProvisionOutcome> provision_container(const EnvSpec& spec,
+                                                 const ProvisionOptions& options, EnvState state);
+  Expected<void> build_image(const EnvSpec& spec, const ContainerEngine& engine,
+                             const ProvisionOptions& options);
   Expected<Manifest> remeasure_debian(const EnvSpec& spec, Manifest previous);
   // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.
   Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);

@@ -186,10 +186,15 @@ TEST_F(ProvisionerTest, AContainerRuntimeThatCannotRunIsNamedInTheError) {
   spec.name = "pt26";
   spec.kind = EnvKind::container;
   spec.python = "python3";
-  spec.command = {runtime.string(), "run", "--rm", "-i", "{mounts}", "pytorch/pytorch:2.6.0"};
+  spec.engine = {runtime.string()};
+  spec.image = "pytorch/pytorch:2.6.0";
   auto outcome = provisioner().provision(spec, {});
   ASSERT_FALSE(outcome);
-  EXPECT_NE(outcome.error().message.find("env pt26: fingerprint.py"), std::string::npos);
+  EXPECT_NE(outcome.error().message.find("env pt26: " + runtime.string() +
+                                         " image inspect pytorch/pytorch:2.6.0"),
+            std::string::npos)
+      << outcome.error().message;
+  EXPECT_NE(outcome.error().message.find("pull or build the image first"), std::string::npos);
   EXPECT_NE(outcome.error().message.find("exit status 125"), std::string::npos);
   EXPECT_NE(outcome.error().message.find("Cannot connect to the Docker daemon"), std::string::npos)
       << outcome.error().message;

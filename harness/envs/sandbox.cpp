@@ -1,8 +1,8 @@
 #include "envs/sandbox.h"
 
+#include "envs/resources.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
-#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <unistd.h>
@@ -26,9 +26,9 @@ Sandbox Sandbox::chroot(std::filesystem::path root) {
   return sandbox;
 }
 
-Sandbox Sandbox::container(std::vector<std::string> prefix) {
+Sandbox Sandbox::container(ContainerEngine engine) {
   Sandbox sandbox;
-  sandbox.container_prefix_ = std::move(prefix);
+  sandbox.engine_ = std::move(engine);
   return sandbox;
 }
 
@@ -40,26 +40,44 @@ SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::st
   return SandboxMount{absolute, base / label, writable};
 }
 
-std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
-                                       const std::filesystem::path& status_file) const {
-  if (is_container()) {
-    std::vector<std::string> argv;
-    for (const auto& part : container_prefix_) {
-      if (part != "{mounts}") {
-        argv.push_back(part);
-        continue;
-      }
-      for (const auto& mount : command.mounts) {
-        argv.push_back("-v");
-        argv.push_back(mount.host.string() + ":" + mount.inside.string() +
-                       (mount.writable ? "" : ":ro"));
-      }
+namespace {
+
+// Where loadmatrix-sandbox and its status directory appear inside a container.
+constexpr const char* kContainerInit = "/loadmatrix/.init/loadmatrix-sandbox";
+constexpr const char* kContainerStatusDir = "/loadmatrix/.status";
+
+} // namespace
+
+Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
+                                       const SandboxStatus& status) const {
+  if (engine_) {
+    std::vector<ContainerBind> binds = {
+        {resources().sandbox_init, kContainerInit, false},
+        {status.dir(), kContainerStatusDir, true},
+    };
+    for (const auto& mount : command.mounts) {
+      binds.push_back({mount.host, mount.inside, mount.writable});
     }
-    argv.insert(argv.end(), {"env", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"});
-    argv.insert(argv.end(), command.env.begin(), command.env.end());
-    argv.insert(argv.end(), command.argv.begin(), command.argv.end());
-    return argv;
+    std::vector<std::string> args = {
+        "--container", "--status-file",
+        (std::filesystem::path(kContainerStatusDir) / status.file().filename()).string(),
+        "--workdir", command.working_dir.string()};
+    for (const auto& entry : command.env) {
+      args.insert(args.end(), {"--env", entry});
+    }
+    if (command.memory_limit_bytes > 0) {
+      args.insert(args.end(), {"--memory-limit", std::to_string(command.memory_limit_bytes)});
+    }
+    args.push_back("--");
+    args.insert(args.end(), command.argv.begin(), command.argv.end());
+    std::string name = ContainerEngine::new_container_name();
+    auto argv = engine_->run_argv(name, binds, kContainerInit, args);
+    if (!argv) {
+      return argv.error();
+    }
+    return WrappedCommand{std::move(argv).value(), name};
   }
+  const std::filesystem::path status_file = status.file();
   std::vector<std::string> argv = {"unshare",
                                    "--mount",
                                    "--pid",
@@ -90,7 +108,13 @@ std::vector<std::string> Sandbox::wrap(const SandboxCommand& command,
   }
   argv.push_back("--");
   argv.insert(argv.end(), command.argv.begin(), command.argv.end());
-  return argv;
+  return WrappedCommand{std::move(argv), ""};
+}
+
+void Sandbox::release(ProcessRunner& runner, const WrappedCommand& wrapped) const {
+  if (engine_ && !wrapped.container.empty()) {
+    engine_->remove(runner, wrapped.container);
+  }
 }
 
 Expected<SandboxStatus> SandboxStatus::create() {
@@ -130,14 +154,21 @@ ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command)
     failed.spawn_error = status.error().message;
     return failed;
   }
+  auto wrapped = wrap(command, *status);
+  if (!wrapped) {
+    ProcessResult failed;
+    failed.spawn_error = wrapped.error().message;
+    return failed;
+  }
   ProcessSpec spec;
-  spec.argv = wrap(command, status->file());
+  spec.argv = wrapped->argv;
   spec.timeout = command.timeout;
   spec.output_limit = command.output_limit;
   ProcessResult result = runner.run(spec);
-  if (!is_container()) {
-    status->apply(result);
+  if (result.termination != Termination::exited) {
+    release(runner, *wrapped);
   }
+  status->apply(result);
   return result;
 }
 

@@ -1,9 +1,13 @@
 // How a command runs inside an environment: `unshare` gives it fresh mount, PID, network,
 // IPC and UTS namespaces; loadmatrix-sandbox, PID 1 there, mounts the env root read-only,
 // binds the few host directories the command may see, and starts the command as `nobody`
-// with no capabilities and a clean environment. No network exists inside.
+// with no capabilities and a clean environment. No network exists inside. In a container env
+// the engine makes the namespaces, the mounts and the read-only root (envs/container_engine.h)
+// and loadmatrix-sandbox, the container's entrypoint, does the rest the same way.
 #pragma once
 
+#include "envs/container_engine.h"
+#include "envs/sandbox_user.h"
 #include "util/error.h"
 #include "util/process.h"
 
@@ -15,10 +19,6 @@
 #include <vector>
 
 namespace loadmatrix {
-
-// Who sandboxed commands run as: nobody, so the only things they can write are what the
-// driver hands to this user.
-inline constexpr uid_t kSandboxUser = 65534;
 
 // Creates `dir` (and its parents) and gives it to kSandboxUser, so a command can write there
 // through a writable mount. Throws FatalError naming the directory.
@@ -40,6 +40,12 @@ struct SandboxCommand {
   uint64_t memory_limit_bytes = 0; // RLIMIT_AS for the command; 0 = none
 };
 
+// The argv handed to the runner, and the container it starts (empty outside container envs).
+struct WrappedCommand {
+  std::vector<std::string> argv;
+  std::string container;
+};
+
 // The file loadmatrix-sandbox writes its command's wait status to ("exited N" / "signaled N"),
 // in a directory only root may enter, so the command can neither read nor forge it.
 class SandboxStatus {
@@ -49,6 +55,7 @@ public:
   SandboxStatus& operator=(SandboxStatus&&) = delete;
   ~SandboxStatus();
 
+  std::filesystem::path dir() const { return dir_; }
   std::filesystem::path file() const { return dir_ / "status"; }
   // A command killed by a signal inside exits from the sandbox as 128+N; this restores the
   // signal. An empty status means the sandbox failed before the command ran (stderr says why).
@@ -65,11 +72,11 @@ public:
   static Sandbox host();
   // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
   static Sandbox chroot(std::filesystem::path root);
-  // A container runtime's command prefix (a `container` env): "{mounts}" becomes -v
-  // HOST:INSIDE[:ro] per mount, and the command's environment is set with env(1) inside. The
-  // runtime is the isolation; it is not wrapped in our own namespaces.
-  static Sandbox container(std::vector<std::string> prefix);
-  bool is_container() const { return !container_prefix_.empty(); }
+  // An image run by a container engine (a `container` env); host directories appear under
+  // /loadmatrix/, as in a chroot.
+  static Sandbox container(ContainerEngine engine);
+  bool is_container() const { return engine_.has_value(); }
+  const std::optional<ContainerEngine>& engine() const { return engine_; }
 
   bool is_chroot() const { return root_.has_value(); }
   const std::optional<std::filesystem::path>& root() const { return root_; }
@@ -80,16 +87,22 @@ public:
                      bool writable) const;
 
   // Runs the command; a signal that ends it inside is reported as `signaled`, not as the
-  // 128+N exit status a PID 1 would otherwise turn it into.
+  // 128+N exit status a PID 1 would otherwise turn it into. A container that outlives its
+  // client (a timeout) is killed and removed before this returns.
   ProcessResult run(ProcessRunner& runner, const SandboxCommand& command) const;
 
-  // The argv handed to the runner. `status_file` receives the command's real wait status.
-  std::vector<std::string> wrap(const SandboxCommand& command,
-                                const std::filesystem::path& status_file) const;
+  // The argv handed to the runner. `status` receives the command's real wait status.
+  // Errors: a mount the container engine cannot express (envs/container_engine.h).
+  Expected<WrappedCommand> wrap(const SandboxCommand& command, const SandboxStatus& status) const;
+
+  // Ends what `wrapped` started once its client is gone: a container env's container is killed
+  // and removed if it is still there. Nothing to do in the other kinds, whose PID 1 dies with
+  // its client.
+  void release(ProcessRunner& runner, const WrappedCommand& wrapped) const;
 
 private:
   std::optional<std::filesystem::path> root_;
-  std::vector<std::string> container_prefix_;
+  std::optional<ContainerEngine> engine_;
 };
 
 } // namespace loadmatrix

@@ -1,6 +1,6 @@
 #include "envs/sandbox_init.h"
 
-#include "envs/sandbox.h"
+#include "envs/sandbox_user.h"
 
 #include <cerrno>
 #include <csignal>
@@ -39,6 +39,9 @@ struct Bind {
 };
 
 struct Options {
+  // Inside a container engine's container (envs/container_engine.h): the engine made the
+  // namespaces, mounts and read-only root; we only report the status, limit and drop privileges.
+  bool container = false;
   std::string status_file;
   std::string root; // empty: the host's own root
   std::string workdir = "/";
@@ -78,7 +81,9 @@ Options parse(int argc, char** argv) {
       ++i;
       break;
     }
-    if (arg == "--status-file") {
+    if (arg == "--container") {
+      options.container = true;
+    } else if (arg == "--status-file") {
       need(1);
       options.status_file = argv[++i];
     } else if (arg == "--root") {
@@ -275,13 +280,17 @@ int prepare_filesystem(const Options& options) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     die("prctl no_new_privs");
   }
-  const std::string tmp = options.root.empty() ? kHostTmp : "/tmp";
-  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin",
-                                  "HOME=" + tmp,
-                                  "TMPDIR=" + tmp,
-                                  "LANG=C.UTF-8",
-                                  "LC_ALL=C.UTF-8",
-                                  "PYTHONDONTWRITEBYTECODE=1"};
+  const std::string tmp = options.root.empty() && !options.container ? kHostTmp : "/tmp";
+  // An image's own PATH says where its Python lives (/opt/conda/bin in PyTorch's images).
+  const char* image_path = options.container ? std::getenv("PATH") : nullptr;
+  std::vector<std::string> env = {
+      image_path != nullptr ? std::string("PATH=") + image_path
+                            : "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin",
+      "HOME=" + tmp,
+      "TMPDIR=" + tmp,
+      "LANG=C.UTF-8",
+      "LC_ALL=C.UTF-8",
+      "PYTHONDONTWRITEBYTECODE=1"};
   for (const auto& extra : options.env) {
     auto name = extra.substr(0, extra.find('=') + 1);
     std::erase_if(env, [&](const std::string& e) { return e.starts_with(name); });
@@ -308,9 +317,20 @@ int sandbox_init_main(int argc, char** argv) {
   Options options = parse(argc, argv);
   if (::getpid() != 1) {
     errno = EINVAL;
-    die("must run as PID 1 of a new PID namespace (under unshare --pid --fork)");
+    die("must run as PID 1 of a new PID namespace (under unshare --pid --fork, or as a "
+        "container's entrypoint)");
   }
-  int status_fd = prepare_filesystem(options);
+  int status_fd = -1;
+  if (!options.container) {
+    status_fd = prepare_filesystem(options);
+  } else if (!options.status_file.empty()) {
+    // A host directory only root may enter, mounted by the engine; we are the container's
+    // root until exec_command drops to nobody.
+    status_fd = ::open(options.status_file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (status_fd < 0) {
+      die("open " + options.status_file);
+    }
+  }
 
   struct sigaction action {};
   action.sa_handler = remember_signal;

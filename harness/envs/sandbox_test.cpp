@@ -1,4 +1,5 @@
 // Runs in every env of the default matrix: the sandbox must hold in each of them.
+#include "envs/resources.h"
 #include "envs/sandbox.h"
 #include "testing/test_envs.h"
 
@@ -122,6 +123,10 @@ TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {
     usleep(20000);
   }
   EXPECT_FALSE(any_process_has_argument(marker)) << "the command or its child survived";
+  if (env_->sandbox.engine()) {
+    // Its container went with it: killing the engine's client alone would have left it.
+    EXPECT_TRUE(env_->sandbox.engine()->leftovers(runner_).value_or_throw().empty());
+  }
 }
 
 TEST_P(SandboxEnvTest, ACommandKilledByASignalIsReportedAsSignaled) {
@@ -140,19 +145,74 @@ TEST_P(SandboxEnvTest, ACommandKilledByASignalIsReportedAsSignaled) {
 INSTANTIATE_TEST_SUITE_P(AllEnvs, SandboxEnvTest,
                          ::testing::ValuesIn(test_support::default_env_names()));
 
-TEST(SandboxTest, AContainerCommandIsThePrefixWithMountsAndEnvironment) {
-  Sandbox sandbox = Sandbox::container(
-      {"docker", "run", "--rm", "-i", "--network=none", "{mounts}", "pytorch/pytorch:2.6.0"});
+INSTANTIATE_TEST_SUITE_P(ContainerEnvs, SandboxEnvTest,
+                         ::testing::ValuesIn(test_support::container_env_names()));
+
+TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
+  Sandbox sandbox = Sandbox::container(ContainerEngine(
+      {"docker"}, "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime", {"--ulimit=nofile=1024"}));
   SandboxCommand command;
   command.mounts = {sandbox.place("/srv/ckpt", "checkpoints", false),
                     sandbox.place("/tmp/out/scratch", "scratch", true)};
   command.env = {"PYTHONPATH=/loadmatrix/fixtures"};
   command.argv = {"python3", "/loadmatrix/runtime/worker.py"};
-  EXPECT_EQ(
-      sandbox.wrap(command, "/unused"),
-      (std::vector<std::string>{
-          "docker", "run", "--rm", "-i", "--network=none", "-v",
-          "/srv/ckpt:/loadmatrix/checkpoints:ro", "-v", "/tmp/out/scratch:/loadmatrix/scratch",
-          "pytorch/pytorch:2.6.0", "env", "HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
-          "PYTHONPATH=/loadmatrix/fixtures", "python3", "/loadmatrix/runtime/worker.py"}));
+  command.memory_limit_bytes = 1 << 30;
+  auto status = SandboxStatus::create();
+  ASSERT_TRUE(status);
+  auto wrapped = sandbox.wrap(command, *status);
+  ASSERT_TRUE(wrapped) << wrapped.error().message;
+  ASSERT_TRUE(wrapped->container.starts_with("loadmatrix-")) << wrapped->container;
+  EXPECT_EQ(wrapped->argv, (std::vector<std::string>{
+                               "docker",
+                               "run",
+                               "--rm",
+                               "-i",
+                               "--name",
+                               wrapped->container,
+                               "--label",
+                               "loadmatrix.sandbox",
+                               "--network=none",
+                               "--read-only",
+                               "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777,size=4g",
+                               "--user=0:0",
+                               "--cap-drop=ALL",
+                               "--cap-add=SETUID",
+                               "--cap-add=SETGID",
+                               "--security-opt=no-new-privileges",
+                               "--entrypoint=/loadmatrix/.init/loadmatrix-sandbox",
+                               "--volume=" + resources().sandbox_init.string() +
+                                   ":/loadmatrix/.init/loadmatrix-sandbox:ro",
+                               "--volume=" + status->dir().string() + ":/loadmatrix/.status:rw",
+                               "--volume=/srv/ckpt:/loadmatrix/checkpoints:ro",
+                               "--volume=/tmp/out/scratch:/loadmatrix/scratch:rw",
+                               "--ulimit=nofile=1024",
+                               "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+                               "--container",
+                               "--status-file",
+                               "/loadmatrix/.status/status",
+                               "--workdir",
+                               "/",
+                               "--env",
+                               "PYTHONPATH=/loadmatrix/fixtures",
+                               "--memory-limit",
+                               "1073741824",
+                               "--",
+                               "python3",
+                               "/loadmatrix/runtime/worker.py"}));
+  // Two commands never share a container name.
+  EXPECT_NE(sandbox.wrap(command, *status)->container, wrapped->container);
+}
+
+TEST(SandboxTest, AContainerMountThatTheEngineCannotExpressIsAnError) {
+  Sandbox sandbox = Sandbox::container(ContainerEngine({"podman"}, "img", {}));
+  SandboxCommand command;
+  command.mounts = {sandbox.place("/data/run:3", "checkpoints", false)};
+  command.argv = {"true"};
+  auto status = SandboxStatus::create();
+  ASSERT_TRUE(status);
+  auto wrapped = sandbox.wrap(command, *status);
+  ASSERT_FALSE(wrapped);
+  EXPECT_EQ(wrapped.error().message,
+            "/data/run:3: podman cannot bind-mount a path holding ':' or ',' (its -v syntax "
+            "splits there); move it or link it from a plain path");
 }

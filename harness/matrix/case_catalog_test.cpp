@@ -1,7 +1,7 @@
+#include "envs/resources.h"
 #include "matrix/case_catalog.h"
 #include "testing/test_envs.h"
 #include "util/error.h"
-#include "envs/resources.h"
 
 #include <fstream>
 #include <gtest/gtest.h>

@@ -30,7 +30,17 @@ Json EnvSpec::identity() const {
   } else {
     id["python"] = python;
     if (kind == EnvKind::container) {
-      id["command"] = command;
+      id["image"] = image;
+      id["engine"] = engine;
+      id["run_options"] = run_options;
+      // How a missing image gets built: a changed recipe makes the image stale.
+      id["from_env"] = from_env ? from_env->identity() : Json(nullptr);
+      id["suite"] = suite.empty() ? Json(nullptr) : Json(suite);
+      if (!suite.empty()) {
+        id["packages"] = packages;
+        id["apt_options"] = apt_options;
+        id["mirror"] = mirror ? Json(*mirror) : Json(nullptr);
+      }
     }
     id["libtorch_cmake_dir"] = libtorch_cmake_dir ? Json(*libtorch_cmake_dir) : Json(nullptr);
   }

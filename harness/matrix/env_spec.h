@@ -3,6 +3,7 @@
 
 #include "util/json_file.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,7 +13,7 @@ namespace loadmatrix {
 enum class EnvKind {
   debian,    // a Debian suite installed into a chroot with mmdebstrap
   local,     // an interpreter already on this machine (the host's /usr/bin/python3, a venv)
-  container, // a command prefix that runs things in an image (docker run ..., podman run ...)
+  container, // an image run by a container engine (podman, docker): envs/container_engine.h
 };
 
 const char* env_kind_name(EnvKind kind);
@@ -20,16 +21,21 @@ const char* env_kind_name(EnvKind kind);
 struct EnvSpec {
   std::string name;
   EnvKind kind = EnvKind::debian;
-  // debian
+  // debian; container: the suite an image is built from when `image` does not exist yet
   std::string suite;
   std::vector<std::string> packages;
   std::vector<std::string> apt_options;
   std::optional<std::string> mirror;
   // local and container
   std::string python;
-  // container: e.g. docker run --rm -i --network=none {mounts} IMAGE
-  std::vector<std::string> command;
   std::optional<std::string> libtorch_cmake_dir;
+  // container
+  std::string image; // e.g. localhost/loadmatrix-trixie:latest, pytorch/pytorch:2.4.1-...
+  std::vector<std::string> engine; // the engine and its global options, e.g. podman --runtime runc
+  std::vector<std::string> run_options; // extra options to `ENGINE run`, e.g. --gpus=all
+  // The debian env whose rootfs becomes `image` when it does not exist yet (an exact copy of a
+  // chroot, so both kinds run the same torch); shared because it is itself an EnvSpec.
+  std::shared_ptr<const EnvSpec> from_env;
 
   // The fields that decide what gets built: a cached env built from other values is stale.
   Json identity() const;

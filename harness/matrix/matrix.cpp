@@ -2,11 +2,33 @@
 
 #include <algorithm>
 #include <fmt/core.h>
+#include <optional>
 #include <set>
 
 namespace loadmatrix {
 
 namespace {
+
+// Options that would undo what Sandbox::wrap sets for a container (envs/container_engine.h):
+// the network, the mounts, the user and capabilities, the read-only root.
+std::optional<std::string> weakens_container_isolation(const std::string& option) {
+  static const char* const kRefused[] = {
+      "--privileged", "--network",      "--net",   "--volume",       "-v",           "--mount",
+      "--cap-add",    "--user",         "-u",      "--security-opt", "--read-only",  "--pid",
+      "--ipc",        "--userns",       "--uts",   "--device",       "--entrypoint", "--rm",
+      "--name",       "--volumes-from", "--tmpfs", "--workdir",      "-w",           "--env",
+      "-e",           "--env-file"};
+  for (const char* refused : kRefused) {
+    std::string flag = refused;
+    if (option == flag || option.starts_with(flag + "=") ||
+        (flag.size() == 2 && option.starts_with(flag) && option.size() > 2)) {
+      return fmt::format("is set by loadmatrix to keep the container sandboxed (network off, "
+                         "only its own mounts, nobody, no capabilities, read-only root); "
+                         "it cannot be given in run_options");
+    }
+  }
+  return std::nullopt;
+}
 
 EnvSpec parse_env(const Json& entry, const std::string& origin, const std::string& path) {
   JsonFieldReader reader(entry, origin, path);
@@ -43,18 +65,53 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
     }
   } else if (kind == "container") {
-    reader.reject_unknown_keys(
-        {"name", "kind", "description", "command", "python", "libtorch_cmake_dir"});
+    if (reader.has("command")) {
+      reader.fail("command", "a container env now names its image and engine instead of a "
+                             "command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} "
+                             "(README, \"Env kinds\")");
+    }
+    reader.reject_unknown_keys({"name", "kind", "description", "image", "engine", "run_options",
+                                "python", "libtorch_cmake_dir", "from_env", "suite", "packages",
+                                "apt_options", "mirror"});
     spec.kind = EnvKind::container;
-    spec.command = reader.optional_string_list("command");
-    if (std::count(spec.command.begin(), spec.command.end(), "{mounts}") != 1) {
-      reader.fail("command", "expected a command prefix with exactly one \"{mounts}\" element, "
-                             "e.g. [\"docker\", \"run\", \"--rm\", \"-i\", \"{mounts}\", "
-                             "\"IMAGE\"]");
+    spec.image = reader.required_string("image");
+    if (spec.image.empty() || spec.image.front() == '-') {
+      reader.fail("image", fmt::format("'{}' is not an image reference", spec.image));
+    }
+    spec.engine = reader.optional_string_list("engine");
+    if (spec.engine.empty()) {
+      spec.engine = {"podman"};
+    }
+    spec.run_options = reader.optional_string_list("run_options");
+    for (const auto& option : spec.run_options) {
+      if (auto why = weakens_container_isolation(option)) {
+        reader.fail("run_options", fmt::format("'{}' {}", option, *why));
+      }
     }
     spec.python = reader.optional_string("python", "python3");
     if (reader.has("libtorch_cmake_dir")) {
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
+    }
+    if (reader.has("suite")) {
+      if (reader.has("from_env")) {
+        reader.fail("suite", "give either 'suite' or 'from_env' as the image's recipe, not both");
+      }
+      spec.suite = reader.required_string("suite");
+      spec.packages = reader.optional_string_list("packages");
+      if (spec.packages.empty()) {
+        spec.packages = default_debian_packages();
+      }
+      spec.apt_options = reader.optional_string_list("apt_options");
+      if (reader.has("mirror")) {
+        spec.mirror = reader.required_string("mirror");
+      }
+    } else {
+      for (const char* key : {"packages", "apt_options", "mirror"}) {
+        if (reader.has(key)) {
+          reader.fail(key,
+                      "only meaningful with 'suite' (the Debian suite the image is built from)");
+        }
+      }
     }
   } else {
     reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian', 'local' or "
@@ -84,6 +141,16 @@ Matrix parse_matrix(const Json& document, const std::string& origin) {
   for (size_t i = 0; i < envs.size(); ++i) {
     std::string path = fmt::format("envs[{}]", i);
     EnvSpec spec = parse_env(envs[i], origin, path);
+    if (spec.kind == EnvKind::container && envs[i].contains("from_env")) {
+      JsonFieldReader entry(envs[i], origin, path);
+      std::string source = entry.required_string("from_env");
+      const EnvSpec* found = matrix.find_env(source);
+      if (found == nullptr || found->kind != EnvKind::debian) {
+        entry.fail("from_env",
+                   fmt::format("'{}' is not a debian env declared before this one", source));
+      }
+      spec.from_env = std::make_shared<const EnvSpec>(*found);
+    }
     if (!names.insert(spec.name).second) {
       reader.fail(path + ".name", fmt::format("duplicate env name '{}'", spec.name));
     }

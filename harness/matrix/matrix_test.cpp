@@ -1,6 +1,7 @@
 #include "envs/resources.h"
 #include "matrix/matrix.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 using namespace loadmatrix;
@@ -94,17 +95,47 @@ TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {
   }
 }
 
-TEST(MatrixTest, AContainerEnvIsACommandPrefixWithAMountsSlot) {
+TEST(MatrixTest, AContainerEnvNamesItsImageEngineAndRecipe) {
   auto json = parse_json(R"({"schema": "loadmatrix.matrix/1", "envs": [
-    {"name": "pt26", "kind": "container", "python": "/opt/conda/bin/python",
-     "command": ["podman", "run", "--rm", "-i", "--network=none", "{mounts}", "pytorch:2.6"]}]})",
+    {"name": "trixie", "kind": "debian", "suite": "trixie"},
+    {"name": "pt24", "kind": "container", "python": "/opt/conda/bin/python",
+     "image": "docker.io/pytorch/pytorch:2.4.1-cuda12.1-cudnn9-runtime", "engine": ["docker"]},
+    {"name": "trixie-image", "kind": "container", "image": "localhost/lm-trixie:1",
+     "engine": ["podman", "--runtime", "runc"], "run_options": ["--ulimit=host"],
+     "from_env": "trixie"}]})",
                          "c.json");
   Matrix matrix = parse_matrix(*json, "c.json");
-  EXPECT_EQ(matrix.envs[0].kind, EnvKind::container);
-  EXPECT_EQ(matrix.envs[0].python, "/opt/conda/bin/python");
-  EXPECT_EQ(matrix.envs[0].command.size(), 7u);
+  EXPECT_EQ(matrix.envs[1].kind, EnvKind::container);
+  EXPECT_EQ(matrix.envs[1].python, "/opt/conda/bin/python");
+  EXPECT_EQ(matrix.envs[1].engine, std::vector<std::string>{"docker"});
+  EXPECT_EQ(matrix.envs[1].from_env, nullptr);
+  ASSERT_NE(matrix.envs[2].from_env, nullptr);
+  EXPECT_EQ(matrix.envs[2].from_env->suite, "trixie");
+  EXPECT_EQ(matrix.envs[2].python, "python3");
+  // The recipe is part of the identity: a changed source env makes the image stale.
+  EXPECT_EQ(matrix.envs[2].identity()["from_env"]["suite"], "trixie");
+}
+
+TEST(MatrixTest, AContainerEnvRefusesWhatWouldUndoItsSandbox) {
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "pt26", "kind": "container", "command": ["docker", "run", "img"]}]})"),
-            "bad.json: envs[0].command: expected a command prefix with exactly one \"{mounts}\" "
-            "element, e.g. [\"docker\", \"run\", \"--rm\", \"-i\", \"{mounts}\", \"IMAGE\"]");
+            "bad.json: envs[0].command: a container env now names its image and engine instead "
+            "of a command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} (README, "
+            "\"Env kinds\")");
+  for (const char* option : {"--network=host", "-v/:/host", "--privileged", "--cap-add=ALL"}) {
+    std::string error = error_of(fmt::format(R"({{"schema": "loadmatrix.matrix/1", "envs": [
+      {{"name": "c", "kind": "container", "image": "i", "run_options": ["{}"]}}]}})",
+                                             option));
+    EXPECT_TRUE(error.starts_with(fmt::format("bad.json: envs[0].run_options: '{}' is set by "
+                                              "loadmatrix",
+                                              option)))
+        << error;
+  }
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "i", "from_env": "sid"}]})"),
+            "bad.json: envs[0].from_env: 'sid' is not a debian env declared before this one");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "i", "packages": ["python3-torch"]}]})"),
+            "bad.json: envs[0].packages: only meaningful with 'suite' (the Debian suite the image "
+            "is built from)");
 }

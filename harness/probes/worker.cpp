@@ -35,6 +35,8 @@ Worker::~Worker() {
   if (process_) {
     process_->send(R"({"op": "exit"})");
     process_->stop(std::chrono::seconds(2));
+    SystemProcessRunner runner;
+    env_.sandbox.release(runner, wrapped_);
   }
 }
 
@@ -52,7 +54,12 @@ Expected<void> Worker::ensure_started() {
   command.mounts = options_.mounts;
   command.mounts.push_back(runtime);
   command.env = {"PYTHONPATH=" + join(options_.python_path, ":"), "PYTHONUNBUFFERED=1"};
-  auto started = LineProcess::start(env_.sandbox.wrap(command, status->file()), options_.log_file);
+  auto wrapped = env_.sandbox.wrap(command, *status);
+  if (!wrapped) {
+    return Error{fmt::format("env {}: cannot start the worker: {}", env_.spec.name,
+                             wrapped.error().message)};
+  }
+  auto started = LineProcess::start(wrapped->argv, options_.log_file);
   if (!started) {
     return Error{fmt::format("env {}: cannot start the worker: {}", env_.spec.name,
                              started.error().message)};
@@ -61,6 +68,8 @@ Expected<void> Worker::ensure_started() {
   auto ready = (*started)->read_line(kMarker, LineProcess::Clock::now() + options_.start_timeout);
   if (ready.status != LineProcess::ReadStatus::line) {
     ProcessResult result = (*started)->stop(std::chrono::seconds(1));
+    SystemProcessRunner runner;
+    env_.sandbox.release(runner, *wrapped);
     status->apply(result);
     auto log = read_text_file(options_.log_file);
     return Error{fmt::format("env {}: the worker did not start ({}); its log {} ends:\n  {}",
@@ -69,11 +78,15 @@ Expected<void> Worker::ensure_started() {
   }
   process_ = std::move(started).value();
   status_ = std::make_unique<SandboxStatus>(std::move(status).value());
+  wrapped_ = std::move(wrapped).value();
   return {};
 }
 
 Json Worker::fail_and_restart(const std::string& status, const std::string& detail) {
   ProcessResult result = process_->stop(std::chrono::milliseconds(500));
+  // A container outlives its killed client; it must not go on eating the next cell's CPU.
+  SystemProcessRunner runner;
+  env_.sandbox.release(runner, wrapped_);
   status_->apply(result);
   process_.reset();
   status_.reset();

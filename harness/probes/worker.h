@@ -60,6 +60,7 @@ private:
   WorkerOptions options_;
   std::unique_ptr<LineProcess> process_;
   std::unique_ptr<SandboxStatus> status_;
+  WrappedCommand wrapped_; // what process_ runs: its container, if any, is released with it
   long long next_id_ = 1;
   int starts_ = 0;
 };

@@ -3,6 +3,7 @@
 #include "envs/resources.h"
 #include "matrix/matrix.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -16,13 +17,35 @@ std::vector<std::string> default_env_names() {
   return names;
 }
 
+std::vector<std::string> container_env_names() {
+  std::vector<std::string> names;
+  for (const auto& spec : load_matrix(resources().home / "matrix" / "containers.json").envs) {
+    if (spec.kind != EnvKind::container) {
+      continue;
+    }
+    std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin";
+    for (size_t start = 0; start <= path.size();) {
+      size_t end = std::min(path.find(':', start), path.size());
+      auto candidate = std::filesystem::path(path.substr(start, end - start)) / spec.engine.front();
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        names.push_back(spec.name);
+        break;
+      }
+      start = end + 1;
+    }
+  }
+  return names;
+}
+
 EnvCache test_env_cache() {
   return EnvCache(EnvCache::resolve_dir(""));
 }
 
 Environment open_test_env(const std::string& name) {
   Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
-  EnvSpec spec = matrix.select_envs({name}).front();
+  Matrix containers = load_matrix(resources().home / "matrix" / "containers.json");
+  const EnvSpec* found = matrix.find_env(name);
+  EnvSpec spec = found != nullptr ? *found : containers.select_envs({name}).front();
   SystemProcessRunner runner;
   Provisioner provisioner(test_env_cache(), runner, [](const std::string&) {});
   auto env = provisioner.open(spec);

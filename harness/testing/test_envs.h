@@ -10,8 +10,11 @@
 namespace loadmatrix::test_support {
 
 std::vector<std::string> default_env_names();
+// The container envs of matrix/containers.json (images made from a default env's rootfs), when
+// this machine has a container engine; scripts/test provisions them too. Empty without one.
+std::vector<std::string> container_env_names();
 EnvCache test_env_cache();
-// The ready env, or a test failure explaining how to provision it.
+// The ready env of either matrix, or a test failure explaining how to provision it.
 Environment open_test_env(const std::string& name);
 
 // A fresh directory under the build's temp area, removed by the destructor.

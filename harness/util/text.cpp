@@ -15,6 +15,15 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
   return joined;
 }
 
+std::string trim(const std::string& text) {
+  const char* space = " \t\r\n\v\f";
+  size_t begin = text.find_first_not_of(space);
+  if (begin == std::string::npos) {
+    return "";
+  }
+  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
+
 std::string last_lines(const std::string& text, size_t count) {
   std::vector<std::string> lines;
   std::istringstream stream(text);

@@ -1,0 +1,233 @@
+// The container kind run for real: matrix/containers.json's images, made by `loadmatrix envs
+// provision` from the trixie and bullseye chroots and run by podman, against those chroots.
+// One ctest entry runs these in order (harness/CMakeLists.txt), so "no container is left" is
+// a statement about this suite's own containers.
+#include "envs/container_engine.h"
+#include "envs/resources.h"
+#include "matrix/matrix.h"
+#include "testing/checkpoint_writer.h"
+#include "testing/cli_runs.h"
+#include "testing/test_envs.h"
+#include "util/json_file.h"
+
+#include <fmt/core.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <regex>
+#include <set>
+
+using namespace loadmatrix;
+using namespace std::string_literals;
+using test_support::records_by_key;
+
+namespace {
+
+std::string containers_matrix() {
+  return (resources().home / "matrix" / "containers.json").string();
+}
+
+ContainerEngine engine_of(const std::string& env) {
+  const EnvSpec* spec = load_matrix(containers_matrix()).find_env(env);
+  return ContainerEngine(spec->engine, spec->image, spec->run_options);
+}
+
+// Containers this suite started that still exist, running or not.
+std::vector<std::string> leftover_containers() {
+  SystemProcessRunner runner;
+  return engine_of("trixie-image").leftovers(runner).value_or_throw();
+}
+
+// A record with its env names made the same: what must not depend on the kind. The duration
+// differs run to run; a repr's memory address differs process to process.
+std::string comparable(Json record) {
+  record.erase("duration_ms");
+  std::string text = dump_json(record);
+  text = std::regex_replace(text, std::regex("trixie-image"), "trixie");
+  return std::regex_replace(text, std::regex("0x[0-9a-f]{6,}"), "0x...");
+}
+
+} // namespace
+
+TEST(ContainerEnvTest, TheImageGivesTheChrootsVerdictInEveryCellOfTheDefaultCorpus) {
+  test_support::TempDir dir;
+  ProcessResult run =
+      test_support::run_loadmatrix({"-q", "run", "--matrix", containers_matrix(), "--envs",
+                                    "trixie,trixie-image", "--out", (dir.path() / "out").string()},
+                                   std::chrono::minutes(30));
+  ASSERT_EQ(run.termination, Termination::exited) << run.describe();
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto records = records_by_key(dir.path() / "out" / "results.json");
+  // Each cell of the chroot pair, against the same cell with the image as the producer, the
+  // consumer, or both.
+  size_t compared = 0;
+  std::set<std::string> outcomes;
+  for (const auto& [key, record] : records) {
+    if (record.at("producer") != "trixie" || record.at("consumer") != "trixie") {
+      continue;
+    }
+    std::string name = record.at("case").get<std::string>();
+    std::string mode = record.at("mode").get<std::string>();
+    for (const char* other :
+         {"trixie|trixie-image", "trixie-image|trixie", "trixie-image|trixie-image"}) {
+      std::string other_key = fmt::format("{}|{}|{}", name, other, mode);
+      ASSERT_TRUE(records.contains(other_key)) << other_key;
+      EXPECT_EQ(comparable(records.at(other_key)), comparable(record)) << other_key;
+      ++compared;
+    }
+    outcomes.insert(record.at("outcome").get<std::string>());
+  }
+  EXPECT_EQ(compared * 4 / 3, records.size()); // every record was in one comparison
+  EXPECT_GT(compared, 1000u);
+  // The corpus holds loads that pass, loads that are blocked, and C++ loads that fail.
+  EXPECT_TRUE(outcomes.contains("pass") && outcomes.contains("blocked")) << compared;
+  EXPECT_TRUE(leftover_containers().empty());
+}
+
+// The faults of CliRunTest.FaultsAreClassifiedAndEveryOtherCellKeepsItsResult, armed only inside
+// a container (where loadmatrix-sandbox is mounted at /loadmatrix/.init), so the chroot's own
+// save reads back clean and the image consumes them.
+TEST(ContainerEnvTest, FaultsInsideTheContainerAreClassifiedAsInTheOtherKinds) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "src" / "faults");
+  std::ofstream(dir.path() / "src" / "faults" / "__init__.py")
+      << "import os, signal, sys, time\n"
+         "ARMED = os.path.exists('/loadmatrix/.init')\n\n"
+         "def trigger(kind):\n"
+         "    if ARMED:\n"
+         "        if kind == 'segfault':\n            os.kill(os.getpid(), signal.SIGSEGV)\n"
+         "        if kind == 'abort':\n            os.abort()\n"
+         "        if kind == 'hang':\n            time.sleep(3600)\n"
+         "        if kind == 'memory':\n            hog = bytearray(64 << 30)\n"
+         "        if kind == 'silent_exit':\n            os._exit(0)\n"
+         "    return kind\n\n"
+         "class Fault:\n"
+         "    def __init__(self, kind):\n        self.kind = kind\n"
+         "    def __reduce__(self):\n        return (trigger, (self.kind,))\n";
+  std::filesystem::create_directories(dir.path() / "cases");
+  const std::vector<std::string> faults = {"segfault", "abort", "hang", "memory", "silent_exit"};
+  for (size_t i = 0; i < faults.size(); ++i) {
+    std::ofstream(dir.path() / "cases" / fmt::format("f{}_{}.py", i, faults[i]))
+        << "\"\"\"A load that faults.\"\"\"\nfrom faults import Fault\n\n"
+        << "def build():\n    return {'fault': Fault('" << faults[i] << "')}\n";
+    std::ofstream(dir.path() / "cases" / fmt::format("f{}_plain.py", i))
+        << "\"\"\"Plain weights after a fault.\"\"\"\nimport torch\n\n"
+        << "def build():\n    return {'w': torch.full((2,), " << i << ".0)}\n";
+  }
+  auto out = dir.path() / "out";
+  ProcessResult run = test_support::run_loadmatrix(
+      {"-q", "run", "--matrix", containers_matrix(), "--envs", "trixie,trixie-image", "--cases",
+       (dir.path() / "cases").string(), "--no-builtin-cases", "--python-path",
+       (dir.path() / "src").string(), "--modes", "unsafe", "--cell-timeout", "8", "--cell-memory",
+       "4", "--out", out.string()});
+  ASSERT_TRUE(run.succeeded()) << run.stderr_text;
+  auto records = records_by_key(out / "results.json");
+  auto cell = [&](const std::string& name) {
+    return records.at(name + "|trixie|trixie-image|unsafe");
+  };
+  EXPECT_EQ(cell("f0_segfault").at("outcome"), "crash");
+  EXPECT_EQ(cell("f0_segfault").at("detail"), "killed by signal 11 (Segmentation fault)");
+  EXPECT_EQ(cell("f1_abort").at("outcome"), "crash");
+  EXPECT_EQ(cell("f1_abort").at("detail"), "killed by signal 6 (Aborted)");
+  EXPECT_EQ(cell("f2_hang").at("outcome"), "timeout");
+  EXPECT_EQ(cell("f3_memory").at("outcome"), "error");
+  EXPECT_EQ(cell("f3_memory").at("error_type"), "MemoryError");
+  EXPECT_EQ(cell("f4_silent_exit").at("outcome"), "crash");
+  for (size_t i = 0; i < faults.size(); ++i) {
+    std::string plain = fmt::format("f{}_plain", i);
+    EXPECT_EQ(cell(plain).at("outcome"), "pass") << plain << " " << cell(plain).dump();
+    // Unarmed in the chroot, the same files load there.
+    EXPECT_EQ(records.at(fmt::format("f{}_{}|trixie|trixie|unsafe", i, faults[i])).at("outcome"),
+              "pass");
+  }
+  // The hung load was killed, and every container the run started is gone.
+  EXPECT_TRUE(leftover_containers().empty());
+}
+
+// A worker that stops answering is killed by the driver, not only by itself: the container
+// is removed with its client, and the next cell gets a fresh one.
+TEST(ContainerEnvTest, AWorkerThatHangsIsRemovedWithItsContainer) {
+  test_support::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "src" / "stuck");
+  // SIGSTOP of the worker itself (the cell's parent): it can no longer answer or reap.
+  std::ofstream(dir.path() / "src" / "stuck" / "__init__.py")
+      << "import os, signal\n"
+         "def freeze(tag):\n"
+         "    if os.path.exists('/loadmatrix/.init'):\n"
+         "        os.kill(os.getppid(), signal.SIGSTOP)\n"
+         "        os.kill(os.getpid(), signal.SIGSTOP)\n"
+         "    return tag\n\n"
+         "class Stuck:\n"
+         "    def __reduce__(self):\n        return (freeze, ('x',))\n";
+  std::filesystem::create_directories(dir.path() / "cases");
+  std::ofstream(dir.path() / "cases" / "s0_stuck.py")
+      << "\"\"\"Freezes its worker.\"\"\"\nfrom stuck import Stuck\n\n"
+      << "def build():\n    return {'stuck': Stuck()}\n";
+  std::ofstream(dir.path() / "cases" / "s1_plain.py")
+      << "\"\"\"Plain weights after it.\"\"\"\nimport torch\n\n"
+      << "def build():\n    return {'w': torch.ones(2)}\n";
+  auto out = dir.path() / "out";
+  ProcessResult run = test_support::run_loadmatrix(
+      {"-q", "run", "--matrix", containers_matrix(), "--envs", "trixie,trixie-image", "--cases",
+       (dir.path() / "cases").string(), "--no-builtin-cases", "--python-path",
+       (dir.path() / "src").string(), "--modes", "unsafe", "--cell-timeout", "2", "--out",
+       out.string()});
+  ASSERT_TRUE(run.succeeded()) << run.stderr_text;
+  auto records = records_by_key(out / "results.json");
+  EXPECT_EQ(records.at("s0_stuck|trixie|trixie-image|unsafe").at("outcome"), "timeout");
+  EXPECT_EQ(records.at("s1_plain|trixie|trixie-image|unsafe").at("outcome"), "pass");
+  EXPECT_TRUE(leftover_containers().empty());
+}
+
+// scan --trust in torch 1.7's image: its bare load runs the whole unpickler, so the payload's
+// os.system really runs inside the container, and tries to write everywhere it can name.
+TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
+  test_support::TempDir dir;
+  auto files = dir.path() / "files";
+  std::filesystem::create_directories(files);
+  auto canary = dir.path() / "canary";
+  auto beside = files / "canary";
+  std::string command =
+      fmt::format("touch {} {} /tmp/loadmatrix-canary /loadmatrix-canary /root/loadmatrix-canary "
+                  "/loadmatrix/.status/status /loadmatrix/.init/loadmatrix-sandbox; "
+                  "for d in /loadmatrix/*; do touch $d/loadmatrix-canary; done; "
+                  "echo ran > /tmp/ran && test -s /tmp/ran",
+                  canary.string(), beside.string());
+  std::string length(4, '\0');
+  for (int i = 0; i < 4; ++i) {
+    length[static_cast<size_t>(i)] = static_cast<char>((command.size() >> (8 * i)) & 0xff);
+  }
+  test_support::write_torch_zip(files / "payload.pt",
+                                "\x80\x02\x63posix\nsystem\nX"s + length + command + "\x85R."s);
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod(files.c_str(), 0755);
+  ::chmod((files / "payload.pt").c_str(), 0644);
+  auto sandbox_init_before = std::filesystem::last_write_time(resources().sandbox_init);
+
+  ProcessResult scan = test_support::run_loadmatrix(
+      {"scan", files.string(), "--matrix", containers_matrix(), "--envs", "bullseye-image",
+       "--trust", "--out", (dir.path() / "out").string()});
+  ASSERT_EQ(scan.termination, Termination::exited) << scan.describe();
+  EXPECT_EQ(scan.exit_code, 1) << scan.stderr_text; // a dangerous file: a finding
+  Json document = read_json_file(dir.path() / "out" / "scan.json").value_or_throw();
+  const Json& file = document.at("files").at(0);
+  EXPECT_EQ(file.at("verdict"), "dangerous");
+  bool ran = false;
+  for (const auto& cell : file.at("results")) {
+    // 1.7's bare load called os.system and returned its status: the payload ran.
+    ran = ran || (cell.at("env") == "bullseye-image" && cell.at("mode") == "default" &&
+                  cell.at("observed") == "pass");
+  }
+  EXPECT_TRUE(ran) << file.dump();
+  EXPECT_FALSE(std::filesystem::exists(canary));
+  EXPECT_FALSE(std::filesystem::exists(beside));
+  EXPECT_FALSE(std::filesystem::exists("/tmp/loadmatrix-canary"));
+  EXPECT_FALSE(std::filesystem::exists("/loadmatrix-canary"));
+  EXPECT_FALSE(std::filesystem::exists("/root/loadmatrix-canary"));
+  EXPECT_EQ(std::filesystem::last_write_time(resources().sandbox_init), sandbox_init_before);
+  std::vector<std::string> in_files;
+  for (const auto& entry : std::filesystem::directory_iterator(files)) {
+    in_files.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(in_files, std::vector<std::string>{"payload.pt"});
+  EXPECT_TRUE(leftover_containers().empty());
+}
