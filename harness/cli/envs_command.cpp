@@ -33,9 +33,10 @@ std::string weights_only_column(const Fingerprint& fp) {
 void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
   Matrix matrix = load_matrix(options.matrix_path());
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
+  Provisioner provisioner(cache, system_runner(), [](const std::string&) {});
   Json rows = Json::array();
   for (const auto& spec : matrix.select_envs(args.names)) {
-    EnvState state = cache.inspect(spec);
+    EnvState state = provisioner.inspect(spec);
     Json row = {{"name", spec.name},
                 {"kind", env_kind_name(spec.kind)},
                 {"status", env_status_name(state.status)}};

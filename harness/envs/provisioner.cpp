@@ -196,8 +196,10 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   }
   auto id = engine.image_id(runner_);
   bool recipe = spec.from_env != nullptr || !spec.suite.empty();
+  // Made from another build of the source env, or by an unknown hand (no manifest here): an
+  // image under our recipe's name must be an exact copy of the env as it is now.
   bool outdated =
-      source_created && state.manifest && state.manifest->image_source_created != source_created;
+      source_created && (!state.manifest || state.manifest->image_source_created != source_created);
   bool built = false;
   if (recipe && (!id || options.force || outdated)) {
     if (auto made = build_image(spec, engine, options); !made) {
@@ -296,21 +298,26 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
       true, remeasure};
 }
 
-Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
+EnvState Provisioner::inspect(const EnvSpec& spec) const {
   EnvState state = cache_.inspect(spec);
+  if (spec.kind == EnvKind::container && state.status == EnvStatus::ready) {
+    auto id = ContainerEngine(spec.engine, spec.image, spec.run_options).image_id(runner_);
+    if (!id || *id != state.manifest->image_id) {
+      state.status = EnvStatus::stale;
+      state.detail =
+          fmt::format("image {} {} since it was measured", spec.image, id ? "changed" : "is gone");
+    }
+  }
+  return state;
+}
+
+Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
+  EnvState state = inspect(spec);
   if (state.status != EnvStatus::ready) {
     return Error{fmt::format("env {}: {}{} in {} (run: loadmatrix envs provision {})", spec.name,
                              env_status_name(state.status),
                              state.detail.empty() ? "" : " (" + state.detail + ")",
                              cache_.dir().string(), spec.name)};
-  }
-  if (spec.kind == EnvKind::container) {
-    auto id = ContainerEngine(spec.engine, spec.image, spec.run_options).image_id(runner_);
-    if (!id || *id != state.manifest->image_id) {
-      return Error{fmt::format("env {}: image {} {} since it was measured (run: loadmatrix envs "
-                               "provision {})",
-                               spec.name, spec.image, id ? "changed" : "is gone", spec.name)};
-    }
   }
   return Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)};
 }

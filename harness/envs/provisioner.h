@@ -34,6 +34,9 @@ public:
       : cache_(std::move(cache)), runner_(runner), log_(std::move(log)) {}
 
   Expected<ProvisionOutcome> provision(const EnvSpec& spec, const ProvisionOptions& options);
+  // What the cache holds for `spec`, and for a container env whether the engine still has the
+  // image that was measured (a re-pulled or deleted image makes it stale).
+  EnvState inspect(const EnvSpec& spec) const;
   // A ready env without building anything; an error says how to provision it.
   Expected<Environment> open(const EnvSpec& spec) const;
 

@@ -199,3 +199,77 @@ TEST_F(ProvisionerTest, AContainerRuntimeThatCannotRunIsNamedInTheError) {
   EXPECT_NE(outcome.error().message.find("Cannot connect to the Docker daemon"), std::string::npos)
       << outcome.error().message;
 }
+
+// A container env with a suite as its recipe, against a stand-in engine whose store is one
+// file (the image's ID) and whose `run` answers with the trixie env's real fingerprint report.
+TEST_F(ProvisionerEnvTest, AnImageIsMadeFromItsSuiteOnceAndMeasuredAgainWhenItsIdChanges) {
+  auto manifest = read_json_file(test_support::test_env_cache().manifest_path("trixie"));
+  ASSERT_TRUE(manifest) << "provision trixie first";
+  auto report = tools_.path() / "report.txt";
+  std::ofstream(report) << "native noise\n@loadmatrix " << dump_json(manifest->at("fingerprint"))
+                        << "\n";
+  auto store = tools_.path() / "image-id";
+  auto calls = tools_.path() / "calls.log";
+  auto engine = tools_.path() / "engine";
+  write_script(engine, "echo \"$@\" >> " + calls.string() + "\ncase \"$1\" in\n" +
+                           "  image) test -s " + store.string() + " || { echo 'Error: " +
+                           "localhost/lm:1: image not known' >&2; exit 125; }; cat " +
+                           store.string() + ";;\n" +
+                           "  import) test -s \"$2\" && echo sha256:1 > " + store.string() +
+                           ";;\n" + "  run) cat " + report.string() + ";;\nesac\n");
+  auto fake = tools_.path() / "fake-mmdebstrap";
+  write_script(fake, "for a; do target=$a; done\necho mmdebstrap \"$@\" >> " + calls.string() +
+                         "\nexec tar -cf \"$target\" -C " + tools_.path().string() +
+                         " report.txt\n");
+  EnvSpec spec;
+  spec.name = "suite-image";
+  spec.kind = EnvKind::container;
+  spec.python = "python3";
+  spec.engine = {engine.string()};
+  spec.image = "localhost/lm:1";
+  spec.suite = "trixie";
+  spec.packages = {"python3-torch"};
+  ProvisionOptions options;
+  options.mmdebstrap = fake.string();
+  auto count = [&](const std::string& word) {
+    std::ifstream in(calls);
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) {
+      n += line.starts_with(word);
+    }
+    return n;
+  };
+
+  auto first = provisioner().provision(spec, options);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->built);
+  EXPECT_EQ(first->environment.manifest.image_id, "sha256:1");
+  EXPECT_EQ(first->environment.fingerprint().torch.substr(0, 4), "2.6.");
+  EXPECT_EQ(count("mmdebstrap --variant=apt --include=python3-torch trixie "), 1u);
+  EXPECT_EQ(count("import "), 1u);
+  EXPECT_FALSE(has_partial_dirs(cache_dir_.path())); // the tarball is gone once imported
+
+  auto again = provisioner().provision(spec, options);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->built);
+  EXPECT_EQ(count("run "), 1u);
+
+  // The tag now names another image (a pull): measured again, not rebuilt.
+  std::ofstream(store) << "sha256:2\n";
+  EXPECT_FALSE(provisioner().open(spec));
+  auto pulled = provisioner().provision(spec, options);
+  ASSERT_TRUE(pulled) << pulled.error().message;
+  EXPECT_TRUE(pulled->built);
+  EXPECT_EQ(pulled->environment.manifest.image_id, "sha256:2");
+  EXPECT_EQ(count("mmdebstrap"), 1u);
+  EXPECT_EQ(count("run "), 2u);
+  EXPECT_TRUE(provisioner().open(spec));
+
+  // Gone from the engine: open says so and how to make it again.
+  std::filesystem::remove(store);
+  auto gone = provisioner().open(spec);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().message,
+            "env suite-image: stale (image localhost/lm:1 is gone since it was measured) in " +
+                cache_dir_.path().string() + " (run: loadmatrix envs provision suite-image)");
+}
