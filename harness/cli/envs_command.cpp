@@ -3,6 +3,7 @@
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
 #include "probes/cpp_probe_build.h"
+#include "util/text_table.h"
 
 #include <fmt/core.h>
 #include <iostream>
@@ -63,23 +64,28 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     std::cout << Json{{"env_dir", cache.dir().string()}, {"envs", rows}}.dump(2) << "\n";
     return;
   }
-  std::cout << fmt::format("{:<10} {:<7} {:<8} {:<16} {:<8} {:<8} {:<13} {:<9} {}\n", "ENV", "KIND",
-                           "STATUS", "TORCH", "PYTHON", "NUMPY", "WEIGHTS_ONLY", "ALLOWLIST",
-                           "COMPILER");
+  TextTable table;
+  table.head = {"ENV",   "KIND",         "STATUS",    "TORCH",   "PYTHON",
+                "NUMPY", "WEIGHTS_ONLY", "ALLOWLIST", "COMPILER"};
+  std::string details;
   for (const auto& row : rows) {
     auto text = [&](const char* key) {
       return row.contains(key) && row[key].is_string()   ? row[key].get<std::string>()
              : row.contains(key) && row[key].is_number() ? row[key].dump()
                                                          : std::string("-");
     };
-    std::cout << fmt::format("{:<10} {:<7} {:<8} {:<16} {:<8} {:<8} {:<13} {:<9} {}\n",
-                             text("name"), text("kind"), text("status"), text("torch"),
-                             text("python"), text("numpy"), text("weights_only"),
-                             text("allowlist_size"), text("cxx"));
+    std::vector<TableCell> cells;
+    for (const char* key : {"name", "kind", "status", "torch", "python", "numpy", "weights_only",
+                            "allowlist_size", "cxx"}) {
+      cells.push_back({text(key)});
+    }
+    cells[2].tone = row["status"] == "ready" ? Tone::good : Tone::warn;
+    table.rows.push_back(std::move(cells));
     if (row.contains("detail")) {
-      std::cout << "           " << row["detail"].get<std::string>() << "\n";
+      details += fmt::format("{}: {}\n", text("name"), row["detail"].get<std::string>());
     }
   }
+  std::cout << render_table(table, options.width_for(1), options.palette_for(1)) << details;
   std::cout << "env cache: " << cache.dir().string() << "\n";
 }
 
