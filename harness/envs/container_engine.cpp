@@ -50,6 +50,7 @@ ContainerEngine::run_argv(const std::string& name, const std::vector<ContainerBi
       "--network=none",
       "--read-only",
       "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777,size=4g",
+      "--shm-size=1g",
       "--user=0:0",
       "--cap-drop=ALL",
       "--cap-add=SETUID",

@@ -50,7 +50,8 @@ public:
   static std::string new_container_name();
 
   // `ENGINE run` of the image as one sandboxed command: removed when it exits, stdin kept open
-  // (the worker's requests), no network, a read-only root with a private /tmp, root inside with
+  // (the worker's requests), no network, a read-only root with a private /tmp and a /dev/shm
+  // as large as a chroot's (podman's default is 64 MB), root inside with
   // only CAP_SETUID and CAP_SETGID (so `entrypoint`, loadmatrix-sandbox, can drop to nobody),
   // no new privileges, then `binds`, the env's run_options, the image and `args`.
   // Errors: a bind path the engine's -v syntax cannot carry (':' or ',').

@@ -174,6 +174,7 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
                                "--network=none",
                                "--read-only",
                                "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777,size=4g",
+                               "--shm-size=1g",
                                "--user=0:0",
                                "--cap-drop=ALL",
                                "--cap-add=SETUID",
