@@ -145,12 +145,17 @@ TEST(ContainerEnvTest, FaultsInsideTheContainerAreClassifiedAsInTheOtherKinds) {
          "        if kind == 'hang':\n            time.sleep(3600)\n"
          "        if kind == 'memory':\n            hog = bytearray(64 << 30)\n"
          "        if kind == 'silent_exit':\n            os._exit(0)\n"
+         "        if kind == 'limit':\n"
+         "            import resource\n"
+         "            soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+         "            if soft != 4 << 30:\n                raise ValueError(f'RLIMIT_AS {soft}')\n"
          "    return kind\n\n"
          "class Fault:\n"
          "    def __init__(self, kind):\n        self.kind = kind\n"
          "    def __reduce__(self):\n        return (trigger, (self.kind,))\n";
   std::filesystem::create_directories(dir.path() / "cases");
-  const std::vector<std::string> faults = {"segfault", "abort", "hang", "memory", "silent_exit"};
+  const std::vector<std::string> faults = {"segfault", "abort",       "hang",
+                                           "memory",   "silent_exit", "limit"};
   for (size_t i = 0; i < faults.size(); ++i) {
     std::ofstream(dir.path() / "cases" / fmt::format("f{}_{}.py", i, faults[i]))
         << "\"\"\"A load that faults.\"\"\"\nfrom faults import Fault\n\n"
@@ -178,6 +183,8 @@ TEST(ContainerEnvTest, FaultsInsideTheContainerAreClassifiedAsInTheOtherKinds) {
   EXPECT_EQ(cell("f3_memory").at("outcome"), "error");
   EXPECT_EQ(cell("f3_memory").at("error_type"), "MemoryError");
   EXPECT_EQ(cell("f4_silent_exit").at("outcome"), "crash");
+  // The MemoryError above is the cell limit's (--cell-memory 4), not the machine's.
+  EXPECT_EQ(cell("f5_limit").at("outcome"), "pass") << cell("f5_limit").dump();
   for (size_t i = 0; i < faults.size(); ++i) {
     std::string plain = fmt::format("f{}_plain", i);
     EXPECT_EQ(cell(plain).at("outcome"), "pass") << plain << " " << cell(plain).dump();
@@ -234,9 +241,9 @@ TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
   auto beside = files / "canary";
   std::string command =
       fmt::format("touch {} {} /tmp/loadmatrix-canary /loadmatrix-canary /root/loadmatrix-canary "
-                  "/loadmatrix/.status/status /loadmatrix/.init/loadmatrix-sandbox; "
-                  "for d in /loadmatrix/*; do touch $d/loadmatrix-canary; done; "
-                  "echo ran > /tmp/ran && test -s /tmp/ran",
+                  "/loadmatrix/.init/loadmatrix-sandbox; echo signaled 9 > "
+                  "/loadmatrix/.status/status; for d in /loadmatrix/*; do touch "
+                  "$d/loadmatrix-canary; done; sleep 3",
                   canary.string(), beside.string());
   std::string length(4, '\0');
   for (int i = 0; i < 4; ++i) {
@@ -259,9 +266,11 @@ TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
   EXPECT_EQ(file.at("verdict"), "dangerous");
   bool ran = false;
   for (const auto& cell : file.at("results")) {
-    // 1.7's bare load called os.system and returned its status: the payload ran.
+    // 1.7's bare load ran the shell to its end (the load took its 3 s sleep) and returned
+    // its status; the status file it tried to forge still says how the load really ended.
     ran = ran || (cell.at("env") == "bullseye-image" && cell.at("mode") == "default" &&
-                  cell.at("observed") == "pass");
+                  cell.at("observed") == "pass" &&
+                  cell.at("observation").at("duration_ms").get<double>() >= 3000);
   }
   EXPECT_TRUE(ran) << file.dump();
   EXPECT_FALSE(std::filesystem::exists(canary));

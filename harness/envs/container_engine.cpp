@@ -2,8 +2,11 @@
 
 #include "util/text.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <fmt/core.h>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <unistd.h>
@@ -21,6 +24,57 @@ std::string engine_hint(const std::string& stderr_text) {
            "\"runc\", \"--cgroup-manager\", \"cgroupfs\" in the env's engine list)";
   }
   return "";
+}
+
+namespace {
+
+// /proc/self/mountinfo's mount point field, with its octal escapes (\040 for a space) undone.
+std::string unescape_mount_point(const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    auto digit = [&](size_t at) { return std::isdigit(static_cast<unsigned char>(field[at])); };
+    if (field[i] == '\\' && i + 3 < field.size() && digit(i + 1) && digit(i + 2) && digit(i + 3)) {
+      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+// The host's mount points strictly below `dir`, outermost first.
+std::vector<std::filesystem::path> mount_points_below(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> below;
+  std::ifstream info("/proc/self/mountinfo");
+  std::string prefix = dir.string();
+  if (!prefix.ends_with('/')) {
+    prefix += '/';
+  }
+  for (std::string line; std::getline(info, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    std::string path = unescape_mount_point(point);
+    if (path.starts_with(prefix)) {
+      below.emplace_back(path);
+    }
+  }
+  std::sort(below.begin(), below.end());
+  below.erase(std::unique(below.begin(), below.end()), below.end());
+  return below;
+}
+
+} // namespace
+
+ContainerEngine ContainerEngine::pinned_to(const std::string& id) const {
+  ContainerEngine pinned = *this;
+  pinned.pinned_id_ = id;
+  return pinned;
+}
+
+bool ContainerEngine::is_docker() const {
+  return std::filesystem::path(engine_.front()).filename() == "docker";
 }
 
 std::string ContainerEngine::new_container_name() {
@@ -50,7 +104,11 @@ ContainerEngine::run_argv(const std::string& name, const std::vector<ContainerBi
       "--network=none",
       "--read-only",
       "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777,size=4g",
+      // podman's --read-only adds unbounded tmpfs here; bounded like /tmp, and the same in docker.
+      "--tmpfs=/var/tmp:rw,nosuid,nodev,mode=1777,size=1g",
+      "--tmpfs=/run:rw,nosuid,nodev,mode=755,size=64m",
       "--shm-size=1g",
+      "--pull=never",
       "--user=0:0",
       "--cap-drop=ALL",
       "--cap-add=SETUID",
@@ -58,7 +116,16 @@ ContainerEngine::run_argv(const std::string& name, const std::vector<ContainerBi
       "--security-opt=no-new-privileges",
       "--entrypoint=" + entrypoint,
   });
+  std::vector<ContainerBind> all;
   for (const auto& bind : binds) {
+    all.push_back(bind);
+    if (!bind.writable && !is_docker()) {
+      for (const auto& point : mount_points_below(bind.host)) {
+        all.push_back({point, bind.inside / point.lexically_relative(bind.host), false});
+      }
+    }
+  }
+  for (const auto& bind : all) {
     for (const auto& path : {bind.host.string(), bind.inside.string()}) {
       if (path.find_first_of(":,") != std::string::npos) {
         return Error{fmt::format("{}: {} cannot bind-mount a path holding ':' or ',' (its -v "
@@ -67,17 +134,19 @@ ContainerEngine::run_argv(const std::string& name, const std::vector<ContainerBi
       }
     }
     argv.push_back("--volume=" + bind.host.string() + ":" + bind.inside.string() +
-                   (bind.writable ? ":rw" : ":ro"));
+                   (bind.writable ? ":rw"
+                    : is_docker() ? ":ro"
+                                  : ":ro,bind"));
   }
   argv.insert(argv.end(), run_options_.begin(), run_options_.end());
-  argv.push_back(image_);
+  argv.push_back(pinned_id_.empty() ? image_ : pinned_id_);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
 void ContainerEngine::remove(ProcessRunner& runner, const std::string& name) const {
   // kill first: `rm -f` would give podman's container its 10 s stop timeout.
-  for (auto argv : {command({"kill", name}), command({"rm", "-f", name})}) {
+  for (auto argv : {command({"kill", name}), command({"rm", "-f", "-v", name})}) {
     ProcessSpec spec;
     spec.argv = std::move(argv);
     spec.timeout = std::chrono::seconds(60);

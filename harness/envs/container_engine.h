@@ -43,7 +43,13 @@ public:
       : engine_(std::move(engine)), image_(std::move(image)), run_options_(std::move(run_options)) {
   }
 
+  // The same engine running the image by `id` (as image_id() gave it) with pulls off: a tag
+  // that moved after it was measured must not change what runs. An empty id keeps the tag.
+  ContainerEngine pinned_to(const std::string& id) const;
+
   const std::string& image() const { return image_; }
+  // docker's CLI, rather than podman's: its -v takes no "bind" option (see run_argv).
+  bool is_docker() const;
   const std::vector<std::string>& engine() const { return engine_; }
 
   // A name no other container of this machine has: loadmatrix-PID-N-RANDOM.
@@ -53,7 +59,10 @@ public:
   // (the worker's requests), no network, a read-only root with a private /tmp and a /dev/shm
   // as large as a chroot's (podman's default is 64 MB), root inside with
   // only CAP_SETUID and CAP_SETGID (so `entrypoint`, loadmatrix-sandbox, can drop to nobody),
-  // no new privileges, then `binds`, the env's run_options, the image and `args`.
+  // no new privileges, then `binds`, the env's run_options, the image and `args`. A read-only
+  // bind stays read-only below it: podman 4.3 has no recursive read-only option, so its binds
+  // are non-recursive and each host mount point below one is bound read-only on its own (as
+  // loadmatrix-sandbox remounts them in a chroot); docker 25+ makes `:ro` recursive itself.
   // Errors: a bind path the engine's -v syntax cannot carry (':' or ',').
   Expected<std::vector<std::string>> run_argv(const std::string& name,
                                               const std::vector<ContainerBind>& binds,
@@ -77,6 +86,7 @@ private:
 
   std::vector<std::string> engine_;
   std::string image_;
+  std::string pinned_id_;
   std::vector<std::string> run_options_;
 };
 

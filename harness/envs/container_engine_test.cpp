@@ -39,7 +39,7 @@ TEST(ContainerEngineTest, RemoveKillsFirstThenRemovesWithTheEnginesGlobalOptions
   EXPECT_EQ(runner.commands,
             (std::vector<std::vector<std::string>>{
                 {"podman", "--runtime", "runc", "kill", "loadmatrix-1-2-abc"},
-                {"podman", "--runtime", "runc", "rm", "-f", "loadmatrix-1-2-abc"}}));
+                {"podman", "--runtime", "runc", "rm", "-f", "-v", "loadmatrix-1-2-abc"}}));
 }
 
 TEST(ContainerEngineTest, AnImageIdIsTheTrimmedAnswerAndAMissingImageIsAnError) {

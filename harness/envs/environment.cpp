@@ -21,14 +21,15 @@ Json env_summary(const Environment& env) {
           {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
 }
 
-Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache) {
+Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const std::string& image_id) {
   switch (spec.kind) {
   case EnvKind::debian:
     return Sandbox::chroot(cache.rootfs(spec.name));
   case EnvKind::local:
     return Sandbox::host();
   case EnvKind::container:
-    return Sandbox::container(ContainerEngine(spec.engine, spec.image, spec.run_options));
+    return Sandbox::container(
+        ContainerEngine(spec.engine, spec.image, spec.run_options).pinned_to(image_id));
   }
   return Sandbox::host();
 }

@@ -26,7 +26,9 @@ struct Environment {
 Json env_summary(const Environment& env);
 
 // The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`.
-Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache);
+// `image_id`: a container env's measured image, run by ID (never by its tag, which may have
+// moved, nor pulled); empty before it is measured.
+Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const std::string& image_id = "");
 std::string python_for(const EnvSpec& spec);
 
 // Runs `script` (a file under the runtime dir) with the env's interpreter in its sandbox and

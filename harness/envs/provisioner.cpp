@@ -184,6 +184,9 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   auto started = Clock::now();
   ContainerEngine engine(spec.engine, spec.image, spec.run_options);
   std::optional<std::string> source_created;
+  // Held until the image is made: a concurrent rebuild of the source env cannot swap its
+  // rootfs out from under the tar, nor make `source_created` name another build.
+  std::optional<EnvLock> source_lock;
   if (spec.from_env) {
     ProvisionOptions source_options = options;
     source_options.force = false;
@@ -192,7 +195,14 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
       return Error{fmt::format("env {}: its image is made from env {}: {}", spec.name,
                                spec.from_env->name, source.error().message)};
     }
-    source_created = source->environment.manifest.created;
+    source_lock.emplace(cache_, spec.from_env->name);
+    EnvState source_state = cache_.inspect(*spec.from_env);
+    if (source_state.status != EnvStatus::ready) {
+      return Error{fmt::format("env {}: its source env {} became {} while it was provisioned",
+                               spec.name, spec.from_env->name,
+                               env_status_name(source_state.status))};
+    }
+    source_created = source_state.manifest->created;
   }
   auto id = engine.image_id(runner_);
   bool recipe = spec.from_env != nullptr || !spec.suite.empty();
@@ -200,14 +210,25 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   // image under our recipe's name must be an exact copy of the env as it is now.
   bool outdated =
       source_created && (!state.manifest || state.manifest->image_source_created != source_created);
+  // The recipe itself changed (another suite, other packages): the old image is not its result.
+  auto recipe_of = [](const Json& identity) {
+    Json parts = Json::object();
+    for (const char* key : {"image", "from_env", "suite", "packages", "apt_options", "mirror"}) {
+      parts[key] = identity.value(key, Json());
+    }
+    return parts;
+  };
+  bool recipe_changed =
+      state.manifest && recipe_of(state.manifest->spec) != recipe_of(spec.identity());
   bool built = false;
-  if (recipe && (!id || options.force || outdated)) {
+  if (recipe && (!id || options.force || outdated || recipe_changed)) {
     if (auto made = build_image(spec, engine, options); !made) {
       return made.error();
     }
     id = engine.image_id(runner_);
     built = true;
   }
+  source_lock.reset();
   if (!id) {
     return Error{fmt::format("env {}: {}{}", spec.name, id.error().message,
                              recipe ? ""
@@ -217,13 +238,13 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   if (!built && state.status == EnvStatus::ready && !options.force &&
       state.manifest->image_id == *id) {
     return ProvisionOutcome{
-        Environment{spec, std::move(*state.manifest), sandbox_for(spec, cache_), python_for(spec)},
+        Environment{spec, *state.manifest, sandbox_for(spec, cache_, *id), python_for(spec)},
         false};
   }
   if (state.status == EnvStatus::ready && state.manifest->image_id != *id) {
     log_(fmt::format("env {}: image {} is now {}; measuring it again", spec.name, spec.image, *id));
   }
-  auto measured = measure(spec, sandbox_for(spec, cache_));
+  auto measured = measure(spec, sandbox_for(spec, cache_, *id));
   if (!measured) {
     return Error{measured.error().message + engine_hint(measured.error().message)};
   }
@@ -237,7 +258,7 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
     return written.error();
   }
   return ProvisionOutcome{
-      Environment{spec, std::move(manifest), sandbox_for(spec, cache_), python_for(spec)}, true};
+      Environment{spec, manifest, sandbox_for(spec, cache_, *id), python_for(spec)}, true};
 }
 
 // Local interpreters and container images exist already: nothing is built, they are measured.
@@ -300,12 +321,23 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
 
 EnvState Provisioner::inspect(const EnvSpec& spec) const {
   EnvState state = cache_.inspect(spec);
-  if (spec.kind == EnvKind::container && state.status == EnvStatus::ready) {
-    auto id = ContainerEngine(spec.engine, spec.image, spec.run_options).image_id(runner_);
-    if (!id || *id != state.manifest->image_id) {
+  if (spec.kind != EnvKind::container || state.status != EnvStatus::ready) {
+    return state;
+  }
+  auto id = ContainerEngine(spec.engine, spec.image, spec.run_options).image_id(runner_);
+  if (!id) {
+    state.status = EnvStatus::stale;
+    state.detail = "its image cannot be found: " + id.error().message;
+  } else if (*id != state.manifest->image_id) {
+    state.status = EnvStatus::stale;
+    state.detail = fmt::format("image {} changed since it was measured", spec.image);
+  } else if (spec.from_env) {
+    EnvState source = cache_.inspect(*spec.from_env);
+    if (!source.manifest || source.manifest->created != state.manifest->image_source_created) {
       state.status = EnvStatus::stale;
-      state.detail =
-          fmt::format("image {} {} since it was measured", spec.image, id ? "changed" : "is gone");
+      state.detail = fmt::format("env {}, its image's source, was rebuilt or is gone since the "
+                                 "image was made from it",
+                                 spec.from_env->name);
     }
   }
   return state;
@@ -319,7 +351,9 @@ Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
                              state.detail.empty() ? "" : " (" + state.detail + ")",
                              cache_.dir().string(), spec.name)};
   }
-  return Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)};
+  return Environment{spec, *state.manifest,
+                     sandbox_for(spec, cache_, state.manifest->image_id.value_or("")),
+                     python_for(spec)};
 }
 
 } // namespace loadmatrix

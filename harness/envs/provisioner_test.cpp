@@ -270,6 +270,8 @@ TEST_F(ProvisionerEnvTest, AnImageIsMadeFromItsSuiteOnceAndMeasuredAgainWhenItsI
   auto gone = provisioner().open(spec);
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().message,
-            "env suite-image: stale (image localhost/lm:1 is gone since it was measured) in " +
+            "env suite-image: stale (its image cannot be found: " + engine.string() +
+                " image inspect localhost/lm:1 (exit status 125): Error: localhost/lm:1: image "
+                "not known) in " +
                 cache_dir_.path().string() + " (run: loadmatrix envs provision suite-image)");
 }

@@ -2,10 +2,14 @@
 #include "envs/resources.h"
 #include "envs/sandbox.h"
 #include "testing/test_envs.h"
+#include "util/json_file.h"
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 using namespace loadmatrix;
 using namespace std::chrono_literals;
@@ -90,14 +94,24 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   test_support::TempDir scratch;
   test_support::give_to_sandbox_user(scratch.path());
   test_support::TempDir readonly;
+  // A world-writable mount below the read-only one must be read-only inside too.
+  auto nested = readonly.path() / "nested";
+  std::filesystem::create_directories(nested);
+  ASSERT_EQ(::mount("loadmatrix-test", nested.c_str(), "tmpfs", 0, "mode=1777,size=1m"), 0)
+      << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{nested};
   SandboxMount work = env_->sandbox.place(scratch.path(), "work", true);
   SandboxMount input = env_->sandbox.place(readonly.path(), "input", false);
   // python -c takes its arguments after the code.
   SandboxCommand command;
   command.argv = {env_->python, "-c",
                   "import sys\nopen(sys.argv[1] + '/out.txt', 'w').write('hello')\n"
-                  "try:\n    open(sys.argv[2] + '/x', 'w')\nexcept OSError as e:\n"
-                  "    print('input', e.strerror)\n",
+                  "for where in ('', '/nested'):\n"
+                  "    try:\n        open(sys.argv[2] + where + '/x', 'w')\n"
+                  "    except OSError as e:\n        print('input' + where, e.strerror)\n",
                   work.inside.string(), input.inside.string()};
   command.mounts = {work, input};
   ProcessResult result = env_->sandbox.run(runner_, command);
@@ -107,6 +121,9 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   EXPECT_EQ(text, "hello");
   EXPECT_NE(result.stdout_text.find("input Read-only file system"), std::string::npos)
       << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("input/nested Read-only file system"), std::string::npos)
+      << result.stdout_text;
+  EXPECT_FALSE(std::filesystem::exists(nested / "x"));
 }
 
 TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {
@@ -149,8 +166,11 @@ INSTANTIATE_TEST_SUITE_P(ContainerEnvs, SandboxEnvTest,
                          ::testing::ValuesIn(test_support::container_env_names()));
 
 TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
-  Sandbox sandbox = Sandbox::container(ContainerEngine(
-      {"docker"}, "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime", {"--ulimit=nofile=1024"}));
+  // Run by the ID that was measured, never by the tag.
+  Sandbox sandbox = Sandbox::container(
+      ContainerEngine({"docker"}, "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+                      {"--ulimit=nofile=1024"})
+          .pinned_to("sha256:0123"));
   SandboxCommand command;
   command.mounts = {sandbox.place("/srv/ckpt", "checkpoints", false),
                     sandbox.place("/tmp/out/scratch", "scratch", true)};
@@ -174,7 +194,10 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
                                "--network=none",
                                "--read-only",
                                "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777,size=4g",
+                               "--tmpfs=/var/tmp:rw,nosuid,nodev,mode=1777,size=1g",
+                               "--tmpfs=/run:rw,nosuid,nodev,mode=755,size=64m",
                                "--shm-size=1g",
+                               "--pull=never",
                                "--user=0:0",
                                "--cap-drop=ALL",
                                "--cap-add=SETUID",
@@ -187,7 +210,7 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
                                "--volume=/srv/ckpt:/loadmatrix/checkpoints:ro",
                                "--volume=/tmp/out/scratch:/loadmatrix/scratch:rw",
                                "--ulimit=nofile=1024",
-                               "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+                               "sha256:0123",
                                "--container",
                                "--status-file",
                                "/loadmatrix/.status/status",
@@ -202,6 +225,32 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
                                "/loadmatrix/runtime/worker.py"}));
   // Two commands never share a container name.
   EXPECT_NE(sandbox.wrap(command, *status)->container, wrapped->container);
+}
+
+// podman 4.3 has no recursive read-only bind: each mount point below a read-only bind is bound
+// read-only itself. /dev/pts is one below /dev on every Linux host this runs on.
+TEST(SandboxTest, APodmanReadOnlyBindCarriesTheMountsBelowItReadOnly) {
+  Sandbox sandbox = Sandbox::container(ContainerEngine({"podman"}, "img", {}));
+  SandboxCommand command;
+  command.mounts = {sandbox.place("/dev", "input", false)};
+  command.argv = {"true"};
+  auto status = SandboxStatus::create();
+  ASSERT_TRUE(status);
+  auto wrapped = sandbox.wrap(command, *status);
+  ASSERT_TRUE(wrapped) << wrapped.error().message;
+  auto has = [&](const std::string& arg) {
+    return std::find(wrapped->argv.begin(), wrapped->argv.end(), arg) != wrapped->argv.end();
+  };
+  EXPECT_TRUE(has("--volume=/dev:/loadmatrix/input:ro,bind"));
+  EXPECT_TRUE(has("--volume=/dev/pts:/loadmatrix/input/pts:ro,bind")) << dump_json(wrapped->argv);
+  // docker (25+) makes `:ro` recursive itself: one volume.
+  Sandbox docker = Sandbox::container(ContainerEngine({"/usr/bin/docker"}, "img", {}));
+  command.mounts = {docker.place("/dev", "input", false)};
+  auto plain = docker.wrap(command, *status);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(std::count_if(plain->argv.begin(), plain->argv.end(),
+                          [](const std::string& arg) { return arg.starts_with("--volume=/dev"); }),
+            1);
 }
 
 TEST(SandboxTest, AContainerMountThatTheEngineCannotExpressIsAnError) {

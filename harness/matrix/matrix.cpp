@@ -1,6 +1,7 @@
 #include "matrix/matrix.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fmt/core.h>
 #include <optional>
 #include <set>
@@ -9,25 +10,29 @@ namespace loadmatrix {
 
 namespace {
 
-// Options that would undo what Sandbox::wrap sets for a container (envs/container_engine.h):
-// the network, the mounts, the user and capabilities, the read-only root.
-std::optional<std::string> weakens_container_isolation(const std::string& option) {
-  static const char* const kRefused[] = {
-      "--privileged", "--network",      "--net",   "--volume",       "-v",           "--mount",
-      "--cap-add",    "--user",         "-u",      "--security-opt", "--read-only",  "--pid",
-      "--ipc",        "--userns",       "--uts",   "--device",       "--entrypoint", "--rm",
-      "--name",       "--volumes-from", "--tmpfs", "--workdir",      "-w",           "--env",
-      "-e",           "--env-file"};
-  for (const char* refused : kRefused) {
-    std::string flag = refused;
-    if (option == flag || option.starts_with(flag + "=") ||
-        (flag.size() == 2 && option.starts_with(flag) && option.size() > 2)) {
-      return fmt::format("is set by loadmatrix to keep the container sandboxed (network off, "
-                         "only its own mounts, nobody, no capabilities, read-only root); "
-                         "it cannot be given in run_options");
+// What run_options may hold: resources and the limits an engine or a GPU needs, each as one
+// "--flag=value" token. Everything else is refused rather than screened, because the engines
+// accept too many spellings of what would undo the sandbox (combined short flags such as
+// -iv/:/host, --env-host, --init, --rootfs, --pod, ...).
+std::optional<std::string> refused_run_option(const std::string& option) {
+  static const char* const kAllowed[] = {
+      "--ulimit",     "--memory", "--memory-swap", "--cpus",     "--cpuset-cpus",
+      "--pids-limit", "--gpus",   "--platform",    "--shm-size", "--stop-timeout"};
+  for (const char* allowed : kAllowed) {
+    if (option.starts_with(std::string(allowed) + "=") &&
+        option.size() > std::strlen(allowed) + 1) {
+      return std::nullopt;
     }
   }
-  return std::nullopt;
+  std::string names;
+  for (const char* allowed : kAllowed) {
+    names += (names.empty() ? "" : ", ") + std::string(allowed);
+  }
+  return fmt::format("is not one of the run options loadmatrix passes on, each as "
+                     "--flag=value: {} (the rest it sets itself to keep the container "
+                     "sandboxed: network off, only its own mounts, nobody, no capabilities, "
+                     "read-only root)",
+                     names);
 }
 
 EnvSpec parse_env(const Json& entry, const std::string& origin, const std::string& path) {
@@ -82,9 +87,12 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     if (spec.engine.empty()) {
       spec.engine = {"podman"};
     }
+    if (spec.engine.front().empty() || spec.engine.front().front() == '-') {
+      reader.fail("engine", "the first element must name the engine's program, e.g. \"podman\"");
+    }
     spec.run_options = reader.optional_string_list("run_options");
     for (const auto& option : spec.run_options) {
-      if (auto why = weakens_container_isolation(option)) {
+      if (auto why = refused_run_option(option)) {
         reader.fail("run_options", fmt::format("'{}' {}", option, *why));
       }
     }
