@@ -265,6 +265,14 @@ TEST_F(ProvisionerEnvTest, AnImageIsMadeFromItsSuiteOnceAndMeasuredAgainWhenItsI
   EXPECT_EQ(count("run "), 2u);
   EXPECT_TRUE(provisioner().open(spec));
 
+  // Another recipe (more packages): the image is made again, not only measured.
+  spec.packages.push_back("libtorch-dev");
+  auto remade = provisioner().provision(spec, options);
+  ASSERT_TRUE(remade) << remade.error().message;
+  EXPECT_TRUE(remade->built);
+  EXPECT_EQ(count("mmdebstrap --variant=apt --include=python3-torch,libtorch-dev trixie "), 1u);
+  EXPECT_EQ(remade->environment.manifest.image_id, "sha256:1"); // what the import stored
+
   // Gone from the engine: open says so and how to make it again.
   std::filesystem::remove(store);
   auto gone = provisioner().open(spec);
