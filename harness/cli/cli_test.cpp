@@ -2,6 +2,7 @@
 #include "envs/resources.h"
 #include "testing/checkpoint_writer.h"
 #include "testing/cli_runs.h"
+#include "testing/fault_cases.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
@@ -407,35 +408,9 @@ TEST(CliRunTest, ACellThatCrashesIsRecordedAndTheRestGoOn) {
 // The faults fire only under Python 3.13 (trixie), so the 3.11 producer's read-back is clean.
 TEST(CliRunTest, FaultsAreClassifiedAndEveryOtherCellKeepsItsResult) {
   test_support::TempDir dir;
-  std::filesystem::create_directories(dir.path() / "src" / "faults");
-  std::ofstream(dir.path() / "src" / "faults" / "__init__.py")
-      << "import os, signal, sys, time\n"
-         "ARMED = sys.version_info[:2] == (3, 13)\n\n"
-         "def trigger(kind):\n"
-         "    if ARMED:\n"
-         "        if kind == 'segfault':\n            os.kill(os.getpid(), signal.SIGSEGV)\n"
-         "        if kind == 'abort':\n            os.abort()\n"
-         "        if kind == 'hang':\n            time.sleep(3600)\n"
-         "        if kind == 'memory':\n            hog = bytearray(64 << 30)\n"
-         "        if kind == 'silent_exit':\n            os._exit(0)\n"
-         "        if kind == 'garbage':\n"
-         "            import __main__\n"
-         "            os.write(__main__.PROTOCOL_FD, b'@loadmatrix {this is not json\\n')\n"
-         "    return kind\n\n"
-         "class Fault:\n"
-         "    def __init__(self, kind):\n        self.kind = kind\n"
-         "    def __reduce__(self):\n        return (trigger, (self.kind,))\n";
-  std::filesystem::create_directories(dir.path() / "cases");
-  const std::vector<std::string> faults = {"segfault", "abort",       "hang",
-                                           "memory",   "silent_exit", "garbage"};
-  for (size_t i = 0; i < faults.size(); ++i) {
-    std::ofstream(dir.path() / "cases" / fmt::format("f{}_{}.py", i, faults[i]))
-        << "\"\"\"A load that faults.\"\"\"\nfrom faults import Fault\n\n"
-        << "def build():\n    return {'fault': Fault('" << faults[i] << "')}\n";
-    std::ofstream(dir.path() / "cases" / fmt::format("f{}_plain.py", i))
-        << "\"\"\"Plain weights after a fault.\"\"\"\nimport torch\n\n"
-        << "def build():\n    return {'w': torch.full((2,), " << i << ".0)}\n";
-  }
+  const std::vector<std::string> faults = {"segfault",    "abort",   "hang", "memory",
+                                           "silent_exit", "garbage", "limit"};
+  test_support::write_fault_cases(dir.path(), "sys.version_info[:2] == (3, 13)", faults);
   auto out = dir.path() / "out";
   ProcessResult run = loadmatrix_cli(
       {"-q", "run", "--envs", "bookworm,trixie", "--cases", (dir.path() / "cases").string(),
@@ -455,6 +430,8 @@ TEST(CliRunTest, FaultsAreClassifiedAndEveryOtherCellKeepsItsResult) {
   EXPECT_NE(cell("f4_silent_exit").at("detail").get<std::string>().find("without a result"),
             std::string::npos)
       << cell("f4_silent_exit").dump();
+  // The MemoryError above is the cell limit's (--cell-memory 4), not the machine's.
+  EXPECT_EQ(cell("f6_limit").at("outcome"), "pass") << cell("f6_limit").dump();
   EXPECT_EQ(cell("f5_garbage").at("outcome"), "error");
   EXPECT_NE(cell("f5_garbage").dump().find("malformed reply"), std::string::npos)
       << cell("f5_garbage").dump();

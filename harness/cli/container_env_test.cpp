@@ -7,6 +7,7 @@
 #include "matrix/matrix.h"
 #include "testing/checkpoint_writer.h"
 #include "testing/cli_runs.h"
+#include "testing/fault_cases.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 
@@ -134,36 +135,9 @@ TEST(ContainerEnvTest, AuditParsesAndJudgesInTheImageAsInTheChroot) {
 // save reads back clean and the image consumes them.
 TEST(ContainerEnvTest, FaultsInsideTheContainerAreClassifiedAsInTheOtherKinds) {
   test_support::TempDir dir;
-  std::filesystem::create_directories(dir.path() / "src" / "faults");
-  std::ofstream(dir.path() / "src" / "faults" / "__init__.py")
-      << "import os, signal, sys, time\n"
-         "ARMED = os.path.exists('/loadmatrix/.init')\n\n"
-         "def trigger(kind):\n"
-         "    if ARMED:\n"
-         "        if kind == 'segfault':\n            os.kill(os.getpid(), signal.SIGSEGV)\n"
-         "        if kind == 'abort':\n            os.abort()\n"
-         "        if kind == 'hang':\n            time.sleep(3600)\n"
-         "        if kind == 'memory':\n            hog = bytearray(64 << 30)\n"
-         "        if kind == 'silent_exit':\n            os._exit(0)\n"
-         "        if kind == 'limit':\n"
-         "            import resource\n"
-         "            soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
-         "            if soft != 4 << 30:\n                raise ValueError(f'RLIMIT_AS {soft}')\n"
-         "    return kind\n\n"
-         "class Fault:\n"
-         "    def __init__(self, kind):\n        self.kind = kind\n"
-         "    def __reduce__(self):\n        return (trigger, (self.kind,))\n";
-  std::filesystem::create_directories(dir.path() / "cases");
   const std::vector<std::string> faults = {"segfault", "abort",       "hang",
                                            "memory",   "silent_exit", "limit"};
-  for (size_t i = 0; i < faults.size(); ++i) {
-    std::ofstream(dir.path() / "cases" / fmt::format("f{}_{}.py", i, faults[i]))
-        << "\"\"\"A load that faults.\"\"\"\nfrom faults import Fault\n\n"
-        << "def build():\n    return {'fault': Fault('" << faults[i] << "')}\n";
-    std::ofstream(dir.path() / "cases" / fmt::format("f{}_plain.py", i))
-        << "\"\"\"Plain weights after a fault.\"\"\"\nimport torch\n\n"
-        << "def build():\n    return {'w': torch.full((2,), " << i << ".0)}\n";
-  }
+  test_support::write_fault_cases(dir.path(), "os.path.exists('/loadmatrix/.init')", faults);
   auto out = dir.path() / "out";
   ProcessResult run = test_support::run_loadmatrix(
       {"-q", "run", "--matrix", containers_matrix(), "--envs", "trixie,trixie-image", "--cases",

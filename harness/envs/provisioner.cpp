@@ -24,6 +24,22 @@ void remove_partial_builds(const EnvCache& cache, const std::string& name) {
   }
 }
 
+// `spec`'s suite and packages installed into `target`: a directory, or a tarball when it ends
+// in .tar.
+std::vector<std::string> mmdebstrap_argv(const EnvSpec& spec, const ProvisionOptions& options,
+                                         const std::filesystem::path& target) {
+  std::vector<std::string> argv = {options.mmdebstrap, "--variant=apt",
+                                   "--include=" + join(spec.packages, ",")};
+  for (const auto& option : spec.apt_options) {
+    argv.push_back("--aptopt=" + option);
+  }
+  argv.insert(argv.end(), {spec.suite, target.string()});
+  if (spec.mirror) {
+    argv.push_back(*spec.mirror);
+  }
+  return argv;
+}
+
 } // namespace
 
 Expected<Manifest> Provisioner::measure(const EnvSpec& spec, const Sandbox& sandbox) {
@@ -52,14 +68,7 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   auto rootfs = partial / "rootfs";
 
   ProcessSpec build;
-  build.argv = {options.mmdebstrap, "--variant=apt", "--include=" + join(spec.packages, ",")};
-  for (const auto& option : spec.apt_options) {
-    build.argv.push_back("--aptopt=" + option);
-  }
-  build.argv.insert(build.argv.end(), {spec.suite, rootfs.string()});
-  if (spec.mirror) {
-    build.argv.push_back(*spec.mirror);
-  }
+  build.argv = mmdebstrap_argv(spec, options, rootfs);
   build.timeout = options.build_timeout;
   build.output_limit = 4 << 20;
   log_(fmt::format("env {}: building Debian {} ({}) with mmdebstrap into {}", spec.name, spec.suite,
@@ -148,14 +157,7 @@ Expected<void> Provisioner::build_image(const EnvSpec& spec, const ContainerEngi
     log_(fmt::format("env {}: making image {} from env {}'s rootfs", spec.name, engine.image(),
                      spec.from_env->name));
   } else {
-    build.argv = {options.mmdebstrap, "--variant=apt", "--include=" + join(spec.packages, ",")};
-    for (const auto& option : spec.apt_options) {
-      build.argv.push_back("--aptopt=" + option);
-    }
-    build.argv.insert(build.argv.end(), {spec.suite, tarball.string()});
-    if (spec.mirror) {
-      build.argv.push_back(*spec.mirror);
-    }
+    build.argv = mmdebstrap_argv(spec, options, tarball); // a .tar target: mmdebstrap writes one
     log_(fmt::format("env {}: building image {} from Debian {} ({}) with mmdebstrap", spec.name,
                      engine.image(), spec.suite, join(spec.packages, " ")));
   }

@@ -35,6 +35,19 @@ std::optional<std::string> refused_run_option(const std::string& option) {
                      names);
 }
 
+// What mmdebstrap installs: a debian env's chroot, or a container env's image.
+void read_debian_recipe(const JsonFieldReader& reader, EnvSpec& spec) {
+  spec.suite = reader.required_string("suite");
+  spec.packages = reader.optional_string_list("packages");
+  if (spec.packages.empty()) {
+    spec.packages = default_debian_packages();
+  }
+  spec.apt_options = reader.optional_string_list("apt_options");
+  if (reader.has("mirror")) {
+    spec.mirror = reader.required_string("mirror");
+  }
+}
+
 EnvSpec parse_env(const Json& entry, const std::string& origin, const std::string& path) {
   JsonFieldReader reader(entry, origin, path);
   EnvSpec spec;
@@ -49,15 +62,7 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     reader.reject_unknown_keys(
         {"name", "kind", "description", "suite", "packages", "apt_options", "mirror"});
     spec.kind = EnvKind::debian;
-    spec.suite = reader.required_string("suite");
-    spec.packages = reader.optional_string_list("packages");
-    if (spec.packages.empty()) {
-      spec.packages = default_debian_packages();
-    }
-    spec.apt_options = reader.optional_string_list("apt_options");
-    if (reader.has("mirror")) {
-      spec.mirror = reader.required_string("mirror");
-    }
+    read_debian_recipe(reader, spec);
   } else if (kind == "local") {
     reader.reject_unknown_keys({"name", "kind", "description", "python", "libtorch_cmake_dir"});
     spec.kind = EnvKind::local;
@@ -104,15 +109,7 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
       if (reader.has("from_env")) {
         reader.fail("suite", "give either 'suite' or 'from_env' as the image's recipe, not both");
       }
-      spec.suite = reader.required_string("suite");
-      spec.packages = reader.optional_string_list("packages");
-      if (spec.packages.empty()) {
-        spec.packages = default_debian_packages();
-      }
-      spec.apt_options = reader.optional_string_list("apt_options");
-      if (reader.has("mirror")) {
-        spec.mirror = reader.required_string("mirror");
-      }
+      read_debian_recipe(reader, spec);
     } else {
       for (const char* key : {"packages", "apt_options", "mirror"}) {
         if (reader.has(key)) {
