@@ -41,6 +41,14 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     Json row = {{"name", spec.name},
                 {"kind", env_kind_name(spec.kind)},
                 {"status", env_status_name(state.status)}};
+    if (state.status == EnvStatus::missing) {
+      state.detail =
+          fmt::format("not provisioned yet (run: loadmatrix envs provision {}){}", spec.name,
+                      spec.kind == EnvKind::container && !spec.from_env && spec.suite.empty()
+                          ? fmt::format("; its image must exist first: {} pull {}",
+                                        spec.engine.front(), spec.image)
+                          : "");
+    }
     if (!state.detail.empty()) {
       row["detail"] = state.detail;
     }

@@ -18,15 +18,16 @@ std::optional<std::string> refused_run_option(const std::string& option) {
   static const char* const kAllowed[] = {
       "--ulimit",     "--memory", "--memory-swap", "--cpus",     "--cpuset-cpus",
       "--pids-limit", "--gpus",   "--platform",    "--shm-size", "--stop-timeout"};
-  for (const char* allowed : kAllowed) {
-    if (option.starts_with(std::string(allowed) + "=") &&
-        option.size() > std::strlen(allowed) + 1) {
-      return std::nullopt;
-    }
-  }
   std::string names;
   for (const char* allowed : kAllowed) {
-    names += (names.empty() ? "" : ", ") + std::string(allowed);
+    std::string flag = allowed;
+    if (option.starts_with(flag + "=") && option.size() > flag.size() + 1) {
+      return std::nullopt;
+    }
+    if (option == flag || option == flag + "=" || option.starts_with(flag + " ")) {
+      return fmt::format("needs its value in the same element: \"{}=VALUE\"", flag);
+    }
+    names += (names.empty() ? "" : ", ") + flag;
   }
   return fmt::format("is not one of the run options loadmatrix passes on, each as "
                      "--flag=value: {} (the rest it sets itself to keep the container "
@@ -85,8 +86,16 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
                                 "apt_options", "mirror"});
     spec.kind = EnvKind::container;
     spec.image = reader.required_string("image");
-    if (spec.image.empty() || spec.image.front() == '-') {
-      reader.fail("image", fmt::format("'{}' is not an image reference", spec.image));
+    bool blank = std::any_of(spec.image.begin(), spec.image.end(), [](char c) {
+      return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+    });
+    if (spec.image.empty() || spec.image.front() == '-' || blank) {
+      reader.fail("image", fmt::format("'{}' is not an image reference (e.g. "
+                                       "docker.io/pytorch/pytorch:2.4.1-cuda12.1-cudnn9-runtime)",
+                                       spec.image));
+    }
+    if (reader.has("engine") && reader.optional_string_list("engine").empty()) {
+      reader.fail("engine", "empty; leave it out for [\"podman\"]");
     }
     spec.engine = reader.optional_string_list("engine");
     if (spec.engine.empty()) {
@@ -102,8 +111,20 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
       }
     }
     spec.python = reader.optional_string("python", "python3");
+    if (spec.python.empty() ||
+        (!spec.python.starts_with('/') && spec.python.find('/') != std::string::npos)) {
+      reader.fail("python", fmt::format("'{}' must be an absolute path inside the image or a name "
+                                        "on its PATH (e.g. /opt/conda/bin/python, python3)",
+                                        spec.python));
+    }
     if (reader.has("libtorch_cmake_dir")) {
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
+    }
+    if ((reader.has("suite") || reader.has("from_env")) && !spec.image.starts_with("localhost/")) {
+      reader.fail("image", fmt::format("'{}': an image loadmatrix makes from a recipe is named "
+                                       "localhost/NAME[:TAG], so that it never stands in for an "
+                                       "image of that name from a registry",
+                                       spec.image));
     }
     if (reader.has("suite")) {
       if (reader.has("from_env")) {

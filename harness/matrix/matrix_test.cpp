@@ -122,9 +122,8 @@ TEST(MatrixTest, AContainerEnvRefusesWhatWouldUndoItsSandbox) {
             "bad.json: envs[0].command: a container env now names its image and engine instead "
             "of a command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} (README, "
             "\"Env kinds\")");
-  for (const char* option :
-       {"--network=host", "-v/:/host", "-iv/:/host", "--privileged", "--cap-add=ALL", "--env-host",
-        "--init", "--ulimit", "--memory", "--rootfs=/"}) {
+  for (const char* option : {"--network=host", "-v/:/host", "-iv/:/host", "--privileged",
+                             "--cap-add=ALL", "--env-host", "--init", "--rootfs=/"}) {
     std::string error = error_of(fmt::format(R"({{"schema": "loadmatrix.matrix/1", "envs": [
       {{"name": "c", "kind": "container", "image": "i", "run_options": ["{}"]}}]}})",
                                              option));
@@ -133,9 +132,27 @@ TEST(MatrixTest, AContainerEnvRefusesWhatWouldUndoItsSandbox) {
                                               option)))
         << error;
   }
+  // The likeliest slip: an option and its value as two elements.
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
-    {"name": "c", "kind": "container", "image": "i", "from_env": "sid"}]})"),
+    {"name": "c", "kind": "container", "image": "i", "run_options": ["--ulimit", "nofile=1:1"]}]})"),
+            "bad.json: envs[0].run_options: '--ulimit' needs its value in the same element: "
+            "\"--ulimit=VALUE\"");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "localhost/i", "from_env": "sid"}]})"),
             "bad.json: envs[0].from_env: 'sid' is not a debian env declared before this one");
+  // An image made here must not take a registry image's name.
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "docker.io/pytorch/pytorch:2.4.1", "suite": "trixie"}]})"),
+            "bad.json: envs[0].image: 'docker.io/pytorch/pytorch:2.4.1': an image loadmatrix makes "
+            "from a recipe is named localhost/NAME[:TAG], so that it never stands in for an image "
+            "of that name from a registry");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "i", "engine": []}]})"),
+            "bad.json: envs[0].engine: empty; leave it out for [\"podman\"]");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "c", "kind": "container", "image": "i", "python": "conda/bin/python"}]})"),
+            "bad.json: envs[0].python: 'conda/bin/python' must be an absolute path inside the "
+            "image or a name on its PATH (e.g. /opt/conda/bin/python, python3)");
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "c", "kind": "container", "image": "i", "packages": ["python3-torch"]}]})"),
             "bad.json: envs[0].packages: only meaningful with 'suite' (the Debian suite the image "
