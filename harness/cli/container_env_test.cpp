@@ -17,6 +17,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <thread>
 
 using namespace loadmatrix;
 using namespace std::string_literals;
@@ -258,5 +259,44 @@ TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
     in_files.push_back(entry.path().filename().string());
   }
   EXPECT_EQ(in_files, std::vector<std::string>{"payload.pt"});
+  EXPECT_TRUE(leftover_containers().empty());
+}
+
+// kill -9 of the driver mid-run: nobody is left to kill or remove its containers, so each
+// must end on its own (the worker reads end-of-file on its closed stdin and exits; --rm
+// removes the container), and --resume finishes the run.
+TEST(ContainerEnvTest, ADriverKilledMidRunLeavesNoContainerBehind) {
+  test_support::TempDir dir;
+  auto out = dir.path() / "out";
+  std::vector<std::string> args = {"-q",         "run",
+                                   "--matrix",   containers_matrix(),
+                                   "--envs",     "trixie,trixie-image",
+                                   "--cases",    "numpy_*",
+                                   "argparse_*", "--out",
+                                   out.string()};
+  std::string command = LOADMATRIX_CLI;
+  for (const auto& arg : args) {
+    command += " '" + arg + "'";
+  }
+  ProcessSpec kill;
+  kill.argv = {"bash", "-c",
+               command + " & pid=$!\nuntil [ \"$(wc -l < '" + (out / "records.jsonl").string() +
+                   "' 2>/dev/null || echo 0)\" -ge 20 ]; do sleep 0.05; done\n"
+                   "kill -9 $pid; wait $pid; echo killed $?"};
+  kill.timeout = std::chrono::minutes(5);
+  SystemProcessRunner runner;
+  ProcessResult interrupted = runner.run(kill);
+  ASSERT_NE(interrupted.stdout_text.find("killed 137"), std::string::npos)
+      << interrupted.stdout_text << interrupted.stderr_text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!leftover_containers().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(leftover_containers().empty());
+
+  args.push_back("--resume");
+  ProcessResult resumed = test_support::run_loadmatrix(args);
+  ASSERT_TRUE(resumed.succeeded()) << resumed.stderr_text;
+  EXPECT_GE(records_by_key(out / "results.json").size(), 100u);
   EXPECT_TRUE(leftover_containers().empty());
 }
