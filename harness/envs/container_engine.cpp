@@ -1,12 +1,11 @@
 #include "envs/container_engine.h"
 
+#include "envs/mount_table.h"
 #include "util/text.h"
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <fmt/core.h>
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <unistd.h>
@@ -28,36 +27,17 @@ std::string engine_hint(const std::string& stderr_text) {
 
 namespace {
 
-// /proc/self/mountinfo's mount point field, with its octal escapes (\040 for a space) undone.
-std::string unescape_mount_point(const std::string& field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    auto digit = [&](size_t at) { return std::isdigit(static_cast<unsigned char>(field[at])); };
-    if (field[i] == '\\' && i + 3 < field.size() && digit(i + 1) && digit(i + 2) && digit(i + 3)) {
-      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += field[i];
-    }
-  }
-  return out;
-}
-
-// The host's mount points strictly below `dir`, outermost first.
-std::vector<std::filesystem::path> mount_points_below(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> below;
-  std::ifstream info("/proc/self/mountinfo");
+// Of `points`, those strictly below `dir`, outermost first.
+std::vector<std::filesystem::path> mount_points_below(const std::vector<std::string>& points,
+                                                      const std::filesystem::path& dir) {
   std::string prefix = dir.string();
   if (!prefix.ends_with('/')) {
     prefix += '/';
   }
-  for (std::string line; std::getline(info, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, point;
-    fields >> id >> parent >> device >> root >> point;
-    std::string path = unescape_mount_point(point);
-    if (path.starts_with(prefix)) {
-      below.emplace_back(path);
+  std::vector<std::filesystem::path> below;
+  for (const auto& point : points) {
+    if (point.starts_with(prefix)) {
+      below.emplace_back(point);
     }
   }
   std::sort(below.begin(), below.end());
@@ -116,11 +96,12 @@ ContainerEngine::run_argv(const std::string& name, const std::vector<ContainerBi
       "--security-opt=no-new-privileges",
       "--entrypoint=" + entrypoint,
   });
+  const std::vector<std::string> points = is_docker() ? std::vector<std::string>{} : mount_points();
   std::vector<ContainerBind> all;
   for (const auto& bind : binds) {
     all.push_back(bind);
-    if (!bind.writable && !is_docker()) {
-      for (const auto& point : mount_points_below(bind.host)) {
+    if (!bind.writable) {
+      for (const auto& point : mount_points_below(points, bind.host)) {
         all.push_back({point, bind.inside / point.lexically_relative(bind.host), false});
       }
     }

@@ -1,5 +1,6 @@
 #include "envs/sandbox_init.h"
 
+#include "envs/mount_table.h"
 #include "envs/sandbox_user.h"
 
 #include <cerrno>
@@ -9,9 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <grp.h>
-#include <sstream>
 #include <string>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -121,21 +120,6 @@ void mount_or_die(const char* source, const std::string& target, const char* typ
   if (::mount(source, target.c_str(), type, flags, data) != 0) {
     die(std::string("mount ") + (source ? source : "") + " on " + target);
   }
-}
-
-// Every mount point visible in this namespace, from /proc/self/mountinfo (field 5).
-std::vector<std::string> mount_points() {
-  std::vector<std::string> points;
-  std::ifstream info("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(info, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, point;
-    fields >> id >> parent >> device >> root >> point;
-    // mountinfo escapes spaces and the like as \040; we only need to match our own paths.
-    points.push_back(point);
-  }
-  return points;
 }
 
 void remount(const std::string& target, bool read_only) {

@@ -94,8 +94,9 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   test_support::TempDir scratch;
   test_support::give_to_sandbox_user(scratch.path());
   test_support::TempDir readonly;
-  // A world-writable mount below the read-only one must be read-only inside too.
-  auto nested = readonly.path() / "nested";
+  // A world-writable mount below the read-only one must be read-only inside too, even where
+  // /proc/self/mountinfo escapes its name (a space is "\040" there).
+  auto nested = readonly.path() / "nested mount";
   std::filesystem::create_directories(nested);
   ASSERT_EQ(::mount("loadmatrix-test", nested.c_str(), "tmpfs", 0, "mode=1777,size=1m"), 0)
       << std::strerror(errno);
@@ -109,7 +110,7 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   SandboxCommand command;
   command.argv = {env_->python, "-c",
                   "import sys\nopen(sys.argv[1] + '/out.txt', 'w').write('hello')\n"
-                  "for where in ('', '/nested'):\n"
+                  "for where in ('', '/nested mount'):\n"
                   "    try:\n        open(sys.argv[2] + where + '/x', 'w')\n"
                   "    except OSError as e:\n        print('input' + where, e.strerror)\n",
                   work.inside.string(), input.inside.string()};
@@ -121,7 +122,7 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   EXPECT_EQ(text, "hello");
   EXPECT_NE(result.stdout_text.find("input Read-only file system"), std::string::npos)
       << result.stdout_text;
-  EXPECT_NE(result.stdout_text.find("input/nested Read-only file system"), std::string::npos)
+  EXPECT_NE(result.stdout_text.find("input/nested mount Read-only file system"), std::string::npos)
       << result.stdout_text;
   EXPECT_FALSE(std::filesystem::exists(nested / "x"));
 }
