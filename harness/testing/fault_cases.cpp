@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 #include <fstream>
+#include <gtest/gtest.h>
 
 namespace loadmatrix::test_support {
 
@@ -39,6 +40,54 @@ void write_fault_cases(const std::filesystem::path& dir, const std::string& arme
     std::ofstream(dir / "cases" / fmt::format("f{}_plain.py", i))
         << "\"\"\"Plain weights after a fault.\"\"\"\nimport torch\n\n"
         << "def build():\n    return {'w': torch.full((2,), " << i << ".0)}\n";
+  }
+}
+
+const std::vector<std::string>& all_fault_kinds() {
+  static const std::vector<std::string> kinds = {"segfault",    "abort",   "hang", "memory",
+                                                 "silent_exit", "garbage", "limit"};
+  return kinds;
+}
+
+void expect_faults_classified(const std::map<std::string, Json>& records,
+                              const std::vector<std::string>& kinds, const std::string& armed,
+                              const std::string& unarmed) {
+  auto cell = [&](size_t i, const std::string& kind, const std::string& pair) {
+    std::string key = fmt::format("f{}_{}|{}|unsafe", i, kind, pair);
+    auto found = records.find(key);
+    return found != records.end() ? found->second : Json{{"missing", key}};
+  };
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    const std::string& kind = kinds[i];
+    Json got = cell(i, kind, armed);
+    std::string outcome = got.value("outcome", "");
+    std::string detail = got.value("detail", "");
+    if (kind == "segfault") {
+      EXPECT_EQ(outcome, "crash") << got.dump();
+      EXPECT_EQ(detail, "killed by signal 11 (Segmentation fault)");
+    } else if (kind == "abort") {
+      EXPECT_EQ(outcome, "crash") << got.dump();
+      EXPECT_EQ(detail, "killed by signal 6 (Aborted)");
+    } else if (kind == "hang") {
+      EXPECT_EQ(outcome, "timeout") << got.dump();
+    } else if (kind == "memory") {
+      EXPECT_EQ(outcome, "error") << got.dump();
+      EXPECT_EQ(got.value("error_type", ""), "MemoryError");
+    } else if (kind == "silent_exit") {
+      EXPECT_EQ(outcome, "crash") << got.dump();
+      EXPECT_NE(detail.find("without a result"), std::string::npos) << got.dump();
+    } else if (kind == "garbage") {
+      EXPECT_EQ(outcome, "error") << got.dump();
+      EXPECT_NE(got.dump().find("malformed reply"), std::string::npos) << got.dump();
+    } else if (kind == "limit") {
+      // The MemoryError above is the cell limit's (--cell-memory 4), not the machine's.
+      EXPECT_EQ(outcome, "pass") << got.dump();
+    } else {
+      ADD_FAILURE() << "no expectation for fault kind " << kind;
+    }
+    EXPECT_EQ(cell(i, "plain", armed).value("outcome", ""), "pass")
+        << cell(i, "plain", armed).dump();
+    EXPECT_EQ(cell(i, kind, unarmed).value("outcome", ""), "pass") << cell(i, kind, unarmed).dump();
   }
 }
 

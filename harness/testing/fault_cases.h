@@ -2,7 +2,10 @@
 // (CliRunTest in chroots and on the host, ContainerEnvTest in images).
 #pragma once
 
+#include "util/json_file.h"
+
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,5 +19,18 @@ namespace loadmatrix::test_support {
 // load's RLIMIT_AS is 4 GiB, i.e. --cell-memory 4 took effect).
 void write_fault_cases(const std::filesystem::path& dir, const std::string& armed,
                        const std::vector<std::string>& kinds);
+
+// Every kind above, in one order, so each env kind is held to the same faults.
+const std::vector<std::string>& all_fault_kinds();
+
+// The classification every env kind must give `kinds` (as written above, run in "unsafe" mode
+// with --cell-timeout and --cell-memory 4), as GoogleTest expectations on a results.json's
+// `records` (test_support::records_by_key): in the cells of `armed` ("PRODUCER|CONSUMER"),
+// segfault and abort are crashes with their signal, hang a timeout, memory a MemoryError,
+// silent_exit a crash without a result, garbage an error naming the malformed reply, limit a
+// pass; each plain case after a fault passes there, and every case passes in `unarmed`.
+void expect_faults_classified(const std::map<std::string, Json>& records,
+                              const std::vector<std::string>& kinds, const std::string& armed,
+                              const std::string& unarmed);
 
 } // namespace loadmatrix::test_support
