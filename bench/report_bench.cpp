@@ -1,11 +1,11 @@
 // Report cost against the number of cells: analysis plus the three renderers must grow
 // linearly (a 10x larger run must not cost 100x).
 #include "analysis/results_model.h"
+#include "cli/resources.h"
 #include "reports/html_report.h"
 #include "reports/junit_report.h"
 #include "reports/markdown_summary.h"
 #include "testing/synthetic_results.h"
-#include "envs/resources.h"
 
 #include <benchmark/benchmark.h>
 
@@ -19,7 +19,7 @@ void BM_AnalyseAndRenderReports(benchmark::State& state) {
   size_t cells = records.size();
   for (auto _ : state) {
     ResultsModel model = build_results_model(test_support::synthetic_header(), records, {});
-    benchmark::DoNotOptimize(render_html_report(model, resources().home / "reports"));
+    benchmark::DoNotOptimize(render_html_report(model, resources().report_assets));
     benchmark::DoNotOptimize(render_markdown_summary(model));
     benchmark::DoNotOptimize(render_junit(model));
   }

@@ -1,4 +1,4 @@
-// One call of a torch loader in a user's Python source, as cases/runtime/audit_calls.py found
+// One call of a torch loader in a user's Python source, as runtime/audit_calls.py found
 // it with Python's own `ast`: where it is, which loader, and how its arguments are written.
 #pragma once
 

@@ -1,6 +1,5 @@
 #include "audit/call_site_parser.h"
 
-#include "envs/resources.h"
 #include "probes/worker.h"
 #include "util/output_file.h"
 #include "util/scratch_dir.h"
@@ -26,7 +25,7 @@ public:
   ParserRuns(const Environment& env, const std::vector<const InputFile*>& files,
              ProcessRunner& runner, const std::filesystem::path& scratch)
       : env_(env), files_(files), runner_(runner), scratch_(scratch) {
-    runtime_ = env.sandbox.place(resources().runtime_dir, "runtime", false);
+    runtime_ = env.sandbox.place(env.shipped.runtime_dir, "runtime", false);
     for (const InputFile* input : files) {
       auto [mount, added] = roots_.try_emplace(input->root);
       if (added) {

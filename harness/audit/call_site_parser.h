@@ -1,4 +1,4 @@
-// Runs cases/runtime/audit_calls.py (Python's `ast`) over a maintainer's files in an env's
+// Runs runtime/audit_calls.py (Python's `ast`) over a maintainer's files in an env's
 // sandbox: network-less, as nobody, each directory mounted read-only, nothing imported or run.
 // One file's fault is that file's: the parser writes each file's answer as it finishes it, a
 // file that stops a run (a parse that never returns, a crash) is retried alone and then given

@@ -1,12 +1,11 @@
 #include "audit/sarif.h"
 
-#include "envs/resources.h"
-
 #include <fmt/core.h>
 
 namespace loadmatrix {
 
-Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base) {
+Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base,
+                 const std::string& information_uri) {
   const AuditResult& audit = job.result;
   Json results = Json::array();
   for (const auto& call : audit.calls) {
@@ -48,8 +47,8 @@ Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base) {
                  Json{{"artifactLocation", sarif_artifact_location(file.input.file, base)}}}}})}});
     }
   }
-  return sarif_log(audit_rules(), sarif_information_uri(resources().home), std::move(results),
-                   std::move(notifications), base);
+  return sarif_log(audit_rules(), information_uri, std::move(results), std::move(notifications),
+                   base);
 }
 
 } // namespace loadmatrix

@@ -15,7 +15,8 @@ namespace loadmatrix {
 
 // `base`: a file under it gets a relative URI against uriBaseId SRCROOT (= base), which is what
 // code scanning matches against a repository; any other gets an absolute file:// URI
-// (util/sarif_log.h).
-Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base);
+// (util/sarif_log.h). `information_uri`: the tool's documentation (sarif_information_uri).
+Json audit_sarif(const AuditJobResult& job, const std::filesystem::path& base,
+                 const std::string& information_uri);
 
 } // namespace loadmatrix

@@ -1,4 +1,5 @@
 #include "audit/sarif.h"
+#include "cli/resources.h"
 
 #include <gtest/gtest.h>
 
@@ -31,7 +32,7 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
        {},
        {{"LMA001", "the default flips", "`torch.load(buffer, weights_only=False)`"}},
        {}});
-  Json sarif = audit_sarif(job, "/repo");
+  Json sarif = audit_sarif(job, "/repo", sarif_information_uri(resources().home));
   EXPECT_EQ(sarif["version"], "2.1.0");
   const Json& run = sarif["runs"][0];
   EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 7u);
@@ -48,7 +49,9 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0]["level"], "error");
   // Outside the base directory: an absolute file URI.
-  EXPECT_EQ(audit_sarif(job, "/elsewhere")["runs"][0]["results"][0]["locations"][0]
-                                          ["physicalLocation"]["artifactLocation"]["uri"],
+  EXPECT_EQ(audit_sarif(job, "/elsewhere",
+                        sarif_information_uri(
+                            resources().home))["runs"][0]["results"][0]["locations"][0]
+                                              ["physicalLocation"]["artifactLocation"]["uri"],
             "file:///repo/pkg/utils.py");
 }

@@ -1,5 +1,5 @@
 // The loadmatrix binary as users run it: exit codes and error messages.
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "testing/checkpoint_writer.h"
 #include "testing/cli_runs.h"
 #include "testing/fault_cases.h"

@@ -2,8 +2,8 @@
 // provision` from the trixie and bullseye chroots and run by podman, against those chroots.
 // One ctest entry runs these in order (harness/CMakeLists.txt), so "no container is left" is
 // a statement about this suite's own containers.
+#include "cli/resources.h"
 #include "envs/container_engine.h"
-#include "envs/resources.h"
 #include "matrix/matrix.h"
 #include "testing/checkpoint_writer.h"
 #include "testing/cli_runs.h"
@@ -211,7 +211,7 @@ TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
   ::chmod(dir.path().c_str(), 0755);
   ::chmod(files.c_str(), 0755);
   ::chmod((files / "payload.pt").c_str(), 0644);
-  auto sandbox_init_before = std::filesystem::last_write_time(resources().sandbox_init);
+  auto sandbox_init_before = std::filesystem::last_write_time(resources().shipped.sandbox_init);
 
   ProcessResult scan = test_support::run_loadmatrix(
       {"scan", files.string(), "--matrix", containers_matrix(), "--envs", "bullseye-image",
@@ -235,7 +235,8 @@ TEST(ContainerEnvTest, ATrustedPayloadWritesNothingOutsideTheContainer) {
   EXPECT_FALSE(std::filesystem::exists("/tmp/loadmatrix-canary"));
   EXPECT_FALSE(std::filesystem::exists("/loadmatrix-canary"));
   EXPECT_FALSE(std::filesystem::exists("/root/loadmatrix-canary"));
-  EXPECT_EQ(std::filesystem::last_write_time(resources().sandbox_init), sandbox_init_before);
+  EXPECT_EQ(std::filesystem::last_write_time(resources().shipped.sandbox_init),
+            sandbox_init_before);
   std::vector<std::string> in_files;
   for (const auto& entry : std::filesystem::directory_iterator(files)) {
     in_files.push_back(entry.path().filename().string());

@@ -1,6 +1,6 @@
 #include "envs/environment.h"
 
-#include "envs/resources.h"
+#include "runtime/protocol.h"
 #include "util/text.h"
 
 #include <fmt/core.h>
@@ -21,17 +21,19 @@ Json env_summary(const Environment& env) {
           {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
 }
 
-Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const std::string& image_id) {
+Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFiles& shipped,
+                    const std::string& image_id) {
   switch (spec.kind) {
   case EnvKind::debian:
-    return Sandbox::chroot(cache.rootfs(spec.name));
+    return Sandbox::chroot(cache.rootfs(spec.name), shipped.sandbox_init);
   case EnvKind::local:
-    return Sandbox::host();
+    return Sandbox::host(shipped.sandbox_init);
   case EnvKind::container:
     return Sandbox::container(
-        ContainerEngine(spec.engine, spec.image, spec.run_options).pinned_to(image_id));
+        ContainerEngine(spec.engine, spec.image, spec.run_options).pinned_to(image_id),
+        shipped.sandbox_init);
   }
-  return Sandbox::host();
+  return Sandbox::host(shipped.sandbox_init);
 }
 
 std::string python_for(const EnvSpec& spec) {
@@ -39,9 +41,10 @@ std::string python_for(const EnvSpec& spec) {
 }
 
 Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
+                                  const std::filesystem::path& runtime_dir,
                                   const std::string& python, const std::string& env_name,
                                   const std::string& script, const std::vector<std::string>& args) {
-  SandboxMount runtime = sandbox.place(resources().runtime_dir, "runtime", false);
+  SandboxMount runtime = sandbox.place(runtime_dir, "runtime", false);
   SandboxCommand command;
   command.argv = {python, (runtime.inside / script).string()};
   command.argv.insert(command.argv.end(), args.begin(), args.end());
@@ -49,7 +52,7 @@ Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
   command.timeout = std::chrono::minutes(2);
   ProcessResult result = sandbox.run(runner, command);
   std::string origin = fmt::format("env {}: {}", env_name, script);
-  auto report = find_probe_report(result.stdout_text, origin);
+  auto report = final_protocol_message(result.stdout_text, origin);
   if (!report) {
     return Error{fmt::format("{} ({}): {}", report.error().message, result.describe(),
                              last_lines(result.stderr_text, 6))};

@@ -6,6 +6,7 @@
 #include "envs/manifest.h"
 #include "envs/sandbox.h"
 #include "matrix/env_spec.h"
+#include "runtime/shipped_files.h"
 
 #include <string>
 
@@ -15,7 +16,8 @@ struct Environment {
   EnvSpec spec;
   Manifest manifest;
   Sandbox sandbox;
-  std::string python; // the interpreter as seen inside the sandbox
+  std::string python;   // the interpreter as seen inside the sandbox
+  ShippedFiles shipped; // what loadmatrix runs inside it
 
   const Fingerprint& fingerprint() const { return manifest.fingerprint; }
 };
@@ -28,12 +30,15 @@ Json env_summary(const Environment& env);
 // The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`.
 // `image_id`: a container env's measured image, run by ID (never by its tag, which may have
 // moved, nor pulled); empty before it is measured.
-Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const std::string& image_id = "");
+Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFiles& shipped,
+                    const std::string& image_id = "");
 std::string python_for(const EnvSpec& spec);
 
-// Runs `script` (a file under the runtime dir) with the env's interpreter in its sandbox and
-// returns the "@loadmatrix" report it printed. The error names the env and what went wrong.
+// Runs `script` (a file under `runtime_dir`) with the env's interpreter in its sandbox and
+// returns the report line it printed (runtime/protocol.h). The error names the env and
+// what went wrong.
 Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
+                                  const std::filesystem::path& runtime_dir,
                                   const std::string& python, const std::string& env_name,
                                   const std::string& script,
                                   const std::vector<std::string>& args = {});

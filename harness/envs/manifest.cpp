@@ -147,25 +147,6 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
   return manifest;
 }
 
-Expected<Json> find_probe_report(const std::string& stdout_text, const std::string& origin) {
-  std::istringstream lines(stdout_text);
-  std::string line;
-  std::optional<Json> found;
-  while (std::getline(lines, line)) {
-    if (line.starts_with("@loadmatrix ")) {
-      auto parsed = parse_foreign_json(std::string_view(line).substr(12), origin);
-      if (!parsed) {
-        return parsed.error();
-      }
-      found = std::move(parsed).value();
-    }
-  }
-  if (!found) {
-    return Error{fmt::format("{}: the probe printed no '@loadmatrix' report line", origin)};
-  }
-  return *found;
-}
-
 std::string utc_now_iso8601() {
   std::time_t now = std::time(nullptr);
   std::tm utc{};

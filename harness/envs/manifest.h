@@ -76,9 +76,6 @@ struct Manifest {
   static Expected<Manifest> from_json(const Json& document, const std::string& origin);
 };
 
-// Finds the "@loadmatrix {json}" line a Python probe printed among native libraries' noise.
-Expected<Json> find_probe_report(const std::string& stdout_text, const std::string& origin);
-
 std::string utc_now_iso8601();
 
 } // namespace loadmatrix

@@ -43,7 +43,8 @@ std::vector<std::string> mmdebstrap_argv(const EnvSpec& spec, const ProvisionOpt
 } // namespace
 
 Expected<Manifest> Provisioner::measure(const EnvSpec& spec, const Sandbox& sandbox) {
-  auto report = run_runtime_script(runner_, sandbox, python_for(spec), spec.name, "fingerprint.py");
+  auto report = run_runtime_script(runner_, sandbox, shipped_.runtime_dir, python_for(spec),
+                                   spec.name, "fingerprint.py");
   if (!report) {
     return report.error();
   }
@@ -83,7 +84,7 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   // The sandbox mounts a tmpfs here and binds host directories below it.
   std::filesystem::create_directories(rootfs / "loadmatrix");
 
-  Sandbox sandbox = Sandbox::chroot(rootfs);
+  Sandbox sandbox = Sandbox::chroot(rootfs, shipped_.sandbox_init);
   auto measured = measure(spec, sandbox);
   if (!measured) {
     std::filesystem::remove_all(partial);
@@ -130,7 +131,7 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
 
 // The rootfs is still right; only what fingerprint.py measures has grown.
 Expected<Manifest> Provisioner::remeasure_debian(const EnvSpec& spec, Manifest previous) {
-  auto measured = measure(spec, sandbox_for(spec, cache_));
+  auto measured = measure(spec, sandbox_for(spec, cache_, shipped_));
   if (!measured) {
     return measured.error();
   }
@@ -239,14 +240,15 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   }
   if (!built && state.status == EnvStatus::ready && !options.force &&
       state.manifest->image_id == *id) {
-    return ProvisionOutcome{
-        Environment{spec, *state.manifest, sandbox_for(spec, cache_, *id), python_for(spec)},
-        false};
+    return ProvisionOutcome{Environment{spec, *state.manifest,
+                                        sandbox_for(spec, cache_, shipped_, *id), python_for(spec),
+                                        shipped_},
+                            false};
   }
   if (state.status == EnvStatus::ready && state.manifest->image_id != *id) {
     log_(fmt::format("env {}: image {} is now {}; measuring it again", spec.name, spec.image, *id));
   }
-  auto measured = measure(spec, sandbox_for(spec, cache_, *id));
+  auto measured = measure(spec, sandbox_for(spec, cache_, shipped_, *id));
   if (!measured) {
     return Error{measured.error().message + engine_hint(measured.error().message)};
   }
@@ -259,8 +261,9 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
       !written) {
     return written.error();
   }
-  return ProvisionOutcome{
-      Environment{spec, manifest, sandbox_for(spec, cache_, *id), python_for(spec)}, true};
+  return ProvisionOutcome{Environment{spec, manifest, sandbox_for(spec, cache_, shipped_, *id),
+                                      python_for(spec), shipped_},
+                          true};
 }
 
 // Local interpreters and container images exist already: nothing is built, they are measured.
@@ -276,7 +279,7 @@ Expected<Manifest> Provisioner::fingerprint_existing(const EnvSpec& spec) {
                              *spec.libtorch_cmake_dir)};
   }
   auto started = Clock::now();
-  auto measured = measure(spec, sandbox_for(spec, cache_));
+  auto measured = measure(spec, sandbox_for(spec, cache_, shipped_));
   if (!measured) {
     return measured.error();
   }
@@ -302,8 +305,9 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     return provision_container(spec, options, std::move(state));
   }
   if (state.status == EnvStatus::ready && !options.force) {
-    return ProvisionOutcome{
-        Environment{spec, *state.manifest, sandbox_for(spec, cache_), python_for(spec)}, false};
+    return ProvisionOutcome{Environment{spec, *state.manifest, sandbox_for(spec, cache_, shipped_),
+                                        python_for(spec), shipped_},
+                            false};
   }
   if (state.status == EnvStatus::stale || state.status == EnvStatus::broken) {
     log_(fmt::format("env {}: {} ({}); {}", spec.name, env_status_name(state.status), state.detail,
@@ -316,9 +320,10 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
   if (!manifest) {
     return manifest.error();
   }
-  return ProvisionOutcome{
-      Environment{spec, std::move(manifest).value(), sandbox_for(spec, cache_), python_for(spec)},
-      true, remeasure};
+  return ProvisionOutcome{Environment{spec, std::move(manifest).value(),
+                                      sandbox_for(spec, cache_, shipped_), python_for(spec),
+                                      shipped_},
+                          true, remeasure};
 }
 
 EnvState Provisioner::inspect(const EnvSpec& spec) const {
@@ -354,8 +359,8 @@ Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
                              cache_.dir().string(), spec.name)};
   }
   return Environment{spec, *state.manifest,
-                     sandbox_for(spec, cache_, state.manifest->image_id.value_or("")),
-                     python_for(spec)};
+                     sandbox_for(spec, cache_, shipped_, state.manifest->image_id.value_or("")),
+                     python_for(spec), shipped_};
 }
 
 } // namespace loadmatrix

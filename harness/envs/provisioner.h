@@ -30,8 +30,10 @@ class Provisioner {
 public:
   using Log = std::function<void(const std::string&)>;
 
-  Provisioner(EnvCache cache, ProcessRunner& runner, Log log)
-      : cache_(std::move(cache)), runner_(runner), log_(std::move(log)) {}
+  // `shipped`: what the envs it makes run (their sandbox's PID 1, fingerprint.py).
+  Provisioner(EnvCache cache, ShippedFiles shipped, ProcessRunner& runner, Log log)
+      : cache_(std::move(cache)), shipped_(std::move(shipped)), runner_(runner),
+        log_(std::move(log)) {}
 
   Expected<ProvisionOutcome> provision(const EnvSpec& spec, const ProvisionOptions& options);
   // What the cache holds for `spec`, and for a container env whether the engine still has the
@@ -54,6 +56,7 @@ private:
   Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);
 
   EnvCache cache_;
+  ShippedFiles shipped_;
   ProcessRunner& runner_;
   Log log_;
 };

@@ -1,3 +1,4 @@
+#include "cli/resources.h"
 #include "envs/provisioner.h"
 #include "testing/test_envs.h"
 
@@ -45,7 +46,8 @@ EnvSpec copy_of_trixie() {
 class ProvisionerTest : public ::testing::Test {
 protected:
   Provisioner provisioner() {
-    return Provisioner(EnvCache(cache_dir_.path()), runner_, [](const std::string&) {});
+    return Provisioner(EnvCache(cache_dir_.path()), resources().shipped, runner_,
+                       [](const std::string&) {});
   }
   test_support::TempDir cache_dir_;
   test_support::TempDir tools_;

@@ -1,6 +1,5 @@
 #include "envs/sandbox.h"
 
-#include "envs/resources.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
 
@@ -16,18 +15,20 @@ void make_sandbox_writable(const std::filesystem::path& dir) {
   }
 }
 
-Sandbox Sandbox::host() {
-  return Sandbox{};
+Sandbox Sandbox::host(std::filesystem::path init) {
+  Sandbox sandbox;
+  sandbox.init_ = std::move(init);
+  return sandbox;
 }
 
-Sandbox Sandbox::chroot(std::filesystem::path root) {
-  Sandbox sandbox;
+Sandbox Sandbox::chroot(std::filesystem::path root, std::filesystem::path init) {
+  Sandbox sandbox = host(std::move(init));
   sandbox.root_ = std::move(root);
   return sandbox;
 }
 
-Sandbox Sandbox::container(ContainerEngine engine) {
-  Sandbox sandbox;
+Sandbox Sandbox::container(ContainerEngine engine, std::filesystem::path init) {
+  Sandbox sandbox = host(std::move(init));
   sandbox.engine_ = std::move(engine);
   return sandbox;
 }
@@ -52,7 +53,7 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
                                        const SandboxStatus& status) const {
   if (engine_) {
     std::vector<ContainerBind> binds = {
-        {resources().sandbox_init, kContainerInit, false},
+        {init_, kContainerInit, false},
         {status.dir(), kContainerStatusDir, true},
     };
     for (const auto& mount : command.mounts) {
@@ -88,7 +89,7 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
                                    "--kill-child",
                                    "--propagation",
                                    "private",
-                                   resources().sandbox_init.string(),
+                                   init_.string(),
                                    "--status-file",
                                    status_file.string(),
                                    "--workdir",

@@ -68,13 +68,14 @@ private:
 
 class Sandbox {
 public:
+  // `init`, in each: the loadmatrix-sandbox executable (runtime/shipped_files.h).
   // The host itself (a `local` env): its root remounted read-only.
-  static Sandbox host();
+  static Sandbox host(std::filesystem::path init);
   // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
-  static Sandbox chroot(std::filesystem::path root);
+  static Sandbox chroot(std::filesystem::path root, std::filesystem::path init);
   // An image run by a container engine (a `container` env); host directories appear under
   // /loadmatrix/, as in a chroot.
-  static Sandbox container(ContainerEngine engine);
+  static Sandbox container(ContainerEngine engine, std::filesystem::path init);
   bool is_container() const { return engine_.has_value(); }
   const std::optional<ContainerEngine>& engine() const { return engine_; }
 
@@ -101,6 +102,7 @@ public:
   void release(ProcessRunner& runner, const WrappedCommand& wrapped) const;
 
 private:
+  std::filesystem::path init_;
   std::optional<std::filesystem::path> root_;
   std::optional<ContainerEngine> engine_;
 };

@@ -1,5 +1,5 @@
 // Runs in every env of the default matrix: the sandbox must hold in each of them.
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "envs/sandbox.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
@@ -171,7 +171,8 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
   Sandbox sandbox = Sandbox::container(
       ContainerEngine({"docker"}, "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
                       {"--ulimit=nofile=1024"})
-          .pinned_to("sha256:0123"));
+          .pinned_to("sha256:0123"),
+      resources().shipped.sandbox_init);
   SandboxCommand command;
   command.mounts = {sandbox.place("/srv/ckpt", "checkpoints", false),
                     sandbox.place("/tmp/out/scratch", "scratch", true)};
@@ -205,7 +206,7 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
                                "--cap-add=SETGID",
                                "--security-opt=no-new-privileges",
                                "--entrypoint=/loadmatrix/.init/loadmatrix-sandbox",
-                               "--volume=" + resources().sandbox_init.string() +
+                               "--volume=" + resources().shipped.sandbox_init.string() +
                                    ":/loadmatrix/.init/loadmatrix-sandbox:ro",
                                "--volume=" + status->dir().string() + ":/loadmatrix/.status:rw",
                                "--volume=/srv/ckpt:/loadmatrix/checkpoints:ro",
@@ -231,7 +232,8 @@ TEST(SandboxTest, AContainerCommandRunsTheImageUnderOurInitWithOnlyItsMounts) {
 // podman 4.3 has no recursive read-only bind: each mount point below a read-only bind is bound
 // read-only itself. /dev/pts is one below /dev on every Linux host this runs on.
 TEST(SandboxTest, APodmanReadOnlyBindCarriesTheMountsBelowItReadOnly) {
-  Sandbox sandbox = Sandbox::container(ContainerEngine({"podman"}, "img", {}));
+  Sandbox sandbox =
+      Sandbox::container(ContainerEngine({"podman"}, "img", {}), resources().shipped.sandbox_init);
   SandboxCommand command;
   command.mounts = {sandbox.place("/dev", "input", false)};
   command.argv = {"true"};
@@ -245,7 +247,8 @@ TEST(SandboxTest, APodmanReadOnlyBindCarriesTheMountsBelowItReadOnly) {
   EXPECT_TRUE(has("--volume=/dev:/loadmatrix/input:ro,bind"));
   EXPECT_TRUE(has("--volume=/dev/pts:/loadmatrix/input/pts:ro,bind")) << dump_json(wrapped->argv);
   // docker (25+) makes `:ro` recursive itself: one volume.
-  Sandbox docker = Sandbox::container(ContainerEngine({"/usr/bin/docker"}, "img", {}));
+  Sandbox docker = Sandbox::container(ContainerEngine({"/usr/bin/docker"}, "img", {}),
+                                      resources().shipped.sandbox_init);
   command.mounts = {docker.place("/dev", "input", false)};
   auto plain = docker.wrap(command, *status);
   ASSERT_TRUE(plain);
@@ -255,7 +258,8 @@ TEST(SandboxTest, APodmanReadOnlyBindCarriesTheMountsBelowItReadOnly) {
 }
 
 TEST(SandboxTest, AContainerMountThatTheEngineCannotExpressIsAnError) {
-  Sandbox sandbox = Sandbox::container(ContainerEngine({"podman"}, "img", {}));
+  Sandbox sandbox =
+      Sandbox::container(ContainerEngine({"podman"}, "img", {}), resources().shipped.sandbox_init);
   SandboxCommand command;
   command.mounts = {sandbox.place("/data/run:3", "checkpoints", false)};
   command.argv = {"true"};

@@ -1,4 +1,4 @@
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "matrix/case_catalog.h"
 #include "testing/test_envs.h"
 #include "util/error.h"

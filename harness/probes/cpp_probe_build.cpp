@@ -1,7 +1,7 @@
 #include "probes/cpp_probe_build.h"
 
+#include "runtime/protocol.h"
 #include "util/hash.h"
-#include "envs/resources.h"
 
 #include <fmt/core.h>
 #include <map>
@@ -12,16 +12,13 @@ namespace loadmatrix {
 
 namespace {
 
-// The probe's own sources, and the harness's one UTF-8 decoder (util/utf8.h), which it shares.
-std::filesystem::path util_dir() {
-  return resources().home / "harness" / "util";
-}
-
 Expected<std::string> probe_key(const Environment& env) {
   Fnv1a hash;
   hash.add(env.manifest.to_json().dump());
-  for (const auto& source : {resources().cpp_probe_dir / "CMakeLists.txt",
-                             resources().cpp_probe_dir / "cpp_probe.cpp", util_dir() / "utf8.h"}) {
+  const ShippedFiles& shipped = env.shipped;
+  for (const auto& source :
+       {shipped.cpp_probe_dir / "CMakeLists.txt", shipped.cpp_probe_dir / "cpp_probe.cpp",
+        shipped.cpp_probe_util_dir / "utf8.h"}) {
     auto text = read_text_file(source);
     if (!text) {
       return text.error();
@@ -59,8 +56,8 @@ Expected<CppProbe> ensure_cpp_probe(const Environment& env, const EnvCache& cach
   std::filesystem::remove_all(partial);
   make_sandbox_writable(partial); // the build writes here as the sandbox user
 
-  SandboxMount sources = env.sandbox.place(resources().cpp_probe_dir, "probe-src", false);
-  SandboxMount util = env.sandbox.place(util_dir(), "probe-util", false);
+  SandboxMount sources = env.sandbox.place(env.shipped.cpp_probe_dir, "probe-src", false);
+  SandboxMount util = env.sandbox.place(env.shipped.cpp_probe_util_dir, "probe-util", false);
   SandboxMount build = env.sandbox.place(partial, "probe-build", true);
   SandboxCommand command;
   command.argv = {"sh",
@@ -111,8 +108,8 @@ CppProbeRun run_cpp_probe(const Environment& env, const CppProbe& probe, Process
   command.mounts = {binary, input};
   command.timeout = timeout;
   CppProbeRun run{env.sandbox.run(runner, command), Error{""}};
-  run.report = find_probe_report(run.result.stdout_text,
-                                 fmt::format("env {}: cpp_probe {}", env.spec.name, mode));
+  run.report = final_protocol_message(run.result.stdout_text,
+                                      fmt::format("env {}: cpp_probe {}", env.spec.name, mode));
   return run;
 }
 
@@ -143,12 +140,7 @@ std::vector<Json> run_cpp_probe_batch(const Environment& env, const CppProbe& pr
                                              {"detail", "the C++ probe reported nothing for this "
                                                         "file (" +
                                                             result.describe() + ")"}});
-  std::istringstream lines(result.stdout_text);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("@loadmatrix ")) {
-      continue;
-    }
-    auto report = parse_foreign_json(std::string_view(line).substr(12), "cpp_probe");
+  for (auto& report : protocol_messages(result.stdout_text, "cpp_probe")) {
     // Reports are matched by the file's position among the arguments, not by its name.
     if (!report || !report->is_object() || !report->contains("index") ||
         !report->at("index").is_number_unsigned() ||

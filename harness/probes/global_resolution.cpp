@@ -1,7 +1,7 @@
 #include "probes/global_resolution.h"
 
-#include "envs/resources.h"
 #include "envs/sandbox.h"
+#include "runtime/protocol.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
 #include "util/scratch_dir.h"
@@ -86,19 +86,13 @@ struct Asked {
 // Each TorchScript import runs in a child the resolver waits for; past this it is killed.
 constexpr int kArchiveSeconds = 60;
 
-// Runs resolve_globals.py over `asked`; fills `out` and returns the answers about what the env
-// provides itself (cacheable).
-ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, const Asked& asked,
-                             const ResolveOptions& options, ResolvedGlobals& out) {
-  const std::vector<const GlobalLookup*>& lookups = asked.globals;
-  ResolvedGlobals cacheable;
-  auto scratch = ScratchDir::create("loadmatrix-globals");
-  if (!scratch) {
-    out.error = scratch.error().message;
-    return cacheable;
-  }
+// The request file resolve_globals.py reads, in `dir`, readable by the sandbox user (and only
+// it of the directory's files); each archive's directory is mounted read-only and the request
+// names the archive inside it.
+Expected<std::vector<SandboxMount>> write_request(const Environment& env, const Asked& asked,
+                                                  const std::filesystem::path& dir) {
   Json request = Json::array();
-  for (const GlobalLookup* lookup : lookups) {
+  for (const GlobalLookup* lookup : asked.globals) {
     request.push_back(
         {lookup->module, lookup->qualname, lookup->zip ? "zip" : "legacy", lookup->protocol});
   }
@@ -106,7 +100,6 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
   for (const SparseLookup* lookup : asked.sparse) {
     sparse.push_back({lookup->layout, lookup->fields});
   }
-  // Each archive's directory appears read-only; the request names the archive inside it.
   std::vector<SandboxMount> archive_mounts;
   std::map<std::filesystem::path, size_t> archive_dirs;
   Json archives = Json::array();
@@ -119,18 +112,17 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
     }
     archives.push_back((archive_mounts[it->second].inside / archive.filename()).string());
   }
-  std::filesystem::path request_file = scratch->path() / "request.json";
+  std::filesystem::path request_file = dir / "request.json";
   if (auto written = write_output_file(
           request_file,
           dump_json({{"globals", request}, {"sparse", sparse}, {"torchscript", archives}}));
       !written) {
-    out.error = written.error().message;
-    return cacheable;
+    return written.error();
   }
   // The resolver runs as the sandbox user: the request, and only it, is made readable.
   using std::filesystem::perms;
   std::error_code ec;
-  std::filesystem::permissions(scratch->path(),
+  std::filesystem::permissions(dir,
                                perms::owner_all | perms::others_read | perms::others_exec |
                                    perms::group_read | perms::group_exec,
                                ec);
@@ -139,11 +131,16 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
                                  perms::owner_read | perms::group_read | perms::others_read, ec);
   }
   if (ec) {
-    out.error = fmt::format("{}: {}", scratch->path().string(), ec.message());
-    return cacheable;
+    return Error{fmt::format("{}: {}", dir.string(), ec.message())};
   }
-  SandboxMount runtime = env.sandbox.place(resources().runtime_dir, "runtime", false);
-  SandboxMount work = env.sandbox.place(scratch->path(), "globals", false);
+  return archive_mounts;
+}
+
+SandboxCommand resolver_command(const Environment& env, const Asked& asked,
+                                const ResolveOptions& options, const std::filesystem::path& dir,
+                                const std::vector<SandboxMount>& archive_mounts) {
+  SandboxMount runtime = env.sandbox.place(env.shipped.runtime_dir, "runtime", false);
+  SandboxMount work = env.sandbox.place(dir, "globals", false);
   SandboxCommand command;
   command.mounts = {runtime, work};
   command.mounts.insert(command.mounts.end(), archive_mounts.begin(), archive_mounts.end());
@@ -160,58 +157,61 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
   // Importing torch, then each module once (resolve_globals.py stops one import at 20 s);
   // answers come one line each, so a run cut short keeps the ones it gave.
   command.timeout = std::min<std::chrono::milliseconds>(
-      std::chrono::seconds(90) + std::chrono::milliseconds(500) * lookups.size() +
+      std::chrono::seconds(90) + std::chrono::milliseconds(500) * asked.globals.size() +
           std::chrono::seconds(1) * asked.sparse.size() +
           std::chrono::seconds(kArchiveSeconds + 5) * asked.torchscript.size(),
       std::chrono::minutes(30));
   command.output_limit =
-      (1u << 20) + (lookups.size() + asked.sparse.size() + asked.torchscript.size()) * 4096;
-  ProcessResult result = env.sandbox.run(runner, command);
-  std::string origin = fmt::format("env {}: resolve_globals.py", env.spec.name);
-  std::vector<Json> answers(lookups.size());
-  std::vector<Json> sparse_answers(asked.sparse.size());
-  std::vector<Json> archive_answers(asked.torchscript.size());
-  // Where an answer goes: its kind's key holds its index in the request.
+      (1u << 20) + (asked.globals.size() + asked.sparse.size() + asked.torchscript.size()) * 4096;
+  return command;
+}
+
+// The resolver's answers, each in its question's place: its kind's key holds its index.
+struct Answers {
+  std::vector<Json> globals;
+  std::vector<Json> sparse;
+  std::vector<Json> torchscript;
+  bool done = false; // the resolver reached its end
+};
+
+Answers read_answers(const Asked& asked, const std::string& stdout_text,
+                     const std::string& origin) {
+  Answers answers{std::vector<Json>(asked.globals.size()), std::vector<Json>(asked.sparse.size()),
+                  std::vector<Json>(asked.torchscript.size())};
   auto place = [](Json& answer, const char* key, std::vector<Json>& into) {
     const Json& index = answer[key];
     if (index.is_number_unsigned() && index.get<size_t>() < into.size()) {
       into[index.get<size_t>()] = std::move(answer);
     }
   };
-  bool done = false;
-  std::istringstream lines(result.stdout_text);
-  for (std::string line; std::getline(lines, line);) {
-    constexpr std::string_view kMarker = "@loadmatrix ";
-    auto at = line.find(kMarker);
-    if (at == std::string::npos) {
-      continue; // a native library's noise
-    }
-    auto answer = parse_foreign_json(std::string_view(line).substr(at + kMarker.size()), origin);
+  for (auto& answer : protocol_messages(stdout_text, origin)) {
     if (!answer || !answer->is_object()) {
       continue;
     }
-    done = done || answer->contains("done");
+    answers.done = answers.done || answer->contains("done");
     if (answer->contains("sparse")) {
-      place(*answer, "sparse", sparse_answers);
+      place(*answer, "sparse", answers.sparse);
     } else if (answer->contains("torchscript")) {
-      place(*answer, "torchscript", archive_answers);
+      place(*answer, "torchscript", answers.torchscript);
     } else {
-      place(*answer, "index", answers);
+      place(*answer, "index", answers.globals);
     }
   }
-  if (!done) {
-    out.error = fmt::format("{}: stopped before the end ({}): {}", origin, result.describe(),
-                            last_lines(result.stderr_text, 4));
-  }
-  for (size_t i = 0; i < lookups.size(); ++i) {
-    const Json& answer = answers[i];
+  return answers;
+}
+
+// Fills `out` from `answers` and returns the answers about what the env provides itself.
+ResolvedGlobals record_answers(const Asked& asked, Answers& answers, ResolvedGlobals& out) {
+  ResolvedGlobals cacheable;
+  for (size_t i = 0; i < asked.globals.size(); ++i) {
+    const Json& answer = answers.globals[i];
     if (!answer.is_object() || !answer["present"].is_boolean()) {
       continue;
     }
     GlobalResolution resolution{answer["present"].get<bool>(),
                                 valid_utf8(optional_string(answer, "error").value_or("")),
                                 valid_utf8(optional_string(answer, "weights_only").value_or(""))};
-    std::string key = lookups[i]->key();
+    std::string key = asked.globals[i]->key();
     // Only what the env itself provides is cached: a --python-path module may change, and a
     // module nothing provides costs nothing to ask about again.
     bool env_provided = optional_string(answer, "origin") == "env";
@@ -222,7 +222,7 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
     out.by_key[std::move(key)] = std::move(resolution);
   }
   for (size_t i = 0; i < asked.sparse.size(); ++i) {
-    Json& answer = sparse_answers[i];
+    Json& answer = answers.sparse[i];
     if (answer.is_object() && answer["accepted"].is_boolean()) {
       GlobalResolution resolution{answer["accepted"].get<bool>(),
                                   valid_utf8(optional_string(answer, "error").value_or("")), ""};
@@ -231,7 +231,7 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
     }
   }
   for (size_t i = 0; i < asked.torchscript.size(); ++i) {
-    Json& answer = archive_answers[i];
+    Json& answer = answers.torchscript[i];
     std::optional<std::string> said = optional_string(answer, "result");
     ArchiveImport import;
     import.error = valid_utf8(optional_string(answer, "error").value_or(""));
@@ -247,6 +247,31 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
     out.torchscript[asked.torchscript[i].file] = std::move(import);
   }
   return cacheable;
+}
+
+// Runs resolve_globals.py over `asked`; fills `out` and returns the answers about what the env
+// provides itself (cacheable).
+ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, const Asked& asked,
+                             const ResolveOptions& options, ResolvedGlobals& out) {
+  auto scratch = ScratchDir::create("loadmatrix-globals");
+  if (!scratch) {
+    out.error = scratch.error().message;
+    return {};
+  }
+  auto archive_mounts = write_request(env, asked, scratch->path());
+  if (!archive_mounts) {
+    out.error = archive_mounts.error().message;
+    return {};
+  }
+  ProcessResult result = env.sandbox.run(
+      runner, resolver_command(env, asked, options, scratch->path(), *archive_mounts));
+  std::string origin = fmt::format("env {}: resolve_globals.py", env.spec.name);
+  Answers answers = read_answers(asked, result.stdout_text, origin);
+  if (!answers.done) {
+    out.error = fmt::format("{}: stopped before the end ({}): {}", origin, result.describe(),
+                            last_lines(result.stderr_text, 4));
+  }
+  return record_answers(asked, answers, out);
 }
 
 // Globals left unmeasured (their prediction is the bytes' alone): names too long to be a real

@@ -3,7 +3,7 @@
 // things an older one lacks: `pathlib._local.PosixPath` (Python 3.13) read on 3.11,
 // `torch.uint16` or `torch.float8_e4m3fn` (torch 2.3 / 2.1) or a jagged NestedTensor's class
 // read on 1.13 fail with AttributeError or ModuleNotFoundError, which the bytes alone cannot
-// tell. Measured inside the env's sandbox by cases/runtime/resolve_globals.py, which loads one
+// tell. Measured inside the env's sandbox by runtime/resolve_globals.py, which loads one
 // crafted file per global (nothing in it is called), and cached per env and name.
 #pragma once
 

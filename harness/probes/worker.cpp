@@ -1,6 +1,6 @@
 #include "probes/worker.h"
 
-#include "envs/resources.h"
+#include "runtime/protocol.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -9,7 +9,6 @@
 namespace loadmatrix {
 
 namespace {
-constexpr const char* kMarker = "@loadmatrix ";
 // Beyond the cell's own timeout (enforced inside the worker), what the driver allows for the
 // fork and the reply before it decides the worker itself is stuck.
 constexpr std::chrono::seconds kSlack(30);
@@ -48,7 +47,7 @@ Expected<void> Worker::ensure_started() {
   if (!status) {
     return status.error();
   }
-  SandboxMount runtime = env_.sandbox.place(resources().runtime_dir, "runtime", false);
+  SandboxMount runtime = env_.sandbox.place(env_.shipped.runtime_dir, "runtime", false);
   SandboxCommand command;
   command.argv = {env_.python, (runtime.inside / "worker.py").string()};
   command.mounts = options_.mounts;
@@ -65,7 +64,8 @@ Expected<void> Worker::ensure_started() {
                              started.error().message)};
   }
   ++starts_;
-  auto ready = (*started)->read_line(kMarker, LineProcess::Clock::now() + options_.start_timeout);
+  auto ready =
+      (*started)->read_line(is_protocol_line, LineProcess::Clock::now() + options_.start_timeout);
   if (ready.status != LineProcess::ReadStatus::line) {
     ProcessResult result = (*started)->stop(std::chrono::seconds(1));
     SystemProcessRunner runner;
@@ -137,7 +137,7 @@ Json Worker::call(Json request, std::chrono::milliseconds timeout) {
   }
   auto deadline = LineProcess::Clock::now() + timeout + kSlack;
   for (;;) {
-    auto read = process_->read_line(kMarker, deadline);
+    auto read = process_->read_line(is_protocol_line, deadline);
     if (read.status == LineProcess::ReadStatus::timeout) {
       return fail_and_restart("timeout", "the worker did not answer in time");
     }
@@ -146,7 +146,8 @@ Json Worker::call(Json request, std::chrono::milliseconds timeout) {
                                              ? "the worker exited"
                                              : "the worker wrote an oversized line");
     }
-    auto reply = parse_foreign_json(read.line, fmt::format("env {}: worker reply", env_.spec.name));
+    auto reply =
+        parse_protocol_line(read.line, fmt::format("env {}: worker reply", env_.spec.name));
     if (!reply || !reply->is_object()) {
       // Garbage on the protocol channel: the worker can no longer be trusted.
       return fail_and_restart("protocol_error", "the worker wrote a malformed reply");

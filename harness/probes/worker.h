@@ -1,4 +1,4 @@
-// The driver's side of cases/runtime/worker.py: one long-lived Python worker per env, in the
+// The driver's side of runtime/worker.py: one long-lived Python worker per env, in the
 // env's sandbox, answering line-protocol requests. A worker that dies or stops answering is
 // reported as that request's result and replaced, so the next cell gets a fresh one.
 #pragma once

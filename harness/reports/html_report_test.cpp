@@ -1,5 +1,5 @@
 // report.html as a reviewer's browser shows it: real headless Chromium, DOM read back.
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "reports/html_report.h"
 #include "reports/report_writer.h"
 #include "testing/browser.h"
@@ -39,7 +39,7 @@ protected:
     model_ = std::make_unique<ResultsModel>(
         build_results_model(test_support::synthetic_header(), records_, {}));
     ASSERT_GE(model_->records.size(), 10000u);
-    ASSERT_TRUE(write_reports(*model_, dir_.path()));
+    ASSERT_TRUE(write_reports(*model_, dir_.path(), resources().report_assets));
     url_ = "file://" + (dir_.path() / "report.html").string();
   }
   test_support::TempDir dir_;

@@ -1,4 +1,4 @@
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "reports/junit_report.h"
 #include "testing/synthetic_results.h"
 #include "testing/test_envs.h"

@@ -1,6 +1,5 @@
 #include "reports/report_writer.h"
 
-#include "envs/resources.h"
 #include "reports/html_report.h"
 #include "reports/junit_report.h"
 #include "reports/markdown_summary.h"
@@ -9,7 +8,8 @@
 
 namespace loadmatrix {
 
-Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir) {
+Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir,
+                             const std::filesystem::path& assets_dir) {
   if (auto made = prepare_output_dir(out_dir); !made) {
     return made;
   }
@@ -17,8 +17,7 @@ Expected<void> write_reports(const ResultsModel& model, const std::filesystem::p
   // own report.
   std::vector<std::string> failed;
   for (const auto& [name, text] :
-       {std::pair<const char*, std::string>{
-            "report.html", render_html_report(model, resources().home / "reports")},
+       {std::pair<const char*, std::string>{"report.html", render_html_report(model, assets_dir)},
         {"summary.md", render_markdown_summary(model)},
         {"junit.xml", render_junit(model)}}) {
     if (auto written = write_output_file(out_dir / name, text); !written) {

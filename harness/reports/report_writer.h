@@ -9,6 +9,8 @@
 
 namespace loadmatrix {
 
-Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir);
+// `assets_dir`: the directory of report.css and report.js, which report.html inlines.
+Expected<void> write_reports(const ResultsModel& model, const std::filesystem::path& out_dir,
+                             const std::filesystem::path& assets_dir);
 
 } // namespace loadmatrix

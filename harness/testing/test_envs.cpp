@@ -1,6 +1,6 @@
 #include "testing/test_envs.h"
 
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "matrix/matrix.h"
 
 #include <algorithm>
@@ -47,7 +47,7 @@ Environment open_test_env(const std::string& name) {
   const EnvSpec* found = matrix.find_env(name);
   EnvSpec spec = found != nullptr ? *found : containers.select_envs({name}).front();
   SystemProcessRunner runner;
-  Provisioner provisioner(test_env_cache(), runner, [](const std::string&) {});
+  Provisioner provisioner(test_env_cache(), resources().shipped, runner, [](const std::string&) {});
   auto env = provisioner.open(spec);
   if (!env) {
     throw FatalError("test env not provisioned: " + env.error().message);

@@ -48,15 +48,15 @@ Expected<void> LineProcess::send(const std::string& line) {
   return write_all(in_, line + "\n", fmt::format("to pid {}", pid_));
 }
 
-LineProcess::Read LineProcess::read_line(const std::string& prefix, Clock::time_point deadline,
+LineProcess::Read LineProcess::read_line(LineFilter wanted, Clock::time_point deadline,
                                          size_t max_line) {
   for (;;) {
     size_t newline;
     while ((newline = buffer_.find('\n')) != std::string::npos) {
       std::string line = buffer_.substr(0, newline);
       buffer_.erase(0, newline + 1);
-      if (line.starts_with(prefix)) {
-        return {ReadStatus::line, line.substr(prefix.size())};
+      if (wanted(line)) {
+        return {ReadStatus::line, std::move(line)};
       }
     }
     if (buffer_.size() > max_line) {

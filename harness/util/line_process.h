@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace loadmatrix {
 
@@ -28,11 +29,13 @@ public:
   enum class ReadStatus { line, eof, timeout, too_long };
   struct Read {
     ReadStatus status;
-    std::string line; // without the prefix and the newline
+    std::string line; // without the newline
   };
-  // The next stdout line that starts with `prefix`; other lines (a native library's chatter)
-  // are skipped. A line longer than `max_line` bytes ends the conversation.
-  Read read_line(const std::string& prefix, Clock::time_point deadline, size_t max_line = 64 << 20);
+  // Which lines the caller reads; the others (a native library's chatter) are skipped.
+  using LineFilter = bool (*)(std::string_view line);
+  // The next stdout line `wanted` accepts. A line longer than `max_line` bytes ends the
+  // conversation.
+  Read read_line(LineFilter wanted, Clock::time_point deadline, size_t max_line = 64 << 20);
 
   // Closes stdin, waits up to `grace` for an exit, then TERM and KILL to the group.
   ProcessResult stop(std::chrono::milliseconds grace);

@@ -1,6 +1,6 @@
 """A long-lived loadmatrix worker: one per environment, `import torch` paid once.
 
-Protocol (documented in README.md, "Worker protocol"): the driver writes one JSON request per
+Protocol (documented in doc/protocol.md): the driver writes one JSON request per
 line on stdin; the worker answers each with one line `@loadmatrix {json}` on stdout carrying the
 request's "id". Native libraries that print to stdout are moved to stderr at start, and the
 marker tells our lines apart from any that slip through anyway.

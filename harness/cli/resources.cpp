@@ -1,4 +1,4 @@
-#include "envs/resources.h"
+#include "cli/resources.h"
 
 #include <cstdlib>
 #include <unistd.h>
@@ -26,12 +26,16 @@ Resources locate() {
   r.home = home != nullptr && *home != '\0' ? std::filesystem::path(home)
                                             : std::filesystem::path(LOADMATRIX_SOURCE_DIR);
   r.cases_dir = r.home / "cases";
-  r.runtime_dir = r.cases_dir / "runtime";
-  r.cpp_probe_dir = r.home / "harness" / "probes" / "cpp_probe";
+  r.report_assets = r.home / "reports";
+  ShippedFiles& shipped = r.shipped;
+  shipped.runtime_dir = r.home / "harness" / "runtime";
+  shipped.cpp_probe_dir = r.home / "harness" / "probes" / "cpp_probe";
+  shipped.cpp_probe_util_dir = r.home / "harness" / "util";
   // Beside the running binary first (an installed or copied build), then the build tree.
-  r.sandbox_init = executable_dir() / "loadmatrix-sandbox";
-  if (!std::filesystem::exists(r.sandbox_init)) {
-    r.sandbox_init = std::filesystem::path(LOADMATRIX_BINARY_DIR) / "bin" / "loadmatrix-sandbox";
+  shipped.sandbox_init = executable_dir() / "loadmatrix-sandbox";
+  if (!std::filesystem::exists(shipped.sandbox_init)) {
+    shipped.sandbox_init =
+        std::filesystem::path(LOADMATRIX_BINARY_DIR) / "bin" / "loadmatrix-sandbox";
   }
   return r;
 }
