@@ -7,6 +7,7 @@
 #include "matrix/loader_mode.h"
 #include "probes/cpp_probe_build.h"
 #include "records/result_store.h"
+#include "run/shard.h"
 #include "util/progress.h"
 
 #include <chrono>
@@ -16,16 +17,6 @@
 #include <vector>
 
 namespace loadmatrix {
-
-// Part I of N of a run's load work. The unit is (consumer env, case), sorted by env first, so
-// with N equal to the number of envs each shard needs exactly one env.
-struct Shard {
-  size_t index = 1; // 1-based
-  size_t count = 1;
-
-  static Shard parse(const std::string& text); // "I/N"; throws FatalError naming the problem
-  bool contains(size_t unit, size_t total) const { return unit * count / total == index - 1; }
-};
 
 struct RunOptions {
   std::filesystem::path out_dir;
@@ -37,6 +28,7 @@ struct RunOptions {
   std::vector<LoaderMode> modes;                  // empty: all
   size_t jobs = 0;                                // envs at once; 0: one per core
   std::vector<std::filesystem::path> python_path; // host dirs the user's recipes import from
+  std::filesystem::path fixtures_dir; // the corpus's importable classes (cases/fixtures)
   std::chrono::seconds cell_timeout{60};
   uint64_t cell_memory_bytes = 0; // RLIMIT_AS of each cell's process; 0: none
   // Each consumer env's files and scenarios loaded, of those this run loads there.
@@ -66,10 +58,7 @@ RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore
 Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes,
                     const std::filesystem::path& checkpoints_root);
 
-// Which consumer envs have load work in `shard`.
-std::vector<std::string> consumers_in_shard(const std::vector<std::string>& consumers,
-                                            const std::vector<CaseSpec>& cases, Shard shard);
-
+// Where the producers' files are (run/checkpoint_paths.h).
 std::filesystem::path checkpoints_root(const RunOptions& options);
 
 } // namespace loadmatrix

@@ -146,19 +146,6 @@ def import_file(path):
     return module
 
 
-def file_format(path):
-    """What torch wrote: a TorchScript archive, a torch.save zip, or the legacy format."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        return "legacy"
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-    if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
-        return "torchscript"
-    return "zip"
-
-
 def op_save(request):
     """Saves a recipe's object, and describes what the producer's own torch loads back.
 
@@ -173,7 +160,8 @@ def op_save(request):
         recipe.save(value, out)
     else:
         torch.save(value, out)
-    result = {"status": "returned", "format": file_format(out)}
+    # What the file is (TorchScript or not) the driver decides, with its one reader of formats.
+    result = {"status": "returned"}
     try:
         kwargs = {"weights_only": False} if has_parameter("weights_only") else {}
         result["description"] = describe(torch.load(out, map_location="cpu", **kwargs))

@@ -1,7 +1,6 @@
 #include "scan/scan_verify.h"
 
-#include "probes/worker.h"
-#include "records/allowlist_search.h"
+#include "session/load_session.h"
 #include "util/parallel.h"
 #include "util/text.h"
 #include "util/utf8.h"
@@ -45,7 +44,10 @@ class EnvVerifier {
 public:
   EnvVerifier(const Environment& env, const std::vector<std::filesystem::path>& roots,
               const VerifyOptions& options)
-      : env_(env), options_(options), worker_(env, worker_options(roots)) {}
+      : env_(env), options_(options),
+        session_(env, layout(env, roots, options),
+                 {options.log_dir / (env.spec.name + ".scan-worker.log"), options.load_memory_bytes,
+                  options.load_timeout}) {}
 
   void verify(ScannedFile& file) {
     for (auto& cell : file.cells) {
@@ -67,41 +69,21 @@ public:
 
 private:
   // Each directory the files were found under appears read-only at /loadmatrix/scanN.
-  WorkerOptions worker_options(const std::vector<std::filesystem::path>& roots) {
-    WorkerOptions options;
-    for (const auto& root : roots) {
-      auto mount = env_.sandbox.place(root, fmt::format("scan{}", mounts_.size()), false);
-      mounts_.emplace(root, mount);
-      options.mounts.push_back(mount);
+  static SandboxLayout layout(const Environment& env,
+                              const std::vector<std::filesystem::path>& roots,
+                              const VerifyOptions& options) {
+    SandboxLayout layout(env.sandbox);
+    for (size_t i = 0; i < roots.size(); ++i) {
+      layout.add(roots[i], fmt::format("scan{}", i), false);
     }
-    for (size_t i = 0; i < options_.python_path.size(); ++i) {
-      auto mount =
-          env_.sandbox.place(options_.python_path[i], fmt::format("pythonpath{}", i), false);
-      options.mounts.push_back(mount);
-      options.python_path.push_back(mount.inside.string());
+    for (size_t i = 0; i < options.python_path.size(); ++i) {
+      layout.add(options.python_path[i], fmt::format("pythonpath{}", i), false, true);
     }
-    options.log_file = options_.log_dir / (env_.spec.name + ".scan-worker.log");
-    options.request_memory_bytes = options_.load_memory_bytes;
-    return options;
+    return layout;
   }
 
   std::string inside(const FileScan& scan) const {
-    return (mounts_.at(scan.input.root).inside / scan.input.relative).string();
-  }
-
-  Json load(const std::string& file, LoaderMode mode, const std::vector<std::string>& allow = {}) {
-    return worker_.load(file, mode, allow, options_.load_timeout);
-  }
-
-  const AllowlistSearch& search(const std::string& file) {
-    auto it = searches_.find(file);
-    if (it == searches_.end()) {
-      auto attempt = [&](const std::vector<std::string>& allow) {
-        return load(file, LoaderMode::weights_only, allow);
-      };
-      it = searches_.emplace(file, search_allowlist(attempt)).first;
-    }
-    return it->second;
+    return session_.layout().inside(scan.input.root, scan.input.relative).string();
   }
 
   void verify_cell(const ScannedFile& file, ScanCell& cell) {
@@ -124,7 +106,7 @@ private:
       return;
     }
     std::string path = inside(file.scan);
-    Json facts = load(path, scan_loader_mode(cell.mode));
+    Json facts = session_.load(path, scan_loader_mode(cell.mode));
     Classification c = classify(facts, nullptr);
     observed.outcome = c.outcome;
     observed.reason = c.refusal.reason;
@@ -134,7 +116,7 @@ private:
     observed.detail = c.detail;
     observed.duration_ms = facts.value("duration_ms", 0LL);
     if (c.outcome == Outcome::blocked) {
-      const AllowlistSearch& found = search(path);
+      const AllowlistSearch& found = session_.search(path);
       append_unique(observed.blocked_globals, found.blocked);
       cell.fix = fix_for(cell, path, found);
     }
@@ -152,8 +134,8 @@ private:
     const LoadPrediction* predicted = cell.predicted ? &*cell.predicted : nullptr;
     if (predicted && predicted->fixable && !predicted->fix_allowlist.empty() &&
         !(found.loaded && same_set(predicted->fix_allowlist, found.allowlist))) {
-      Classification attempt =
-          classify(load(path, LoaderMode::weights_only, predicted->fix_allowlist), nullptr);
+      Classification attempt = classify(
+          session_.load(path, LoaderMode::weights_only, predicted->fix_allowlist), nullptr);
       if (attempt.outcome == Outcome::pass) {
         fix.allowlist = predicted->fix_allowlist;
         fix.verified = true;
@@ -186,9 +168,7 @@ private:
 
   const Environment& env_;
   const VerifyOptions& options_;
-  std::map<std::filesystem::path, SandboxMount> mounts_;
-  Worker worker_;
-  std::map<std::string, AllowlistSearch> searches_;
+  LoadSession session_;
 };
 
 } // namespace
