@@ -1,6 +1,8 @@
 #include "audit/audit_job.h"
 
+#include "audit/audit_publish.h"
 #include "audit/call_site_parser.h"
+#include "matrix/matrix.h"
 #include "util/json_file.h"
 #include "util/utf8.h"
 #include "util/version_key.h"
@@ -208,11 +210,12 @@ size_t linked_scenarios(const AuditResult& result) {
   return linked;
 }
 
-AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log) {
+AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log,
+                         JobOutput& output) {
   // The settings are checked before any env is opened or built.
   assumed_variable(request.audit.assume_env).value_or_throw();
-  EnvSelection selection =
-      select_envs(request.matrix, request.env_dir, request.envs, request.provisioning, runner, log);
+  PreparedEnvs selection = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
+                                        request.preparation, runner, log);
   AuditJobResult job;
   job.missing = std::move(selection.missing);
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
@@ -226,6 +229,7 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
                           "audited where the run ran them?)"
                         : ""));
   }
+  job.status = publish_audit(job, request.outputs, request.audit.paths, output);
   return job;
 }
 

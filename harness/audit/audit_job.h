@@ -1,5 +1,5 @@
 // `loadmatrix audit` minus the CLI: the Python files under the paths, their torch loader call
-// sites found by cases/runtime/audit_calls.py in an env's sandbox (nothing of the code is
+// sites found by runtime/audit_calls.py in an env's sandbox (nothing of the code is
 // imported or run), and for each call site what it does in every env of the matrix, the
 // findings and their suggested changes.
 #pragma once
@@ -7,10 +7,14 @@
 #include "audit/audit_rules.h"
 #include "audit/call_effect.h"
 #include "audit/call_site.h"
-#include "envs/env_selection.h"
 #include "envs/environment.h"
+#include "publish/exit_status.h"
+#include "publish/job_output.h"
+#include "session/env_preparation.h"
 #include "util/input_files.h"
+#include "util/output_file.h"
 #include "util/process.h"
+#include "util/terminal.h"
 
 #include <filesystem>
 #include <functional>
@@ -69,31 +73,49 @@ struct AuditRequest {
   std::optional<std::filesystem::path> results;
 };
 
+// What an audit writes besides its table; each document is made only when something writes it
+// (a large codebase's is megabytes).
+struct AuditOutputs {
+  std::optional<OutputTarget> json;  // audit.json (loadmatrix.audit/1), maybe standard output
+  std::optional<OutputTarget> sarif; // SARIF 2.1.0, maybe standard output
+  // audit.json, audit.sarif, report.html and summary.md
+  std::optional<std::filesystem::path> out_dir;
+  std::filesystem::path sarif_base;    // SARIF's uriBaseId SRCROOT: the working directory
+  std::string information_uri;         // the tool's documentation, in SARIF
+  std::filesystem::path report_assets; // report.css, which report.html inlines
+  size_t width = 80;                   // the table's
+  Palette palette;
+};
+
 struct AuditJobRequest {
   std::filesystem::path matrix;
-  std::filesystem::path env_dir;
   std::vector<std::string> envs; // of the matrix; empty: all
-  EnvProvisioning provisioning = EnvProvisioning::kUseExisting;
+  EnvPreparation preparation;    // the env cache, what runs inside, whether to build
   AuditRequest audit;
+  AuditOutputs outputs;
 };
 
 struct AuditJobResult {
   AuditResult result;
   std::vector<std::string> missing; // envs of the selection that are not provisioned
+  // nothing_found: no Python file; failing: a finding; error: a file could not be audited
+  ExitStatus status = ExitStatus::ok;
 };
 
 using AuditLog = std::function<void(const std::string&)>;
 
-// Throws FatalError when no env of the selection is provisioned (one must parse) or a setting
-// is bad; a file that cannot be read or parsed is that file's error.
-AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log);
+// Writes the outputs asked for and prints the table on `output`. Throws FatalError when no env
+// of the selection is provisioned (one must parse), a setting is bad or an output cannot be
+// written; a file that cannot be read or parsed is that file's error.
+AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const AuditLog& log,
+                         JobOutput& output);
 
 // The files' and call sites' analysis with the envs already open: what audit_job runs.
 AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs,
                       ProcessRunner& runner, const AuditLog& log);
 
 // audit.json: {"schema", "envs", "parser_env", "assume_env", "missing_envs", "files", "call_sites",
-// "rules", "seconds"}; README.md ("Your own loading code") lists every field.
+// "rules", "seconds"}; doc/audit.md lists every field.
 Json audit_json(const AuditJobResult& job);
 
 // Links each failing scenario of `results` (a run's results.json) that names a call site to the

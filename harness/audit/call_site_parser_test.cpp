@@ -1,6 +1,7 @@
 // parse_call_sites' isolation of a file that stops the parser, driven by a fake runner that
 // plays audit_calls.py: it answers through the files the real one writes, and stops where told.
 #include "audit/call_site_parser.h"
+#include "cli/resources.h"
 #include "testing/test_envs.h"
 
 #include <fstream>
@@ -75,7 +76,8 @@ TEST(CallSiteParserTest, AFileThatStopsTheParserGetsItsOwnErrorAndNoOtherFileLos
   }
   Environment env;
   env.spec.name = "fake";
-  env.sandbox = Sandbox::host();
+  env.sandbox = Sandbox::host(resources().shipped.sandbox_init);
+  env.shipped = resources().shipped;
   env.python = "python3";
   FakeParser parser;
   std::vector<Json> answers = parse_call_sites(env, files, 2, parser);

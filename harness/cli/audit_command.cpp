@@ -1,12 +1,9 @@
 // loadmatrix audit PATH...: the torch loader call sites in a maintainer's Python code, what each
 // does on every env of the matrix, and the change that makes it right on all of them.
 #include "audit/audit_job.h"
-#include "audit/audit_report.h"
-#include "audit/audit_table.h"
-#include "audit/sarif.h"
 #include "cli/cli.h"
-#include "envs/resources.h"
-#include "util/json_file.h"
+#include "cli/resources.h"
+#include "util/sarif_log.h"
 #include "util/text.h"
 
 #include <iostream>
@@ -32,9 +29,10 @@ struct AuditArgs {
 AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& args) {
   AuditJobRequest job;
   job.matrix = options.matrix_path();
-  job.env_dir = EnvCache::resolve_dir(options.env_dir);
   job.envs = args.envs;
-  job.provisioning =
+  job.preparation.env_dir = EnvCache::resolve_dir(options.env_dir);
+  job.preparation.shipped = resources().shipped;
+  job.preparation.provisioning =
       args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
   for (const auto& path : args.paths) {
     job.audit.paths.emplace_back(path);
@@ -47,60 +45,30 @@ AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& arg
   return job;
 }
 
-// 3: nothing to audit; 1: a finding; 2: a file could not be audited; else 0.
-int audit_exit_status(const AuditResult& result, const AuditArgs& args) {
-  if (result.files.empty()) {
-    std::cerr << "loadmatrix: no Python files found under " << join(args.paths, ", ") << "\n";
-    return kExitNothingScanned;
-  }
-  if (has_findings(result)) {
-    return kExitRegressions;
-  }
-  for (const auto& file : result.files) {
-    if (!file.ok) {
-      return kExitHarnessError;
-    }
-  }
-  return kExitOk;
-}
-
-int audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
+ExitStatus audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
   DocumentTargets targets = require_document_targets(args.json, args.sarif);
-  const std::optional<OutputTarget>& json_target = targets.json;
-  const std::optional<OutputTarget>& sarif_target = targets.sarif;
   if (!args.out.empty()) {
     require_output_dir(args.out);
   }
-  bool to_stdout = targets.to_stdout;
-  std::ostream& out = to_stdout ? std::cerr : std::cout;
-  AuditJobResult job = audit_job(audit_request(options, args), system_runner(),
-                                 [&](const std::string& line) { log_progress(options, line); });
-  // Each document is made only when something writes it (a large codebase's is megabytes).
-  bool to_out = !args.out.empty();
-  std::string document = json_target || to_out ? dump_json(audit_json(job), 1) : std::string();
-  std::string sarif = sarif_target || to_out
-                          ? dump_json(audit_sarif(job, std::filesystem::current_path()), 1)
-                          : std::string();
-  if (json_target) {
-    write_output(*json_target, document + "\n").value_or_throw();
-  }
-  if (sarif_target) {
-    write_output(*sarif_target, sarif + "\n").value_or_throw();
-  }
+  AuditJobRequest request = audit_request(options, args);
+  AuditOutputs& outputs = request.outputs;
+  outputs.json = targets.json;
+  outputs.sarif = targets.sarif;
   if (!args.out.empty()) {
-    write_output_file(std::filesystem::path(args.out) / "audit.json", document + "\n")
-        .value_or_throw();
-    write_output_file(std::filesystem::path(args.out) / "audit.sarif", sarif + "\n")
-        .value_or_throw();
-    std::string css = read_text_file(resources().home / "reports" / "report.css").value_or_throw();
-    write_output_file(std::filesystem::path(args.out) / "report.html", render_audit_html(job, css))
-        .value_or_throw();
-    write_output_file(std::filesystem::path(args.out) / "summary.md", render_audit_markdown(job))
-        .value_or_throw();
+    outputs.out_dir = args.out;
   }
-  int out_fd = to_stdout ? 2 : 1;
-  out << render_audit_table(job.result, options.width_for(out_fd), options.palette_for(out_fd));
-  return audit_exit_status(job.result, args);
+  outputs.sarif_base = std::filesystem::current_path();
+  outputs.information_uri = sarif_information_uri(resources().home);
+  outputs.report_assets = resources().report_assets;
+  // With a document on stdout, the table goes to stderr.
+  int out_fd = targets.to_stdout ? 2 : 1;
+  outputs.width = options.width_for(out_fd);
+  outputs.palette = options.palette_for(out_fd);
+  JobOutput output(targets.to_stdout ? std::cerr : std::cout, std::cerr);
+  return audit_job(
+             std::move(request), system_runner(),
+             [&](const std::string& line) { log_progress(options, line); }, output)
+      .status;
 }
 
 } // namespace
@@ -142,7 +110,7 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
     if (auto both = assumed_variable(args->assume_env); !both) {
       throw CLI::ValidationError("--assume-env", both.error().message);
     }
-    options.exit_code = audit_from_flags(options, *args);
+    options.status = audit_from_flags(options, *args);
   });
 }
 

@@ -1,6 +1,6 @@
 #include "cli/cli.h"
 
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "util/error.h"
 
 #include <csignal>
@@ -102,15 +102,15 @@ int loadmatrix_main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return kExitUsage;
+    return exit_code(ExitStatus::usage);
   } catch (const FatalError& e) {
     std::cerr << "loadmatrix: error: " << e.what() << std::endl;
-    return kExitHarnessError;
+    return exit_code(ExitStatus::error);
   } catch (const std::exception& e) {
     std::cerr << "loadmatrix: internal error: " << e.what() << std::endl;
-    return kExitHarnessError;
+    return exit_code(ExitStatus::error);
   }
-  return options.exit_code;
+  return exit_code(options.status);
 }
 
 } // namespace loadmatrix

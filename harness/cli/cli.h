@@ -2,6 +2,7 @@
 // tests can reach it.
 #pragma once
 
+#include "publish/exit_status.h"
 #include "util/output_file.h"
 #include "util/process.h"
 #include "util/terminal.h"
@@ -12,22 +13,13 @@
 
 namespace loadmatrix {
 
-// Documented in README.md; `run` and `diff` add 1 for regressions.
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitRegressions = 1,
-  kExitHarnessError = 2,
-  kExitNothingScanned = 3, // scan, audit: no file found under the paths given
-  kExitUsage = 4,
-};
-
 // Options every subcommand shares. Precedence: flag, then environment variable, then default.
 struct GlobalOptions {
   std::string matrix;  // --matrix, $LOADMATRIX_MATRIX, <home>/matrix/default.json
   std::string env_dir; // --env-dir, $LOADMATRIX_ENV_DIR, ~/.cache/loadmatrix/envs
   bool quiet = false;
-  std::string color = "auto"; // --color: auto (a terminal without NO_COLOR), always, never
-  int exit_code = 0;          // what a subcommand's policy decided (kExitOk or kExitRegressions)
+  std::string color = "auto";         // --color: auto (a terminal without NO_COLOR), always, never
+  ExitStatus status = ExitStatus::ok; // what the subcommand's job decided
 
   std::string matrix_path() const;
   // What a table written to `fd` may use: colour per --color, and the terminal's width (80

@@ -1,5 +1,6 @@
 // loadmatrix envs list|provision: the environments a matrix declares, as they really are.
 #include "cli/cli.h"
+#include "cli/resources.h"
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
 #include "probes/cpp_probe_build.h"
@@ -34,7 +35,7 @@ std::string weights_only_column(const Fingerprint& fp) {
 void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
   Matrix matrix = load_matrix(options.matrix_path());
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
-  Provisioner provisioner(cache, system_runner(), [](const std::string&) {});
+  Provisioner provisioner(cache, resources().shipped, system_runner(), [](const std::string&) {});
   Json rows = Json::array();
   for (const auto& spec : matrix.select_envs(args.names)) {
     EnvState state = provisioner.inspect(spec);
@@ -102,7 +103,7 @@ void provision_envs(GlobalOptions& options, const EnvsArgs& args) {
   auto specs = matrix.select_envs(args.names);
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
   auto log = [&](const std::string& line) { log_progress(options, line); };
-  Provisioner provisioner(cache, system_runner(), log);
+  Provisioner provisioner(cache, resources().shipped, system_runner(), log);
   ProvisionOptions provision_options;
   provision_options.force = args.force;
   provision_options.mmdebstrap = args.mmdebstrap;

@@ -19,7 +19,7 @@ struct MergeArgs {
   ReportOptions report;
 };
 
-int merge(const GlobalOptions& options, const MergeArgs& args) {
+ExitStatus merge(const GlobalOptions& options, const MergeArgs& args) {
   auto out = std::filesystem::path(args.out);
   require_output_dir(out);
   PublishOptions publishing = args.report.publish_options();
@@ -28,8 +28,8 @@ int merge(const GlobalOptions& options, const MergeArgs& args) {
       merge_job(std::vector<std::filesystem::path>(args.inputs.begin(), args.inputs.end()), out);
   std::cout << fmt::format("merged {} cells from {} file(s); {} missing\n", merged.records.size(),
                            merged.inputs, merged.missing.size());
-  int status = publish(std::move(merged.header), std::move(merged.records), out, publishing,
-                       std::cout, std::cerr);
+  ExitStatus status = publish(std::move(merged.header), std::move(merged.records), out, publishing,
+                              std::cout, std::cerr);
   if (!merged.missing.empty() && !args.allow_missing) {
     std::vector<std::string> first(
         merged.missing.begin(),
@@ -52,7 +52,7 @@ void add_merge_command(CLI::App& app, GlobalOptions& options) {
   command->add_flag("--allow-missing", args->allow_missing,
                     "Exit by the policy even when cells are missing");
   args->report.add_to(*command);
-  command->callback([&options, args] { options.exit_code = merge(options, *args); });
+  command->callback([&options, args] { options.status = merge(options, *args); });
 }
 
 } // namespace loadmatrix

@@ -1,5 +1,6 @@
 // loadmatrix probe cpp --env NAME FILE: load one file with libtorch's C++ API in one env.
 #include "cli/cli.h"
+#include "cli/resources.h"
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
 #include "probes/cpp_probe_build.h"
@@ -22,7 +23,7 @@ void probe_cpp(GlobalOptions& options, const ProbeArgs& args) {
   EnvSpec spec = matrix.select_envs({args.env}).front();
   EnvCache cache(EnvCache::resolve_dir(options.env_dir));
   auto log = [&](const std::string& line) { log_progress(options, line); };
-  Provisioner provisioner(cache, system_runner(), log);
+  Provisioner provisioner(cache, resources().shipped, system_runner(), log);
   Environment env = provisioner.open(spec).value_or_throw();
   CppProbe probe = ensure_cpp_probe(env, cache, system_runner(), log).value_or_throw();
   if (!std::filesystem::is_regular_file(args.file)) {

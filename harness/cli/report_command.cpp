@@ -19,8 +19,8 @@ struct ReportArgs {
 };
 
 // Reports for `results` into `out` (default: beside it); the exit status the policy gives.
-int report_on(const GlobalOptions& options, const std::string& results, const std::string& out,
-              const ReportOptions& report) {
+ExitStatus report_on(const GlobalOptions& options, const std::string& results,
+                     const std::string& out, const ReportOptions& report) {
   auto dir =
       out.empty() ? std::filesystem::path(results).parent_path() : std::filesystem::path(out);
   require_output_dir(dir.empty() ? "." : dir);
@@ -40,7 +40,7 @@ void add_report_commands(CLI::App& app, GlobalOptions& options) {
   report->add_option("--out", args->out, "Output directory (default: beside RESULTS)");
   args->report.add_to(*report);
   report->callback([&options, args] {
-    options.exit_code = report_on(options, args->results, args->out, args->report);
+    options.status = report_on(options, args->results, args->out, args->report);
   });
 
   CLI::App* diff = app.add_subcommand(
@@ -51,7 +51,7 @@ void add_report_commands(CLI::App& app, GlobalOptions& options) {
   diff->callback([&options, args] {
     ReportOptions against_old = args->report;
     against_old.baseline = args->old_results;
-    options.exit_code = report_on(options, args->results, args->out, against_old);
+    options.status = report_on(options, args->results, args->out, against_old);
   });
   diff->add_option("--fail-on", args->report.fail_on, std::string("When to exit 1: ") + kFailOnIds)
       ->capture_default_str();

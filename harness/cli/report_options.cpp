@@ -1,5 +1,6 @@
 #include "cli/report_options.h"
 
+#include "cli/resources.h"
 #include "util/error.h"
 
 #include <fmt/core.h>
@@ -29,6 +30,7 @@ PublishOptions ReportOptions::publish_options() const {
   }
   PublishOptions options;
   options.baseline = baseline;
+  options.report_assets = resources().report_assets;
   options.fail_on = *policy;
   for (size_t i = 0; i < from.size(); ++i) {
     options.extra_pairs.emplace_back(from[i], to[i]);

@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "cli/progress_meter.h"
 #include "cli/report_options.h"
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "run/run_job.h"
 
 #include <fmt/core.h>
@@ -43,11 +43,12 @@ std::vector<LoaderMode> parse_modes(const std::vector<std::string>& ids) {
   return modes;
 }
 
-int run_from_flags(GlobalOptions& options, const RunArgs& args) {
+ExitStatus run_from_flags(GlobalOptions& options, const RunArgs& args) {
   require_output_dir(args.out);
   RunRequest request;
   request.matrix = options.matrix_path();
   request.env_dir = EnvCache::resolve_dir(options.env_dir);
+  request.shipped = resources().shipped;
   request.envs = args.envs;
   // --cases takes directories of the user's own cases and name globs, in any mix.
   if (!args.no_builtin_cases) {
@@ -79,32 +80,18 @@ int run_from_flags(GlobalOptions& options, const RunArgs& args) {
   }
   run_options.cell_timeout = std::chrono::seconds(args.cell_timeout);
   run_options.cell_memory_bytes = static_cast<uint64_t>(args.cell_memory_gb * (1ull << 30));
-  PublishOptions publishing = args.report.publish_options();
-  publishing.palette = options.palette_for(1);
+  run_options.fixtures_dir = resources().cases_dir / "fixtures";
+  request.publishing = args.report.publish_options();
+  request.publishing.palette = options.palette_for(1);
 
   ProgressMeter meter(options, "run", "loads");
   run_options.progress = [&](const std::string& env, size_t done, size_t total) {
     meter.count(env, done, total);
   };
-  RunJobResult result =
-      run_job(request, system_runner(), [&](const std::string& line) { meter.stage(line); });
-  meter.finish();
-  if (args.save_only) {
-    std::cout << "checkpoints: " << result.checkpoints.string() << "\n";
-    return kExitOk;
-  }
-  std::string counts;
-  for (const auto& info : outcomes()) {
-    if (auto it = result.report.counts.find(info.outcome); it != result.report.counts.end()) {
-      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", it->second, info.id);
-    }
-  }
-  std::cout << fmt::format("{} cells ({} run now, {} resumed) in {:.1f} s: {}\n", result.cells,
-                           result.report.cells, result.report.resumed, result.report.wall_seconds,
-                           counts.empty() ? "nothing new" : counts);
-  std::cout << "results: " << result.results.string() << "\n";
-  return publish(std::move(result.header), std::move(result.records), run_options.out_dir,
-                 publishing, std::cout, std::cerr);
+  JobOutput output(std::cout, std::cerr, [&] { meter.finish(); });
+  return run_job(
+             request, system_runner(), [&](const std::string& line) { meter.stage(line); }, output)
+      .status;
 }
 
 } // namespace
@@ -142,7 +129,7 @@ void add_run_command(CLI::App& app, GlobalOptions& options) {
   run->add_flag("--no-builtin-cases", args->no_builtin_cases,
                 "Only the cases given with --cases DIR");
   args->report.add_to(*run);
-  run->callback([&options, args] { options.exit_code = run_from_flags(options, *args); });
+  run->callback([&options, args] { options.status = run_from_flags(options, *args); });
 }
 
 } // namespace loadmatrix

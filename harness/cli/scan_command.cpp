@@ -2,11 +2,9 @@
 // and (where the envs exist) loaded in each to check the prediction and prove the fix.
 #include "cli/cli.h"
 #include "cli/progress_meter.h"
-#include "envs/resources.h"
-#include "publish/publish.h"
+#include "cli/resources.h"
 #include "scan/scan_job.h"
-#include "scan/scan_sarif.h"
-#include "scan/scan_table.h"
+#include "util/sarif_log.h"
 #include "util/text.h"
 
 #include <fmt/core.h>
@@ -37,9 +35,10 @@ ScanJobRequest scan_request(const GlobalOptions& options, const ScanArgs& args,
                             const std::filesystem::path& out_dir) {
   ScanJobRequest job;
   job.matrix = options.matrix_path();
-  job.env_dir = EnvCache::resolve_dir(options.env_dir);
   job.envs = args.envs;
-  job.provisioning =
+  job.preparation.env_dir = EnvCache::resolve_dir(options.env_dir);
+  job.preparation.shipped = resources().shipped;
+  job.preparation.provisioning =
       args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
   ScanRequest& request = job.scan;
   for (const auto& path : args.paths) {
@@ -57,30 +56,11 @@ ScanJobRequest scan_request(const GlobalOptions& options, const ScanArgs& args,
   return job;
 }
 
-// 3 when nothing was scanned, 1 when a file breaks, is dangerous or unreadable, else 0.
-int scan_exit_status(const ScanResult& result, const ScanArgs& args) {
-  if (result.files.empty()) {
-    // Nothing scanned is not a clean scan: a CI job pointed at the wrong directory must fail.
-    std::cerr << "loadmatrix: no files found under " << join(args.paths, ", ") << "\n";
-    return kExitNothingScanned;
-  }
-  for (const auto& file : result.files) {
-    if (is_finding(file.verdict())) {
-      return kExitRegressions;
-    }
-  }
-  return kExitOk;
-}
-
-int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
+ExitStatus scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   DocumentTargets targets = require_document_targets(args.json, args.sarif);
-  const std::optional<OutputTarget>& json_target = targets.json;
-  const std::optional<OutputTarget>& sarif_target = targets.sarif;
   if (!args.out.empty()) {
     require_output_dir(args.out);
   }
-  // With a document on stdout, the human-readable lines go to stderr.
-  std::ostream& out = targets.to_stdout ? std::cerr : std::cout;
   std::filesystem::path out_dir =
       args.out.empty()
           ? std::filesystem::temp_directory_path() / fmt::format("loadmatrix-scan-{}", ::getpid())
@@ -101,54 +81,33 @@ int scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   request.scan.verify_options.progress = [&](const std::string& env, size_t loaded, size_t total) {
     meter.count(env, loaded, total);
   };
-  ScanJobResult done = scan_job(std::move(request), system_runner(),
-                                [&](const std::string& line) { meter.stage(line); });
-  meter.finish();
-  ScanResult& result = done.result;
-  const std::vector<std::string>& missing = done.missing;
-  // Printing scan.json costs several times the static pass, so it is printed only when written.
-  std::string document;
-  if (!args.json.empty() || !args.out.empty()) {
-    document = result.to_json_text({{"missing_envs", missing}}, args.jobs);
-  }
-  if (json_target) {
-    write_output(*json_target, document).value_or_throw();
-  }
-  std::string sarif = sarif_target || !args.out.empty()
-                          ? dump_json(scan_sarif(result, std::filesystem::current_path(),
-                                                 sarif_information_uri(resources().home)),
-                                      1) +
-                                "\n"
-                          : std::string();
-  if (sarif_target) {
-    write_output(*sarif_target, sarif).value_or_throw();
-  }
-  int out_fd = targets.to_stdout ? 2 : 1;
-  out << render_scan_table(result, done.envs, options.width_for(out_fd),
-                           options.palette_for(out_fd));
+  ScanOutputs& outputs = request.outputs;
+  outputs.json = targets.json;
+  outputs.sarif = targets.sarif;
   if (!args.out.empty()) {
-    write_output_file(out_dir / "scan.json", document).value_or_throw();
-    write_output_file(out_dir / "scan.sarif", sarif).value_or_throw();
-    auto [header, records] = write_scan_results(result, out_dir);
-    // A scan's exit status is its files' verdicts (below), not a --fail-on policy.
-    PublishOptions publishing;
-    publishing.fail_on = FailOn::none;
-    publishing.palette = options.palette_for(out_fd);
-    publish(std::move(header), std::move(records), out_dir, publishing, out, std::cerr);
+    outputs.out_dir = out_dir;
   }
-  if (result.verified) {
-    ScanResult::Agreement counts = result.agreement();
-    out << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
-                       counts.disagree);
-  }
-  int exit_code = scan_exit_status(result, args);
+  outputs.sarif_base = std::filesystem::current_path();
+  outputs.information_uri = sarif_information_uri(resources().home);
+  outputs.report_assets = resources().report_assets;
+  outputs.json_jobs = args.jobs;
+  // With a document on stdout, the human-readable lines go to stderr.
+  int out_fd = targets.to_stdout ? 2 : 1;
+  outputs.width = options.width_for(out_fd);
+  outputs.palette = options.palette_for(out_fd);
+  JobOutput output(targets.to_stdout ? std::cerr : std::cout, std::cerr, [&] { meter.finish(); });
+  auto done = std::make_unique<ScanJobResult>(scan_job(
+      std::move(request), system_runner(), [&](const std::string& line) { meter.stage(line); },
+      output));
+  ExitStatus status = done->status;
   // The scan is done and the process is about to exit. Its results and the envs' metadata are
-  // many small allocations, and freeing them one at a time took a fifth of the wall time of a
-  // 5000-file scan; the kernel takes the heap back whole. Their destructors only free memory.
-  // Held from a static pointer, never destroyed: still reachable, so no leak to a leak checker.
+  // many small allocations, and freeing them one at a time took a large part of a big scan's
+  // wall time (bench/README.md); the kernel takes the heap back whole. Their destructors only free
+  // memory. Held from a static pointer, never destroyed: still reachable, so no leak to a leak
+  // checker.
   static auto* kept_until_exit = new std::vector<std::unique_ptr<ScanJobResult>>();
-  kept_until_exit->push_back(std::make_unique<ScanJobResult>(std::move(done)));
-  return exit_code;
+  kept_until_exit->push_back(std::move(done));
+  return status;
 }
 
 } // namespace
@@ -181,7 +140,7 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
   scan->add_option("--load-timeout", args->load_timeout, "Seconds per load")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  scan->callback([&options, args] { options.exit_code = scan_from_flags(options, *args); });
+  scan->callback([&options, args] { options.status = scan_from_flags(options, *args); });
 }
 
 } // namespace loadmatrix

@@ -1,60 +1,19 @@
 #include "run/run_job.h"
 
-#include "envs/provisioner.h"
 #include "matrix/matrix.h"
-#include "util/parallel.h"
+#include "session/env_preparation.h"
 
 #include <algorithm>
 #include <fmt/core.h>
-#include <optional>
+#include <ostream>
 
 namespace loadmatrix {
 
 namespace {
 
-// The envs this invocation runs things in, provisioned on first use, with their C++ probes.
-// Missing envs are built all at once: an env's build is mostly waiting on the mirror and on
-// dpkg (measured: two at a time on 2 cores, the third waited three minutes for a slot), and a
-// first run on a fresh machine is mostly the CLI's build and env builds (README, "First use").
-// Each env has its own lock in the cache (envs/env_cache.h), so two builds never touch one env.
-void provision_envs(const std::vector<EnvSpec>& specs, const std::vector<std::string>& needed,
-                    const std::filesystem::path& env_dir, ProcessRunner& runner,
-                    const ProgressLog& log, RunPlan& plan) {
-  EnvCache cache(env_dir);
-  std::vector<const EnvSpec*> wanted;
-  for (const auto& spec : specs) {
-    if (std::find(needed.begin(), needed.end(), spec.name) != needed.end()) {
-      wanted.push_back(&spec);
-    }
-  }
-  std::vector<std::optional<Environment>> built(wanted.size());
-  std::vector<std::optional<CppProbe>> probes(wanted.size());
-  for_each_on_own_thread(wanted.size(), wanted.size(), [&](size_t i) {
-    const EnvSpec& spec = *wanted[i];
-    Provisioner provisioner(cache, runner, log);
-    built[i] = provisioner.provision(spec, {}).value_or_throw().environment;
-    auto probe = ensure_cpp_probe(*built[i], cache, runner, log);
-    if (probe) {
-      probes[i] = *probe;
-    } else {
-      log(fmt::format("env {}: C++ modes will be unsupported: {}", spec.name,
-                      probe.error().message));
-    }
-  });
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    plan.envs.push_back(std::move(*built[i]));
-    if (probes[i]) {
-      plan.cpp_probes[wanted[i]->name] = std::move(*probes[i]);
-    }
-  }
-}
-
-} // namespace
-
-RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const ProgressLog& log) {
+// The plan's cases, producers and consumers from the request, checked before any env is built.
+RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs) {
   const RunOptions& options = request.options;
-  Matrix matrix = load_matrix(request.matrix);
-  auto specs = matrix.select_envs(request.envs);
   RunPlan plan;
   plan.cases = discover_cases(request.case_roots, request.case_globs);
   if (plan.cases.empty()) {
@@ -80,11 +39,51 @@ RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const Pro
       }
     }
   }
-  // Envs that must exist here: every producer that saves, and the consumers of this shard.
+  return plan;
+}
+
+// The envs that must exist here, provisioned with their C++ probes: every producer that saves,
+// and the consumers of this shard.
+void prepare_plan_envs(const RunRequest& request, const std::vector<EnvSpec>& specs,
+                       ProcessRunner& runner, const ProgressLog& log, RunPlan& plan) {
+  const RunOptions& options = request.options;
   auto needed = options.checkpoints_from
                     ? consumers_in_shard(plan.consumers, plan.cases, options.shard)
                     : plan.producers;
-  provision_envs(specs, needed, request.env_dir, runner, log, plan);
+  std::vector<EnvSpec> wanted;
+  for (const auto& spec : specs) {
+    if (std::find(needed.begin(), needed.end(), spec.name) != needed.end()) {
+      wanted.push_back(spec);
+    }
+  }
+  EnvPreparation preparation{request.env_dir, request.shipped, EnvProvisioning::kBuildMissing,
+                             true};
+  PreparedEnvs prepared = prepare_envs(wanted, preparation, runner, log);
+  plan.envs = std::move(prepared.envs);
+  plan.cpp_probes = std::move(prepared.cpp_probes);
+}
+
+// "5904 cells (5904 run now, 0 resumed) in 111.0 s: 3000 pass, ..."
+std::string counts_line(const RunJobResult& result) {
+  std::string counts;
+  for (const auto& info : outcomes()) {
+    if (auto it = result.report.counts.find(info.outcome); it != result.report.counts.end()) {
+      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", it->second, info.id);
+    }
+  }
+  return fmt::format("{} cells ({} run now, {} resumed) in {:.1f} s: {}\n", result.cells,
+                     result.report.cells, result.report.resumed, result.report.wall_seconds,
+                     counts.empty() ? "nothing new" : counts);
+}
+
+} // namespace
+
+RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const ProgressLog& log,
+                     JobOutput& output) {
+  const RunOptions& options = request.options;
+  auto specs = load_matrix(request.matrix).select_envs(request.envs);
+  RunPlan plan = plan_for(request, specs);
+  prepare_plan_envs(request, specs, runner, log, plan);
 
   RunJobResult result;
   result.checkpoints = checkpoints_root(options);
@@ -98,6 +97,7 @@ RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const Pro
     auto store =
         ResultStore::open(options.out_dir, RunStart::kFresh, Json::object()).value_or_throw();
     result.report = run_matrix(plan, options, *store, runner, log);
+    output.out() << "checkpoints: " << result.checkpoints.string() << "\n";
     return result;
   }
   Json header = results_header(plan, options.modes, result.checkpoints);
@@ -126,7 +126,10 @@ RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const Pro
   store->write_results({{"run", finished}}).value_or_throw();
   result.cells = store->size();
   result.results = options.out_dir / "results.json";
-  std::tie(result.header, result.records) = read_results(result.results).value_or_throw();
+  output.out() << counts_line(result) << "results: " << result.results.string() << "\n";
+  auto [written_header, records] = read_results(result.results).value_or_throw();
+  result.status = publish(std::move(written_header), std::move(records), options.out_dir,
+                          request.publishing, output.out(), output.err());
   return result;
 }
 

@@ -1,7 +1,7 @@
 // The whole case corpus, saved by each real env, read by the static analyzer and scanned with
 // `loadmatrix scan --trust` in every env: the prediction must agree with what torch did, and
 // every disagreement must be listed in the reports. One save per env is shared by the suite.
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "pickle/checkpoint_file.h"
 #include "pickle/pickle_analysis.h"
 #include "testing/test_envs.h"

@@ -1,9 +1,10 @@
 #include "scan/scan_job.h"
 
-#include "envs/env_selection.h"
 #include "envs/environment.h"
+#include "matrix/matrix.h"
 #include "pickle/object_paths.h"
 #include "records/result_store.h"
+#include "scan/scan_publish.h"
 #include "scan/scan_verify.h"
 #include "scan/torchscript_skeleton.h"
 #include "util/parallel.h"
@@ -193,12 +194,13 @@ std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
 
 } // namespace
 
-ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log) {
-  EnvSelection selection =
-      select_envs(request.matrix, request.env_dir, request.envs, request.provisioning, runner, log);
+ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log,
+                       JobOutput& output) {
+  PreparedEnvs selection = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
+                                        request.preparation, runner, log);
   ScanJobResult job;
   request.scan.envs = std::move(selection.envs);
-  request.scan.env_dir = request.env_dir;
+  request.scan.env_dir = request.preparation.env_dir;
   job.missing = std::move(selection.missing);
   if (request.scan.envs.empty() && !job.missing.empty()) {
     log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
@@ -211,6 +213,7 @@ ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const Prog
   }
   job.result = run_scan(request.scan, log);
   job.envs = std::move(request.scan.envs);
+  job.status = publish_scan(job, request.outputs, request.scan.paths, output);
   return job;
 }
 

@@ -2,11 +2,15 @@
 // per-env prediction, then (unless static-only) the loads that check it.
 #pragma once
 
-#include "envs/env_selection.h"
 #include "envs/environment.h"
+#include "publish/exit_status.h"
+#include "publish/job_output.h"
 #include "records/record.h"
 #include "scan/scan_result.h"
 #include "scan/scan_verify.h"
+#include "session/env_preparation.h"
+#include "util/output_file.h"
+#include "util/terminal.h"
 
 #include <filesystem>
 #include <optional>
@@ -28,25 +32,44 @@ struct ScanRequest {
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);
 
-// `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan.
+// What a scan writes besides its table: each document only when something asks for it
+// (printing scan.json costs several times the static pass).
+struct ScanOutputs {
+  std::optional<OutputTarget> json;  // scan.json (loadmatrix.scan/1), maybe standard output
+  std::optional<OutputTarget> sarif; // SARIF 2.1.0, maybe standard output
+  // scan.json, scan.sarif, results.json (records.jsonl) and the three reports
+  std::optional<std::filesystem::path> out_dir;
+  std::filesystem::path sarif_base;    // SARIF's uriBaseId SRCROOT: the working directory
+  std::string information_uri;         // the tool's documentation, in SARIF
+  std::filesystem::path report_assets; // report.css and report.js
+  size_t json_jobs = 0;                // threads that print scan.json; 0: one per core
+  size_t width = 80;                   // the table's
+  Palette palette;
+};
+
+// `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan, then its outputs.
 struct ScanJobRequest {
   std::filesystem::path matrix;
-  std::filesystem::path env_dir;
   std::vector<std::string> envs; // of the matrix; empty: all
-  EnvProvisioning provisioning = EnvProvisioning::kUseExisting;
-  ScanRequest scan; // its envs are filled in by the job
+  EnvPreparation preparation;    // the env cache, what runs inside, whether to build
+  ScanRequest scan;              // its envs are filled in by the job
+  ScanOutputs outputs;
 };
 
 struct ScanJobResult {
   ScanResult result;
   std::vector<Environment> envs;    // the envs predicted for and loaded in
   std::vector<std::string> missing; // envs of the selection that are not provisioned
+  // nothing_found: no file under the paths; failing: a file breaks, is dangerous or unreadable
+  ExitStatus status = ExitStatus::ok;
 };
 
 // Predictions need each env's measured allowlist and rules: an env that is not provisioned is
-// named in `missing` and logged, never silently left out. Throws FatalError for a bad matrix,
-// a --python-path that is not a directory, or a failed provisioning.
-ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log);
+// named in `missing` and logged, never silently left out. Writes the outputs asked for, prints
+// the table and the reports' headline on `output`. Throws FatalError for a bad matrix, a
+// --python-path that is not a directory, a failed provisioning or an output not written.
+ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log,
+                       JobOutput& output);
 
 // The scan as a run's records (case = file, producer "file", consumer = env; modes default,
 // weights_only and allowlist), so the run's analysis and renderers report it too. The header
