@@ -1,4 +1,4 @@
-// When a run, report or diff exits 1. Documented in README.md ("Exit codes").
+// When a run, report or diff exits 1. Documented in doc/cli.md ("Exit codes").
 #pragma once
 
 #include "analysis/results_model.h"

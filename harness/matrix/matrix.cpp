@@ -79,7 +79,7 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     if (reader.has("command")) {
       reader.fail("command", "a container env now names its image and engine instead of a "
                              "command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} "
-                             "(README, \"Env kinds\")");
+                             "(doc/envs.md, \"Env kinds\")");
     }
     reader.reject_unknown_keys({"name", "kind", "description", "image", "engine", "run_options",
                                 "python", "libtorch_cmake_dir", "from_env", "suite", "packages",

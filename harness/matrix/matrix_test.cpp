@@ -1,4 +1,4 @@
-#include "envs/resources.h"
+#include "cli/resources.h"
 #include "matrix/matrix.h"
 
 #include <fmt/core.h>
@@ -120,7 +120,7 @@ TEST(MatrixTest, AContainerEnvRefusesWhatWouldUndoItsSandbox) {
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "pt26", "kind": "container", "command": ["docker", "run", "img"]}]})"),
             "bad.json: envs[0].command: a container env now names its image and engine instead "
-            "of a command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} (README, "
+            "of a command prefix: {\"image\": \"IMAGE\", \"engine\": [\"podman\"]} (doc/envs.md, "
             "\"Env kinds\")");
   for (const char* option : {"--network=host", "-v/:/host", "-iv/:/host", "--privileged",
                              "--cap-add=ALL", "--env-host", "--init", "--rootfs=/"}) {

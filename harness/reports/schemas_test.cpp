@@ -30,9 +30,9 @@ ProcessResult validate(const std::string& schema, const std::vector<std::filesys
 } // namespace
 
 TEST(SchemasTest, TheMatricesFollowTheirSchemaAndABadOneIsNamedWhereItIsWrong) {
-  ProcessResult shipped = validate(
-      "matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "extended.json",
-                 kSource / "matrix" / "containers.json"});
+  ProcessResult shipped =
+      validate("matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "extended.json",
+                          kSource / "matrix" / "containers.json"});
   EXPECT_EQ(shipped.exit_code, 0) << shipped.stdout_text << shipped.stderr_text;
   test_support::TempDir dir;
   test_support::write_bytes(dir.path() / "bad.json",

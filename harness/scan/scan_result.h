@@ -95,7 +95,8 @@ struct ScanResult {
   Agreement agreement() const; // over every cell where both sides are known
   // scan.json's text, with `extra`'s fields added at the top level: what Json::dump(2) prints,
   // with each file written straight out by JsonWriter rather than built as a tree (a tree of
-  // the whole document for 12,600 files was 400 MB, and took nine times the static pass).
+  // the whole document of a large scan took gigabytes and longer than the static pass:
+  // bench/README.md).
   // Files are written on `jobs` threads (0: one per core).
   std::string to_json_text(const Json& extra, size_t jobs = 0) const;
 };
