@@ -1,13 +1,15 @@
 #include "pickle/object_paths.h"
 
-#include "pickle/byte_cursor.h"
 #include "pickle/checkpoint_file.h"
 #include "pickle/global_name.h"
+#include "pickle/pickle_walk.h"
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <fmt/core.h>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace loadmatrix {
@@ -45,7 +47,7 @@ struct Node {
 };
 
 struct Value {
-  enum class Kind : uint8_t { mark, node, text, integer, other };
+  enum class Kind : uint8_t { absent, mark, node, text, integer, other };
   Kind kind = Kind::other;
   uint32_t node = kNoNode; // every value that can hold or be a global has one
   std::string_view text;   // a string's bytes: a view into the pickle (copies cost nothing)
@@ -53,311 +55,38 @@ struct Value {
 };
 using K = Value::Kind;
 
-class PathWalker {
+// Walks the pickle as pickle_analysis does (PickleWalk reads the opcodes), keeping for each value
+// the node of the saved object it is, and for each node where it was put.
+class PathWalker : public PickleWalk<PathWalker, Value, std::map<std::string, std::string>> {
 public:
-  PathWalker(std::string_view bytes, const PickleLimits& limits) : in_(bytes), limits_(limits) {}
-
-  std::map<std::string, std::string> walk() {
-    for (size_t opcodes = 0;; ++opcodes) {
-      if (opcodes == limits_.max_opcodes) {
-        fail(fmt::format("more than {} opcodes", limits_.max_opcodes));
-      }
-      at_ = in_.offset();
-      uint8_t opcode = in_.u8();
-      if (opcode == '.') {
-        return paths(pop());
-      }
-      step(opcode);
-    }
-  }
+  PathWalker(std::string_view bytes, const PickleLimits& limits)
+      : PickleWalk(bytes, limits, {}, {}) {}
 
 private:
-  void step(uint8_t opcode) {
-    switch (opcode) {
-    case '(':
-      if (++marks_ > limits_.max_marks) {
-        fail(fmt::format("MARKs nested deeper than {}", limits_.max_marks));
-      }
-      push({K::mark, kNoNode, {}, 0});
-      return;
-    case '0':
-      if (!stack_.empty() && stack_.back().kind == K::mark) {
-        items_to_mark();
-      } else {
-        pop();
-      }
-      return;
-    case '1':
-      items_to_mark();
-      return;
-    case '2':
-      push(top());
-      return;
-    case 'I':
-    case 'L': {
-      std::string_view line = in_.line();
-      long long number = 0;
-      auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), number);
-      if (error == std::errc() &&
-          (end == line.data() + line.size() || (opcode == 'L' && *end == 'L'))) {
-        push({K::integer, kNoNode, {}, number});
-      } else {
-        push({});
-      }
-      return;
-    }
-    case 'F':
-      in_.line();
-      push({});
-      return;
-    case 'N':
-    case 0x88:
-    case 0x89:
-      push({});
-      return;
-    case ')':
-    case ']':
-    case '}':
-    case 0x8f:
-      push_node();
-      return;
-    case 'G':
-      in_.take(8);
-      push({});
-      return;
-    case 'J':
-      push({K::integer,
-            kNoNode,
-            {},
-            static_cast<int32_t>(static_cast<uint32_t>(in_.little_endian<4>()))});
-      return;
-    case 'K':
-      push({K::integer, kNoNode, {}, in_.u8()});
-      return;
-    case 'M':
-      push({K::integer, kNoNode, {}, static_cast<long long>(in_.little_endian<2>())});
-      return;
-    case 0x8a:
-    case 'C':
-      in_.take(in_.u8());
-      push({});
-      return;
-    case 0x8b:
-    case 'B':
-      in_.take(in_.little_endian<4>());
-      push({});
-      return;
-    case 0x8e:
-    case 0x96:
-      in_.take(in_.little_endian<8>());
-      push({});
-      return;
-    case 'S':
-    case 'V':
-      push_text(unquote(in_.line()));
-      return;
-    case 'U':
-    case 0x8c:
-      push_text(in_.take(in_.u8()));
-      return;
-    case 'T':
-    case 'X':
-      push_text(in_.take(in_.little_endian<4>()));
-      return;
-    case 0x8d:
-      push_text(in_.take(in_.little_endian<8>()));
-      return;
-    case 0x97:
-      push({});
-      return;
-    case 0x98:
-      top();
-      return;
-    case 'l':
-    case 't':
-    case 0x91: {
-      std::vector<Value> items = items_to_mark();
-      uint32_t made = push_node();
-      for (size_t i = 0; i < items.size(); ++i) {
-        place(items[i], made, Step::index, {}, static_cast<long long>(i));
-      }
-      return;
-    }
-    case 'd': {
-      std::vector<Value> items = items_to_mark();
-      uint32_t made = push_node();
-      for (size_t i = 0; i + 1 < items.size(); i += 2) {
-        place_under_key(items[i + 1], made, items[i]);
-      }
-      return;
-    }
-    case 0x85:
-    case 0x86:
-    case 0x87: {
-      size_t count = opcode - 0x84u;
-      std::vector<Value> items(count);
-      for (size_t i = count; i-- > 0;) {
-        items[i] = pop();
-      }
-      uint32_t made = push_node();
-      for (size_t i = 0; i < count; ++i) {
-        place(items[i], made, Step::index, {}, static_cast<long long>(i));
-      }
-      return;
-    }
-    case 'a': {
-      Value item = pop();
-      append(top(), item);
-      return;
-    }
-    case 'e': {
-      std::vector<Value> items = items_to_mark();
-      for (const auto& item : items) {
-        append(top(), item);
-      }
-      return;
-    }
-    case 's': {
-      Value value = pop();
-      Value key = pop();
-      place_under_key(value, top().node, key);
-      return;
-    }
-    case 'u': {
-      std::vector<Value> items = items_to_mark();
-      uint32_t target = top().node;
-      for (size_t i = 0; i + 1 < items.size(); i += 2) {
-        place_under_key(items[i + 1], target, items[i]);
-      }
-      return;
-    }
-    case 0x90: {
-      std::vector<Value> items = items_to_mark();
-      for (const auto& item : items) {
-        place(item, top().node, Step::opaque, {}, 0);
-      }
-      return;
-    }
-    case 'c': {
-      std::string_view module = in_.line();
-      std::string_view name = in_.line();
-      push_global(global_name(module, name).name);
-      return;
-    }
-    case 0x93: {
-      Value name = pop();
-      Value module = pop();
-      if (name.kind != K::text || module.kind != K::text) {
-        fail("STACK_GLOBAL needs two strings");
-      }
-      push_global(global_name(module.text, name.text).name);
-      return;
-    }
-    case 0x82:
-      push_global(extension_global_name(in_.u8()).name);
-      return;
-    case 0x83:
-      push_global(extension_global_name(in_.little_endian<2>()).name);
-      return;
-    case 0x84:
-      push_global(extension_global_name(in_.little_endian<4>()).name);
-      return;
-    case 'R':
-    case 0x81: {
-      Value arguments = pop();
-      Value callable = pop();
-      make(callable, {arguments});
-      return;
-    }
-    case 0x92: {
-      Value keywords = pop();
-      Value arguments = pop();
-      Value callable = pop();
-      make(callable, {arguments, keywords});
-      return;
-    }
-    case 'i': {
-      std::string_view module = in_.line();
-      std::string_view name = in_.line();
-      std::vector<Value> arguments = items_to_mark();
-      push_global(global_name(module, name).name);
-      make(pop(), arguments);
-      return;
-    }
-    case 'o': {
-      std::vector<Value> items = items_to_mark();
-      if (items.empty()) {
-        fail("OBJ without a class");
-      }
-      Value callable = items.front();
-      make(callable, std::vector<Value>(items.begin() + 1, items.end()));
-      return;
-    }
-    case 'b': {
-      Value state = pop();
-      uint32_t object = top().node;
-      if (state.node != kNoNode && object != kNoNode && state.node != object &&
-          nodes_[state.node].parent == kNoNode) {
-        // A dict state sets attributes; a (state, slots) tuple is the object's own too.
-        nodes_[state.node].attributes = true;
-        nodes_[state.node].arguments = !state_is_dict(state.node);
-        set_parent(state.node, object, Step::same, {}, 0);
-      }
-      return;
-    }
-    case 'P':
-      in_.line();
-      push_node();
-      return;
-    case 'Q': { // torch's storage references: ('storage', FloatStorage, key, ...)
-      Value id = pop();
-      absorb(id, push_node());
-      return;
-    }
-    case 'p':
-      memo_put(decimal(in_.line()));
-      return;
-    case 'q':
-      memo_put(in_.u8());
-      return;
-    case 'r':
-      memo_put(in_.little_endian<4>());
-      return;
-    case 0x94:
-      memo_put(memo_.size());
-      return;
-    case 'g':
-      memo_get(decimal(in_.line()));
-      return;
-    case 'h':
-      memo_get(in_.u8());
-      return;
-    case 'j':
-      memo_get(in_.little_endian<4>());
-      return;
-    case 0x80:
-      if (in_.u8() > 5) {
-        fail("unsupported pickle protocol");
-      }
-      return;
-    case 0x95:
-      in_.take(8);
-      return;
-    default:
-      fail(fmt::format("unknown opcode 0x{:02x}", opcode));
+  friend class PickleWalk<PathWalker, Value, std::map<std::string, std::string>>;
+  // Past the opcode budget, the error names the last opcode walked, not the one past it: what
+  // this walker's errors have always said.
+  static constexpr bool kOverBudgetAtLastOpcode = true;
+
+  void start(State&) {}
+  void saw_opcode(uint8_t) {}
+  void protocol(uint8_t protocol) {
+    if (protocol > 5) {
+      fail("unsupported pickle protocol");
     }
   }
+  std::map<std::string, std::string> stop(State& h) { return paths(pop(h)); }
 
-  [[noreturn]] void fail(std::string what) const { throw PickleFailure{at_, std::move(what)}; }
-
-  static std::string_view unquote(std::string_view line) {
-    if (line.size() >= 2 && (line.front() == '\'' || line.front() == '"') &&
-        line.back() == line.front()) {
-      return line.substr(1, line.size() - 2);
+  static Value mark() { return {K::mark, kNoNode, {}, 0}; }
+  static bool is_mark(const Value& value) { return value.kind == K::mark; }
+  static bool is_absent(const Value& value) { return value.kind == K::absent; }
+  Value* memo_slot(State&, uint64_t key, bool create) {
+    if (create) {
+      return &memo_.try_emplace(key, Value{K::absent, kNoNode, {}, 0}).first->second;
     }
-    return line;
+    auto it = memo_.find(key);
+    return it == memo_.end() ? nullptr : &it->second;
   }
-
   uint64_t decimal(std::string_view line) const {
     uint64_t value = 0;
     auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), value);
@@ -367,74 +96,138 @@ private:
     return value;
   }
 
-  void push(Value value) {
-    if (stack_.size() >= limits_.max_stack) {
-      fail(fmt::format("stack deeper than {}", limits_.max_stack));
+  // --- Values that hold nothing, and the keys a path names -------------------------------------
+  static Value constant() { return {}; }
+  static Value scalar() { return {}; }
+  static Value next_buffer() { return {}; }
+  static Value integer(long long number) { return {K::integer, kNoNode, {}, number}; }
+  static Value int_line(std::string_view line, bool long_line) { // INT, LONG
+    long long number = 0;
+    auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), number);
+    if (error == std::errc() && (end == line.data() + line.size() || (long_line && *end == 'L'))) {
+      return integer(number);
     }
-    stack_.push_back(std::move(value));
+    return {};
   }
-  uint32_t push_node() {
-    if (nodes_.size() >= kMaxNodes) {
-      fail(fmt::format("more than {} objects to place", kMaxNodes));
+  static Value string(std::string_view text) { return {K::text, kNoNode, text, 0}; }
+  static Value quoted_string(std::string_view line) { return string(unquote(line)); }
+  static bool is_string(const Value& value) { return value.kind == K::text; }
+  static std::string_view text(const Value& value) { return value.text; }
+
+  // --- Values that are places in the saved object ----------------------------------------------
+  Value empty_container() { return new_node(); }
+  Value persistent_id() { return new_node(); }
+  void binpersid(State& h, const Value& id) { // torch's storage references: ('storage', ...)
+    uint32_t made = push_node(h);
+    absorb(id, made);
+  }
+  void list(State& h, const Items& items) { // LIST, FROZENSET
+    uint32_t made = push_node(h);
+    for (size_t i = 0; i < items.count; ++i) {
+      place(items[i], made, Step::index, {}, static_cast<long long>(i));
     }
-    nodes_.emplace_back();
-    auto id = static_cast<uint32_t>(nodes_.size() - 1);
-    push({K::node, id, {}, 0});
-    return id;
   }
-  void push_text(std::string_view text) { push({K::text, kNoNode, text, 0}); }
-  void push_global(std::string name) {
-    uint32_t id = push_node();
+  void tuple(State& h, const Items& items) { list(h, items); }
+  void dict(State& h, const Items& items) {
+    uint32_t made = push_node(h);
+    for (size_t i = 0; i + 1 < items.count; i += 2) {
+      place_under_key(items[i + 1], made, items[i]);
+    }
+  }
+  void append(State& h, const Value& item) { append_to(top(h), item); }
+  void appends(State& h, const Items& items) {
+    for (const auto& item : items) {
+      append_to(top(h), item);
+    }
+  }
+  void setitem(State& h, const Value& key, const Value& value) {
+    place_under_key(value, top(h).node, key);
+  }
+  void setitems(State& h, const Items& items) {
+    uint32_t target = top(h).node;
+    for (size_t i = 0; i + 1 < items.count; i += 2) {
+      place_under_key(items[i + 1], target, items[i]);
+    }
+  }
+  void additems(State& h, const Items& items) {
+    for (const auto& item : items) {
+      place(item, top(h).node, Step::opaque, {}, 0);
+    }
+  }
+
+  // --- Globals and what they make ---------------------------------------------------------------
+  void push_global(State& h, const GlobalName& global) {
+    uint32_t id = push_node(h);
+    const std::string& name = global.name;
     if (name_index_.size() >= limits_.max_globals && !name_index_.contains(name)) {
-      fail(fmt::format("more than {} distinct globals", limits_.max_globals));
+      fail("more than {} distinct globals", limits_.max_globals);
     }
-    auto [it, added] = name_index_.try_emplace(std::move(name), names_.size());
+    auto [it, added] = name_index_.try_emplace(name, names_.size());
     if (added) {
       names_.push_back(&it->first);
     }
     nodes_[id].global = static_cast<int32_t>(it->second);
     uses_.emplace_back(it->second, id);
   }
-  Value pop() {
-    if (stack_.empty() || stack_.back().kind == K::mark) {
-      fail("stack underflow");
-    }
-    Value value = std::move(stack_.back());
-    stack_.pop_back();
-    return value;
+  void reduce(State& h, const Value& callable, const Value& args) { make(h, callable, &args, 1); }
+  void newobj(State& h, const Value& cls, const Value& args) { make(h, cls, &args, 1); }
+  void newobj_ex(State& h, const Value& cls, const Value& args, const Value& kwargs) {
+    std::array<Value, 2> inputs{args, kwargs};
+    make(h, cls, inputs.data(), inputs.size());
   }
-  const Value& top() const {
-    if (stack_.empty() || stack_.back().kind == K::mark) {
-      fail("stack underflow");
-    }
-    return stack_.back();
+  void inst(State& h, const GlobalName& global, const Items& arguments) {
+    push_global(h, global);
+    Value callable = pop(h);
+    make(h, callable, arguments.first, arguments.count);
   }
-  std::vector<Value> items_to_mark() {
-    size_t mark = stack_.size();
-    while (mark > 0 && stack_[mark - 1].kind != K::mark) {
-      --mark;
+  void obj(State& h, const Items& items) {
+    Value callable = items[0];
+    make(h, callable, items.first + 1, items.count - 1);
+  }
+  void build(const Value& object_value, const Value& state) {
+    uint32_t object = object_value.node;
+    if (state.node != kNoNode && object != kNoNode && state.node != object &&
+        nodes_[state.node].parent == kNoNode) {
+      // A dict state sets attributes; a (state, slots) tuple is the object's own too.
+      nodes_[state.node].attributes = true;
+      nodes_[state.node].arguments = !state_is_dict(state.node);
+      set_parent(state.node, object, Step::same, {}, 0);
     }
-    if (mark == 0) {
-      fail("no MARK to pop to");
+  }
+
+  // --- What the hooks share ---------------------------------------------------------------------
+  static std::string_view unquote(std::string_view line) {
+    if (line.size() >= 2 && (line.front() == '\'' || line.front() == '"') &&
+        line.back() == line.front()) {
+      return line.substr(1, line.size() - 2);
     }
-    std::vector<Value> items(std::make_move_iterator(stack_.begin() + static_cast<long>(mark)),
-                             std::make_move_iterator(stack_.end()));
-    stack_.resize(mark - 1);
-    --marks_;
-    return items;
+    return line;
+  }
+
+  Value new_node() {
+    if (nodes_.size() >= kMaxNodes) {
+      fail("more than {} objects to place", kMaxNodes);
+    }
+    nodes_.emplace_back();
+    return {K::node, static_cast<uint32_t>(nodes_.size() - 1), {}, 0};
+  }
+  uint32_t push_node(State& h) {
+    Value made = new_node();
+    push(h, made);
+    return made.node;
   }
 
   // A call or a class construction: the object made is where its callable (a global) is used,
   // and what went into it is shown there too.
-  void make(const Value& callable, const std::vector<Value>& inputs) {
-    uint32_t made = push_node();
+  void make(State& h, const Value& callable, const Value* inputs, size_t count) {
+    uint32_t made = push_node(h);
     if (callable.node != kNoNode && nodes_[callable.node].global >= 0) {
       nodes_[made].global = nodes_[callable.node].global;
       uses_.emplace_back(static_cast<size_t>(nodes_[made].global), made);
     }
     place(callable, made, Step::same, {}, 0);
-    for (const auto& input : inputs) {
-      absorb(input, made);
+    for (size_t i = 0; i < count; ++i) {
+      absorb(inputs[i], made);
     }
   }
 
@@ -451,7 +244,7 @@ private:
   // so it is told by what was put into it.
   bool state_is_dict(uint32_t node) const { return nodes_[node].keyed; }
 
-  void append(const Value& list, const Value& item) {
+  void append_to(const Value& list, const Value& item) {
     if (list.node == kNoNode) {
       return;
     }
@@ -491,20 +284,6 @@ private:
     node.number = number;
   }
 
-  void memo_put(uint64_t key) {
-    if (memo_.size() >= limits_.max_memo && !memo_.contains(key)) {
-      fail(fmt::format("memo larger than {}", limits_.max_memo));
-    }
-    memo_[key] = top();
-  }
-  void memo_get(uint64_t key) {
-    auto it = memo_.find(key);
-    if (it == memo_.end()) {
-      fail(fmt::format("memo key {} was never stored", key));
-    }
-    push(it->second);
-  }
-
   static std::string key_text(std::string_view text) {
     std::string out;
     for (size_t i = 0; i < text.size() && i < kMaxKeyText; ++i) {
@@ -524,6 +303,7 @@ private:
     return out;
   }
 
+  // --- The paths, once the walk is done ---------------------------------------------------------
   // The path of `node` below `root`, or nothing when it is not reachable from it. A node found
   // unreachable is remembered, so each is walked up from at most once in vain: a file of
   // millions of uses that lead nowhere costs one pass, not one per use.
@@ -566,7 +346,7 @@ private:
     return out;
   }
 
-  std::map<std::string, std::string> paths(const Value& result) {
+  [[gnu::noinline]] std::map<std::string, std::string> paths(const Value& result) {
     std::map<std::string, std::string> out;
     if (result.node == kNoNode) {
       return out;
@@ -584,13 +364,8 @@ private:
     return out;
   }
 
-  ByteCursor in_;
-  const PickleLimits& limits_;
-  size_t at_ = 0;
-  size_t marks_ = 0;
-  std::vector<Value> stack_;
   std::vector<Node> nodes_;
-  std::map<uint64_t, Value> memo_;
+  std::unordered_map<uint64_t, Value> memo_;
   std::vector<bool> unreachable_;
   std::map<std::string, size_t> name_index_;
   std::vector<const std::string*> names_;         // by index, into name_index_'s keys
@@ -602,7 +377,7 @@ private:
 Expected<std::map<std::string, std::string>> global_object_paths(std::string_view pickle,
                                                                  const PickleLimits& limits) {
   try {
-    return PathWalker(pickle, limits).walk();
+    return PathWalker(pickle, limits).run();
   } catch (const PickleFailure& failure) {
     return Error{fmt::format("offset {}: {}", failure.offset, failure.what)};
   } catch (const std::bad_alloc&) {

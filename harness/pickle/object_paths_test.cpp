@@ -112,3 +112,43 @@ TEST(ObjectPathsTest, HostileShapesStayWithinBounds) {
   ASSERT_TRUE(nowhere) << nowhere.error().message;
   EXPECT_FALSE(nowhere->contains("decimal.Decimal"));
 }
+
+// Protocols 0 and 1 spell keys, ints and memo keys as text lines and build containers above
+// MARKs: the same paths come out.
+TEST(ObjectPathsTest, TextProtocolsLeadToTheSamePlaces) {
+  for (int protocol : {0, 1}) {
+    SCOPED_TRACE(protocol);
+    EXPECT_EQ(paths("{'optimizer_history': [{'lr_scheduler_state': {'best': decimal.Decimal(1)}}]}",
+                    protocol)["decimal.Decimal"],
+              "[\"optimizer_history\"][0][\"lr_scheduler_state\"][\"best\"]");
+    EXPECT_EQ(paths("{'cfg': types.SimpleNamespace(inner=decimal.Decimal(2))}",
+                    protocol)["decimal.Decimal"],
+              "[\"cfg\"].inner");
+    EXPECT_EQ(paths("{'a': {'first': shared}, 'b': shared}", protocol)["decimal.Decimal"],
+              "[\"a\"][\"first\"]");
+    EXPECT_EQ(paths("{3: {(1, 2): decimal.Decimal(2)}}", protocol)["decimal.Decimal"], "[3][…]");
+  }
+}
+
+// Shapes Python does not write but a file can hold: a quoted STRING as a STACK_GLOBAL name is
+// read without its quotes, and the errors name what they always named.
+TEST(ObjectPathsTest, HandMadeShapesAndTheirErrors) {
+  auto quoted = global_object_paths("}S'k'\nS'os'\nS'system'\n\x93)Rs.");
+  ASSERT_TRUE(quoted) << quoted.error().message;
+  EXPECT_EQ(quoted->at("os.system"), "[\"k\"]");
+
+  auto protocol = global_object_paths("\x80\x06N.");
+  ASSERT_FALSE(protocol);
+  EXPECT_EQ(protocol.error().message, "offset 0: unsupported pickle protocol");
+
+  // Past the opcode budget, the error is at the last opcode walked.
+  PickleLimits limits;
+  limits.max_opcodes = 3;
+  auto budget = global_object_paths("NNNNN.", limits);
+  ASSERT_FALSE(budget);
+  EXPECT_EQ(budget.error().message, "offset 2: more than 3 opcodes");
+
+  auto empty = global_object_paths(".");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().message, "offset 0: stack underflow");
+}

@@ -1,7 +1,7 @@
 // Every pickle opcode, once: its pickletools name, its code, the protocol that introduced it,
-// the walker's handler for it, and its stack effect as pickletools documents it (`markobject`
-// is a MARK, `stackslice` the items above it). The walker's dispatch and pickle_opcode_name are
-// both made from this list, so they cannot disagree.
+// the walk's handler for it (pickle_walk.h), and its stack effect as pickletools documents it
+// (`markobject` is a MARK, `stackslice` the items above it). The walker's dispatch and
+// pickle_opcode_name are both made from this list, so they cannot disagree.
 //   X(NAME, CODE, PROTOCOL, HANDLER, "STACK BEFORE -> STACK AFTER")
 // A handler written op_x<N> reads an N-byte argument (a length, a memo key, a code).
 #pragma once
@@ -12,9 +12,9 @@
   X(STOP, '.', 0, op_stop, "any -> -") \
   X(POP, '0', 0, op_pop, "any -> -") \
   X(DUP, '2', 0, op_dup, "any -> any any") \
-  X(FLOAT, 'F', 0, op_scalar_line, "- -> float") \
-  X(INT, 'I', 0, op_scalar_line, "- -> int_or_bool") \
-  X(LONG, 'L', 0, op_scalar_line, "- -> int") \
+  X(FLOAT, 'F', 0, op_float_line, "- -> float") \
+  X(INT, 'I', 0, op_int_line, "- -> int_or_bool") \
+  X(LONG, 'L', 0, op_long_line, "- -> int") \
   X(NONE, 'N', 0, op_constant, "- -> None") \
   X(PERSID, 'P', 0, op_persid, "- -> any") \
   X(REDUCE, 'R', 0, op_reduce, "any any -> any") \
@@ -23,24 +23,24 @@
   X(APPEND, 'a', 0, op_append, "list any -> list") \
   X(BUILD, 'b', 0, op_build, "any any -> any") \
   X(GLOBAL, 'c', 0, op_global, "- -> any") \
-  X(DICT, 'd', 0, op_collection, "mark stackslice -> dict") \
+  X(DICT, 'd', 0, op_dict, "mark stackslice -> dict") \
   X(GET, 'g', 0, op_get_line, "- -> any") \
   X(INST, 'i', 0, op_inst, "mark stackslice -> any") \
   X(LIST, 'l', 0, op_collection, "mark stackslice -> list") \
   X(PUT, 'p', 0, op_put_line, "- -> -") \
   X(SETITEM, 's', 0, op_setitem, "dict any any -> dict") \
   X(TUPLE, 't', 0, op_tuple, "mark stackslice -> tuple") \
-  X(EMPTY_TUPLE, ')', 1, op_constant, "- -> tuple") \
+  X(EMPTY_TUPLE, ')', 1, op_empty_container, "- -> tuple") \
   X(POP_MARK, '1', 1, op_pop_mark, "mark stackslice -> -") \
-  X(BINFLOAT, 'G', 1, op_scalar<8>, "- -> float") \
-  X(BININT, 'J', 1, op_scalar<4>, "- -> int") \
-  X(BININT1, 'K', 1, op_scalar<1>, "- -> int") \
-  X(BININT2, 'M', 1, op_scalar<2>, "- -> int") \
+  X(BINFLOAT, 'G', 1, op_binfloat, "- -> float") \
+  X(BININT, 'J', 1, op_binint<4>, "- -> int") \
+  X(BININT1, 'K', 1, op_binint<1>, "- -> int") \
+  X(BININT2, 'M', 1, op_binint<2>, "- -> int") \
   X(BINPERSID, 'Q', 1, op_binpersid, "any -> any") \
   X(BINSTRING, 'T', 1, op_string<4>, "- -> bytes_or_str") \
   X(SHORT_BINSTRING, 'U', 1, op_string<1>, "- -> bytes_or_str") \
   X(BINUNICODE, 'X', 1, op_string<4>, "- -> str") \
-  X(EMPTY_LIST, ']', 1, op_constant, "- -> list") \
+  X(EMPTY_LIST, ']', 1, op_empty_container, "- -> list") \
   X(APPENDS, 'e', 1, op_appends, "list mark stackslice -> list") \
   X(BINGET, 'h', 1, op_get<1>, "- -> any") \
   X(LONG_BINGET, 'j', 1, op_get<4>, "- -> any") \
@@ -48,7 +48,7 @@
   X(BINPUT, 'q', 1, op_put<1>, "- -> -") \
   X(LONG_BINPUT, 'r', 1, op_put<4>, "- -> -") \
   X(SETITEMS, 'u', 1, op_setitems, "dict mark stackslice -> dict") \
-  X(EMPTY_DICT, '}', 1, op_constant, "- -> dict") \
+  X(EMPTY_DICT, '}', 1, op_empty_container, "- -> dict") \
   X(PROTO, 0x80, 2, op_proto, "- -> -") \
   X(NEWOBJ, 0x81, 2, op_newobj, "any any -> any") \
   X(EXT1, 0x82, 2, op_ext<1>, "- -> any") \
@@ -66,7 +66,7 @@
   X(SHORT_BINUNICODE, 0x8c, 4, op_string<1>, "- -> str") \
   X(BINUNICODE8, 0x8d, 4, op_string<8>, "- -> str") \
   X(BINBYTES8, 0x8e, 4, op_sized_scalar<8>, "- -> bytes") \
-  X(EMPTY_SET, 0x8f, 4, op_constant, "- -> set") \
+  X(EMPTY_SET, 0x8f, 4, op_empty_container, "- -> set") \
   X(ADDITEMS, 0x90, 4, op_additems, "set mark stackslice -> set") \
   X(FROZENSET, 0x91, 4, op_collection, "mark stackslice -> frozenset") \
   X(NEWOBJ_EX, 0x92, 4, op_newobj_ex, "any any any -> any") \
