@@ -26,7 +26,7 @@ public:
   const char* position() const { return at_; }
 
   // The walker reads a byte or more per opcode: these are inlined into it (a call per read was
-  // 10% of its instructions, bench/README.md).
+  // a measurable part of its instructions: bench/README.md).
   [[gnu::always_inline]] uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
   // A fixed-width little-endian argument (BININT's 4 bytes, FRAME's 8).
   template <size_t Width> [[gnu::always_inline]] uint64_t little_endian() {

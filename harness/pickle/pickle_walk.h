@@ -134,7 +134,7 @@ private:
   // Threaded dispatch, generated from pickle_opcodes.h: each opcode has a label that runs its
   // handler and then jumps straight to the next opcode's label. A loop around one `switch` has a
   // single shared jump, which the branch predictor cannot learn torch's repeating opcode pattern
-  // on; it made the walk 1.5x slower (bench/README.md, "The pickle walker").
+  // on; it made the walk much slower (bench/README.md, "The pickle walker").
   // `flatten` inlines every handler, so no call takes State's address and it stays in
   // registers; the rare, large helpers are noinline and do not take it.
   template <bool Budgeted> [[gnu::flatten]] Result walk() {

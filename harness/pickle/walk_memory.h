@@ -1,5 +1,5 @@
-// The pickle walker's working memory, kept by each thread from one pickle to the next: a
-// 12,000-tensor checkpoint's memo has 84,000 entries, and allocating, faulting in and freeing
+// The pickle walker's working memory, kept by each thread from one pickle to the next: a large
+// checkpoint's memo has tens of thousands of entries, and allocating, faulting in and freeing
 // that for every file cost more than the walk itself (bench/README.md).
 #pragma once
 

@@ -1,7 +1,7 @@
 // The central directory of a zip, read straight from the file's bytes (mapped when large).
-// torch.save writes one member per tensor storage, and libzip's zip_open builds its own index at
-// about 2 us per member: a training checkpoint with 12,000 members cost 25 ms before a byte of
-// pickle was read. This reads only what the static pass needs, stored members only; any archive it
+// torch.save writes one member per tensor storage, and libzip's zip_open builds its own index of
+// every member: for a training checkpoint that cost more than the walk, before a byte of pickle
+// was read (bench/README.md). This reads only what the static pass needs, stored members only; any archive it
 // does not handle (deflated members, encryption, anything malformed) is left to libzip, which is
 // the authority on errors.
 #pragma once
