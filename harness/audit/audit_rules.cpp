@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <fmt/core.h>
-#include <regex>
+#include <optional>
 
 namespace loadmatrix {
 
@@ -63,41 +63,141 @@ std::string measured_env_names(const std::vector<AuditEnv>& envs) {
   return out.empty() ? "no env (none has measured loaders)" : out;
 }
 
-// The callee as the source spells it ("th.load"), from the call's text.
+// A call's text and where its parts are, edited by offset: an edit moves the spans after it.
+struct CallText {
+  std::string code;
+  CallSpans spans;
+
+  // Replaces bytes [begin, end) with `text`; a keyword within them is dropped.
+  void splice(size_t begin, size_t end, std::string_view text) {
+    code.replace(begin, end - begin, text);
+    // A part starting at `end` moves; one ending there (before an insertion) stays.
+    auto move = [&](size_t& offset, bool is_end) {
+      if (offset > end || (offset == end && !is_end)) {
+        offset = offset - (end - begin) + text.size();
+      }
+    };
+    auto move_span = [&](CodeSpan& span) {
+      move(span.begin, false);
+      move(span.end, true);
+    };
+    std::erase_if(spans.keywords, [&](const KeywordSpan& keyword) {
+      return begin < end && keyword.span.begin >= begin && keyword.span.end <= end;
+    });
+    for (auto& keyword : spans.keywords) {
+      move_span(keyword.span);
+      move_span(keyword.value);
+    }
+    if (spans.callee) {
+      move_span(*spans.callee);
+    }
+    if (spans.close_paren) {
+      move(*spans.close_paren, false);
+    }
+    if (spans.trailing_comma && spans.trailing_comma->begin >= begin &&
+        spans.trailing_comma->end <= end && begin < end) {
+      spans.trailing_comma.reset();
+    } else if (spans.trailing_comma) {
+      move_span(*spans.trailing_comma);
+    }
+  }
+
+  // Removes the keyword `name` with the comma before it (or, first, the comma after it) and the
+  // spaces around that comma; false when the call does not pass it by name.
+  bool remove_keyword(std::string_view name) {
+    const KeywordSpan* keyword = spans.keyword(name);
+    if (keyword == nullptr) {
+      return false;
+    }
+    size_t begin = keyword->span.begin;
+    size_t end = keyword->span.end;
+    auto spaces_after = [&](size_t at) {
+      while (at < code.size() && code[at] == ' ') {
+        ++at;
+      }
+      return at;
+    };
+    auto spaces_before = [&](size_t at) {
+      while (at > 0 && code[at - 1] == ' ') {
+        --at;
+      }
+      return at;
+    };
+    end = spaces_after(end);
+    if (size_t comma = spaces_before(begin); comma > 0 && code[comma - 1] == ',') {
+      begin = spaces_before(comma - 1);
+    } else if (end < code.size() && code[end] == ',') {
+      end = spaces_after(end + 1);
+    }
+    splice(begin, end, "");
+    return true;
+  }
+};
+
+// The callee as the source spells it ("th.load"), else its canonical name.
 std::string written_callee(const CallSite& call) {
-  auto paren = call.code.find('(');
-  return paren == std::string::npos ? call.callee : call.code.substr(0, paren);
+  const auto& callee = call.spans.callee;
+  return callee ? call.code.substr(callee->begin, callee->end - callee->begin) : call.callee;
 }
 
-// The call's text as it can be rewritten: one line, a trailing comma before ")" dropped; empty
+// The call's text as it can be rewritten: one line, a trailing comma before ")" dropped; none
 // when the call spans lines (a comment or a string literal across lines would not survive
 // being joined) or its text was cut short.
-std::string rewritable_code(const CallSite& call) {
-  if (call.end_line > call.line || call.code.ends_with("...") || !call.code.ends_with(")")) {
-    return "";
+std::optional<CallText> rewritable_code(const CallSite& call) {
+  if (call.end_line > call.line || call.code.ends_with("...") || !call.code.ends_with(")") ||
+      !call.spans.close_paren) {
+    return std::nullopt;
   }
-  static const std::regex trailing_comma(R"(,\s*\)$)");
-  return std::regex_replace(call.code, trailing_comma, ")");
+  CallText text{call.code, call.spans};
+  if (const auto& comma = call.spans.trailing_comma) {
+    text.splice(comma->begin, *text.spans.close_paren, "");
+  }
+  return text;
 }
 
-// `call.code` with weights_only=`value`, or a generic form when the text cannot be rewritten.
-std::string with_weights_only(const CallSite& call, std::string_view value) {
-  static const std::regex literal(R"(weights_only\s*=\s*(True|False|None))");
-  std::string code = rewritable_code(call);
-  if (code.empty()) {
-    return fmt::format("{}(..., weights_only={})", written_callee(call), value);
+// `weights_only=` and a True, False or None literal, as `keyword` is written in `code`.
+bool literal_weights_only(const std::string& code, const KeywordSpan& keyword) {
+  std::string_view between(code.data() + keyword.span.begin + keyword.name.size(),
+                           keyword.value.begin - keyword.span.begin - keyword.name.size());
+  size_t equals = between.find_first_not_of(' ');
+  std::string_view value(code.data() + keyword.value.begin,
+                         keyword.value.end - keyword.value.begin);
+  return equals != std::string_view::npos && between[equals] == '=' &&
+         between.find_first_not_of(' ', equals + 1) == std::string_view::npos &&
+         (value == "True" || value == "False" || value == "None");
+}
+
+// `call.code` with weights_only=`value`, or a generic form (no spans) when the text cannot be
+// rewritten.
+CallText with_weights_only(const CallSite& call, std::string_view value) {
+  CallText generic{fmt::format("{}(..., weights_only={})", written_callee(call), value), {}};
+  auto text = rewritable_code(call);
+  if (!text) {
+    return generic;
   }
+  std::string keyword = fmt::format("weights_only={}", value);
+  const KeywordSpan* written = text->spans.keyword("weights_only");
   if (call.weights_only != WrittenWeightsOnly::omitted &&
-      call.weights_only != WrittenWeightsOnly::dynamic && std::regex_search(code, literal)) {
-    return std::regex_replace(code, literal, fmt::format("weights_only={}", value),
-                              std::regex_constants::format_first_only);
+      call.weights_only != WrittenWeightsOnly::dynamic && written != nullptr &&
+      literal_weights_only(text->code, *written)) {
+    size_t at = written->span.begin;
+    auto index = written - text->spans.keywords.data();
+    text->splice(at, written->value.end, keyword);
+    text->spans.keywords.insert(
+        text->spans.keywords.begin() + index,
+        {"weights_only", {at, at + keyword.size()}, {at + 13, at + keyword.size()}});
+    return *text;
   }
   if (call.weights_only == WrittenWeightsOnly::omitted) {
-    bool no_arguments = code.ends_with("()");
-    return fmt::format("{}{}weights_only={})", code.substr(0, code.size() - 1),
-                       no_arguments ? "" : ", ", value);
+    size_t at = *text->spans.close_paren;
+    std::string separator = text->code.ends_with("()") ? "" : ", ";
+    text->splice(at, at, separator + keyword);
+    at += separator.size();
+    text->spans.keywords.push_back(
+        {"weights_only", {at, at + keyword.size()}, {at + 13, at + keyword.size()}});
+    return *text;
   }
-  return fmt::format("{}(..., weights_only={})", written_callee(call), value);
+  return generic;
 }
 
 bool raises(const AuditEnv& env, const CallSite& call, std::string_view variable,
@@ -134,30 +234,12 @@ std::string unpickler_advice(const std::vector<AuditEnv>& envs) {
                      allowlist);
 }
 
-// `code` without `key=value` (a simple value: no comma or parenthesis in it).
-std::string without_keyword(const std::string& code, const std::string& key) {
-  std::regex after_comma("\\s*,\\s*" + key + R"(\s*=\s*[^,()]+)");
-  std::string out =
-      std::regex_replace(code, after_comma, "", std::regex_constants::format_first_only);
-  if (out != code) {
-    return out;
-  }
-  return std::regex_replace(code, std::regex(key + R"(\s*=\s*[^,()]+\s*,?\s*)"), "",
-                            std::regex_constants::format_first_only);
-}
-
-// The value `key` is written with in `code`, or `otherwise`.
-std::string keyword_value(const std::string& code, const std::string& key,
+// The value `key` is written with in the call, or `otherwise`.
+std::string keyword_value(const CallSite& call, std::string_view key,
                           const std::string& otherwise) {
-  std::smatch match;
-  if (std::regex_search(code, match, std::regex(key + R"(\s*=\s*([^,()]+))"))) {
-    std::string value = match[1].str();
-    while (!value.empty() && value.back() == ' ') {
-      value.pop_back();
-    }
-    return value;
-  }
-  return otherwise;
+  const KeywordSpan* keyword = call.spans.keyword(key);
+  return keyword ? call.code.substr(keyword->value.begin, keyword->value.end - keyword->value.begin)
+                 : otherwise;
 }
 
 } // namespace
@@ -181,9 +263,13 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
   if (refuses_pickle_module) {
     CallSite without = call;
     without.pickle_module = ArgumentUse::omitted;
-    without.code = without_keyword(call.code, "pickle_module");
-    if (without.code.find("pickle_module") != std::string::npos || without.code == call.code) {
+    CallText text{call.code, call.spans};
+    if (text.remove_keyword("pickle_module")) {
+      without.code = std::move(text.code);
+      without.spans = std::move(text.spans);
+    } else {
       without.code.clear(); // passed by position: the generic form
+      without.spans = {};
     }
     return fmt::format("leave pickle_module out (torch refuses weights_only={} with one): ",
                        value) +
@@ -207,23 +293,23 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
       guard_mmap = mmap;
     }
   }
-  std::string rewritten = with_weights_only(call, value);
+  CallText rewritten = with_weights_only(call, value);
   std::string checked =
       fmt::format("checked against the measured loaders of {}", measured_env_names(envs));
   if (!guard_weights_only && !guard_mmap) {
-    return fmt::format("`{}` ({})", rewritten, checked);
+    return fmt::format("`{}` ({})", rewritten.code, checked);
   }
   std::string callee = written_callee(call);
   std::string keywords;
   std::string lacking;
   if (guard_weights_only) {
-    rewritten = without_keyword(rewritten, "weights_only");
+    rewritten.remove_keyword("weights_only");
     keywords += fmt::format("\"weights_only\": {}", value);
   }
   if (guard_mmap) {
     keywords += fmt::format("{}\"mmap\": {}", keywords.empty() ? "" : ", ",
-                            keyword_value(call.code, "mmap", "True"));
-    rewritten = without_keyword(rewritten, "mmap");
+                            keyword_value(call, "mmap", "True"));
+    rewritten.remove_keyword("mmap");
   }
   // What inspect.signature keeps on each env, and that the call then loads there.
   std::string still_raising;
@@ -239,10 +325,11 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
       still_raising += fmt::format("{}{}", still_raising.empty() ? "" : ", ", env.name);
     }
   }
+  const std::string& written = rewritten.code;
   std::string guarded =
-      rewritten.ends_with(")") && rewritten.find("(...") == std::string::npos
-          ? fmt::format("{}{}**load_kwargs)", rewritten.substr(0, rewritten.size() - 1),
-                        rewritten.ends_with("()") ? "" : ", ")
+      written.ends_with(")") && written.find("(...") == std::string::npos
+          ? fmt::format("{}{}**load_kwargs)", written.substr(0, written.size() - 1),
+                        written.ends_with("()") ? "" : ", ")
           : fmt::format("{}(..., **load_kwargs)", callee);
   std::string code =
       fmt::format("`load_kwargs = {{key: value for key, value in {{{}}}.items() if key in "

@@ -51,10 +51,46 @@ struct Matrix {
   }
 };
 
+// The spans audit_calls.py gives a one-line call whose arguments hold no string with a bracket
+// or comma in it: the callee before "(", each `name=value` between top-level commas.
+CallSpans spans_of(const std::string& code) {
+  CallSpans spans;
+  size_t open = code.find('(');
+  spans.callee = CodeSpan{0, open};
+  spans.close_paren = code.size() - 1;
+  size_t depth = 0;
+  size_t start = open + 1;
+  for (size_t at = open + 1; at < code.size(); ++at) {
+    char c = code[at];
+    depth += c == '(' || c == '[' || c == '{';
+    depth -= c == ')' || c == ']' || c == '}';
+    bool last = at + 1 == code.size();
+    if ((c != ',' || depth != 0) && !last) {
+      continue;
+    }
+    size_t begin = code.find_first_not_of(' ', start);
+    size_t end = code.find_last_not_of(' ', at - 1) + 1;
+    if (begin >= end) {
+      if (start > open + 1) {
+        spans.trailing_comma = CodeSpan{start - 1, start}; // "f, )": nothing after the comma
+      }
+    } else if (size_t equals = code.find('=', begin);
+               equals < end && code.substr(begin, 2) != "**" &&
+               code.find_first_of("([{\"'", begin) > equals) {
+      std::string name = code.substr(begin, code.find_first_of(" =", begin) - begin);
+      size_t value = code.find_first_not_of(' ', equals + 1);
+      spans.keywords.push_back({name, {begin, end}, {value, end}});
+    }
+    start = at + 1;
+  }
+  return spans;
+}
+
 CallSite call(const std::string& code, WrittenWeightsOnly weights_only) {
   CallSite site;
   site.callee = "torch.load";
   site.code = code;
+  site.spans = spans_of(code);
   site.weights_only = weights_only;
   return site;
 }
@@ -169,4 +205,69 @@ TEST(AuditRulesTest, EveryRuleHasAStableIdNameAndLevel) {
     std::string level = all[i].level;
     EXPECT_TRUE(level == "error" || level == "warning" || level == "note") << level;
   }
+}
+
+TEST(AuditRulesTest, TheCallIsRewrittenByOffsetKeepingWhatItDoesNotChange) {
+  Matrix matrix;
+  auto suggest = [&](const CallSite& site, const char* value) {
+    std::string out = suggested_call(site, matrix.envs(site), value, "");
+    return out.substr(0, out.find(" (checked"));
+  };
+  // A literal written with spaces is replaced whole; None too, and the trailing comma goes.
+  EXPECT_EQ(suggest(call("torch.load(f, weights_only = True, map_location=\"cpu\")",
+                         WrittenWeightsOnly::true_),
+                    "False"),
+            "`torch.load(f, weights_only=False, map_location=\"cpu\")`");
+  EXPECT_EQ(suggest(call("torch.load(f, weights_only=None, )", WrittenWeightsOnly::none), "True"),
+            "`torch.load(f, weights_only=True)`");
+  // Offsets are bytes: text before the call's arguments may be any UTF-8.
+  EXPECT_EQ(suggest(call("th.load(\"\u00e9t\u00e9\u20ac\", map_location=\"cpu\", **kw)",
+                         WrittenWeightsOnly::dynamic),
+                    "True"),
+            "`th.load(..., weights_only=True)`");
+  EXPECT_EQ(suggest(call("th.load(\"\u00e9t\u00e9\u20ac\", map_location=\"cpu\")",
+                         WrittenWeightsOnly::omitted),
+                    "True"),
+            "`th.load(\"\u00e9t\u00e9\u20ac\", map_location=\"cpu\", weights_only=True)`");
+  // A parenthesised literal is not rewritten (the form is generic), as before.
+  EXPECT_EQ(suggest(call("torch.load(f, weights_only=(True))", WrittenWeightsOnly::true_), "False"),
+            "`torch.load(..., weights_only=False)`");
+  // Without spans (a finder that gave none) nothing is rewritten and the callee is canonical.
+  CallSite bare = call("th.load(f)", WrittenWeightsOnly::omitted);
+  bare.spans = {};
+  EXPECT_EQ(suggest(bare, "False"), "`torch.load(..., weights_only=False)`");
+}
+
+TEST(AuditRulesTest, PickleModuleIsLeftOutWhereverItIsWrittenByName) {
+  Matrix matrix;
+  auto suggest = [&](const std::string& code) {
+    CallSite site = call(code, WrittenWeightsOnly::omitted);
+    site.pickle_module = ArgumentUse::passed;
+    std::string out = suggested_call(site, matrix.envs(site), "True", "");
+    return out.substr(0, out.find(" (checked"));
+  };
+  const std::string prefix = "leave pickle_module out (torch refuses weights_only=True with one): ";
+  EXPECT_EQ(suggest("torch.load(pickle_module=pickle, f=f)"),
+            prefix + "`torch.load(f=f, weights_only=True)`");
+  EXPECT_EQ(suggest("torch.load(f, pickle_module = pickle , map_location=\"cpu\")"),
+            prefix + "`torch.load(f, map_location=\"cpu\", weights_only=True)`");
+  EXPECT_EQ(suggest("torch.load(f, map_location=\"cpu\", pickle_module=pickle,)"),
+            prefix + "`torch.load(f, map_location=\"cpu\", weights_only=True)`");
+  // Passed by position: nothing to remove by name, so the generic form.
+  EXPECT_EQ(suggest("th.load(f, \"cpu\", pickle)"),
+            prefix + "`torch.load(..., weights_only=True)`");
+}
+
+TEST(AuditRulesTest, AGuardedMmapKeepsItsWrittenValueAndLeavesTheCall) {
+  Matrix matrix;
+  CallSite site =
+      call("torch.load(f, use_mmap=a, mmap=flag , map_location=m)", WrittenWeightsOnly::omitted);
+  site.mmap = ArgumentUse::passed;
+  std::string out = suggested_call(site, matrix.envs(site), "True", "");
+  // The value of `mmap=`, not of `use_mmap=` (the regex this replaced read the first).
+  EXPECT_NE(out.find("{\"mmap\": flag}"), std::string::npos) << out;
+  EXPECT_NE(
+      out.find("`torch.load(f, use_mmap=a, map_location=m, weights_only=True, **load_kwargs)`"),
+      std::string::npos)
+      << out;
 }

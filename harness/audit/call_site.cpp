@@ -68,7 +68,109 @@ Expected<Enum> one_of(const Json& call, const char* field, const char* (*name)(E
   return Error{fmt::format("{}: unknown value {:?}", field, *written)};
 }
 
+// A byte offset: a non-negative integer (a JSON parser may read one as signed).
+bool offset(const Json& value) {
+  return value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+}
+
+// [begin, end] of `code`'s bytes, at or after `from`, or null (nullopt) where allowed.
+Expected<std::optional<CodeSpan>> span(const Json& parent, const char* key,
+                                       const std::string& field, size_t from, size_t size,
+                                       bool nullable) {
+  auto it = parent.find(key);
+  if (nullable && (it == parent.end() || it->is_null())) {
+    return std::optional<CodeSpan>{};
+  }
+  if (it == parent.end() || !it->is_array() || it->size() != 2 || !offset((*it)[0]) ||
+      !offset((*it)[1])) {
+    return Error{fmt::format("{}: expected [begin, end] byte offsets", field)};
+  }
+  CodeSpan out{(*it)[0].get<size_t>(), (*it)[1].get<size_t>()};
+  if (out.begin < from || out.end < out.begin || out.end > size) {
+    return Error{fmt::format("{}: [{}, {}] is not within bytes [{}, {}] of the code", field,
+                             out.begin, out.end, from, size)};
+  }
+  return std::optional<CodeSpan>{out};
+}
+
+Expected<KeywordSpan> keyword_span(const Json& keyword, const std::string& field,
+                                   const std::string& code, size_t from) {
+  if (!keyword.is_object()) {
+    return Error{fmt::format("{}: expected an object", field)};
+  }
+  auto name = text(keyword, "name");
+  if (!name) {
+    return Error{fmt::format("{}.{}", field, name.error().message)};
+  }
+  auto whole = span(keyword, "span", field + ".span", from, code.size(), false);
+  if (!whole) {
+    return whole.error();
+  }
+  if (code.compare((*whole)->begin, name->size(), *name) != 0) {
+    return Error{fmt::format("{}.span: does not start with the name {:?}", field, *name)};
+  }
+  auto value = span(keyword, "value", field + ".value", (*whole)->begin + name->size(),
+                    (*whole)->end, false);
+  if (!value) {
+    return value.error();
+  }
+  return KeywordSpan{std::move(*name), **whole, **value};
+}
+
+// The finder's "spans", checked against `code`: each part within it, in source order.
+Expected<CallSpans> call_spans(const Json& call, const std::string& code) {
+  CallSpans out;
+  auto it = call.find("spans");
+  if (it == call.end() || it->is_null()) {
+    return out;
+  }
+  if (!it->is_object()) {
+    return Error{"spans: expected an object"};
+  }
+  auto callee = span(*it, "callee", "spans.callee", 0, code.size(), true);
+  if (!callee) {
+    return callee.error();
+  }
+  out.callee = *callee;
+  size_t from = out.callee ? out.callee->end : 0;
+  auto keywords = it->find("keywords");
+  if (keywords != it->end() && !keywords->is_array()) {
+    return Error{"spans.keywords: expected an array"};
+  }
+  for (size_t i = 0; keywords != it->end() && i < keywords->size(); ++i) {
+    auto keyword = keyword_span((*keywords)[i], fmt::format("spans.keywords[{}]", i), code, from);
+    if (!keyword) {
+      return keyword.error();
+    }
+    from = keyword->span.end;
+    out.keywords.push_back(std::move(*keyword));
+  }
+  if (auto paren = it->find("close_paren"); paren != it->end() && !paren->is_null()) {
+    if (!offset(*paren) || code.empty() || paren->get<size_t>() != code.size() - 1 ||
+        code.back() != ')' || paren->get<size_t>() < from) {
+      return Error{"spans.close_paren: expected the offset of the code's closing \")\""};
+    }
+    out.close_paren = paren->get<size_t>();
+  }
+  auto comma =
+      span(*it, "trailing_comma", "spans.trailing_comma", from, out.close_paren.value_or(0), true);
+  if (!comma) {
+    return comma.error();
+  }
+  out.trailing_comma = *comma;
+  return out;
+}
+
 } // namespace
+
+const KeywordSpan* CallSpans::keyword(std::string_view name) const {
+  for (const auto& keyword : keywords) {
+    if (keyword.name == name) {
+      return &keyword;
+    }
+  }
+  return nullptr;
+}
 
 Expected<CallSite> CallSite::from_json(const Json& call, size_t file) {
   if (!call.is_object()) {
@@ -137,6 +239,11 @@ Expected<CallSite> CallSite::from_json(const Json& call, size_t file) {
   if (auto it = call.find("code"); it != call.end() && it->is_string()) {
     site.code = valid_utf8(it->get<std::string>());
   }
+  auto spans = call_spans(call, site.code);
+  if (!spans) {
+    return spans.error();
+  }
+  site.spans = std::move(*spans);
   return site;
 }
 

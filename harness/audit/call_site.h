@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
@@ -30,6 +31,32 @@ struct Fallback {
   int64_t attempt_line = 0;
 };
 
+// Bytes [begin, end) of CallSite::code.
+struct CodeSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+// A keyword argument as written: `name=value` at `span`, its value at `value`.
+struct KeywordSpan {
+  std::string name; // "weights_only", written at span.begin
+  CodeSpan span;
+  CodeSpan value;
+};
+
+// Where the call's parts are in `code`, as the finder's `ast` saw them: a suggestion rewrites
+// the call by offset, never by reading its text again. A part past the cut of a call longer than
+// `code` holds is absent; the closing parenthesis and trailing comma are there only when `code`
+// holds the whole call. Empty for a call the finder gave no spans (nothing is then rewritten).
+struct CallSpans {
+  std::optional<CodeSpan> callee;    // "th.load"
+  std::vector<KeywordSpan> keywords; // the named ones, in source order (not **kwargs)
+  std::optional<size_t> close_paren; // the call's last byte
+  std::optional<CodeSpan> trailing_comma;
+
+  const KeywordSpan* keyword(std::string_view name) const;
+};
+
 struct CallSite {
   size_t file = 0; // index into the audit's files
   int64_t line = 0;
@@ -46,6 +73,7 @@ struct CallSite {
   std::optional<std::vector<std::string>> safe_globals;
   std::optional<Fallback> fallback;
   std::string code; // the call as written, on one line, at most 200 characters
+  CallSpans spans;
 
   // One element of audit_calls.py's "calls"; an error names the field.
   static Expected<CallSite> from_json(const Json& call, size_t file);

@@ -42,3 +42,60 @@ TEST(CallSiteTest, AssumedVariablesAreTheOnesTorchReadsOneAtATime) {
   EXPECT_FALSE(
       assumed_variable({"TORCH_FORCE_WEIGHTS_ONLY_LOAD=1", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"}));
 }
+
+TEST(CallSiteTest, ReadsTheSpansAndNamesABadOne) {
+  Json call = {
+      {"line", 1},
+      {"column", 1},
+      {"function", "<module>"},
+      {"callee", "torch.load"},
+      {"weights_only", "true"},
+      {"pickle_module", "omitted"},
+      {"mmap", "omitted"},
+      {"code", "th.load(f, weights_only=True, )"},
+      {"spans",
+       {{"callee", {0, 7}},
+        {"keywords", {{{"name", "weights_only"}, {"span", {11, 28}}, {"value", {24, 28}}}}},
+        {"close_paren", 30},
+        {"trailing_comma", {28, 29}}}}};
+  auto site = CallSite::from_json(call, 0);
+  ASSERT_TRUE(site) << site.error().message;
+  ASSERT_TRUE(site->spans.callee);
+  EXPECT_EQ(site->spans.callee->end, 7u);
+  const KeywordSpan* keyword = site->spans.keyword("weights_only");
+  ASSERT_NE(keyword, nullptr);
+  EXPECT_EQ(site->code.substr(keyword->value.begin, 4), "True");
+  EXPECT_EQ(*site->spans.close_paren, 30u);
+  EXPECT_EQ(site->spans.trailing_comma->begin, 28u);
+  EXPECT_EQ(site->spans.keyword("mmap"), nullptr);
+
+  auto error = [&](const Json& bad) { return CallSite::from_json(bad, 0).error().message; };
+  Json bad = call;
+  bad["spans"]["callee"] = {0, 40};
+  EXPECT_EQ(error(bad), "spans.callee: [0, 40] is not within bytes [0, 31] of the code");
+  bad = call;
+  bad["spans"]["keywords"][0]["span"] = {12, 28};
+  EXPECT_EQ(error(bad), "spans.keywords[0].span: does not start with the name \"weights_only\"");
+  bad = call;
+  bad["spans"]["keywords"][0]["value"] = {20, 29};
+  EXPECT_EQ(error(bad),
+            "spans.keywords[0].value: [20, 29] is not within bytes [23, 28] of the code");
+  bad = call;
+  bad["spans"]["keywords"][0]["name"] = 3;
+  EXPECT_EQ(error(bad), "spans.keywords[0].name: expected a string");
+  bad = call;
+  bad["spans"]["callee"] = {0, 12}; // overlaps the keyword after it: out of order
+  EXPECT_EQ(error(bad),
+            "spans.keywords[0].span: [11, 28] is not within bytes [12, 31] of the code");
+  bad = call;
+  bad["spans"]["close_paren"] = 29;
+  EXPECT_EQ(error(bad), "spans.close_paren: expected the offset of the code's closing \")\"");
+  bad = call;
+  bad["spans"]["trailing_comma"] = {29, 33};
+  EXPECT_EQ(error(bad), "spans.trailing_comma: [29, 33] is not within bytes [28, 30] of the code");
+  bad = call;
+  bad["spans"] = "here";
+  EXPECT_EQ(error(bad), "spans: expected an object");
+  bad["spans"] = nullptr; // a call the finder gave no spans
+  EXPECT_TRUE(CallSite::from_json(bad, 0));
+}

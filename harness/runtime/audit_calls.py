@@ -353,6 +353,8 @@ class CallFinder:
         pickle_module, _ = argument(node, callee, "pickle_module")
         mmap, _ = argument(node, callee, "mmap")
         first = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
+        segment = self.segment(node)
+        code = _one_line(segment)
         return {
             "line": node.lineno,
             "column": self.column(node),
@@ -364,16 +366,130 @@ class CallFinder:
             "mmap": mmap,
             "safe_globals": self.safe_globals(scope, withs),
             "input": ast.dump(first) if first is not None else None,
-            "code": _one_line(self.segment(node)),
+            "code": code,
+            "spans": CallSpans(self.lines, node, segment, code).spans() if code else None,
         }
 
 
-def _one_line(code, limit=200):
+_LIMIT = 200
+
+
+def _one_line(code, limit=_LIMIT):
     """The call as written, on one line and bounded, for reports."""
     if code is None:
         return None
     code = " ".join(code.split())
     return code if len(code) <= limit else code[: limit - 3] + "..."
+
+
+class CallSpans:
+    """Where a call's parts are in its `code`, in UTF-8 bytes (what the driver indexes), so the
+    driver rewrites the call by offset instead of parsing its text again: the callee expression,
+    each named keyword (`name=value` and its value), and, for a call `code` holds whole, its
+    closing parenthesis and trailing comma. `code` is the segment with every run of whitespace
+    made one space and cut at 200 characters: each position is carried through both, and a part
+    past the cut is left out."""
+
+    def __init__(self, lines, node, segment, code):
+        self.lines = lines
+        self.node = node
+        self.segment = segment
+        self.code = code
+        cut = code.endswith("...") and len(code) == _LIMIT
+        self.usable = len(code) - 3 if cut else len(code)  # characters before any cut
+        # The segment's first line starts at the call's column; the others at their start.
+        self.starts = {}
+        offset = 0
+        for number, part in enumerate(segment.split("\n")):
+            self.starts[node.lineno + number] = offset
+            offset += len(part) + 1
+        self.to_code = _collapse_map(segment)
+
+    def _segment_index(self, line, byte_column):
+        """The segment's character index of a position ast gives (line, UTF-8 column)."""
+        if line not in self.starts or not 0 < line <= len(self.lines):
+            return None
+        text = self.lines[line - 1].encode("utf-8")
+        first = self.node.col_offset if line == self.node.lineno else 0
+        if not first <= byte_column <= len(text):
+            return None
+        index = self.starts[line] + len(text[first:byte_column].decode("utf-8", "replace"))
+        return index if index <= len(self.segment) else None
+
+    def _span(self, node):
+        """[begin, end) in code's bytes of a node (of its tokens: never starts or ends with
+        whitespace), or None where the code does not hold it."""
+        end_line = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return None
+        begin = self._segment_index(node.lineno, node.col_offset)
+        end = self._segment_index(end_line, end_col)
+        if begin is None or end is None or not begin < end:
+            return None
+        begin, end = self.to_code[begin], self.to_code[end - 1] + 1
+        if end > self.usable:
+            return None
+        return [self._bytes(begin), self._bytes(end)]
+
+    def _bytes(self, index):
+        return len(self.code[:index].encode("utf-8", "surrogatepass"))
+
+    def spans(self):
+        callee = self._span(self.node.func)
+        keywords = []
+        for keyword in self.node.keywords:
+            if keyword.arg is None:
+                continue  # **kwargs: nothing to rewrite in it
+            whole, value = self._span(keyword), self._span(keyword.value)
+            if whole is None or value is None:
+                continue  # past the cut
+            # The name as written (ast gives it NFKC-normalised: `ｍmap` is `mmap`).
+            written = self.code.encode("utf-8", "surrogatepass")[whole[0]:whole[0] + len(
+                keyword.arg.encode("utf-8"))]
+            if written != keyword.arg.encode("utf-8"):
+                return None
+            keywords.append({"name": keyword.arg, "span": whole, "value": value})
+        close_paren, trailing_comma = self._close()
+        return {"callee": callee, "keywords": keywords, "close_paren": close_paren,
+                "trailing_comma": trailing_comma}
+
+    def _close(self):
+        """The closing parenthesis and a trailing comma before it, where code holds the call
+        whole; (None, None) otherwise."""
+        end = self._segment_index(self.node.end_lineno, self.node.end_col_offset)
+        if end is None or end != len(self.segment) or self.usable != len(self.code):
+            return None, None
+        paren = self.to_code[end - 1]
+        if paren != len(self.code) - 1 or self.code[paren] != ")":
+            return None, None
+        before = paren - 1
+        while before >= 0 and self.code[before] == " ":
+            before -= 1
+        # Only a comma between the arguments and `)`: any comma inside an argument is followed
+        # by its closing bracket or quote.
+        comma = [self._bytes(before), self._bytes(before + 1)] if (
+            before >= 0 and self.code[before] == ",") else None
+        return self._bytes(paren), comma
+
+
+def _collapse_map(text):
+    """For each character of `text`, its index in `" ".join(text.split())`: a run of whitespace
+    goes where its one space (or nothing, at either end) goes."""
+    out = []
+    position = 0
+    pending_space = False
+    for char in text:
+        if char.isspace():
+            pending_space = position > 0
+            out.append(position)
+            continue
+        if pending_space:
+            position += 1
+            pending_space = False
+        out.append(position)
+        position += 1
+    return out
 
 
 def find_fallbacks(calls, parents):
