@@ -7,7 +7,7 @@ code is imported or run. Share k of the files (k, k + N, ...) is audited by its 
 which appends one line per file to OUT_DIR/result-k.jsonl as it finishes it: {"index", "status":
 "ok"|"error", "error", "parsed", "calls": [...]} (files, not stdout: a large codebase's answer is
 more than a captured stdout holds, and a run cut short keeps what it did).
-README.md ("Your own loading code") documents a call's fields.
+doc/audit.md documents a call's fields; doc/protocol.md the spans the driver rewrites by.
 
 A file that never calls `load`, `load_url` or `load_state_dict_from_url` nor imports one under
 another name cannot hold a call this resolver finds, so it is read but not parsed ("parsed":
@@ -243,7 +243,7 @@ def resolve(expression, scope, line):
 
 
 # ---------------------------------------------------------------------------------------------
-# Calls: each loader call described as README.md's audit section lists.
+# Calls: each loader call described as doc/audit.md lists.
 
 
 def literal_kind(expression):
