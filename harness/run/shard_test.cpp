@@ -1,4 +1,5 @@
-#include "run/matrix_run.h"
+#include "run/shard.h"
+#include "util/error.h"
 
 #include <gtest/gtest.h>
 

@@ -4,6 +4,17 @@
 
 namespace loadmatrix {
 
+namespace {
+
+// A directory as one name: absolute, normal, and without a trailing separator ("/src/cases/"
+// and "/src/cases" are one directory).
+std::filesystem::path directory_key(const std::filesystem::path& dir) {
+  auto normal = std::filesystem::absolute(dir).lexically_normal();
+  return normal.has_filename() || !normal.has_relative_path() ? normal : normal.parent_path();
+}
+
+} // namespace
+
 SandboxMount SandboxLayout::add(const std::filesystem::path& host_dir, const std::string& label,
                                 bool writable, bool importable) {
   SandboxMount mount = sandbox_->place(host_dir, label, writable);
@@ -16,9 +27,9 @@ SandboxMount SandboxLayout::add(const std::filesystem::path& host_dir, const std
 
 std::filesystem::path SandboxLayout::inside(const std::filesystem::path& host_dir,
                                             const std::filesystem::path& relative) const {
-  auto host = std::filesystem::absolute(host_dir).lexically_normal();
+  auto host = directory_key(host_dir);
   for (const auto& mount : mounts_) {
-    if (mount.host == host) {
+    if (directory_key(mount.host) == host) {
       return mount.inside / relative;
     }
   }
