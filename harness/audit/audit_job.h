@@ -8,13 +8,10 @@
 #include "audit/call_effect.h"
 #include "audit/call_site.h"
 #include "envs/environment.h"
-#include "publish/exit_status.h"
-#include "publish/job_output.h"
+#include "publish/document_outputs.h"
 #include "session/env_preparation.h"
 #include "util/input_files.h"
-#include "util/output_file.h"
 #include "util/process.h"
-#include "util/terminal.h"
 
 #include <filesystem>
 #include <functional>
@@ -73,26 +70,13 @@ struct AuditRequest {
   std::optional<std::filesystem::path> results;
 };
 
-// What an audit writes besides its table; each document is made only when something writes it
-// (a large codebase's is megabytes).
-struct AuditOutputs {
-  std::optional<OutputTarget> json;  // audit.json (loadmatrix.audit/1), maybe standard output
-  std::optional<OutputTarget> sarif; // SARIF 2.1.0, maybe standard output
-  // audit.json, audit.sarif, report.html and summary.md
-  std::optional<std::filesystem::path> out_dir;
-  std::filesystem::path sarif_base;    // SARIF's uriBaseId SRCROOT: the working directory
-  std::string information_uri;         // the tool's documentation, in SARIF
-  std::filesystem::path report_assets; // report.css, which report.html inlines
-  size_t width = 80;                   // the table's
-  Palette palette;
-};
-
 struct AuditJobRequest {
   std::filesystem::path matrix;
   std::vector<std::string> envs; // of the matrix; empty: all
   EnvPreparation preparation;    // the env cache, what runs inside, whether to build
   AuditRequest audit;
-  AuditOutputs outputs;
+  // audit.json (loadmatrix.audit/1), its SARIF; --out: both, report.html and summary.md
+  DocumentOutputs outputs;
 };
 
 struct AuditJobResult {

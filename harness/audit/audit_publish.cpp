@@ -13,12 +13,7 @@ namespace {
 ExitStatus audit_status(const AuditResult& result, const std::vector<std::filesystem::path>& paths,
                         JobOutput& output) {
   if (result.files.empty()) {
-    std::string where;
-    for (const auto& path : paths) {
-      where += (where.empty() ? "" : ", ") + path.string();
-    }
-    output.err() << "loadmatrix: no Python files found under " << where << "\n";
-    return ExitStatus::nothing_found;
+    return nothing_found_under(paths, "Python files", output);
   }
   if (has_findings(result)) {
     return ExitStatus::failing;
@@ -33,7 +28,7 @@ ExitStatus audit_status(const AuditResult& result, const std::vector<std::filesy
 
 } // namespace
 
-ExitStatus publish_audit(const AuditJobResult& job, const AuditOutputs& outputs,
+ExitStatus publish_audit(const AuditJobResult& job, const DocumentOutputs& outputs,
                          const std::vector<std::filesystem::path>& paths, JobOutput& output) {
   output.begin();
   bool to_out = outputs.out_dir.has_value();

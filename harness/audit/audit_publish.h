@@ -7,7 +7,7 @@
 namespace loadmatrix {
 
 // Throws FatalError naming an output that could not be written.
-ExitStatus publish_audit(const AuditJobResult& job, const AuditOutputs& outputs,
+ExitStatus publish_audit(const AuditJobResult& job, const DocumentOutputs& outputs,
                          const std::vector<std::filesystem::path>& paths, JobOutput& output);
 
 } // namespace loadmatrix

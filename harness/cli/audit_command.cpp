@@ -3,7 +3,6 @@
 #include "audit/audit_job.h"
 #include "cli/cli.h"
 #include "cli/resources.h"
-#include "util/sarif_log.h"
 #include "util/text.h"
 
 #include <iostream>
@@ -51,19 +50,10 @@ ExitStatus audit_from_flags(GlobalOptions& options, const AuditArgs& args) {
     require_output_dir(args.out);
   }
   AuditJobRequest request = audit_request(options, args);
-  AuditOutputs& outputs = request.outputs;
-  outputs.json = targets.json;
-  outputs.sarif = targets.sarif;
-  if (!args.out.empty()) {
-    outputs.out_dir = args.out;
-  }
-  outputs.sarif_base = std::filesystem::current_path();
-  outputs.information_uri = sarif_information_uri(resources().home);
-  outputs.report_assets = resources().report_assets;
+  request.outputs = document_outputs(
+      options, targets,
+      args.out.empty() ? std::nullopt : std::optional<std::filesystem::path>(args.out));
   // With a document on stdout, the table goes to stderr.
-  int out_fd = targets.to_stdout ? 2 : 1;
-  outputs.width = options.width_for(out_fd);
-  outputs.palette = options.palette_for(out_fd);
   JobOutput output(targets.to_stdout ? std::cerr : std::cout, std::cerr);
   return audit_job(
              std::move(request), system_runner(),

@@ -2,6 +2,7 @@
 
 #include "cli/resources.h"
 #include "util/error.h"
+#include "util/sarif_log.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -51,6 +52,21 @@ DocumentTargets require_document_targets(const std::string& json, const std::str
   }
   targets.to_stdout = is_stdout(targets.json) || is_stdout(targets.sarif);
   return targets;
+}
+
+DocumentOutputs document_outputs(const GlobalOptions& options, const DocumentTargets& targets,
+                                 std::optional<std::filesystem::path> out_dir) {
+  DocumentOutputs outputs;
+  outputs.json = targets.json;
+  outputs.sarif = targets.sarif;
+  outputs.out_dir = std::move(out_dir);
+  outputs.sarif_base = std::filesystem::current_path();
+  outputs.information_uri = sarif_information_uri(resources().home);
+  outputs.report_assets = resources().report_assets;
+  int out_fd = targets.to_stdout ? 2 : 1;
+  outputs.width = options.width_for(out_fd);
+  outputs.palette = options.palette_for(out_fd);
+  return outputs;
 }
 
 void require_output_dir(const std::filesystem::path& dir) {

@@ -2,7 +2,7 @@
 // tests can reach it.
 #pragma once
 
-#include "publish/exit_status.h"
+#include "publish/document_outputs.h"
 #include "util/output_file.h"
 #include "util/process.h"
 #include "util/terminal.h"
@@ -45,6 +45,11 @@ struct DocumentTargets {
   bool to_stdout = false; // one of them is: the table and the headline go to stderr
 };
 DocumentTargets require_document_targets(const std::string& json, const std::string& sarif);
+// What scan and audit write (publish/document_outputs.h): `targets`, `out_dir` (--out, if
+// given), SARIF relative to the working directory, and the table on stdout, or on stderr when a
+// document is there.
+DocumentOutputs document_outputs(const GlobalOptions& options, const DocumentTargets& targets,
+                                 std::optional<std::filesystem::path> out_dir);
 void require_output_dir(const std::filesystem::path& dir);
 
 void add_envs_command(CLI::App& app, GlobalOptions& options);

@@ -4,7 +4,6 @@
 #include "cli/progress_meter.h"
 #include "cli/resources.h"
 #include "scan/scan_job.h"
-#include "util/sarif_log.h"
 #include "util/text.h"
 
 #include <fmt/core.h>
@@ -81,20 +80,9 @@ ExitStatus scan_from_flags(GlobalOptions& options, const ScanArgs& args) {
   request.scan.verify_options.progress = [&](const std::string& env, size_t loaded, size_t total) {
     meter.count(env, loaded, total);
   };
-  ScanOutputs& outputs = request.outputs;
-  outputs.json = targets.json;
-  outputs.sarif = targets.sarif;
-  if (!args.out.empty()) {
-    outputs.out_dir = out_dir;
-  }
-  outputs.sarif_base = std::filesystem::current_path();
-  outputs.information_uri = sarif_information_uri(resources().home);
-  outputs.report_assets = resources().report_assets;
-  outputs.json_jobs = args.jobs;
+  request.outputs =
+      document_outputs(options, targets, args.out.empty() ? std::nullopt : std::optional(out_dir));
   // With a document on stdout, the human-readable lines go to stderr.
-  int out_fd = targets.to_stdout ? 2 : 1;
-  outputs.width = options.width_for(out_fd);
-  outputs.palette = options.palette_for(out_fd);
   JobOutput output(targets.to_stdout ? std::cerr : std::cout, std::cerr, [&] { meter.finish(); });
   auto done = std::make_unique<ScanJobResult>(scan_job(
       std::move(request), system_runner(), [&](const std::string& line) { meter.stage(line); },

@@ -213,7 +213,7 @@ ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const Prog
   }
   job.result = run_scan(request.scan, log);
   job.envs = std::move(request.scan.envs);
-  job.status = publish_scan(job, request.outputs, request.scan.paths, output);
+  job.status = publish_scan(job, request, output);
   return job;
 }
 

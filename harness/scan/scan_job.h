@@ -3,14 +3,11 @@
 #pragma once
 
 #include "envs/environment.h"
-#include "publish/exit_status.h"
-#include "publish/job_output.h"
+#include "publish/document_outputs.h"
 #include "records/record.h"
 #include "scan/scan_result.h"
 #include "scan/scan_verify.h"
 #include "session/env_preparation.h"
-#include "util/output_file.h"
-#include "util/terminal.h"
 
 #include <filesystem>
 #include <optional>
@@ -32,28 +29,15 @@ struct ScanRequest {
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);
 
-// What a scan writes besides its table: each document only when something asks for it
-// (printing scan.json costs several times the static pass).
-struct ScanOutputs {
-  std::optional<OutputTarget> json;  // scan.json (loadmatrix.scan/1), maybe standard output
-  std::optional<OutputTarget> sarif; // SARIF 2.1.0, maybe standard output
-  // scan.json, scan.sarif, results.json (records.jsonl) and the three reports
-  std::optional<std::filesystem::path> out_dir;
-  std::filesystem::path sarif_base;    // SARIF's uriBaseId SRCROOT: the working directory
-  std::string information_uri;         // the tool's documentation, in SARIF
-  std::filesystem::path report_assets; // report.css and report.js
-  size_t json_jobs = 0;                // threads that print scan.json; 0: one per core
-  size_t width = 80;                   // the table's
-  Palette palette;
-};
-
 // `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan, then its outputs.
 struct ScanJobRequest {
   std::filesystem::path matrix;
   std::vector<std::string> envs; // of the matrix; empty: all
   EnvPreparation preparation;    // the env cache, what runs inside, whether to build
   ScanRequest scan;              // its envs are filled in by the job
-  ScanOutputs outputs;
+  // scan.json (loadmatrix.scan/1, printed on the static pass's threads), its SARIF; --out: both,
+  // results.json (records.jsonl) and the three reports
+  DocumentOutputs outputs;
 };
 
 struct ScanJobResult {

@@ -16,13 +16,7 @@ namespace {
 ExitStatus scan_status(const ScanResult& result, const std::vector<std::filesystem::path>& paths,
                        JobOutput& output) {
   if (result.files.empty()) {
-    // Nothing scanned is not a clean scan: a CI job pointed at the wrong directory must fail.
-    std::string where;
-    for (const auto& path : paths) {
-      where += (where.empty() ? "" : ", ") + path.string();
-    }
-    output.err() << "loadmatrix: no files found under " << where << "\n";
-    return ExitStatus::nothing_found;
+    return nothing_found_under(paths, "files", output);
   }
   for (const auto& file : result.files) {
     if (is_finding(file.verdict())) {
@@ -34,13 +28,14 @@ ExitStatus scan_status(const ScanResult& result, const std::vector<std::filesyst
 
 } // namespace
 
-ExitStatus publish_scan(const ScanJobResult& job, const ScanOutputs& outputs,
-                        const std::vector<std::filesystem::path>& paths, JobOutput& output) {
+ExitStatus publish_scan(const ScanJobResult& job, const ScanJobRequest& request,
+                        JobOutput& output) {
   const ScanResult& result = job.result;
+  const DocumentOutputs& outputs = request.outputs;
   output.begin();
   std::string document;
   if (outputs.json || outputs.out_dir) {
-    document = result.to_json_text({{"missing_envs", job.missing}}, outputs.json_jobs);
+    document = result.to_json_text({{"missing_envs", job.missing}}, request.scan.static_jobs);
   }
   if (outputs.json) {
     write_output(*outputs.json, document).value_or_throw();
@@ -69,7 +64,7 @@ ExitStatus publish_scan(const ScanJobResult& job, const ScanOutputs& outputs,
     output.out() << fmt::format("prediction vs observed: {} agree, {} disagree\n", counts.agree,
                                 counts.disagree);
   }
-  return scan_status(result, paths, output);
+  return scan_status(result, request.scan.paths, output);
 }
 
 } // namespace loadmatrix

@@ -8,7 +8,6 @@
 namespace loadmatrix {
 
 // Throws FatalError naming an output that could not be written.
-ExitStatus publish_scan(const ScanJobResult& job, const ScanOutputs& outputs,
-                        const std::vector<std::filesystem::path>& paths, JobOutput& output);
+ExitStatus publish_scan(const ScanJobResult& job, const ScanJobRequest& request, JobOutput& output);
 
 } // namespace loadmatrix
