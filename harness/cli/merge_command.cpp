@@ -1,10 +1,8 @@
 // loadmatrix merge A.json B.json ... --out DIR: one result, and its reports, from shards.
 #include "cli/cli.h"
 #include "cli/report_options.h"
-#include "records/merge.h"
-#include "util/text.h"
+#include "publish/results_jobs.h"
 
-#include <fmt/core.h>
 #include <iostream>
 #include <memory>
 
@@ -20,25 +18,15 @@ struct MergeArgs {
 };
 
 ExitStatus merge(const GlobalOptions& options, const MergeArgs& args) {
-  auto out = std::filesystem::path(args.out);
-  require_output_dir(out);
-  PublishOptions publishing = args.report.publish_options();
-  publishing.palette = options.palette_for(1);
-  MergeJobResult merged =
-      merge_job(std::vector<std::filesystem::path>(args.inputs.begin(), args.inputs.end()), out);
-  std::cout << fmt::format("merged {} cells from {} file(s); {} missing\n", merged.records.size(),
-                           merged.inputs, merged.missing.size());
-  ExitStatus status = publish(std::move(merged.header), std::move(merged.records), out, publishing,
-                              std::cout, std::cerr);
-  if (!merged.missing.empty() && !args.allow_missing) {
-    std::vector<std::string> first(
-        merged.missing.begin(),
-        merged.missing.begin() + static_cast<long>(std::min<size_t>(5, merged.missing.size())));
-    throw FatalError(fmt::format("merge: {} cell(s) missing (a shard failed or was not given), "
-                                 "e.g. {}; use --allow-missing to accept",
-                                 merged.missing.size(), join(first, ", ")));
-  }
-  return status;
+  MergeRequest request;
+  request.inputs.assign(args.inputs.begin(), args.inputs.end());
+  request.out_dir = args.out;
+  require_output_dir(request.out_dir);
+  request.allow_missing = args.allow_missing;
+  request.publishing = args.report.publish_options();
+  request.publishing.palette = options.palette_for(1);
+  JobOutput output(std::cout, std::cerr);
+  return merge_results_job(request, output);
 }
 
 } // namespace

@@ -2,7 +2,7 @@
 // results.json files, without running anything.
 #include "cli/cli.h"
 #include "cli/report_options.h"
-#include "records/result_store.h"
+#include "publish/results_jobs.h"
 
 #include <iostream>
 #include <memory>
@@ -21,13 +21,15 @@ struct ReportArgs {
 // Reports for `results` into `out` (default: beside it); the exit status the policy gives.
 ExitStatus report_on(const GlobalOptions& options, const std::string& results,
                      const std::string& out, const ReportOptions& report) {
-  auto dir =
+  ReportRequest request;
+  request.results = results;
+  request.out_dir =
       out.empty() ? std::filesystem::path(results).parent_path() : std::filesystem::path(out);
-  require_output_dir(dir.empty() ? "." : dir);
-  PublishOptions publishing = report.publish_options();
-  publishing.palette = options.palette_for(1);
-  auto [header, records] = read_results(results).value_or_throw();
-  return publish(std::move(header), std::move(records), dir, publishing, std::cout, std::cerr);
+  require_output_dir(request.out_dir.empty() ? "." : request.out_dir);
+  request.publishing = report.publish_options();
+  request.publishing.palette = options.palette_for(1);
+  JobOutput output(std::cout, std::cerr);
+  return report_job(request, output);
 }
 
 } // namespace
