@@ -134,10 +134,14 @@ struct CallText {
   }
 };
 
-// The callee as the source spells it ("th.load"), else its canonical name.
+// The callee as the source spells it ("th.load"): its span, else the text before the first
+// parenthesis (a call the parser gave no spans), else its canonical name.
 std::string written_callee(const CallSite& call) {
-  const auto& callee = call.spans.callee;
-  return callee ? call.code.substr(callee->begin, callee->end - callee->begin) : call.callee;
+  if (const auto& callee = call.spans.callee) {
+    return call.code.substr(callee->begin, callee->end - callee->begin);
+  }
+  auto paren = call.code.find('(');
+  return paren == std::string::npos ? call.callee : call.code.substr(0, paren);
 }
 
 // The call's text as it can be rewritten: one line, a trailing comma before ")" dropped; none

@@ -232,10 +232,11 @@ TEST(AuditRulesTest, TheCallIsRewrittenByOffsetKeepingWhatItDoesNotChange) {
   // A parenthesised literal is not rewritten (the form is generic), as before.
   EXPECT_EQ(suggest(call("torch.load(f, weights_only=(True))", WrittenWeightsOnly::true_), "False"),
             "`torch.load(..., weights_only=False)`");
-  // Without spans (a finder that gave none) nothing is rewritten and the callee is canonical.
+  // Without spans (a finder that gave none) nothing is rewritten; the callee is the text before
+  // the parenthesis, as the user wrote it.
   CallSite bare = call("th.load(f)", WrittenWeightsOnly::omitted);
   bare.spans = {};
-  EXPECT_EQ(suggest(bare, "False"), "`torch.load(..., weights_only=False)`");
+  EXPECT_EQ(suggest(bare, "False"), "`th.load(..., weights_only=False)`");
 }
 
 TEST(AuditRulesTest, PickleModuleIsLeftOutWhereverItIsWrittenByName) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fmt/core.h>
 #include <iostream>
+#include <mutex>
 
 namespace loadmatrix {
 
@@ -75,6 +76,9 @@ void require_output_dir(const std::filesystem::path& dir) {
 
 void log_progress(const GlobalOptions& options, const std::string& line) {
   if (!options.quiet) {
+    // Envs are opened on threads of their own (session/env_preparation.h): one write a line.
+    static std::mutex mutex;
+    std::lock_guard lock(mutex);
     std::cerr << "loadmatrix: " << line << std::endl;
   }
 }

@@ -31,6 +31,16 @@ inline constexpr std::array<ExitStatusInfo, 5> kExitStatuses = {{
     {ExitStatus::usage, 4, "usage"},
 }};
 
+// The table is indexed by the enum's value: each row must sit at its status's place.
+static_assert([] {
+  for (size_t i = 0; i < kExitStatuses.size(); ++i) {
+    if (static_cast<size_t>(kExitStatuses[i].status) != i) {
+      return false;
+    }
+  }
+  return true;
+}());
+
 constexpr int exit_code(ExitStatus status) {
   return kExitStatuses[static_cast<std::size_t>(status)].code;
 }

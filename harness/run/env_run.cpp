@@ -4,6 +4,7 @@
 #include "pickle/object_paths.h"
 #include "run/cell_record.h"
 #include "run/checkpoint_paths.h"
+#include "util/file_contents.h"
 #include "util/text.h"
 
 #include <algorithm>
@@ -24,13 +25,20 @@ std::vector<std::filesystem::path> case_roots(const std::vector<CaseSpec>& cases
   return roots;
 }
 
+} // namespace
+
 // What a run's worker sees: the checkpoints (writable when it saves them), its scratch, the
 // fixtures' package and --python-path (importable), and the case roots.
-SandboxLayout run_layout(const Environment& env, const RunPlan& plan, const RunOptions& options) {
-  SandboxLayout layout(env.sandbox);
-  layout.add(checkpoints_root(options), "checkpoints", !options.checkpoints_from.has_value());
-  layout.add(options.out_dir / "scratch" / env.spec.name, "scratch", true);
-  layout.add(options.fixtures_dir, "fixtures", false, true);
+EnvRun::Layout EnvRun::run_layout(const Environment& env, const RunPlan& plan,
+                                  const RunOptions& options) {
+  Layout made{SandboxLayout(env.sandbox), {}, {}};
+  SandboxLayout& layout = made.layout;
+  made.checkpoints =
+      layout.add(checkpoints_root(options), "checkpoints", !options.checkpoints_from.has_value());
+  made.scratch = layout.add(options.out_dir / "scratch" / env.spec.name, "scratch", true);
+  if (!options.fixtures_dir.empty()) {
+    layout.add(options.fixtures_dir, "fixtures", false, true);
+  }
   auto roots = case_roots(plan.cases);
   for (size_t i = 0; i < roots.size(); ++i) {
     layout.add(roots[i], fmt::format("cases{}", i), false);
@@ -38,15 +46,32 @@ SandboxLayout run_layout(const Environment& env, const RunPlan& plan, const RunO
   for (size_t i = 0; i < options.python_path.size(); ++i) {
     layout.add(options.python_path[i], fmt::format("pythonpath{}", i), false, true);
   }
-  return layout;
+  return made;
 }
 
-// What a producer wrote ("zip", "torchscript", "legacy", ...), decided by the one reader of
-// checkpoint formats: a TorchScript archive is what torch.load itself takes for one (a
-// constants.pkl record), which the C++ jit mode needs and the worker is never asked.
+namespace {
+
+// What a producer wrote: "torchscript", "zip" or "legacy", decided by the one reader of
+// checkpoint formats. A TorchScript archive is what torch.load itself takes for one (a
+// constants.pkl record), which the C++ jit mode needs; the worker is never asked. The file is
+// in a directory the sandboxed producer could write, and this runs as root: a link it planted
+// is never followed, and it is "legacy" like anything else that is not a zip.
 std::string saved_format(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(file, ec))) {
+    return "legacy";
+  }
   auto read = read_checkpoint_file(file);
-  return read ? checkpoint_format_id(read->format) : "unreadable";
+  if (read && read->format == CheckpointFormat::torchscript) {
+    return "torchscript";
+  }
+  if (read && read->format == CheckpointFormat::torch_zip) {
+    return "zip";
+  }
+  // A zip the reader refuses (no data.pkl) is still what torch.load takes for a zip.
+  auto contents = FileContents::open(file);
+  return contents && (*contents)->bytes().starts_with(std::string_view("PK\x03\x04", 4)) ? "zip"
+                                                                                         : "legacy";
 }
 
 SessionOptions session_options(const Environment& env, const RunOptions& options) {
@@ -59,10 +84,16 @@ SessionOptions session_options(const Environment& env, const RunOptions& options
 EnvRun::EnvRun(const Environment& env, const RunPlan& plan, const RunOptions& options,
                ResultStore& store, ProcessRunner& runner, RunReport& report,
                std::mutex& report_mutex, const ProgressLog& log)
+    : EnvRun(env, plan, options, store, runner, report, report_mutex, log,
+             run_layout(env, plan, options)) {}
+
+EnvRun::EnvRun(const Environment& env, const RunPlan& plan, const RunOptions& options,
+               ResultStore& store, ProcessRunner& runner, RunReport& report,
+               std::mutex& report_mutex, const ProgressLog& log, Layout layout)
     : env_(env), plan_(plan), options_(options), store_(store), runner_(runner), report_(report),
       report_mutex_(report_mutex), log_(log), checkpoints_root_(checkpoints_root(options)),
-      session_(env, run_layout(env, plan, options), session_options(env, options)),
-      checkpoints_(session_.layout().mounts().at(0)), scratch_(session_.layout().mounts().at(1)) {
+      session_(env, std::move(layout.layout), session_options(env, options)),
+      checkpoints_(layout.checkpoints), scratch_(layout.scratch) {
   // Mount sources must exist before the worker starts, in whichever phase that is.
   make_sandbox_writable(options.out_dir / "scratch" / env.spec.name);
 }
@@ -103,11 +134,11 @@ void EnvRun::save_all() {
       reply = session_.call({{"op", "save"},
                              {"recipe", protocol_path(inside_case)},
                              {"out", protocol_path(inside_file(env_.spec.name, spec.name))}});
+      if (reply.value("status", "") == "returned") {
+        reply["format"] = saved_format(host_file(env_.spec.name, spec.name));
+      }
     } catch (const std::exception& e) {
       reply = internal_error_facts(e);
-    }
-    if (reply.value("status", "") == "returned") {
-      reply["format"] = saved_format(host_file(env_.spec.name, spec.name));
     }
     Json expectation = {{"case", spec.name}, {"producer", env_.spec.name}, {"save", reply}};
     auto written = write_json_file(expectation_file(env_.spec.name, spec.name), expectation);

@@ -21,6 +21,8 @@ public:
   // (case, producer) -> every global any env refused in that file.
   using BlockedFiles = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
 
+  // Keeps every argument by reference: each must outlive the EnvRun (run_matrix owns them all
+  // for the run's length). The worker starts with the first request, not here.
   EnvRun(const Environment& env, const RunPlan& plan, const RunOptions& options, ResultStore& store,
          ProcessRunner& runner, RunReport& report, std::mutex& report_mutex,
          const ProgressLog& log);
@@ -33,6 +35,16 @@ public:
   void check_portable(const BlockedFiles& blocked, const std::map<std::string, Record>& records);
 
 private:
+  struct Layout {
+    SandboxLayout layout;
+    SandboxMount checkpoints; // the checkpoints' root, inside
+    SandboxMount scratch;
+  };
+  static Layout run_layout(const Environment& env, const RunPlan& plan, const RunOptions& options);
+  EnvRun(const Environment& env, const RunPlan& plan, const RunOptions& options, ResultStore& store,
+         ProcessRunner& runner, RunReport& report, std::mutex& report_mutex, const ProgressLog& log,
+         Layout layout);
+
   using CppCells = std::map<LoaderMode, std::vector<std::pair<const CaseSpec*, std::string>>>;
 
   // A producer's file of a case, as the host and as the sandbox name it.

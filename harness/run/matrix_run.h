@@ -28,7 +28,8 @@ struct RunOptions {
   std::vector<LoaderMode> modes;                  // empty: all
   size_t jobs = 0;                                // envs at once; 0: one per core
   std::vector<std::filesystem::path> python_path; // host dirs the user's recipes import from
-  std::filesystem::path fixtures_dir; // the corpus's importable classes (cases/fixtures)
+  // The corpus's importable classes (cases/fixtures), on every worker's PYTHONPATH; empty: none
+  std::filesystem::path fixtures_dir;
   std::chrono::seconds cell_timeout{60};
   uint64_t cell_memory_bytes = 0; // RLIMIT_AS of each cell's process; 0: none
   // Each consumer env's files and scenarios loaded, of those this run loads there.

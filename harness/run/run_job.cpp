@@ -126,8 +126,8 @@ RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const Pro
   store->write_results({{"run", finished}}).value_or_throw();
   result.cells = store->size();
   result.results = options.out_dir / "results.json";
-  output.out() << counts_line(result) << "results: " << result.results.string() << "\n";
   auto [written_header, records] = read_results(result.results).value_or_throw();
+  output.out() << counts_line(result) << "results: " << result.results.string() << "\n";
   result.status = publish(std::move(written_header), std::move(records), options.out_dir,
                           request.publishing, output.out(), output.err());
   return result;

@@ -226,6 +226,17 @@ def import_archive(torch, path):
     return {"result": "crash", "error": f"torch.jit.load exited with {os.WEXITSTATUS(status)}"}
 
 
+# The protocol's own channel: resolving a global imports the user's and the env's modules, and
+# anything they print goes to stderr, so none of it can share a line with an answer (the
+# driver reads a line as an answer only when the marker starts it, runtime/protocol.h).
+PROTOCOL_FD = os.dup(1)
+os.dup2(2, 1)
+
+
+def send(message):
+    protocol.send(message, PROTOCOL_FD)
+
+
 def main():
     with open(protocol.path_argument(sys.argv[1]), encoding="utf-8") as handle:
         request = json.load(handle)
@@ -260,19 +271,19 @@ def main():
         entry["index"] = index
         if verdict is not None:
             entry["weights_only"] = verdict
-        protocol.send(entry)
+        send(entry)
     # Then the sparse layouts (torch._utils only), and the archives last: each is a child that
     # may take a minute, and what the globals cost must not wait behind them.
     for index, (layout, fields) in enumerate(request.get("sparse", [])):
         answer = sparse_answer(torch, str(layout), min(max(int(fields), 0), 255))
         answer["sparse"] = index
-        protocol.send(answer)
+        send(answer)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     for index, path in enumerate(str(path) for path in request.get("torchscript", [])):
         answer = import_archive(torch, path)
         answer["torchscript"] = index
-        protocol.send(answer)
-    protocol.send({"done": len(asked)})
+        send(answer)
+    send({"done": len(asked)})
     return 0
 
 

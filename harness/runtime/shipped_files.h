@@ -1,6 +1,7 @@
 // What loadmatrix ships into envs, as host paths. The CLI locates them once (cli/resources.h:
-// beside the binary, in the source tree, or under $LOADMATRIX_HOME) and hands them down in each
-// job's request; no stage below the jobs looks for files of its own.
+// under the source tree or $LOADMATRIX_HOME; the sandbox's PID 1 beside the running binary
+// first) and hands them down in each job's request; no stage below the jobs looks for files of
+// its own.
 #pragma once
 
 #include <filesystem>

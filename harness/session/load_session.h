@@ -23,7 +23,8 @@ struct SessionOptions {
 
 class LoadSession {
 public:
-  // `layout` must have been made for `env`'s sandbox; the session keeps a copy.
+  // `layout` must have been made for `env`'s sandbox; the session keeps a copy of it and `env`
+  // by reference: the env must outlive the session (the layout points into its sandbox).
   LoadSession(const Environment& env, SandboxLayout layout, const SessionOptions& options);
 
   // A request to the worker (probes/worker.h: the reply, or a synthesised crash or timeout).

@@ -14,6 +14,7 @@ namespace loadmatrix {
 
 class SandboxLayout {
 public:
+  // Keeps `sandbox` by address: it must outlive the layout (an Environment's sandbox does).
   explicit SandboxLayout(const Sandbox& sandbox) : sandbox_(&sandbox) {}
 
   // Mounts `host_dir` at LABEL (Sandbox::place); `importable` also puts it on PYTHONPATH, in
