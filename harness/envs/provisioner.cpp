@@ -240,10 +240,7 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   }
   if (!built && state.status == EnvStatus::ready && !options.force &&
       state.manifest->image_id == *id) {
-    return ProvisionOutcome{Environment{spec, *state.manifest,
-                                        sandbox_for(spec, cache_, shipped_, *id), python_for(spec),
-                                        shipped_},
-                            false};
+    return ProvisionOutcome{environment(spec, *state.manifest), false};
   }
   if (state.status == EnvStatus::ready && state.manifest->image_id != *id) {
     log_(fmt::format("env {}: image {} is now {}; measuring it again", spec.name, spec.image, *id));
@@ -261,9 +258,7 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
       !written) {
     return written.error();
   }
-  return ProvisionOutcome{Environment{spec, manifest, sandbox_for(spec, cache_, shipped_, *id),
-                                      python_for(spec), shipped_},
-                          true};
+  return ProvisionOutcome{environment(spec, std::move(manifest)), true};
 }
 
 // Local interpreters and container images exist already: nothing is built, they are measured.
@@ -305,9 +300,7 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     return provision_container(spec, options, std::move(state));
   }
   if (state.status == EnvStatus::ready && !options.force) {
-    return ProvisionOutcome{Environment{spec, *state.manifest, sandbox_for(spec, cache_, shipped_),
-                                        python_for(spec), shipped_},
-                            false};
+    return ProvisionOutcome{environment(spec, *state.manifest), false};
   }
   if (state.status == EnvStatus::stale || state.status == EnvStatus::broken) {
     log_(fmt::format("env {}: {} ({}); {}", spec.name, env_status_name(state.status), state.detail,
@@ -320,10 +313,7 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
   if (!manifest) {
     return manifest.error();
   }
-  return ProvisionOutcome{Environment{spec, std::move(manifest).value(),
-                                      sandbox_for(spec, cache_, shipped_), python_for(spec),
-                                      shipped_},
-                          true, remeasure};
+  return ProvisionOutcome{environment(spec, std::move(manifest).value()), true, remeasure};
 }
 
 EnvState Provisioner::inspect(const EnvSpec& spec) const {
@@ -358,9 +348,13 @@ Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
                              state.detail.empty() ? "" : " (" + state.detail + ")",
                              cache_.dir().string(), spec.name)};
   }
-  return Environment{spec, *state.manifest,
-                     sandbox_for(spec, cache_, shipped_, state.manifest->image_id.value_or("")),
-                     python_for(spec), shipped_};
+  return environment(spec, *state.manifest);
+}
+
+Environment Provisioner::environment(const EnvSpec& spec, Manifest manifest) const {
+  // A container env runs the image ID it measured, never its tag (envs/environment.h).
+  Sandbox sandbox = sandbox_for(spec, cache_, shipped_, manifest.image_id.value_or(""));
+  return Environment{spec, std::move(manifest), std::move(sandbox), python_for(spec), shipped_};
 }
 
 } // namespace loadmatrix

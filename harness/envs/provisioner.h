@@ -52,6 +52,8 @@ private:
   Expected<void> build_image(const EnvSpec& spec, const ContainerEngine& engine,
                              const ProvisionOptions& options);
   Expected<Manifest> remeasure_debian(const EnvSpec& spec, Manifest previous);
+  // The env `manifest` describes, as this provisioner's shipped files run it.
+  Environment environment(const EnvSpec& spec, Manifest manifest) const;
   // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.
   Expected<Manifest> measure(const EnvSpec& spec, const Sandbox& sandbox);
 

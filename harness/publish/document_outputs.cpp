@@ -1,14 +1,13 @@
 #include "publish/document_outputs.h"
 
+#include "util/text.h"
+
 namespace loadmatrix {
 
 ExitStatus nothing_found_under(const std::vector<std::filesystem::path>& paths,
                                std::string_view what, JobOutput& output) {
-  std::string where;
-  for (const auto& path : paths) {
-    where += (where.empty() ? "" : ", ") + path.string();
-  }
-  output.err() << "loadmatrix: no " << what << " found under " << where << "\n";
+  output.err() << "loadmatrix: no " << what << " found under "
+               << join(std::vector<std::string>(paths.begin(), paths.end()), ", ") << "\n";
   return ExitStatus::nothing_found;
 }
 

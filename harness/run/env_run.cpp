@@ -61,12 +61,10 @@ std::string saved_format(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(file, ec))) {
     return "legacy";
   }
-  auto read = read_checkpoint_file(file);
-  if (read && read->format == CheckpointFormat::torchscript) {
-    return "torchscript";
-  }
-  if (read && read->format == CheckpointFormat::torch_zip) {
-    return "zip";
+  if (auto read = read_checkpoint_file(file)) {
+    return read->format == CheckpointFormat::torchscript ? "torchscript"
+           : read->format == CheckpointFormat::torch_zip ? "zip"
+                                                         : "legacy";
   }
   // A zip the reader refuses (no data.pkl) is still what torch.load takes for a zip.
   auto contents = FileContents::open(file);
