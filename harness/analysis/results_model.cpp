@@ -275,6 +275,13 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
     info.numpy =
         env.contains("numpy") && env["numpy"].is_string() ? env["numpy"].get<std::string>() : "";
     info.kind = env.value("kind", "");
+    if (auto packages = env.find("packages"); packages != env.end() && packages->is_object()) {
+      for (const auto& [name, version] : packages->items()) {
+        if (version.is_string()) {
+          info.packages[name] = version.get<std::string>();
+        }
+      }
+    }
     if (env.contains("weights_only_default") && env["weights_only_default"].is_boolean()) {
       info.weights_only_default = env["weights_only_default"].get<bool>();
     }
@@ -323,6 +330,63 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
   header.erase("records");
   model.header = std::move(header);
   return model;
+}
+
+std::vector<std::string> what_differs(const EnvInfo& from, const EnvInfo& to) {
+  std::vector<std::string> differences;
+  for (const auto& [name, a, b] : {std::tuple{"torch", from.torch, to.torch},
+                                   std::tuple{"Python", from.python, to.python},
+                                   std::tuple{"numpy", from.numpy, to.numpy}}) {
+    if (a != b) {
+      differences.push_back(fmt::format("{} {} → {}", name, a.empty() ? "(none)" : a,
+                                        b.empty() ? "(none)" : b));
+    }
+  }
+  if (from.torch == to.torch && from.kind != to.kind) {
+    differences.push_back(fmt::format("kind {} → {}", from.kind, to.kind));
+  }
+  // CUDA runtime wheels move with torch: counted, not listed.
+  size_t cuda = 0;
+  std::set<std::string> names;
+  for (const auto* packages : {&from.packages, &to.packages}) {
+    for (const auto& [name, version] : *packages) {
+      names.insert(name);
+    }
+  }
+  for (const auto& name : names) {
+    if (name == "torch" || name == "numpy") {
+      continue;
+    }
+    auto a = from.packages.find(name);
+    auto b = to.packages.find(name);
+    bool gone = b == to.packages.end();
+    bool added = a == from.packages.end();
+    if (!gone && !added && a->second == b->second) {
+      continue;
+    }
+    if (name.starts_with("nvidia-")) {
+      ++cuda;
+    } else if (added) {
+      differences.push_back(fmt::format("+{} {}", name, b->second));
+    } else if (gone) {
+      differences.push_back(fmt::format("-{} {}", name, a->second));
+    } else {
+      differences.push_back(fmt::format("{} {} → {}", name, a->second, b->second));
+    }
+  }
+  if (cuda > 0) {
+    differences.push_back(fmt::format("{} nvidia-* package{}", cuda, cuda == 1 ? "" : "s"));
+  }
+  return differences;
+}
+
+bool ResultsModel::loads(const std::string& producer, const std::string& consumer) const {
+  auto found = header.find("loads");
+  if (found == header.end() || !found->contains(consumer)) {
+    return true;
+  }
+  const Json& producers = (*found)[consumer];
+  return std::find(producers.begin(), producers.end(), producer) != producers.end();
 }
 
 void attach_baseline(ResultsModel& model, const std::string& baseline_path,

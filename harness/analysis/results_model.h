@@ -20,7 +20,14 @@ struct EnvInfo {
   std::string numpy;
   std::string kind;
   std::optional<bool> weights_only_default;
+  // pip envs: the resolved set, distribution -> version (env_summary's "packages")
+  std::map<std::string, std::string> packages;
 };
+
+// What differs between two envs, as a reader names it: "torch 2.5.1 → 2.6.0", "lightning
+// 2.5.6 → 2.6.0", "+opacus 1.5.3", "12 nvidia-* packages"; torch, Python and numpy first, then
+// the other distributions of pip envs by name. Empty when nothing recorded differs.
+std::vector<std::string> what_differs(const EnvInfo& from, const EnvInfo& to);
 
 // How to make the files of a cause group load on the newer version.
 struct SuggestedFix {
@@ -111,6 +118,9 @@ struct ResultsModel {
   const Record* find(const std::string& case_name, const std::string& producer,
                      const std::string& consumer, LoaderMode mode) const;
   std::map<Outcome, size_t> outcome_counts() const;
+  // Whether `consumer` loads `producer`'s files in this run: always, unless the matrix paired
+  // envs "consecutive"ly (the header's "loads").
+  bool loads(const std::string& producer, const std::string& consumer) const;
 
 private:
   std::map<std::string, size_t> index_;

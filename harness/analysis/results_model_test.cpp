@@ -127,3 +127,31 @@ TEST(ResultsModelTest, APortableFixIsVerifiedWhereEveryFileLoadedAndListsAreUnit
   ASSERT_EQ(group.portable.failures.size(), 1u);
   EXPECT_EQ(group.portable.failures[0].first, "old");
 }
+
+TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels) {
+  EnvInfo old_env{"lightning-2.5", "2.6.0+cu124", "3.11.2", "2.3.5", "pip", std::nullopt,
+                  {{"torch", "2.6.0+cu124"},
+                   {"lightning", "2.5.6"},
+                   {"omegaconf", "2.3.0"},
+                   {"nvidia-cudnn-cu12", "9.1.0.70"}}};
+  EnvInfo new_env = old_env;
+  new_env.name = "lightning-2.6";
+  new_env.packages["lightning"] = "2.6.0";
+  new_env.packages["torchmetrics"] = "1.8.2";
+  EXPECT_EQ(what_differs(old_env, new_env),
+            (std::vector<std::string>{"lightning 2.5.6 → 2.6.0", "+torchmetrics 1.8.2"}));
+
+  EnvInfo newer = new_env;
+  newer.torch = "2.7.1+cu126";
+  newer.packages["nvidia-cudnn-cu12"] = "9.5.1.17";
+  newer.packages["nvidia-nccl-cu12"] = "2.26.2";
+  newer.packages.erase("omegaconf");
+  EXPECT_EQ(what_differs(new_env, newer),
+            (std::vector<std::string>{"torch 2.6.0+cu124 → 2.7.1+cu126", "-omegaconf 2.3.0",
+                                      "2 nvidia-* packages"}));
+  EXPECT_TRUE(what_differs(old_env, old_env).empty());
+
+  EnvInfo debian{"bookworm", "1.13.1", "3.11.2", "1.24.2", "local", false, {}};
+  EnvInfo wheel{"torch-1.13", "1.13.1", "3.11.2", "1.24.2", "pip", false, {}};
+  EXPECT_EQ(what_differs(debian, wheel), (std::vector<std::string>{"kind local → pip"}));
+}

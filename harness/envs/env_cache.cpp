@@ -1,5 +1,8 @@
 #include "envs/env_cache.h"
 
+#include "envs/pip_env.h"
+#include "util/text.h"
+
 #include <cstdlib>
 #include <fcntl.h>
 #include <fmt/core.h>
@@ -49,6 +52,30 @@ long long file_mtime_ns(const std::filesystem::path& path) {
   return static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec;
 }
 
+namespace {
+
+// What changed in a pip venv since it was provisioned (someone ran pip in it), for `envs list`.
+std::string pip_drift(const std::map<std::string, std::string>& resolved,
+                      const std::map<std::string, std::string>& installed) {
+  std::vector<std::string> changes;
+  for (const auto& [name, version] : installed) {
+    auto was = resolved.find(name);
+    if (was == resolved.end()) {
+      changes.push_back(fmt::format("+{} {}", name, version));
+    } else if (was->second != version) {
+      changes.push_back(fmt::format("{} {} -> {}", name, was->second, version));
+    }
+  }
+  for (const auto& [name, version] : resolved) {
+    if (!installed.contains(name)) {
+      changes.push_back(fmt::format("-{} {}", name, version));
+    }
+  }
+  return "its packages changed since it was provisioned: " + join(changes, ", ");
+}
+
+} // namespace
+
 EnvState EnvCache::inspect(const EnvSpec& spec) const {
   EnvState state;
   std::error_code ec;
@@ -75,6 +102,13 @@ EnvState EnvCache::inspect(const EnvSpec& spec) const {
   } else if (spec.kind == EnvKind::debian && !std::filesystem::is_directory(rootfs(spec.name))) {
     state.status = EnvStatus::broken;
     state.detail = rootfs(spec.name).string() + ": missing";
+  } else if (spec.kind == EnvKind::pip && !std::filesystem::is_directory(venv(spec.name))) {
+    state.status = EnvStatus::broken;
+    state.detail = venv(spec.name).string() + ": missing";
+  } else if (spec.kind == EnvKind::pip &&
+             installed_distributions(venv(spec.name)) != state.manifest->packages) {
+    state.status = EnvStatus::stale;
+    state.detail = pip_drift(state.manifest->packages, installed_distributions(venv(spec.name)));
   } else if (spec.kind == EnvKind::local && file_mtime_ns(state.manifest->fingerprint.torch_file) !=
                                                 state.manifest->torch_mtime.value_or(-2)) {
     state.status = EnvStatus::stale;

@@ -2,6 +2,8 @@
 // job on the machine. Layout:
 //   DIR/NAME/manifest.json   an env is ready exactly when this exists (it is renamed in last)
 //   DIR/NAME/rootfs/         the chroot of a debian env
+//   DIR/NAME/venv/           the venv of a pip env; DIR/.uv-cache/ its shared package cache
+//                            (envs/pip_env.h)
 //   DIR/NAME.partial-PID/    a build in progress or interrupted; never read as an env
 //   DIR/probes/NAME/KEY/     the C++ probe built in NAME, KEY = hash of manifest + sources
 //   DIR/probes/NAME/globals.json  which globals NAME resolves (probes/global_resolution.h)
@@ -19,7 +21,8 @@ namespace loadmatrix {
 enum class EnvStatus {
   ready,   // manifest present and built from the spec the matrix declares now
   missing, // never built (or the cache was deleted)
-  stale,   // built from another spec, a local torch changed, or measured by an older script
+  stale,   // built from another spec, a local torch changed, a pip venv's packages changed, or
+           // measured by an older script
   broken,  // manifest unreadable or the rootfs gone; provisioning rebuilds it
 };
 
@@ -47,6 +50,9 @@ public:
     return env_dir(name) / "manifest.json";
   }
   std::filesystem::path rootfs(const std::string& name) const { return env_dir(name) / "rootfs"; }
+  std::filesystem::path venv(const std::string& name) const { return env_dir(name) / "venv"; }
+  // On the cache's own file system, so venvs hard-link what it holds.
+  std::filesystem::path uv_cache() const { return dir_ / ".uv-cache"; }
   std::filesystem::path probes_dir(const std::string& name) const { return dir_ / "probes" / name; }
   std::filesystem::path globals_cache(const std::string& name) const {
     return probes_dir(name) / "globals.json";

@@ -1,5 +1,6 @@
 #include "envs/environment.h"
 
+#include "envs/pip_env.h"
 #include "runtime/protocol.h"
 #include "util/text.h"
 
@@ -9,7 +10,7 @@ namespace loadmatrix {
 
 Json env_summary(const Environment& env) {
   const Fingerprint& fp = env.fingerprint();
-  return {{"name", env.spec.name},
+  Json summary = {{"name", env.spec.name},
           {"kind", env_kind_name(env.spec.kind)},
           {"torch", fp.torch},
           {"python", fp.python},
@@ -19,6 +20,11 @@ Json env_summary(const Environment& env) {
           {"has_add_safe_globals", fp.has_add_safe_globals},
           {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
           {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
+  if (env.spec.kind == EnvKind::pip) {
+    // What a report names when it compares two envs: lightning 2.5.6 -> 2.6.0 on one torch.
+    summary["packages"] = env.manifest.packages;
+  }
+  return summary;
 }
 
 Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFiles& shipped,
@@ -28,6 +34,8 @@ Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFil
     return Sandbox::chroot(cache.rootfs(spec.name), shipped.sandbox_init);
   case EnvKind::local:
     return Sandbox::host(shipped.sandbox_init);
+  case EnvKind::pip:
+    return Sandbox::host_with(cache.venv(spec.name), kPipEnvInside, shipped.sandbox_init);
   case EnvKind::container:
     return Sandbox::container(
         ContainerEngine(spec.engine, spec.image, spec.run_options).pinned_to(image_id),
@@ -37,7 +45,16 @@ Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFil
 }
 
 std::string python_for(const EnvSpec& spec) {
-  return spec.kind == EnvKind::debian ? "/usr/bin/python3" : spec.python;
+  switch (spec.kind) {
+  case EnvKind::debian:
+    return "/usr/bin/python3";
+  case EnvKind::pip:
+    return std::string(kPipEnvInside) + "/bin/python";
+  case EnvKind::local:
+  case EnvKind::container:
+    break;
+  }
+  return spec.python;
 }
 
 Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,

@@ -24,10 +24,12 @@ struct Environment {
 
 // How results.json and scan.json describe an env: its name, kind and the versions and
 // capabilities it measured of itself ({"name", "kind", "torch", "python", "numpy",
-// "weights_only_default", "has_add_safe_globals", "allowlist_size", "cxx"}).
+// "weights_only_default", "has_add_safe_globals", "allowlist_size", "cxx"}, and for a pip env
+// "packages": its resolved set).
 Json env_summary(const Environment& env);
 
-// The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`.
+// The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`, for pip envs
+// the venv there.
 // `image_id`: a container env's measured image, run by ID (never by its tag, which may have
 // moved, nor pulled); empty before it is measured.
 Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFiles& shipped,

@@ -105,6 +105,9 @@ Json Manifest::to_json() const {
   if (image_source_created) {
     document["image_source_created"] = *image_source_created;
   }
+  if (uv) {
+    document["uv"] = *uv;
+  }
   return document;
 }
 
@@ -122,6 +125,7 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
     std::string kind = document.at("kind").get<std::string>();
     manifest.kind = kind == "local"       ? EnvKind::local
                     : kind == "container" ? EnvKind::container
+                    : kind == "pip"       ? EnvKind::pip
                                           : EnvKind::debian;
     manifest.spec = document.at("spec");
     manifest.created = document.at("created").get<std::string>();
@@ -135,6 +139,9 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
     }
     if (document.contains("image_source_created")) {
       manifest.image_source_created = document.at("image_source_created").get<std::string>();
+    }
+    if (document.contains("uv")) {
+      manifest.uv = document.at("uv").get<std::string>();
     }
   } catch (const Json::exception& e) {
     return Error{fmt::format("{}: {}", origin, e.what())};

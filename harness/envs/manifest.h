@@ -64,12 +64,15 @@ struct Manifest {
   Json spec;           // EnvSpec::identity() at build time
   std::string created; // UTC, ISO 8601
   double build_seconds = 0;
-  std::map<std::string, std::string> packages; // Debian package -> version, debian kind only
+  // debian kind: Debian package -> version; pip kind: the resolved set, distribution (PEP 503
+  // name) -> version, as installed (a venv whose set changes since is stale)
+  std::map<std::string, std::string> packages;
   std::optional<long long> torch_mtime;        // local kind: detects an upgraded torch
   // container kind: the image measured ("sha256:..."; a re-pulled tag is measured again) and,
   // for an image made from a debian env, that env's `created` (a rebuilt env remakes it)
   std::optional<std::string> image_id;
   std::optional<std::string> image_source_created;
+  std::optional<std::string> uv; // pip kind: `uv --version` of the uv that made it
   Fingerprint fingerprint;
 
   Json to_json() const;

@@ -1,5 +1,6 @@
 #include "envs/provisioner.h"
 
+#include "envs/pip_env.h"
 #include "util/text.h"
 
 #include <fmt/core.h>
@@ -129,8 +130,8 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
   return manifest;
 }
 
-// The rootfs is still right; only what fingerprint.py measures has grown.
-Expected<Manifest> Provisioner::remeasure_debian(const EnvSpec& spec, Manifest previous) {
+// The rootfs or venv is still right; only what fingerprint.py measures has grown.
+Expected<Manifest> Provisioner::remeasure_built(const EnvSpec& spec, Manifest previous) {
   auto measured = measure(spec, sandbox_for(spec, cache_, shipped_));
   if (!measured) {
     return measured.error();
@@ -261,6 +262,49 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   return ProvisionOutcome{environment(spec, std::move(manifest)), true};
 }
 
+// A venv made in NAME.partial-PID and renamed into place before it is measured (the venv is
+// relocatable; its sandbox binds it by its final path); the manifest, written last, makes it
+// ready.
+Expected<Manifest> Provisioner::build_pip(const EnvSpec& spec, const ProvisionOptions& options) {
+  auto started = Clock::now();
+  remove_partial_builds(cache_, spec.name);
+  auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());
+  std::filesystem::create_directories(partial);
+  std::filesystem::create_directories(cache_.uv_cache());
+  auto built = make_pip_venv(spec, partial / "venv", cache_.uv_cache(), runner_,
+                             options.build_timeout, log_);
+  if (!built) {
+    std::filesystem::remove_all(partial);
+    return built.error();
+  }
+  auto target = cache_.env_dir(spec.name);
+  std::error_code ec;
+  std::filesystem::remove_all(target, ec);
+  std::filesystem::rename(partial, target, ec);
+  if (ec) {
+    std::filesystem::remove_all(partial);
+    return Error{
+        fmt::format("rename {} to {}: {}", partial.string(), target.string(), ec.message())};
+  }
+  auto measured = measure(spec, sandbox_for(spec, cache_, shipped_));
+  if (!measured) {
+    std::filesystem::remove_all(target, ec);
+    return Error{measured.error().message +
+                 fmt::format("\n  (the venv's base interpreter, python '{}', must be one the "
+                             "sandbox user '{}' can run: not below a private home directory)",
+                             spec.python, "nobody")};
+  }
+  Manifest manifest = std::move(measured).value();
+  manifest.packages = installed_distributions(cache_.venv(spec.name));
+  manifest.uv = built->uv_version;
+  manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
+      !written) {
+    return written.error();
+  }
+  return manifest;
+}
+
 // Local interpreters and container images exist already: nothing is built, they are measured.
 Expected<Manifest> Provisioner::fingerprint_existing(const EnvSpec& spec) {
   if (spec.kind == EnvKind::local && ::access(spec.python.c_str(), X_OK) != 0) {
@@ -306,10 +350,12 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
     log_(fmt::format("env {}: {} ({}); {}", spec.name, env_status_name(state.status), state.detail,
                      state.remeasure_only ? "measuring it again" : "rebuilding"));
   }
-  bool remeasure = spec.kind == EnvKind::debian && state.remeasure_only && !options.force;
-  auto manifest = spec.kind != EnvKind::debian ? fingerprint_existing(spec)
-                  : remeasure ? remeasure_debian(spec, std::move(state.manifest).value())
-                              : build_debian(spec, options);
+  bool remeasure = (spec.kind == EnvKind::debian || spec.kind == EnvKind::pip) &&
+                   state.remeasure_only && !options.force;
+  auto manifest = remeasure                     ? remeasure_built(spec, std::move(state.manifest).value())
+                  : spec.kind == EnvKind::debian ? build_debian(spec, options)
+                  : spec.kind == EnvKind::pip    ? build_pip(spec, options)
+                                                 : fingerprint_existing(spec);
   if (!manifest) {
     return manifest.error();
   }

@@ -1,5 +1,6 @@
 // Builds the environments a matrix declares, once: debian envs with mmdebstrap into a
-// temporary directory renamed into place only when complete; local envs by fingerprinting
+// temporary directory renamed into place only when complete; pip envs with uv the same way
+// (envs/pip_env.h); local envs by fingerprinting
 // the interpreter; container envs by fingerprinting the image, made first from its recipe
 // (a debian env's rootfs, or a suite) when the engine does not have it. Either way the result
 // is a manifest measured from inside the env.
@@ -51,7 +52,8 @@ private:
                                                  const ProvisionOptions& options, EnvState state);
   Expected<void> build_image(const EnvSpec& spec, const ContainerEngine& engine,
                              const ProvisionOptions& options);
-  Expected<Manifest> remeasure_debian(const EnvSpec& spec, Manifest previous);
+  Expected<Manifest> build_pip(const EnvSpec& spec, const ProvisionOptions& options);
+  Expected<Manifest> remeasure_built(const EnvSpec& spec, Manifest previous);
   // The env `manifest` describes, as this provisioner's shipped files run it.
   Environment environment(const EnvSpec& spec, Manifest manifest) const;
   // A manifest for `spec` whose fingerprint fingerprint.py measured inside `sandbox`.

@@ -21,6 +21,13 @@ Sandbox Sandbox::host(std::filesystem::path init) {
   return sandbox;
 }
 
+Sandbox Sandbox::host_with(std::filesystem::path dir, std::filesystem::path inside,
+                           std::filesystem::path init) {
+  Sandbox sandbox = host(std::move(init));
+  sandbox.standing_.push_back(SandboxMount{std::move(dir), std::move(inside), false});
+  return sandbox;
+}
+
 Sandbox Sandbox::chroot(std::filesystem::path root, std::filesystem::path init) {
   Sandbox sandbox = host(std::move(init));
   sandbox.root_ = std::move(root);
@@ -97,9 +104,11 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
   if (root_) {
     argv.insert(argv.end(), {"--root", root_->string()});
   }
-  for (const auto& mount : command.mounts) {
-    argv.insert(argv.end(), {mount.writable ? "--bind-rw" : "--bind-ro", mount.host.string(),
-                             mount.inside.string()});
+  for (const auto* mounts : {&standing_, &command.mounts}) {
+    for (const auto& mount : *mounts) {
+      argv.insert(argv.end(), {mount.writable ? "--bind-rw" : "--bind-ro", mount.host.string(),
+                               mount.inside.string()});
+    }
   }
   for (const auto& entry : command.env) {
     argv.insert(argv.end(), {"--env", entry});

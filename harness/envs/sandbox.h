@@ -71,6 +71,11 @@ public:
   // `init`, in each: the loadmatrix-sandbox executable (runtime/shipped_files.h).
   // The host itself (a `local` env): its root remounted read-only.
   static Sandbox host(std::filesystem::path init);
+  // The host with `dir` bound read-only at `inside` for every command (a `pip` env's venv at
+  // kPipEnvInside, envs/pip_env.h): the venv's own path may sit below a directory the sandbox
+  // user cannot enter.
+  static Sandbox host_with(std::filesystem::path dir, std::filesystem::path inside,
+                           std::filesystem::path init);
   // A chroot directory (a `debian` env); host directories appear under /loadmatrix/.
   static Sandbox chroot(std::filesystem::path root, std::filesystem::path init);
   // An image run by a container engine (a `container` env); host directories appear under
@@ -80,6 +85,8 @@ public:
   const std::optional<ContainerEngine>& engine() const { return engine_; }
 
   bool is_chroot() const { return root_.has_value(); }
+  // What every command gets besides its own mounts (host_with).
+  const std::vector<SandboxMount>& standing_mounts() const { return standing_; }
   const std::optional<std::filesystem::path>& root() const { return root_; }
 
   // Where a host directory appears inside: /loadmatrix/LABEL in a chroot, /run/loadmatrix/LABEL
@@ -105,6 +112,7 @@ private:
   std::filesystem::path init_;
   std::optional<std::filesystem::path> root_;
   std::optional<ContainerEngine> engine_;
+  std::vector<SandboxMount> standing_;
 };
 
 } // namespace loadmatrix

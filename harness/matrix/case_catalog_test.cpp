@@ -27,7 +27,8 @@ TEST(CaseCatalogTest, GlobsSelectByName) {
     names.push_back(spec.name);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"numpy_array", "numpy_dtype", "numpy_rng_state",
-                                             "numpy_scalar", "opacus_clone_module"}));
+                                             "numpy_scalar", "opacus_clone_module",
+                                             "opacus_library_clone_module"}));
 }
 
 TEST(CaseCatalogTest, AUsersFlatDirectoryAddsRecipesAndCollisionsAreNamed) {

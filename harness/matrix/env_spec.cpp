@@ -10,6 +10,8 @@ const char* env_kind_name(EnvKind kind) {
     return "local";
   case EnvKind::container:
     return "container";
+  case EnvKind::pip:
+    return "pip";
   }
   return "unknown";
 }
@@ -27,6 +29,9 @@ Json EnvSpec::identity() const {
     id["packages"] = packages;
     id["apt_options"] = apt_options;
     id["mirror"] = mirror ? Json(*mirror) : Json(nullptr);
+  } else if (kind == EnvKind::pip) {
+    id["python"] = python;
+    id["requirements"] = requirements;
   } else {
     id["python"] = python;
     if (kind == EnvKind::container) {

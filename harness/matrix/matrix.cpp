@@ -49,6 +49,37 @@ void read_debian_recipe(const JsonFieldReader& reader, EnvSpec& spec) {
   }
 }
 
+// Requirements go to `uv pip install` as arguments: one that starts with '-' would be an
+// option (another index, a requirements file), so it is refused here.
+void read_pip_recipe(const JsonFieldReader& reader, EnvSpec& spec) {
+  spec.requirements = reader.optional_string_list("requirements");
+  if (spec.requirements.empty()) {
+    reader.fail("requirements", "expected a non-empty list of requirements, e.g. "
+                                "[\"torch==2.4.1\", \"numpy<2\"]");
+  }
+  for (const auto& requirement : spec.requirements) {
+    bool control = std::any_of(requirement.begin(), requirement.end(), [](char c) {
+      return static_cast<unsigned char>(c) < ' ' || c == 0x7f;
+    });
+    auto first = requirement.find_first_not_of(' ');
+    if (first == std::string::npos || requirement[first] == '-' || control) {
+      reader.fail("requirements",
+                  fmt::format("'{}' is not a requirement (a name with an optional version, "
+                              "e.g. torch==2.4.1; options such as -r or --index-url are refused)",
+                              requirement));
+    }
+  }
+  spec.python = reader.optional_string("python", kDefaultPipPython);
+  bool version = !spec.python.empty() &&
+                 std::all_of(spec.python.begin(), spec.python.end(),
+                             [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+  if (!version && !spec.python.starts_with('/')) {
+    reader.fail("python", fmt::format("'{}' must be an absolute path to the venv's base "
+                                      "interpreter or a version such as 3.11",
+                                      spec.python));
+  }
+}
+
 EnvSpec parse_env(const Json& entry, const std::string& origin, const std::string& path) {
   JsonFieldReader reader(entry, origin, path);
   EnvSpec spec;
@@ -75,6 +106,10 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
     if (reader.has("libtorch_cmake_dir")) {
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
     }
+  } else if (kind == "pip") {
+    reader.reject_unknown_keys({"name", "kind", "description", "requirements", "python"});
+    spec.kind = EnvKind::pip;
+    read_pip_recipe(reader, spec);
   } else if (kind == "container") {
     if (reader.has("command")) {
       reader.fail("command", "a container env now names its image and engine instead of a "
@@ -140,8 +175,8 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
       }
     }
   } else {
-    reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian', 'local' or "
-                                    "'container')",
+    reader.fail("kind", fmt::format("unknown env kind '{}' (expected 'debian', 'local', "
+                                    "'container' or 'pip')",
                                     kind));
   }
   return spec;
@@ -149,9 +184,26 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
 
 } // namespace
 
+const char* pairs_name(Pairs pairs) {
+  return pairs == Pairs::consecutive ? "consecutive" : "all";
+}
+
+std::vector<std::string> producers_loaded_by(const std::vector<std::string>& consumers,
+                                             size_t index, Pairs pairs) {
+  if (pairs == Pairs::all) {
+    return consumers;
+  }
+  std::vector<std::string> producers;
+  if (index > 0) {
+    producers.push_back(consumers[index - 1]);
+  }
+  producers.push_back(consumers[index]);
+  return producers;
+}
+
 Matrix parse_matrix(const Json& document, const std::string& origin) {
   JsonFieldReader reader(document, origin, "");
-  reader.reject_unknown_keys({"schema", "description", "envs"});
+  reader.reject_unknown_keys({"schema", "description", "pairs", "envs"});
   std::string schema = reader.required_string("schema");
   if (schema != kMatrixSchema) {
     reader.fail("schema", fmt::format("unsupported schema '{}' (this loadmatrix reads '{}')",
@@ -163,6 +215,15 @@ Matrix parse_matrix(const Json& document, const std::string& origin) {
   }
   Matrix matrix;
   matrix.origin = origin;
+  std::string pairs = reader.optional_string("pairs", "all");
+  if (pairs == "consecutive") {
+    matrix.pairs = Pairs::consecutive;
+  } else if (pairs != "all") {
+    reader.fail("pairs", fmt::format("'{}' is not a pairing (expected 'all': every env loads "
+                                     "every env's files, or 'consecutive': its own and the "
+                                     "previous env's)",
+                                     pairs));
+  }
   std::set<std::string> names;
   for (size_t i = 0; i < envs.size(); ++i) {
     std::string path = fmt::format("envs[{}]", i);

@@ -12,9 +12,22 @@ namespace loadmatrix {
 
 inline constexpr const char* kMatrixSchema = "loadmatrix.matrix/1";
 
+// Which producers' files each consumer env loads. `all`: every env's (N x N: right for a few
+// envs). `consecutive`: its own and the env's before it in the matrix (2N - 1), for a matrix of
+// many releases in order (matrix/releases.json): the checkpoint a user saved on the release they
+// leave, loaded on the one they move to, without 17 x 17 pairs nobody upgrades across.
+enum class Pairs { all, consecutive };
+
+const char* pairs_name(Pairs pairs);
+
+// The producers `consumers[index]` loads from, of `consumers` (in matrix order).
+std::vector<std::string> producers_loaded_by(const std::vector<std::string>& consumers,
+                                             size_t index, Pairs pairs);
+
 struct Matrix {
   std::filesystem::path origin;
   std::vector<EnvSpec> envs;
+  Pairs pairs = Pairs::all;
 
   const EnvSpec* find_env(const std::string& name) const;
   // The envs named, in matrix order; all of them when `names` is empty. Throws FatalError

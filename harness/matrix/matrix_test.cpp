@@ -64,8 +64,8 @@ TEST(MatrixTest, MissingAndMistypedFieldsAreNamed) {
       "bad.json: envs[0].python: 'python3' must be an absolute path to an interpreter");
   EXPECT_EQ(
       error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [{"name": "a", "kind": "docker"}]})"),
-      "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian', 'local' or "
-      "'container')");
+      "bad.json: envs[0].kind: unknown env kind 'docker' (expected 'debian', 'local', "
+      "'container' or 'pip')");
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/2", "envs": []})"),
             "bad.json: schema: unsupported schema 'loadmatrix.matrix/2' (this loadmatrix reads "
             "'loadmatrix.matrix/1')");
@@ -157,4 +157,39 @@ TEST(MatrixTest, AContainerEnvRefusesWhatWouldUndoItsSandbox) {
     {"name": "c", "kind": "container", "image": "i", "packages": ["python3-torch"]}]})"),
             "bad.json: envs[0].packages: only meaningful with 'suite' (the Debian suite the image "
             "is built from)");
+}
+
+TEST(MatrixTest, APipEnvNamesItsRequirementsAndBaseInterpreter) {
+  auto json = parse_json(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "torch-2.4", "kind": "pip", "requirements": ["torch==2.4.1", "numpy<2"]},
+    {"name": "lightning-2.6", "kind": "pip", "python": "3.11",
+     "requirements": ["torch==2.6.0", "lightning==2.6.0"]}]})",
+                         "m.json");
+  Matrix matrix = parse_matrix(json.value(), "m.json");
+  EXPECT_EQ(matrix.envs[0].kind, EnvKind::pip);
+  EXPECT_EQ(matrix.envs[0].python, "/usr/bin/python3");
+  EXPECT_EQ(matrix.envs[0].requirements, (std::vector<std::string>{"torch==2.4.1", "numpy<2"}));
+  EXPECT_EQ(matrix.envs[1].python, "3.11");
+  EXPECT_EQ(matrix.envs[0].identity().at("requirements"), Json({"torch==2.4.1", "numpy<2"}));
+  EXPECT_NE(matrix.envs[0].identity(), matrix.envs[1].identity());
+}
+
+TEST(MatrixTest, APipEnvRefusesOptionsAsRequirements) {
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": []}]})"),
+            "bad.json: envs[0].requirements: expected a non-empty list of requirements, e.g. "
+            "[\"torch==2.4.1\", \"numpy<2\"]");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": ["torch", "--index-url=http://evil"]}]})"),
+            "bad.json: envs[0].requirements: '--index-url=http://evil' is not a requirement (a "
+            "name with an optional version, e.g. torch==2.4.1; options such as -r or "
+            "--index-url are refused)");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": ["torch"], "python": "python3"}]})"),
+            "bad.json: envs[0].python: 'python3' must be an absolute path to the venv's base "
+            "interpreter or a version such as 3.11");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": ["torch"], "suite": "sid"}]})"),
+            "bad.json: envs[0].suite: unknown field (expected one of: name, kind, description, "
+            "requirements, python)");
 }

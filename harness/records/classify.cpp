@@ -177,6 +177,10 @@ Classification classify(const Json& facts, const Json* expected) {
   } else if (status == "timeout") {
     result.outcome = Outcome::timeout;
     result.detail = valid_utf8(facts.value("detail", "the load did not finish in time"));
+  } else if (status == "skipped") {
+    // A scenario whose REQUIRES names a library the env lacks.
+    result.outcome = Outcome::skipped;
+    result.detail = valid_utf8(truncate_utf8(facts.value("reason", ""), 300));
   } else if (status == "unsupported") {
     result.outcome = Outcome::unsupported;
     result.detail = valid_utf8(facts.value("reason", ""));

@@ -55,8 +55,14 @@ std::vector<std::string> expected_cell_keys(const Json& header) {
       }
       continue;
     }
+    // A matrix with "pairs": "consecutive" says which producers each consumer loads.
+    const Json loads = header.value("loads", Json::object());
     for (const auto& producer : envs) {
       for (const auto& consumer : envs) {
+        if (loads.contains(consumer) && std::find(loads[consumer].begin(), loads[consumer].end(),
+                                                  producer) == loads[consumer].end()) {
+          continue;
+        }
         for (const auto& mode : header.value("modes", Json::array())) {
           keys.push_back(name + "|" + producer + "|" + consumer + "|" + mode.get<std::string>());
         }
@@ -79,12 +85,44 @@ MergedResults merge_results(const std::vector<std::filesystem::path>& inputs) {
                    {"merged_from", Json::array()}};
   std::map<std::string, std::pair<Record, std::filesystem::path>> cells;
   std::set<std::string> modes;
+  bool every_pair = false; // an input without "loads" was read
   for (const auto& input : inputs) {
     auto [header, records] = read_results(input).value_or_throw();
     merge_named(merged.header["envs"], header, "envs", input, {"torch", "python", "numpy"});
     merge_named(merged.header["cases"], header, "cases", input, {"kind"});
-    for (const auto& mode : header.value("modes", Json::array())) {
-      modes.insert(mode.get<std::string>());
+    // Which producers each consumer loads: the union of what the inputs declare (a shard of
+    // envs A,B declares B loads A; the next, of B,C, that C loads B). An input that pairs every
+    // env with every env makes the merge expect every pair.
+    if (!header.contains("loads")) {
+      every_pair = true;
+      merged.header.erase("pairs");
+      merged.header.erase("loads");
+    } else if (!every_pair) {
+      const Json& declared = header["loads"];
+      bool well_formed = declared.is_object();
+      for (const auto& producers : declared) {
+        well_formed = well_formed && producers.is_array() &&
+                      std::all_of(producers.begin(), producers.end(),
+                                  [](const Json& name) { return name.is_string(); });
+      }
+      if (!well_formed) {
+        throw FatalError(fmt::format("{}: loads: expected an object of consumer -> [producer "
+                                     "names]",
+                                     input.string()));
+      }
+      merged.header["pairs"] = header.value("pairs", Json("consecutive"));
+      Json& loads = merged.header["loads"];
+      for (const auto& [consumer, producers] : header["loads"].items()) {
+        if (!loads.contains(consumer)) {
+          loads[consumer] = Json::array();
+        }
+        for (const auto& producer : producers) {
+          if (std::find(loads[consumer].begin(), loads[consumer].end(), producer) ==
+              loads[consumer].end()) {
+            loads[consumer].push_back(producer);
+          }
+        }
+      }
     }
     merged.header["merged_from"].push_back({{"file", input.string()},
                                             {"run", header.value("run", Json::object())},

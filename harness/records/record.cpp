@@ -30,6 +30,10 @@ Json Record::to_json() const {
                           {"line", call_site->line},
                           {"function", call_site->function},
                           {"code", call_site->code}};
+    if (!call_site->package.empty()) {
+      value["call_site"]["package"] = call_site->package;
+      value["call_site"]["package_version"] = call_site->package_version;
+    }
   }
   if (!code_fixes.empty()) {
     Json fixes = Json::array();
@@ -85,8 +89,9 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
     record.allowlist = value.value("allowlist", std::vector<std::string>{});
     record.detail = value.value("detail", "");
     if (auto site = value.find("call_site"); site != value.end() && site->is_object()) {
-      record.call_site = CallSiteRef{site->value("file", ""), site->value("line", 0LL),
-                                     site->value("function", ""), site->value("code", "")};
+      record.call_site = CallSiteRef{site->value("file", ""),     site->value("line", 0LL),
+                                     site->value("function", ""), site->value("code", ""),
+                                     site->value("package", ""),  site->value("package_version", "")};
     }
     if (auto fixes = value.find("code_fixes"); fixes != value.end() && fixes->is_array()) {
       for (const auto& fix : *fixes) {

@@ -23,6 +23,16 @@ struct CallSiteRef {
   long long line = 0;
   std::string function;
   std::string code; // the line as written
+  // When the line is an installed library's (site-packages), the distribution it belongs to
+  // and its version, e.g. opacus 1.5.2: the user's fix is then an upgrade, or a call-site change
+  // they cannot make themselves.
+  std::string package;
+  std::string package_version;
+
+  // "opacus 1.5.2: " or "".
+  std::string package_label() const {
+    return package.empty() ? "" : package + " " + package_version + ": ";
+  }
 };
 
 // A change to a failing scenario, proven by running it again with the change:

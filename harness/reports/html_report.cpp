@@ -179,6 +179,9 @@ std::string change_section(const VersionChange& change) {
       change.fixes.size(), change.still_failing.size(), h(env_label(change.from)),
       h(env_label(change.to)), change.regressions.size(), h(change.from.torch), h(change.to.torch),
       change.fixes.size(), change.still_failing.size(), change.unchanged);
+  if (auto differs = what_differs(change.from, change.to); !differs.empty()) {
+    out += "<p class=\"differs\">What differs: " + h(join(differs, ", ")) + ".</p>\n";
+  }
   if (!change.regressions_by_mode_and_producer.empty()) {
     std::set<std::string> producers;
     for (const auto& [mode, by_producer] : change.regressions_by_mode_and_producer) {
@@ -357,7 +360,7 @@ std::string grids(const ResultsModel& model) {
     bool scenario = mode_id == LoaderMode::scenario;
     for (const auto& producer : model.envs) {
       for (const auto& consumer : model.envs) {
-        if (scenario && producer.name != consumer.name) {
+        if (scenario ? producer.name != consumer.name : !model.loads(producer.name, consumer.name)) {
           continue;
         }
         out += scenario ? "<th>" + h(consumer.name) + "</th>"
@@ -370,7 +373,8 @@ std::string grids(const ResultsModel& model) {
       bool any = false;
       for (const auto& producer : model.envs) {
         for (const auto& consumer : model.envs) {
-          if (scenario && producer.name != consumer.name) {
+          if (scenario ? producer.name != consumer.name
+                       : !model.loads(producer.name, consumer.name)) {
             continue;
           }
           const Record* record =
@@ -419,10 +423,12 @@ std::string call_site_section(const ResultsModel& model) {
     for (const auto& fix : record.code_fixes) {
       fixes += "<div>" + code_fix_html(fix) + "</div>";
     }
-    rows += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"o-{}\">{}</td><td><code>{}:{}"
+    rows += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"o-{}\">{}</td><td>{}<code>{}:{}"
                         "</code> in <code>{}</code><br><code>{}</code></td><td>{}</td></tr>\n",
                         h(record.case_name), h(record.consumer), outcome_id(record.outcome),
-                        outcome_id(record.outcome), h(site.file), site.line, h(site.function),
+                        outcome_id(record.outcome),
+                        site.package.empty() ? "" : "<b>" + h(site.package_label()) + "</b>",
+                        h(site.file), site.line, h(site.function),
                         h(site.code), fixes.empty() ? "-" : fixes);
   }
   if (rows.empty()) {

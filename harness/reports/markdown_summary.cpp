@@ -77,9 +77,9 @@ std::string call_site_summary(const ResultsModel& model) {
       continue;
     }
     const CallSiteRef& site = *record.call_site;
-    out += fmt::format("- {} on {}: {} at `{}:{}` in `{}`: {}\n", record.case_name, record.consumer,
-                       outcome_id(record.outcome), site.file, site.line, site.function,
-                       inline_code(site.code));
+    out += fmt::format("- {} on {}: {} at {}`{}:{}` in `{}`: {}\n", record.case_name,
+                       record.consumer, outcome_id(record.outcome), site.package_label(), site.file,
+                       site.line, site.function, inline_code(site.code));
     for (const auto& fix : record.code_fixes) {
       std::string change =
           fix.kind == "allowlist"
@@ -135,6 +135,9 @@ std::string render_markdown_summary(const ResultsModel& model) {
     out += fmt::format("**{} regressions**, {} fixes, {} still failing, {} unchanged.\n\n",
                        change.regressions.size(), change.fixes.size(), change.still_failing.size(),
                        change.unchanged);
+    if (auto differs = what_differs(change.from, change.to); !differs.empty()) {
+      out += "What differs: " + join(differs, ", ") + ".\n\n";
+    }
     size_t shown = 0;
     for (const auto& group : change.causes) {
       if (++shown > 25) {

@@ -157,10 +157,11 @@ void EnvRun::load_all() {
   auto mine = [&](size_t c) {
     return options_.shard.contains(env_index * plan_.cases.size() + c, total);
   };
+  const std::vector<std::string> producers = plan_.producers_of(env_.spec.name);
   size_t planned = 0;
   for (size_t c = 0; c < plan_.cases.size(); ++c) {
     if (mine(c)) {
-      planned += plan_.cases[c].kind == CaseKind::scenario ? 1 : plan_.producers.size();
+      planned += plan_.cases[c].kind == CaseKind::scenario ? 1 : producers.size();
     }
   }
   size_t done = 0;
@@ -181,7 +182,7 @@ void EnvRun::load_all() {
       advance(1);
       continue;
     }
-    for (const auto& producer : plan_.producers) {
+    for (const auto& producer : producers) {
       load_file(spec, producer, cpp_cells);
       advance(1);
     }

@@ -48,7 +48,10 @@ std::optional<CallSiteRef> EnvRun::call_site_of(const Json& facts) const {
   auto line = site->find("line");
   CallSiteRef ref{text("file"),
                   line != site->end() && line->is_number_integer() ? line->get<long long>() : 0,
-                  text("function"), text("code")};
+                  text("function"),
+                  text("code"),
+                  printable_name(text("package")),
+                  printable_name(text("package_version"))};
   ref.file = session_.layout().host_path(ref.file);
   return ref;
 }

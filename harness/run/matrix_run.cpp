@@ -19,6 +19,14 @@ std::filesystem::path checkpoints_root(const RunOptions& options) {
   return checkpoints_root(options.out_dir, options.checkpoints_from);
 }
 
+std::vector<std::string> RunPlan::producers_of(const std::string& consumer) const {
+  auto found = std::find(consumers.begin(), consumers.end(), consumer);
+  if (found == consumers.end()) {
+    return {};
+  }
+  return producers_loaded_by(consumers, static_cast<size_t>(found - consumers.begin()), pairs);
+}
+
 Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes,
                     const std::filesystem::path& checkpoints_root) {
   Json envs = Json::array();
@@ -51,7 +59,17 @@ Json results_header(const RunPlan& plan, const std::vector<LoaderMode>& modes,
       mode_ids.push_back(info.id);
     }
   }
-  return {{"envs", envs}, {"cases", cases}, {"modes", mode_ids}};
+  Json header = {{"envs", envs}, {"cases", cases}, {"modes", mode_ids}};
+  if (plan.pairs != Pairs::all) {
+    // Which cells exist, for merge's missing-cell check and the reports' grids.
+    Json loads = Json::object();
+    for (const auto& consumer : plan.consumers) {
+      loads[consumer] = plan.producers_of(consumer);
+    }
+    header["pairs"] = pairs_name(plan.pairs);
+    header["loads"] = loads;
+  }
+  return header;
 }
 
 RunReport run_matrix(const RunPlan& plan, const RunOptions& options, ResultStore& store,

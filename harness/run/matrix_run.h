@@ -4,6 +4,7 @@
 
 #include "envs/environment.h"
 #include "matrix/case_catalog.h"
+#include "matrix/matrix.h"
 #include "matrix/loader_mode.h"
 #include "probes/cpp_probe_build.h"
 #include "records/result_store.h"
@@ -40,6 +41,9 @@ struct RunPlan {
   std::vector<Environment> envs;      // the envs this process runs things in
   std::vector<std::string> producers; // every producer env name of the matrix selection
   std::vector<std::string> consumers; // every consumer env name, in matrix order
+  Pairs pairs = Pairs::all;           // which producers each consumer loads (matrix/matrix.h)
+  // The producers `consumer` loads from, by `pairs`.
+  std::vector<std::string> producers_of(const std::string& consumer) const;
   std::vector<CaseSpec> cases;
   std::map<std::string, CppProbe> cpp_probes; // by env name; an env without one skips cpp modes
 };

@@ -12,9 +12,10 @@ namespace loadmatrix {
 namespace {
 
 // The plan's cases, producers and consumers from the request, checked before any env is built.
-RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs) {
+RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs, Pairs pairs) {
   const RunOptions& options = request.options;
   RunPlan plan;
+  plan.pairs = pairs;
   plan.cases = discover_cases(request.case_roots, request.case_globs);
   if (plan.cases.empty()) {
     throw FatalError("--cases: no case matches");
@@ -81,8 +82,9 @@ std::string counts_line(const RunJobResult& result) {
 RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const ProgressLog& log,
                      JobOutput& output) {
   const RunOptions& options = request.options;
-  auto specs = load_matrix(request.matrix).select_envs(request.envs);
-  RunPlan plan = plan_for(request, specs);
+  Matrix matrix = load_matrix(request.matrix);
+  auto specs = matrix.select_envs(request.envs);
+  RunPlan plan = plan_for(request, specs, matrix.pairs);
   prepare_plan_envs(request, specs, runner, log, plan);
 
   RunJobResult result;

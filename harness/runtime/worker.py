@@ -16,6 +16,7 @@ import dataclasses
 import datetime
 import enum
 import functools
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -257,6 +258,13 @@ def op_scenario(request):
         os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
     allow_globals(request.get("allow", []), "public")
     scenario = import_file(protocol.path_argument(request["script"]))
+    # A scenario that exercises a library (Opacus, Lightning) names it in REQUIRES and imports
+    # it inside run(): an env without it skips the scenario rather than failing it.
+    missing = [name for name in getattr(scenario, "REQUIRES", ())
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        return {"status": "skipped", "reason": f"needs {', '.join(missing)}, which this env "
+                                               "does not have"}
     value = scenario.run(protocol.path_argument(request["workdir"]))
     return {"status": "returned", "description": describe(value)}
 
@@ -284,6 +292,26 @@ def _is_user_code(filename):
     return where.startswith(_INSTALLED_PACKAGES) or not where.startswith(_STANDARD_LIBRARY)
 
 
+def _installed_package(where):
+    """(distribution, version) of the installed library that holds the file `where`, or None."""
+    for site in _INSTALLED_PACKAGES:
+        if not where.startswith(site):
+            continue
+        top = where[len(site):].split(os.sep, 1)[0]
+        top = top[:-3] if top.endswith(".py") else top
+        # packages_distributions is Python 3.10's; bullseye's 3.9 reads top_level.txt itself.
+        finder = getattr(importlib.metadata, "packages_distributions", None)
+        names = finder().get(top, []) if finder else [
+            d.metadata["Name"] for d in importlib.metadata.distributions()
+            if top in (d.read_text("top_level.txt") or "").split()]
+        for distribution in names:
+            try:
+                return distribution, importlib.metadata.version(distribution)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return None
+
+
 def user_call_site(error):
     """The innermost traceback frame of `error` outside torch, the standard library and the
     harness: the user's line that called into torch when it raised (a scenario's, or a library's
@@ -291,8 +319,12 @@ def user_call_site(error):
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if not _is_user_code(frame.filename) or frame.lineno is None:
             continue
-        return {"file": frame.filename, "line": frame.lineno, "function": frame.name,
+        site = {"file": frame.filename, "line": frame.lineno, "function": frame.name,
                 "code": (frame.line or "")[:200]}
+        package = _installed_package(os.path.realpath(frame.filename))
+        if package:
+            site["package"], site["package_version"] = package
+        return site
     return None
 
 

@@ -38,10 +38,12 @@ std::filesystem::path SandboxLayout::inside(const std::filesystem::path& host_di
 
 std::string SandboxLayout::host_path(const std::string& inside) const {
   std::filesystem::path path(inside);
-  for (const auto& mount : mounts_) {
-    auto relative = path.lexically_relative(mount.inside);
-    if (!mount.inside.empty() && !relative.empty() && *relative.begin() != "..") {
-      return (mount.host / relative).lexically_normal().string();
+  for (const auto* mounts : {&mounts_, &sandbox_->standing_mounts()}) {
+    for (const auto& mount : *mounts) {
+      auto relative = path.lexically_relative(mount.inside);
+      if (!mount.inside.empty() && !relative.empty() && *relative.begin() != "..") {
+        return (mount.host / relative).lexically_normal().string();
+      }
     }
   }
   return inside;

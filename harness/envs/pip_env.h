@@ -1,0 +1,56 @@
+// The pip env kind: a venv that uv makes from PyPI requirements, in the env cache, as the user
+// who runs loadmatrix (no root). Layout beside the other kinds (envs/env_cache.h):
+//   DIR/NAME/venv/      the venv, relocatable (`uv venv --relocatable`): made under
+//                       NAME.partial-PID and renamed in, and seen inside the sandbox at
+//                       kPipEnvInside
+//   DIR/.uv-cache/      uv's package cache, shared by every pip env: a wheel several envs need
+//                       is unpacked once and hard-linked into each venv (measured: a second venv
+//                       of torch 2.5.1 from a warm cache takes 0.8 s and no disk of its own)
+// PyPI's Linux x86_64 torch wheels are CUDA builds (torch plus about 12 nvidia-* wheels, 2.5 to
+// 5 GB unpacked per release); they run on the CPU, which is all loadmatrix needs.
+#pragma once
+
+#include "matrix/env_spec.h"
+#include "util/error.h"
+#include "util/process.h"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace loadmatrix {
+
+// Where a pip env's venv appears inside its sandbox (the host sandbox binds it read-only here).
+inline constexpr const char* kPipEnvInside = "/run/loadmatrix/env";
+
+// The uv that provisions pip envs: $LOADMATRIX_UV, else `uv` on PATH. scripts/bootstrap
+// installs a pinned uv and scripts/loadmatrix points LOADMATRIX_UV at it.
+std::string uv_program();
+
+// The distributions installed in `venv` (normalised name -> version, from its *.dist-info
+// directories). Empty when the venv has no site-packages.
+std::map<std::string, std::string> installed_distributions(const std::filesystem::path& venv);
+
+// PEP 503's normal form of a distribution name: lower case, runs of '-', '_', '.' as one '-'.
+std::string normalized_distribution_name(const std::string& name);
+
+// The name a requirement asks for ("torch" of "torch==2.4.1", "lightning" of
+// "lightning[extra]<2.6"), normalised.
+std::string requirement_name(const std::string& requirement);
+
+struct PipBuild {
+  std::string uv_version; // `uv --version`, kept in the manifest
+  double install_seconds = 0;
+};
+
+// Makes `venv` (a path that must not exist yet) with uv: the base interpreter spec.python, then
+// spec.requirements from PyPI through the shared cache `uv_cache`. The error names the env, the
+// uv step and uv's last lines of output.
+Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::path& venv,
+                                 const std::filesystem::path& uv_cache, ProcessRunner& runner,
+                                 std::chrono::milliseconds timeout,
+                                 const std::function<void(const std::string&)>& log);
+
+} // namespace loadmatrix
