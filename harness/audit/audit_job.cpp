@@ -2,6 +2,7 @@
 
 #include "audit/audit_publish.h"
 #include "audit/call_site_parser.h"
+#include "envs/pip_env.h"
 #include "matrix/matrix.h"
 #include "util/json_file.h"
 #include "util/utf8.h"
@@ -91,7 +92,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
   auto python = [](std::string_view name) { return name.ends_with(".py"); };
   std::vector<size_t> readable;
   for (auto& input : collect_input_files(request.paths, python)) {
-    AuditedFile file{std::move(input), true, {}, false};
+    AuditedFile file{std::move(input), true, {}, false, {}, {}};
     if (!file.input.error.empty() || !file.input.skipped.empty()) {
       file.ok = false;
       file.error = file.input.error.empty() ? file.input.skipped : file.input.error;
@@ -99,6 +100,16 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
       readable.push_back(result.files.size());
     }
     result.files.push_back(std::move(file));
+  }
+  if (request.installed_site) {
+    auto owners = distribution_files(*request.installed_site);
+    for (auto& file : result.files) {
+      auto relative = file.input.file.lexically_relative(*request.installed_site).lexically_normal();
+      if (auto owner = owners.find(relative); owner != owners.end()) {
+        file.package = owner->second.first;
+        file.package_version = owner->second.second;
+      }
+    }
   }
   if (result.envs.empty() && !readable.empty()) {
     throw FatalError("audit parses with an env's Python: no env of the selection is provisioned "
@@ -216,6 +227,21 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   assumed_variable(request.audit.assume_env).value_or_throw();
   PreparedEnvs selection = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
                                         request.preparation, runner, log);
+  if (!request.installed_env.empty()) {
+    auto env = std::find_if(selection.envs.begin(), selection.envs.end(), [&](const auto& e) {
+      return e.spec.name == request.installed_env;
+    });
+    if (env == selection.envs.end()) {
+      throw FatalError(fmt::format("--installed {}: not a provisioned env of the selection "
+                                   "(loadmatrix envs provision {})",
+                                   request.installed_env, request.installed_env));
+    }
+    auto site = host_site_packages(*env).value_or_throw();
+    log(fmt::format("audit: env {}'s installed packages, {}", request.installed_env,
+                    site.string()));
+    request.audit.paths.push_back(site);
+    request.audit.installed_site = site;
+  }
   AuditJobResult job;
   job.missing = std::move(selection.missing);
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
@@ -294,6 +320,10 @@ Json audit_json(const AuditJobResult& job) {
                   {"status", file.ok ? "ok" : "error"},
                   {"parsed", file.parsed}};
     entry["error"] = file.ok ? Json(nullptr) : Json(file.error);
+    if (!file.package.empty()) {
+      entry["package"] = file.package;
+      entry["package_version"] = file.package_version;
+    }
     files.push_back(std::move(entry));
   }
   Json calls = Json::array();
@@ -309,6 +339,10 @@ Json audit_json(const AuditJobResult& job) {
                   {"weights_only", written_weights_only_name(site.weights_only)},
                   {"pickle_module", argument_use_name(site.pickle_module)},
                   {"mmap", argument_use_name(site.mmap)}};
+    if (const AuditedFile& file = result.files[site.file]; !file.package.empty()) {
+      entry["package"] = file.package;
+      entry["package_version"] = file.package_version;
+    }
     entry["safe_globals"] = !site.in_safe_globals ? Json(nullptr)
                             : site.safe_globals   ? Json{{"names", *site.safe_globals}}
                                                   : Json{{"names", nullptr}};

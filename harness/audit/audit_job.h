@@ -34,6 +34,14 @@ struct AuditedFile {
   bool ok = true;      // false: "error" says why; the audit went on with the other files
   std::string error;   // "line 3: invalid syntax", "a FIFO: not opened", ...
   bool parsed = false; // false for a file that cannot name a loader (never spells `load`)
+  // A file of an env's installed packages (--installed): the distribution whose RECORD lists it
+  std::string package;
+  std::string package_version;
+
+  // How reports name the file: "opacus 1.5.2: /…/site-packages/opacus/utils/module_utils.py".
+  std::string label() const {
+    return package.empty() ? input.display : package + " " + package_version + ": " + input.display;
+  }
 };
 
 // A scenario of a run (results.json) that failed at this call site, and the code fixes the run
@@ -68,6 +76,8 @@ struct AuditRequest {
   // A run's results.json whose failing scenarios name their call sites: each is linked to the
   // audited call at the same file and line.
   std::optional<std::filesystem::path> results;
+  // An env's site-packages among `paths` (--installed): its files are named by distribution.
+  std::optional<std::filesystem::path> installed_site;
 };
 
 struct AuditJobRequest {
@@ -75,6 +85,9 @@ struct AuditJobRequest {
   std::vector<std::string> envs; // of the matrix; empty: all
   EnvPreparation preparation;    // the env cache, what runs inside, whether to build
   AuditRequest audit;
+  // --installed: this env's installed packages are audited too (envs/environment.h,
+  // host_site_packages); it must be provisioned and among `envs`.
+  std::string installed_env;
   // audit.json (loadmatrix.audit/1), its SARIF; --out: both, report.html and summary.md
   DocumentOutputs outputs;
 };

@@ -18,7 +18,7 @@ std::string md_code(const std::string& text) {
 }
 
 std::string place(const AuditResult& result, const AuditedCall& call) {
-  return fmt::format("{}:{}", result.files[call.site.file].input.display, call.site.line);
+  return fmt::format("{}:{}", result.files[call.site.file].label(), call.site.line);
 }
 
 size_t finding_count(const AuditResult& result) {

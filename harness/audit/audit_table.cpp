@@ -58,7 +58,7 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
   for (const auto& call : result.calls) {
     const CallSite& site = call.site;
     std::vector<TableCell> row = {
-        {fmt::format("{}:{}:{}", result.files[site.file].input.display, site.line, site.column)},
+        {fmt::format("{}:{}:{}", result.files[site.file].label(), site.line, site.column)},
         {site.callee},
         {written_weights_only_name(site.weights_only)}};
     for (const auto& effect : call.effects) {
@@ -72,7 +72,7 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
   for (const auto& call : result.calls) {
     for (const auto& finding : call.findings) {
       out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n",
-                         result.files[call.site.file].input.display, call.site.line,
+                         result.files[call.site.file].label(), call.site.line,
                          palette.paint(finding.rule, Tone::bad), call.site.code, finding.message,
                          finding.suggestion);
       out += evidence(call);
@@ -81,7 +81,7 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
   for (const auto& call : result.calls) {
     if (call.findings.empty() && !call.scenarios.empty()) {
       out += fmt::format("\n{}:{}: no finding, but a run failed here: {}\n{}",
-                         result.files[call.site.file].input.display, call.site.line, call.site.code,
+                         result.files[call.site.file].label(), call.site.line, call.site.code,
                          evidence(call));
     }
   }

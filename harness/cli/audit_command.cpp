@@ -22,6 +22,7 @@ struct AuditArgs {
   std::string sarif;
   std::string out;
   std::string results;
+  std::string installed;
   size_t jobs = 0;
 };
 
@@ -37,6 +38,7 @@ AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& arg
     job.audit.paths.emplace_back(path);
   }
   job.audit.assume_env = args.assume_env;
+  job.installed_env = args.installed;
   job.audit.jobs = args.jobs;
   if (!args.results.empty()) {
     job.audit.results = args.results;
@@ -68,8 +70,10 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
   CLI::App* audit = app.add_subcommand(
       "audit", "Where this Python code calls torch's loaders, what each call does on every "
                "torch version, and the change that makes it right on all of them");
-  audit->add_option("paths", args->paths, "Python files and directories (walked for *.py)")
-      ->required();
+  audit->add_option("paths", args->paths, "Python files and directories (walked for *.py)");
+  audit->add_option("--installed", args->installed,
+                    "Also audit this env's installed packages (its site-packages), each call "
+                    "site named by its distribution and version");
   // One value per occurrence (repeat the option, or separate envs by commas), so that the paths
   // after it are not taken as more values.
   audit->add_option("--envs", args->envs, "Only these envs of the matrix")
@@ -97,6 +101,9 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
       ->check(CLI::ExistingFile);
   audit->add_option("--jobs", args->jobs, "Parser processes (default: one per core)");
   audit->callback([&options, args] {
+    if (args->paths.empty() && args->installed.empty()) {
+      throw CLI::RequiredError("paths (or --installed ENV)");
+    }
     if (auto both = assumed_variable(args->assume_env); !both) {
       throw CLI::ValidationError("--assume-env", both.error().message);
     }

@@ -54,7 +54,7 @@ TEST(CliTest, AnUnknownEnvNameIsAnErrorListingTheKnownOnes) {
   ProcessResult result = loadmatrix_cli({"envs", "list", "buster"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.stderr_text.find("loadmatrix: error: "), std::string::npos);
-  EXPECT_NE(result.stderr_text.find("default.json: no env named 'buster' (the matrix has: "
+  EXPECT_NE(result.stderr_text.find("debian.json: no env named 'buster' (the matrix has: "
                                     "bullseye, bookworm, trixie, sid)"),
             std::string::npos)
       << result.stderr_text;

@@ -57,6 +57,31 @@ std::string python_for(const EnvSpec& spec) {
   return spec.python;
 }
 
+Expected<std::filesystem::path> host_site_packages(const Environment& env) {
+  const std::string& torch_file = env.fingerprint().torch_file;
+  if (env.sandbox.is_container() || torch_file.empty()) {
+    return Error{fmt::format("env {}: its installed packages are not on this host ({})",
+                             env.spec.name,
+                             torch_file.empty() ? "it measured no torch file" : "a container env")};
+  }
+  // .../site-packages/torch/__init__.py, as the sandbox sees it
+  std::filesystem::path inside = std::filesystem::path(torch_file).parent_path().parent_path();
+  std::filesystem::path host = inside;
+  if (env.sandbox.root()) {
+    host = *env.sandbox.root() / inside.relative_path();
+  }
+  for (const auto& mount : env.sandbox.standing_mounts()) {
+    auto relative = inside.lexically_relative(mount.inside);
+    if (!relative.empty() && *relative.begin() != "..") {
+      host = (mount.host / relative).lexically_normal();
+    }
+  }
+  if (!std::filesystem::is_directory(host)) {
+    return Error{fmt::format("env {}: {}: not a directory", env.spec.name, host.string())};
+  }
+  return host;
+}
+
 Expected<Json> run_runtime_script(ProcessRunner& runner, const Sandbox& sandbox,
                                   const std::filesystem::path& runtime_dir,
                                   const std::string& python, const std::string& env_name,

@@ -36,6 +36,11 @@ Sandbox sandbox_for(const EnvSpec& spec, const EnvCache& cache, const ShippedFil
                     const std::string& image_id = "");
 std::string python_for(const EnvSpec& spec);
 
+// Where the env's installed packages (the site-packages holding its torch) are on the host: a pip
+// env's venv, a debian env's rootfs, a local interpreter's own. An error for a container env,
+// whose files the host does not see, or an env that measured no torch file.
+Expected<std::filesystem::path> host_site_packages(const Environment& env);
+
 // Runs `script` (a file under `runtime_dir`) with the env's interpreter in its sandbox and
 // returns the report line it printed (runtime/protocol.h). The error names the env and
 // what went wrong.

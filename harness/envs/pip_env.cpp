@@ -1,9 +1,11 @@
 #include "envs/pip_env.h"
 
+#include "util/json_file.h"
 #include "util/text.h"
 
 #include <cstdlib>
 #include <fmt/core.h>
+#include <sstream>
 
 namespace loadmatrix {
 
@@ -70,6 +72,39 @@ std::map<std::string, std::string> installed_distributions(const std::filesystem
     }
   }
   return installed;
+}
+
+std::map<std::filesystem::path, std::pair<std::string, std::string>>
+distribution_files(const std::filesystem::path& site_packages) {
+  std::map<std::filesystem::path, std::pair<std::string, std::string>> owners;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(site_packages, ec)) {
+    std::string dir = entry.path().filename().string();
+    if (!dir.ends_with(".dist-info")) {
+      continue;
+    }
+    std::string stem = dir.substr(0, dir.size() - std::string(".dist-info").size());
+    auto dash = stem.find('-');
+    if (dash == std::string::npos) {
+      continue;
+    }
+    std::pair<std::string, std::string> owner{normalized_distribution_name(stem.substr(0, dash)),
+                                              stem.substr(dash + 1)};
+    auto record = read_text_file(entry.path() / "RECORD");
+    if (!record) {
+      continue;
+    }
+    // RECORD is CSV: PATH,HASH,SIZE; a path with a comma is quoted, and none of ours matter.
+    std::istringstream lines(*record);
+    for (std::string line; std::getline(lines, line);) {
+      auto comma = line.find(',');
+      if (comma == std::string::npos || line.starts_with('"')) {
+        continue;
+      }
+      owners[std::filesystem::path(line.substr(0, comma)).lexically_normal()] = owner;
+    }
+  }
+  return owners;
 }
 
 Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::path& venv,

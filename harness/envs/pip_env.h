@@ -40,6 +40,12 @@ std::string normalized_distribution_name(const std::string& name);
 // "lightning[extra]<2.6"), normalised.
 std::string requirement_name(const std::string& requirement);
 
+// Which installed distribution each file of `site_packages` belongs to, from every *.dist-info's
+// RECORD: path relative to site_packages -> {name (PEP 503), version}. Files no RECORD lists
+// are absent.
+std::map<std::filesystem::path, std::pair<std::string, std::string>>
+distribution_files(const std::filesystem::path& site_packages);
+
 struct PipBuild {
   std::string uv_version; // `uv --version`, kept in the manifest
   double install_seconds = 0;

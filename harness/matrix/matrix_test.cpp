@@ -23,8 +23,8 @@ std::string error_of(const std::string& text) {
 
 } // namespace
 
-TEST(MatrixTest, DefaultMatrixDeclaresTheFourEnvsOldestFirst) {
-  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+TEST(MatrixTest, TheDebianMatrixDeclaresTheFourEnvsOldestFirst) {
+  Matrix matrix = load_matrix(resources().home / "matrix" / "debian.json");
   ASSERT_EQ(matrix.envs.size(), 4u);
   EXPECT_EQ(matrix.envs[0].name, "bullseye");
   EXPECT_EQ(matrix.envs[0].kind, EnvKind::debian);
@@ -83,7 +83,7 @@ TEST(MatrixTest, RejectsDuplicateAndUnsafeEnvNames) {
 }
 
 TEST(MatrixTest, SelectingAnUnknownEnvNamesTheKnownOnes) {
-  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+  Matrix matrix = load_matrix(resources().home / "matrix" / "debian.json");
   try {
     matrix.select_envs({"buster"});
     FAIL() << "expected an error";

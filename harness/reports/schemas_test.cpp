@@ -31,7 +31,9 @@ ProcessResult validate(const std::string& schema, const std::vector<std::filesys
 
 TEST(SchemasTest, TheMatricesFollowTheirSchemaAndABadOneIsNamedWhereItIsWrong) {
   ProcessResult shipped =
-      validate("matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "extended.json",
+      validate("matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "debian.json",
+                kSource / "matrix" / "releases.json", kSource / "matrix" / "libraries.json",
+                kSource / "matrix" / "extended.json",
                           kSource / "matrix" / "containers.json"});
   EXPECT_EQ(shipped.exit_code, 0) << shipped.stdout_text << shipped.stderr_text;
   test_support::TempDir dir;

@@ -11,7 +11,7 @@ namespace loadmatrix::test_support {
 
 std::vector<std::string> default_env_names() {
   std::vector<std::string> names;
-  for (const auto& spec : load_matrix(resources().home / "matrix" / "default.json").envs) {
+  for (const auto& spec : load_matrix(resources().home / "matrix" / "debian.json").envs) {
     names.push_back(spec.name);
   }
   return names;
@@ -42,7 +42,7 @@ EnvCache test_env_cache() {
 }
 
 Environment open_test_env(const std::string& name) {
-  Matrix matrix = load_matrix(resources().home / "matrix" / "default.json");
+  Matrix matrix = load_matrix(resources().home / "matrix" / "debian.json");
   Matrix containers = load_matrix(resources().home / "matrix" / "containers.json");
   const EnvSpec* found = matrix.find_env(name);
   EnvSpec spec = found != nullptr ? *found : containers.select_envs({name}).front();
