@@ -4,6 +4,7 @@
 #include "envs/provisioner.h"
 #include "matrix/matrix.h"
 #include "probes/cpp_probe_build.h"
+#include "util/text.h"
 #include "util/text_table.h"
 
 #include <fmt/core.h>
@@ -53,6 +54,9 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     if (!state.detail.empty()) {
       row["detail"] = state.detail;
     }
+    if (spec.kind == EnvKind::pip) {
+      row["requirements"] = spec.requirements;
+    }
     if (state.manifest) {
       const Fingerprint& fp = state.manifest->fingerprint;
       row["torch"] = fp.torch;
@@ -62,6 +66,17 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
       row["allowlist_size"] = fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr);
       row["cxx"] = fp.cxx ? Json(*fp.cxx) : Json(nullptr);
       row["created"] = state.manifest->created;
+      // The weights-only APIs this torch has, as measured: what a fix may use there.
+      Json apis = Json::array();
+      for (const auto& [has, name] :
+           {std::pair{fp.has_mmap, "mmap"}, std::pair{fp.has_add_safe_globals, "add_safe_globals"},
+            std::pair{fp.has_safe_globals, "safe_globals"},
+            std::pair{fp.has_get_unsafe_globals_in_checkpoint, "get_unsafe_globals_in_checkpoint"}}) {
+        if (has) {
+          apis.push_back(name);
+        }
+      }
+      row["apis"] = apis;
       if (auto it = state.manifest->packages.find("python3-torch");
           it != state.manifest->packages.end()) {
         row["python3_torch_package"] = it->second;
@@ -74,18 +89,22 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     return;
   }
   TextTable table;
-  table.head = {"ENV",   "KIND",         "STATUS",    "TORCH",   "PYTHON",
-                "NUMPY", "WEIGHTS_ONLY", "ALLOWLIST", "COMPILER"};
+  table.head = {"ENV",   "KIND",         "STATUS",    "TORCH", "PYTHON",   "NUMPY",
+                "WEIGHTS_ONLY", "ALLOWLIST", "APIS",  "COMPILER"};
   std::string details;
   for (const auto& row : rows) {
     auto text = [&](const char* key) {
+      if (row.contains(key) && row[key].is_array()) {
+        std::vector<std::string> items = row[key].get<std::vector<std::string>>();
+        return items.empty() ? std::string("-") : join(items, ",");
+      }
       return row.contains(key) && row[key].is_string()   ? row[key].get<std::string>()
              : row.contains(key) && row[key].is_number() ? row[key].dump()
                                                          : std::string("-");
     };
     std::vector<TableCell> cells;
     for (const char* key : {"name", "kind", "status", "torch", "python", "numpy", "weights_only",
-                            "allowlist_size", "cxx"}) {
+                            "allowlist_size", "apis", "cxx"}) {
       cells.push_back({text(key)});
     }
     cells[2].tone = row["status"] == "ready" ? Tone::good : Tone::warn;

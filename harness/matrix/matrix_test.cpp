@@ -193,3 +193,22 @@ TEST(MatrixTest, APipEnvRefusesOptionsAsRequirements) {
             "bad.json: envs[0].suite: unknown field (expected one of: name, kind, description, "
             "requirements, python)");
 }
+
+TEST(MatrixTest, ConsecutivePairsLoadTheEnvsOwnFilesAndThePreviousEnvs) {
+  auto json = parse_json(R"({"schema": "loadmatrix.matrix/1", "pairs": "consecutive", "envs": [
+    {"name": "a", "kind": "debian", "suite": "bullseye"},
+    {"name": "b", "kind": "pip", "requirements": ["torch==2.5.1"]}]})",
+                         "m.json");
+  Matrix matrix = parse_matrix(json.value(), "m.json");
+  EXPECT_EQ(matrix.pairs, Pairs::consecutive);
+  std::vector<std::string> envs = {"a", "b", "c"};
+  EXPECT_EQ(producers_loaded_by(envs, 0, Pairs::consecutive), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(producers_loaded_by(envs, 2, Pairs::consecutive),
+            (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(producers_loaded_by(envs, 1, Pairs::all), envs);
+  EXPECT_EQ(load_matrix(resources().home / "matrix" / "releases.json").pairs, Pairs::consecutive);
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "pairs": "adjacent", "envs": [
+    {"name": "a", "kind": "debian", "suite": "sid"}]})"),
+            "bad.json: pairs: 'adjacent' is not a pairing (expected 'all': every env loads every "
+            "env's files, or 'consecutive': its own and the previous env's)");
+}

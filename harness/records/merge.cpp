@@ -90,6 +90,9 @@ MergedResults merge_results(const std::vector<std::filesystem::path>& inputs) {
     auto [header, records] = read_results(input).value_or_throw();
     merge_named(merged.header["envs"], header, "envs", input, {"torch", "python", "numpy"});
     merge_named(merged.header["cases"], header, "cases", input, {"kind"});
+    for (const auto& mode : header.value("modes", Json::array())) {
+      modes.insert(mode.get<std::string>());
+    }
     // Which producers each consumer loads: the union of what the inputs declare (a shard of
     // envs A,B declares B loads A; the next, of B,C, that C loads B). An input that pairs every
     // env with every env makes the merge expect every pair.

@@ -73,3 +73,44 @@ TEST(MergeTest, ConflictingReportsOfOneCellAreRejectedNamingBothFiles) {
   auto c = write_results(dir.path(), "c", other, {});
   EXPECT_THROW(merge_results({a, c}), FatalError);
 }
+
+TEST(MergeTest, ConsecutivePairsMergeAsTheUnionOfWhatEachShardDeclares) {
+  test_support::TempDir dir;
+  // Two shards of a "consecutive" matrix old, mid, new: (old, mid) loads in mid, (mid, new) in new.
+  Json first = header_with_case();
+  first["pairs"] = "consecutive";
+  first["loads"] = {{"old", {"old"}}, {"mid", {"old", "mid"}}};
+  Json second = header_with_case();
+  second["pairs"] = "consecutive";
+  second["loads"] = {{"mid", {"mid"}}, {"new", {"mid", "new"}}};
+  auto a = write_results(dir.path(), "a", first, {});
+  auto b = write_results(dir.path(), "b", second, {});
+  MergedResults merged = merge_results({a, b});
+  EXPECT_EQ(merged.header.at("pairs"), "consecutive");
+  EXPECT_EQ(merged.header.at("loads").at("mid"), Json({"old", "mid"}));
+  EXPECT_EQ(merged.header.at("loads").at("new"), Json({"mid", "new"}));
+  // case00000: old<-old, mid<-old, mid<-mid, new<-mid, new<-new, 3 modes each; the scenario once
+  // per env.
+  EXPECT_EQ(merged.missing.size(), 5u * 3 + 3);
+  EXPECT_FALSE(std::binary_search(merged.missing.begin(), merged.missing.end(),
+                                  "case00000|new|old|default"));
+
+  // An input paired every env with every env: every pair is expected.
+  auto c = write_results(dir.path(), "c", header_with_case(), {});
+  MergedResults all = merge_results({a, c});
+  EXPECT_FALSE(all.header.contains("loads"));
+  EXPECT_EQ(all.missing.size(), 3u * 3 * 3 + 3);
+
+  Json bad = header_with_case();
+  bad["loads"] = {{"mid", "old"}};
+  auto d = write_results(dir.path(), "d", bad, {});
+  try {
+    merge_results({d});
+    FAIL() << "a malformed loads was accepted";
+  } catch (const FatalError& e) {
+    EXPECT_NE(std::string(e.what()).find("loads: expected an object of consumer -> [producer "
+                                         "names]"),
+              std::string::npos)
+        << e.what();
+  }
+}
