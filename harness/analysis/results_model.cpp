@@ -209,6 +209,11 @@ VersionChange compare(const ResultsModel& model, const EnvInfo& from, const EnvI
     const Record* before =
         scenario ? model.find(record.case_name, from.name, from.name, LoaderMode::scenario)
                  : model.find(record.case_name, record.producer, from.name, record.mode);
+    if (before == nullptr) {
+      // No counterpart on `from` (a consecutive matrix's own-files cells, a missing cell): not a
+      // comparison, so not counted as unchanged either.
+      continue;
+    }
     CellPair pair{record.case_name, scenario ? std::string("(same env)") : record.producer,
                   loader_mode_id(record.mode), before, &record};
     if (passed(before) && failed(&record)) {

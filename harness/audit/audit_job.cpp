@@ -106,8 +106,9 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     for (auto& file : result.files) {
       auto relative = file.input.file.lexically_relative(*request.installed_site).lexically_normal();
       if (auto owner = owners.find(relative); owner != owners.end()) {
-        file.package = owner->second.first;
-        file.package_version = owner->second.second;
+        // Names from the venv's directories: shown in a terminal, so made printable.
+        file.package = printable_name(owner->second.first);
+        file.package_version = printable_name(owner->second.second);
       }
     }
   }

@@ -149,6 +149,23 @@ TEST_F(PipEnvRunTest, Lightning260LeavesWeightsOnlyToTorchAndItsListConfigHyperP
   EXPECT_EQ(outcome(key("opacus-1.5.2-torch-2.6")), "skipped");
 }
 
+// What a library's call site and a pip env add to results.json and audit.json (package,
+// package_version, packages, kind "pip") is what their schemas allow.
+ProcessResult validate(const std::string& schema, const std::filesystem::path& file) {
+  SystemProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {(resources().home / "scripts" / "validate-json").string(),
+               (resources().home / "reports" / "schemas" / (schema + ".schema.json")).string(),
+               file.string()};
+  spec.timeout = std::chrono::minutes(5);
+  return runner.run(spec);
+}
+
+TEST_F(PipEnvRunTest, ResultsWithLibraryCallSitesFollowTheirSchema) {
+  ProcessResult checked = validate("results", out_->path() / "results.json");
+  EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
+}
+
 TEST_F(PipEnvRunTest, TheReportNamesTheLibraryThatChangedBetweenTwoEnvsOnOneTorch) {
   auto summary = read_text_file(out_->path() / "summary.md").value_or_throw();
   EXPECT_NE(summary.find("What differs: lightning 2.5.6 → 2.6.0"), std::string::npos) << summary;
@@ -193,4 +210,6 @@ TEST_F(PipEnvRunTest, AuditOfAnEnvsInstalledPackagesNamesOpacussLineWithItsVersi
   EXPECT_EQ(found->at("weights_only"), "omitted");
   EXPECT_FALSE(found->at("findings").empty()) << dump_json(*found);
   EXPECT_NE(audit.stdout_text.find("opacus 1.5.2: "), std::string::npos) << audit.stdout_text;
+  ProcessResult checked = validate("audit", json);
+  EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
 }

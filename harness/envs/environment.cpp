@@ -4,6 +4,7 @@
 #include "runtime/protocol.h"
 #include "util/text.h"
 
+#include <algorithm>
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -58,25 +59,42 @@ std::string python_for(const EnvSpec& spec) {
 }
 
 Expected<std::filesystem::path> host_site_packages(const Environment& env) {
+  if (env.spec.kind == EnvKind::pip && !env.sandbox.standing_mounts().empty()) {
+    // The venv's own layout, not what the env says of itself.
+    auto sites = venv_site_packages(env.sandbox.standing_mounts().front().host);
+    if (sites.empty()) {
+      return Error{fmt::format("env {}: its venv has no lib/python*/site-packages",
+                               env.spec.name)};
+    }
+    return sites.front();
+  }
   const std::string& torch_file = env.fingerprint().torch_file;
   if (env.sandbox.is_container() || torch_file.empty()) {
     return Error{fmt::format("env {}: its installed packages are not on this host ({})",
                              env.spec.name,
                              torch_file.empty() ? "it measured no torch file" : "a container env")};
   }
-  // .../site-packages/torch/__init__.py, as the sandbox sees it
+  // .../site-packages/torch/__init__.py as the env reported it: text from inside, so it must be
+  // absolute, hold no "..", and stay inside the chroot once its links are resolved.
   std::filesystem::path inside = std::filesystem::path(torch_file).parent_path().parent_path();
+  bool dotted = std::any_of(inside.begin(), inside.end(),
+                            [](const std::filesystem::path& part) { return part == ".."; });
+  if (!inside.is_absolute() || dotted) {
+    return Error{fmt::format("env {}: it reported torch at '{}', not a plain absolute path",
+                             env.spec.name, torch_file)};
+  }
+  std::error_code ec;
   std::filesystem::path host = inside;
   if (env.sandbox.root()) {
-    host = *env.sandbox.root() / inside.relative_path();
-  }
-  for (const auto& mount : env.sandbox.standing_mounts()) {
-    auto relative = inside.lexically_relative(mount.inside);
-    if (!relative.empty() && *relative.begin() != "..") {
-      host = (mount.host / relative).lexically_normal();
+    auto root = std::filesystem::canonical(*env.sandbox.root(), ec);
+    host = std::filesystem::weakly_canonical(*env.sandbox.root() / inside.relative_path(), ec);
+    auto relative = host.lexically_relative(root);
+    if (ec || relative.empty() || *relative.begin() == "..") {
+      return Error{fmt::format("env {}: {} leads outside its rootfs", env.spec.name,
+                               inside.string())};
     }
   }
-  if (!std::filesystem::is_directory(host)) {
+  if (!std::filesystem::is_directory(host, ec)) {
     return Error{fmt::format("env {}: {}: not a directory", env.spec.name, host.string())};
   }
   return host;

@@ -1,9 +1,13 @@
 #include "envs/pip_env.h"
 
-#include "util/json_file.h"
+#include "util/file_contents.h"
 #include "util/text.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <set>
+#include <unistd.h>
 #include <fmt/core.h>
 #include <sstream>
 
@@ -12,6 +16,18 @@ namespace loadmatrix {
 std::string uv_program() {
   if (const char* uv = std::getenv("LOADMATRIX_UV"); uv != nullptr && *uv != '\0') {
     return uv;
+  }
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path data = xdg != nullptr && *xdg != '\0' ? std::filesystem::path(xdg)
+                               : home != nullptr && *home != '\0'
+                                   ? std::filesystem::path(home) / ".local" / "share"
+                                   : std::filesystem::path();
+  if (!data.empty()) {
+    auto pinned = data / "loadmatrix" / (std::string("uv-") + kUvVersion) / "bin" / "uv";
+    if (::access(pinned.c_str(), X_OK) == 0) {
+      return pinned.string();
+    }
   }
   return "uv";
 }
@@ -33,42 +49,53 @@ std::string normalized_distribution_name(const std::string& name) {
   return normal;
 }
 
-std::string requirement_name(const std::string& requirement) {
-  auto begin = requirement.find_first_not_of(' ');
-  if (begin == std::string::npos) {
-    return "";
+std::vector<std::filesystem::path> venv_site_packages(const std::filesystem::path& venv) {
+  std::vector<std::filesystem::path> sites;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(std::filesystem::symlink_status(venv / "lib", ec))) {
+    return sites;
   }
-  auto end = begin;
-  while (end < requirement.size()) {
-    char c = requirement[end];
-    bool part = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.';
-    if (!part) {
-      break;
+  for (const auto& lib : std::filesystem::directory_iterator(venv / "lib", ec)) {
+    auto site = lib.path() / "site-packages";
+    std::error_code inner;
+    if (std::filesystem::is_directory(std::filesystem::symlink_status(lib.path(), inner)) &&
+        std::filesystem::is_directory(std::filesystem::symlink_status(site, inner))) {
+      sites.push_back(site);
     }
-    ++end;
   }
-  return normalized_distribution_name(requirement.substr(begin, end - begin));
+  std::sort(sites.begin(), sites.end());
+  return sites;
 }
+
+namespace {
+
+// NAME-VERSION.dist-info, a real directory: wheel names escape '-' in NAME to '_', and versions
+// hold none.
+std::optional<std::pair<std::string, std::string>> dist_info(
+    const std::filesystem::directory_entry& entry) {
+  std::string file = entry.path().filename().string();
+  std::error_code ec;
+  if (!file.ends_with(".dist-info") || !entry.is_directory(ec) || entry.is_symlink(ec)) {
+    return std::nullopt;
+  }
+  std::string stem = file.substr(0, file.size() - std::string(".dist-info").size());
+  auto dash = stem.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == stem.size()) {
+    return std::nullopt;
+  }
+  return std::pair{normalized_distribution_name(stem.substr(0, dash)), stem.substr(dash + 1)};
+}
+
+} // namespace
 
 std::map<std::string, std::string> installed_distributions(const std::filesystem::path& venv) {
   std::map<std::string, std::string> installed;
-  std::error_code ec;
-  for (const auto& lib : std::filesystem::directory_iterator(venv / "lib", ec)) {
-    std::error_code inner;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(lib.path() / "site-packages", inner)) {
-      // NAME-VERSION.dist-info: wheel names escape '-' in NAME to '_', and versions hold none.
-      std::string file = entry.path().filename().string();
-      if (!file.ends_with(".dist-info")) {
-        continue;
+  for (const auto& site : venv_site_packages(venv)) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(site, ec)) {
+      if (auto found = dist_info(entry)) {
+        installed[found->first] = found->second;
       }
-      std::string stem = file.substr(0, file.size() - std::string(".dist-info").size());
-      auto dash = stem.find('-');
-      if (dash == std::string::npos || dash == 0 || dash + 1 == stem.size()) {
-        continue;
-      }
-      installed[normalized_distribution_name(stem.substr(0, dash))] = stem.substr(dash + 1);
     }
   }
   return installed;
@@ -76,33 +103,37 @@ std::map<std::string, std::string> installed_distributions(const std::filesystem
 
 std::map<std::filesystem::path, std::pair<std::string, std::string>>
 distribution_files(const std::filesystem::path& site_packages) {
+  constexpr size_t kRecordLimit = 64u << 20;
   std::map<std::filesystem::path, std::pair<std::string, std::string>> owners;
+  std::set<std::filesystem::path> disputed;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(site_packages, ec)) {
-    std::string dir = entry.path().filename().string();
-    if (!dir.ends_with(".dist-info")) {
+    auto owner = dist_info(entry);
+    auto record_path = entry.path() / "RECORD";
+    std::error_code inner;
+    if (!owner || !std::filesystem::is_regular_file(std::filesystem::symlink_status(record_path, inner))) {
       continue;
     }
-    std::string stem = dir.substr(0, dir.size() - std::string(".dist-info").size());
-    auto dash = stem.find('-');
-    if (dash == std::string::npos) {
+    auto record = FileContents::open(record_path);
+    if (!record || (*record)->bytes().size() > kRecordLimit) {
       continue;
     }
-    std::pair<std::string, std::string> owner{normalized_distribution_name(stem.substr(0, dash)),
-                                              stem.substr(dash + 1)};
-    auto record = read_text_file(entry.path() / "RECORD");
-    if (!record) {
-      continue;
-    }
-    // RECORD is CSV: PATH,HASH,SIZE; a path with a comma is quoted, and none of ours matter.
-    std::istringstream lines(*record);
+    // RECORD is CSV: PATH,HASH,SIZE; a quoted path (one holding a comma) is skipped.
+    std::istringstream lines{std::string((*record)->bytes())};
     for (std::string line; std::getline(lines, line);) {
       auto comma = line.find(',');
-      if (comma == std::string::npos || line.starts_with('"')) {
+      if (comma == std::string::npos || comma == 0 || line.starts_with('"')) {
         continue;
       }
-      owners[std::filesystem::path(line.substr(0, comma)).lexically_normal()] = owner;
+      auto file = std::filesystem::path(line.substr(0, comma)).lexically_normal();
+      auto [it, inserted] = owners.emplace(file, *owner);
+      if (!inserted && it->second != *owner) {
+        disputed.insert(file);
+      }
     }
+  }
+  for (const auto& file : disputed) {
+    owners.erase(file);
   }
   return owners;
 }
@@ -111,11 +142,12 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
                                  const std::filesystem::path& uv_cache, ProcessRunner& runner,
                                  std::chrono::milliseconds timeout,
                                  const std::function<void(const std::string&)>& log) {
-  // uv reads no config of the user's or the checkout's and never downloads an interpreter: the
-  // env is what the matrix says, from PyPI, on an interpreter of this machine.
+  // uv reads no config file of the user's or the checkout's, builds nothing from source and never
+  // downloads an interpreter: the env is what the matrix says, as wheels from the index, on an
+  // interpreter of this machine.
   const std::vector<std::string> env = {"UV_CACHE_DIR=" + uv_cache.string(),
                                         "UV_PYTHON_DOWNLOADS=never", "UV_NO_CONFIG=1",
-                                        "UV_LINK_MODE=hardlink", "VIRTUAL_ENV="};
+                                        "UV_LINK_MODE=hardlink", "UV_NO_BUILD=1", "VIRTUAL_ENV="};
   auto step = [&](std::vector<std::string> argv, const char* what) -> Expected<ProcessResult> {
     ProcessSpec process;
     process.argv = std::move(argv);
@@ -146,8 +178,8 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
   log(fmt::format("env {}: installing {} with uv from PyPI (the shared cache {} keeps every "
                   "wheel once)",
                   spec.name, join(spec.requirements, " "), uv_cache.string()));
-  std::vector<std::string> install = {uv_program(), "pip", "install", "--quiet", "--python",
-                                      (venv / "bin" / "python").string()};
+  std::vector<std::string> install = {uv_program(), "pip",    "install", "--quiet",
+                                      "--no-build",  "--python", (venv / "bin" / "python").string()};
   install.insert(install.end(), spec.requirements.begin(), spec.requirements.end());
   if (auto installed = step(install, "uv pip install"); !installed) {
     return installed.error();

@@ -1,8 +1,11 @@
 #include "envs/env_cache.h"
 #include "envs/pip_env.h"
+#include "cli/resources.h"
 #include "util/json_file.h"
+#include "util/output_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace loadmatrix;
@@ -61,12 +64,35 @@ TEST_F(PipEnvTest, NormalizedDistributionNameFollowsPep503) {
   EXPECT_EQ(normalized_distribution_name("a--_.b"), "a-b");
 }
 
-TEST_F(PipEnvTest, RequirementNameIsTheDistributionARequirementAsksFor) {
-  EXPECT_EQ(requirement_name("torch==2.4.1"), "torch");
-  EXPECT_EQ(requirement_name("numpy<2"), "numpy");
-  EXPECT_EQ(requirement_name("lightning[extra]>=2.5,<2.6"), "lightning");
-  EXPECT_EQ(requirement_name("  PyTorch_Lightning ~= 2.5"), "pytorch-lightning");
-  EXPECT_EQ(requirement_name("omegaconf"), "omegaconf");
+TEST_F(PipEnvTest, TheUvPinIsTheBootstrapsPin) {
+  auto script = read_text_file(resources().home / "scripts" / "uv-path").value_or_throw();
+  EXPECT_NE(script.find(std::string("uv_version=") + kUvVersion + "\n"), std::string::npos)
+      << "scripts/uv-path and kUvVersion (envs/pip_env.h) name different uv releases";
+}
+
+TEST_F(PipEnvTest, AHostileVenvIsReadWithoutFollowingItsLinks) {
+  auto site = dir_ / "venv" / "lib" / "python3.11" / "site-packages";
+  make_venv(dir_ / "venv", {"torch-2.4.1.dist-info", "evil-1.0.dist-info", "fifo-1.0.dist-info"});
+  // A RECORD that is a link to a file of the host's, a dist-info that is a link elsewhere, a
+  // RECORD that is a FIFO: none is followed or opened.
+  std::filesystem::create_symlink("/etc/passwd", site / "evil-1.0.dist-info" / "RECORD");
+  std::filesystem::create_directories(dir_ / "elsewhere" / "linked-9.dist-info");
+  std::filesystem::create_directory_symlink(dir_ / "elsewhere" / "linked-9.dist-info",
+                                            site / "linked-9.dist-info");
+  ASSERT_EQ(::mkfifo((site / "fifo-1.0.dist-info" / "RECORD").c_str(), 0600), 0);
+  ASSERT_TRUE(write_output_file(site / "torch-2.4.1.dist-info" / "RECORD",
+                              "torch/__init__.py,sha256=x,10\ntorch/serialization.py,sha256=y,20\n"
+                              "\"odd,name.py\",sha256=z,1\n"));
+  auto owners = distribution_files(site);
+  ASSERT_EQ(owners.size(), 2u);
+  EXPECT_EQ(owners.at("torch/serialization.py"), (std::pair<std::string, std::string>{"torch", "2.4.1"}));
+  EXPECT_FALSE(installed_distributions(dir_ / "venv").contains("linked"));
+
+  // Two RECORDs claiming one file: no owner is guessed.
+  std::filesystem::create_directories(site / "other-1.0.dist-info");
+  ASSERT_TRUE(write_output_file(site / "other-1.0.dist-info" / "RECORD", "torch/__init__.py,,\n"));
+  EXPECT_FALSE(distribution_files(site).contains("torch/__init__.py"));
+  EXPECT_TRUE(distribution_files(site).contains("torch/serialization.py"));
 }
 
 TEST_F(PipEnvTest, InstalledDistributionsAreTheVenvsDistInfoDirectories) {

@@ -25,6 +25,28 @@ void remove_partial_builds(const EnvCache& cache, const std::string& name) {
   }
 }
 
+// Swap in: the finished tree (a rootfs or a venv, with its manifest) replaces any old one in one
+// rename, so no reader ever sees a half-built env under the real name.
+Expected<void> swap_into_place(const EnvCache& cache, const std::string& name,
+                               const std::filesystem::path& partial) {
+  auto target = cache.env_dir(name);
+  auto old = cache.dir() / fmt::format("{}.old-{}", name, ::getpid());
+  std::error_code ec;
+  if (std::filesystem::exists(target)) {
+    std::filesystem::rename(target, old, ec);
+    if (ec) {
+      return Error{fmt::format("rename {} to {}: {}", target.string(), old.string(), ec.message())};
+    }
+  }
+  std::filesystem::rename(partial, target, ec);
+  if (ec) {
+    return Error{
+        fmt::format("rename {} to {}: {}", partial.string(), target.string(), ec.message())};
+  }
+  std::filesystem::remove_all(old, ec);
+  return {};
+}
+
 // `spec`'s suite and packages installed into `target`: a directory, or a tarball when it ends
 // in .tar.
 std::vector<std::string> mmdebstrap_argv(const EnvSpec& spec, const ProvisionOptions& options,
@@ -110,23 +132,9 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
     std::filesystem::remove_all(partial);
     return written.error();
   }
-  // Swap in: the finished tree replaces any old one in one rename, so no reader ever sees a
-  // half-built env under the real name.
-  auto target = cache_.env_dir(spec.name);
-  auto old = cache_.dir() / fmt::format("{}.old-{}", spec.name, ::getpid());
-  std::error_code ec;
-  if (std::filesystem::exists(target)) {
-    std::filesystem::rename(target, old, ec);
-    if (ec) {
-      return Error{fmt::format("rename {} to {}: {}", target.string(), old.string(), ec.message())};
-    }
+  if (auto swapped = swap_into_place(cache_, spec.name, partial); !swapped) {
+    return swapped.error();
   }
-  std::filesystem::rename(partial, target, ec);
-  if (ec) {
-    return Error{
-        fmt::format("rename {} to {}: {}", partial.string(), target.string(), ec.message())};
-  }
-  std::filesystem::remove_all(old, ec);
   return manifest;
 }
 
@@ -262,45 +270,43 @@ Expected<ProvisionOutcome> Provisioner::provision_container(const EnvSpec& spec,
   return ProvisionOutcome{environment(spec, std::move(manifest)), true};
 }
 
-// A venv made in NAME.partial-PID and renamed into place before it is measured (the venv is
-// relocatable; its sandbox binds it by its final path); the manifest, written last, makes it
-// ready.
+// A venv made and measured in NAME.partial-PID (it is relocatable, and its sandbox binds it at the
+// same inside path wherever it is), then swapped in whole like a rootfs: a failed rebuild leaves
+// the old env as it was.
 Expected<Manifest> Provisioner::build_pip(const EnvSpec& spec, const ProvisionOptions& options) {
   auto started = Clock::now();
   remove_partial_builds(cache_, spec.name);
   auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());
-  std::filesystem::create_directories(partial);
-  std::filesystem::create_directories(cache_.uv_cache());
-  auto built = make_pip_venv(spec, partial / "venv", cache_.uv_cache(), runner_,
-                             options.build_timeout, log_);
+  std::error_code ec;
+  std::filesystem::create_directories(partial, ec);
+  std::filesystem::create_directories(cache_.uv_cache(), ec);
+  if (ec) {
+    return Error{fmt::format("env {}: {}: {}", spec.name, cache_.dir().string(), ec.message())};
+  }
+  auto venv = partial / "venv";
+  auto built = make_pip_venv(spec, venv, cache_.uv_cache(), runner_, options.build_timeout, log_);
   if (!built) {
-    std::filesystem::remove_all(partial);
+    std::filesystem::remove_all(partial, ec);
     return built.error();
   }
-  auto target = cache_.env_dir(spec.name);
-  std::error_code ec;
-  std::filesystem::remove_all(target, ec);
-  std::filesystem::rename(partial, target, ec);
-  if (ec) {
-    std::filesystem::remove_all(partial);
-    return Error{
-        fmt::format("rename {} to {}: {}", partial.string(), target.string(), ec.message())};
-  }
-  auto measured = measure(spec, sandbox_for(spec, cache_, shipped_));
+  auto measured = measure(spec, Sandbox::host_with(venv, kPipEnvInside, shipped_.sandbox_init));
   if (!measured) {
-    std::filesystem::remove_all(target, ec);
+    std::filesystem::remove_all(partial, ec);
     return Error{measured.error().message +
                  fmt::format("\n  (the venv's base interpreter, python '{}', must be one the "
-                             "sandbox user '{}' can run: not below a private home directory)",
-                             spec.python, "nobody")};
+                             "sandbox user nobody can run: not below a private home directory)",
+                             spec.python)};
   }
   Manifest manifest = std::move(measured).value();
-  manifest.packages = installed_distributions(cache_.venv(spec.name));
+  manifest.packages = installed_distributions(venv);
   manifest.uv = built->uv_version;
   manifest.build_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (auto written = write_json_file(cache_.manifest_path(spec.name), manifest.to_json());
-      !written) {
+  if (auto written = write_json_file(partial / "manifest.json", manifest.to_json()); !written) {
+    std::filesystem::remove_all(partial, ec);
     return written.error();
+  }
+  if (auto swapped = swap_into_place(cache_, spec.name, partial); !swapped) {
+    return swapped.error();
   }
   return manifest;
 }

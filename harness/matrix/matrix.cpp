@@ -62,10 +62,15 @@ void read_pip_recipe(const JsonFieldReader& reader, EnvSpec& spec) {
       return static_cast<unsigned char>(c) < ' ' || c == 0x7f;
     });
     auto first = requirement.find_first_not_of(' ');
-    if (first == std::string::npos || requirement[first] == '-' || control) {
+    // A direct reference ("pkg @ https://...", a path) would fetch or build whatever it names.
+    bool reference = requirement.find('@') != std::string::npos ||
+                     requirement.find("://") != std::string::npos ||
+                     requirement.find('/') != std::string::npos;
+    if (first == std::string::npos || requirement[first] == '-' || control || reference) {
       reader.fail("requirements",
                   fmt::format("'{}' is not a requirement (a name with an optional version, "
-                              "e.g. torch==2.4.1; options such as -r or --index-url are refused)",
+                              "e.g. torch==2.4.1; options such as -r or --index-url, URLs and "
+                              "paths are refused)",
                               requirement));
     }
   }

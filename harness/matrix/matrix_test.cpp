@@ -183,7 +183,11 @@ TEST(MatrixTest, APipEnvRefusesOptionsAsRequirements) {
     {"name": "p", "kind": "pip", "requirements": ["torch", "--index-url=http://evil"]}]})"),
             "bad.json: envs[0].requirements: '--index-url=http://evil' is not a requirement (a "
             "name with an optional version, e.g. torch==2.4.1; options such as -r or "
-            "--index-url are refused)");
+            "--index-url, URLs and paths are refused)");
+  EXPECT_NE(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": ["torch @ https://evil.invalid/t.whl"]}]})")
+                .find("is not a requirement"),
+            std::string::npos);
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "p", "kind": "pip", "requirements": ["torch"], "python": "python3"}]})"),
             "bad.json: envs[0].python: 'python3' must be an absolute path to the venv's base "

@@ -12,7 +12,8 @@ namespace loadmatrix {
 namespace {
 
 // The plan's cases, producers and consumers from the request, checked before any env is built.
-RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs, Pairs pairs) {
+RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs, Pairs pairs,
+                 const ProgressLog& log) {
   const RunOptions& options = request.options;
   RunPlan plan;
   plan.pairs = pairs;
@@ -30,14 +31,23 @@ RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs, P
     plan.consumers.push_back(spec.name);
   }
   if (options.checkpoints_from) {
-    for (const auto& producer : plan.producers) {
+    // A producer whose save job failed costs its own files' cells, not this shard's: the
+    // consumers load what the others saved.
+    std::erase_if(plan.producers, [&](const std::string& producer) {
       auto described = *options.checkpoints_from / producer / "env.json";
-      if (!std::filesystem::exists(described)) {
-        throw FatalError(fmt::format("--checkpoints {}: no checkpoints of producer '{}' ({} is "
-                                     "missing; run --save-only --envs {} first)",
-                                     options.checkpoints_from->string(), producer,
-                                     described.string(), producer));
+      if (std::filesystem::exists(described)) {
+        return false;
       }
+      log(fmt::format("--checkpoints {}: no checkpoints of producer '{}' ({} is missing; run "
+                      "--save-only --envs {} first): its files are not loaded",
+                      options.checkpoints_from->string(), producer, described.string(),
+                      producer));
+      return true;
+    });
+    if (plan.producers.empty()) {
+      throw FatalError(fmt::format("--checkpoints {}: no producer's checkpoints are there (run "
+                                   "--save-only first)",
+                                   options.checkpoints_from->string()));
     }
   }
   return plan;
@@ -84,7 +94,7 @@ RunJobResult run_job(const RunRequest& request, ProcessRunner& runner, const Pro
   const RunOptions& options = request.options;
   Matrix matrix = load_matrix(request.matrix);
   auto specs = matrix.select_envs(request.envs);
-  RunPlan plan = plan_for(request, specs, matrix.pairs);
+  RunPlan plan = plan_for(request, specs, matrix.pairs, log);
   prepare_plan_envs(request, specs, runner, log, plan);
 
   RunJobResult result;

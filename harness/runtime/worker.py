@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import resource
 import select
 import signal
@@ -260,8 +261,9 @@ def op_scenario(request):
     scenario = import_file(protocol.path_argument(request["script"]))
     # A scenario that exercises a library (Opacus, Lightning) names it in REQUIRES and imports
     # it inside run(): an env without it skips the scenario rather than failing it.
-    missing = [name for name in getattr(scenario, "REQUIRES", ())
-               if importlib.util.find_spec(name) is None]
+    required = getattr(scenario, "REQUIRES", ())
+    required = (required,) if isinstance(required, str) else tuple(required)
+    missing = [name for name in required if importlib.util.find_spec(name) is None]
     if missing:
         return {"status": "skipped", "reason": f"needs {', '.join(missing)}, which this env "
                                                "does not have"}
@@ -293,22 +295,29 @@ def _is_user_code(filename):
 
 
 def _installed_package(where):
-    """(distribution, version) of the installed library that holds the file `where`, or None."""
+    """(distribution, version) of the installed library whose RECORD lists the file `where`, or
+    None. Candidates come from the file's top-level module; a namespace package (nvidia) has
+    several, so the one that lists the file wins."""
     for site in _INSTALLED_PACKAGES:
         if not where.startswith(site):
             continue
-        top = where[len(site):].split(os.sep, 1)[0]
+        relative = where[len(site):]
+        top = relative.split(os.sep, 1)[0]
         top = top[:-3] if top.endswith(".py") else top
         # packages_distributions is Python 3.10's; bullseye's 3.9 reads top_level.txt itself.
         finder = getattr(importlib.metadata, "packages_distributions", None)
         names = finder().get(top, []) if finder else [
             d.metadata["Name"] for d in importlib.metadata.distributions()
             if top in (d.read_text("top_level.txt") or "").split()]
-        for distribution in names:
+        for name in names:
             try:
-                return distribution, importlib.metadata.version(distribution)
+                distribution = importlib.metadata.distribution(name)
             except importlib.metadata.PackageNotFoundError:
                 continue
+            files = {str(path) for path in (distribution.files or [])}
+            if relative in files or len(names) == 1:
+                normal = re.sub(r"[-_.]+", "-", distribution.metadata["Name"]).lower()
+                return normal, distribution.version
     return None
 
 
