@@ -6,8 +6,9 @@
 //   DIR/.uv-cache/      uv's package cache, shared by every pip env: a wheel several envs need
 //                       is unpacked once and hard-linked into each venv (measured: a second venv
 //                       of torch 2.5.1 from a warm cache takes 0.8 s and no disk of its own)
-// PyPI's Linux x86_64 torch wheels are CUDA builds (torch plus about 12 nvidia-* wheels, 2.5 to
-// 5 GB unpacked per release); they run on the CPU, which is all loadmatrix needs.
+// PyPI's Linux x86_64 torch wheels are CUDA builds (torch plus up to 12 nvidia-* wheels, 3.4 to
+// 7 GB unpacked per release, measured for 1.13-2.15: bench/README.md); they run on the CPU,
+// which is all loadmatrix needs.
 #pragma once
 
 #include "matrix/env_spec.h"
