@@ -339,12 +339,12 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
 
 std::vector<std::string> what_differs(const EnvInfo& from, const EnvInfo& to) {
   std::vector<std::string> differences;
-  for (const auto& [name, a, b] : {std::tuple{"torch", from.torch, to.torch},
-                                   std::tuple{"Python", from.python, to.python},
-                                   std::tuple{"numpy", from.numpy, to.numpy}}) {
+  for (const auto& [name, a, b] :
+       {std::tuple{"torch", from.torch, to.torch}, std::tuple{"Python", from.python, to.python},
+        std::tuple{"numpy", from.numpy, to.numpy}}) {
     if (a != b) {
-      differences.push_back(fmt::format("{} {} → {}", name, a.empty() ? "(none)" : a,
-                                        b.empty() ? "(none)" : b));
+      differences.push_back(
+          fmt::format("{} {} → {}", name, a.empty() ? "(none)" : a, b.empty() ? "(none)" : b));
     }
   }
   if (from.torch == to.torch && from.kind != to.kind) {

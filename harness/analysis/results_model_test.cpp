@@ -129,7 +129,12 @@ TEST(ResultsModelTest, APortableFixIsVerifiedWhereEveryFileLoadedAndListsAreUnit
 }
 
 TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels) {
-  EnvInfo old_env{"lightning-2.5", "2.6.0+cu124", "3.11.2", "2.3.5", "pip", std::nullopt,
+  EnvInfo old_env{"lightning-2.5",
+                  "2.6.0+cu124",
+                  "3.11.2",
+                  "2.3.5",
+                  "pip",
+                  std::nullopt,
                   {{"torch", "2.6.0+cu124"},
                    {"lightning", "2.5.6"},
                    {"omegaconf", "2.3.0"},

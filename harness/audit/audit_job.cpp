@@ -104,7 +104,8 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
   if (request.installed_site) {
     auto owners = distribution_files(*request.installed_site);
     for (auto& file : result.files) {
-      auto relative = file.input.file.lexically_relative(*request.installed_site).lexically_normal();
+      auto relative =
+          file.input.file.lexically_relative(*request.installed_site).lexically_normal();
       if (auto owner = owners.find(relative); owner != owners.end()) {
         // Names from the venv's directories: shown in a terminal, so made printable.
         file.package = printable_name(owner->second.first);
@@ -229,9 +230,8 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   PreparedEnvs selection = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
                                         request.preparation, runner, log);
   if (!request.installed_env.empty()) {
-    auto env = std::find_if(selection.envs.begin(), selection.envs.end(), [&](const auto& e) {
-      return e.spec.name == request.installed_env;
-    });
+    auto env = std::find_if(selection.envs.begin(), selection.envs.end(),
+                            [&](const auto& e) { return e.spec.name == request.installed_env; });
     if (env == selection.envs.end()) {
       throw FatalError(fmt::format("--installed {}: not a provisioned env of the selection "
                                    "(loadmatrix envs provision {})",

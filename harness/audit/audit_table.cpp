@@ -71,10 +71,9 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
   std::string out = render_table(table, width, palette);
   for (const auto& call : result.calls) {
     for (const auto& finding : call.findings) {
-      out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n",
-                         result.files[call.site.file].label(), call.site.line,
-                         palette.paint(finding.rule, Tone::bad), call.site.code, finding.message,
-                         finding.suggestion);
+      out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n", result.files[call.site.file].label(),
+                         call.site.line, palette.paint(finding.rule, Tone::bad), call.site.code,
+                         finding.message, finding.suggestion);
       out += evidence(call);
     }
   }

@@ -13,8 +13,12 @@ TEST(SarifTest, UrisArePercentEncodedFromThePathsBytes) {
 
 TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
   AuditJobResult job;
-  AuditedFile ok{
-      {"/repo/pkg/utils.py", "pkg/utils.py", "/repo", "pkg/utils.py", "", ""}, true, "", true, "", ""};
+  AuditedFile ok{{"/repo/pkg/utils.py", "pkg/utils.py", "/repo", "pkg/utils.py", "", ""},
+                 true,
+                 "",
+                 true,
+                 "",
+                 ""};
   AuditedFile broken{{"/repo/py2.py", "py2.py", "/repo", "py2.py", "", ""},
                      false,
                      "line 1: Missing parentheses in call to 'print'",

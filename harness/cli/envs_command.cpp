@@ -71,7 +71,8 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
       for (const auto& [has, name] :
            {std::pair{fp.has_mmap, "mmap"}, std::pair{fp.has_add_safe_globals, "add_safe_globals"},
             std::pair{fp.has_safe_globals, "safe_globals"},
-            std::pair{fp.has_get_unsafe_globals_in_checkpoint, "get_unsafe_globals_in_checkpoint"}}) {
+            std::pair{fp.has_get_unsafe_globals_in_checkpoint,
+                      "get_unsafe_globals_in_checkpoint"}}) {
         if (has) {
           apis.push_back(name);
         }
@@ -89,8 +90,8 @@ void list_envs(const GlobalOptions& options, const EnvsArgs& args) {
     return;
   }
   TextTable table;
-  table.head = {"ENV",   "KIND",         "STATUS",    "TORCH", "PYTHON",   "NUMPY",
-                "WEIGHTS_ONLY", "ALLOWLIST", "APIS",  "COMPILER"};
+  table.head = {"ENV",   "KIND",         "STATUS",    "TORCH", "PYTHON",
+                "NUMPY", "WEIGHTS_ONLY", "ALLOWLIST", "APIS",  "COMPILER"};
   std::string details;
   for (const auto& row : rows) {
     auto text = [&](const char* key) {

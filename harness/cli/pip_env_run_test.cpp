@@ -77,15 +77,14 @@ ino_t inode_of(const std::filesystem::path& path) {
 TEST_F(PipEnvRunTest, EachVenvKeepsItsResolvedSetAndOneTorchIsStoredOnceForAllItsVenvs) {
   EnvCache cache = test_support::test_env_cache();
   std::map<std::string, std::string> torch = {
-      {"opacus-1.5.2-torch-2.5", "2.5.1"}, {"opacus-1.5.3-torch-2.5", "2.5.1"},
-      {"opacus-1.5.2-torch-2.6", "2.6.0"}, {"opacus-1.5.3-torch-2.6", "2.6.0"},
+      {"opacus-1.5.2-torch-2.5", "2.5.1"},  {"opacus-1.5.3-torch-2.5", "2.5.1"},
+      {"opacus-1.5.2-torch-2.6", "2.6.0"},  {"opacus-1.5.3-torch-2.6", "2.6.0"},
       {"lightning-2.5-torch-2.6", "2.6.0"}, {"lightning-2.6-torch-2.6", "2.6.0"}};
   std::set<ino_t> torch_26_inodes;
   for (const auto& [env, version] : torch) {
     auto manifest = read_json_file(cache.manifest_path(env)).value_or_throw();
     EXPECT_EQ(manifest.at("kind"), "pip") << env;
-    EXPECT_EQ(manifest.at("packages").at("torch").get<std::string>().substr(0, 5), version)
-        << env;
+    EXPECT_EQ(manifest.at("packages").at("torch").get<std::string>().substr(0, 5), version) << env;
     EXPECT_TRUE(manifest.at("uv").get<std::string>().starts_with("uv ")) << env;
     using Packages = std::map<std::string, std::string>;
     EXPECT_EQ(installed_distributions(cache.venv(env)), manifest.at("packages").get<Packages>())
@@ -135,7 +134,8 @@ TEST_F(PipEnvRunTest, OpacusBreaksOnTorch26AtItsOwnLineNamingResNetAndItsFixedRe
 TEST_F(PipEnvRunTest, Lightning260LeavesWeightsOnlyToTorchAndItsListConfigHyperParametersBreak) {
   const std::string scenario = "lightning_listconfig_hparams|";
   auto key = [&](const std::string& env) { return scenario + env + "|" + env + "|scenario"; };
-  EXPECT_EQ(outcome(key("lightning-2.5-torch-2.6")), "pass") << dump_json(record(key("lightning-2.5-torch-2.6")));
+  EXPECT_EQ(outcome(key("lightning-2.5-torch-2.6")), "pass")
+      << dump_json(record(key("lightning-2.5-torch-2.6")));
   const Json& broken = record(key("lightning-2.6-torch-2.6"));
   ASSERT_EQ(outcome(key("lightning-2.6-torch-2.6")), "blocked") << dump_json(broken);
   auto blocked = broken.at("blocked_globals").get<std::vector<std::string>>();
@@ -151,18 +151,9 @@ TEST_F(PipEnvRunTest, Lightning260LeavesWeightsOnlyToTorchAndItsListConfigHyperP
 
 // What a library's call site and a pip env add to results.json and audit.json (package,
 // package_version, packages, kind "pip") is what their schemas allow.
-ProcessResult validate(const std::string& schema, const std::filesystem::path& file) {
-  SystemProcessRunner runner;
-  ProcessSpec spec;
-  spec.argv = {(resources().home / "scripts" / "validate-json").string(),
-               (resources().home / "reports" / "schemas" / (schema + ".schema.json")).string(),
-               file.string()};
-  spec.timeout = std::chrono::minutes(5);
-  return runner.run(spec);
-}
-
 TEST_F(PipEnvRunTest, ResultsWithLibraryCallSitesFollowTheirSchema) {
-  ProcessResult checked = validate("results", out_->path() / "results.json");
+  ProcessResult checked =
+      test_support::validate_against_schema("results", {out_->path() / "results.json"});
   EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
 }
 
@@ -191,10 +182,10 @@ TEST_F(PipEnvRunTest, TheWeightsOnlyLineMovesBetweenTheTwoTorchesAndTheCppProbeU
 TEST_F(PipEnvRunTest, AuditOfAnEnvsInstalledPackagesNamesOpacussLineWithItsVersion) {
   test_support::TempDir dir;
   auto json = dir.path() / "audit.json";
-  ProcessResult audit = test_support::run_loadmatrix(
-      {"-q", "--matrix", libraries_matrix(), "audit", "--envs",
-       "opacus-1.5.2-torch-2.5,opacus-1.5.2-torch-2.6", "--installed", "opacus-1.5.2-torch-2.6",
-       "--json", json.string()});
+  ProcessResult audit =
+      test_support::run_loadmatrix({"-q", "--matrix", libraries_matrix(), "audit", "--envs",
+                                    "opacus-1.5.2-torch-2.5,opacus-1.5.2-torch-2.6", "--installed",
+                                    "opacus-1.5.2-torch-2.6", "--json", json.string()});
   ASSERT_EQ(audit.termination, Termination::exited) << audit.describe() << audit.stderr_text;
   Json document = read_json_file(json).value_or_throw();
   const Json* found = nullptr;
@@ -210,6 +201,6 @@ TEST_F(PipEnvRunTest, AuditOfAnEnvsInstalledPackagesNamesOpacussLineWithItsVersi
   EXPECT_EQ(found->at("weights_only"), "omitted");
   EXPECT_FALSE(found->at("findings").empty()) << dump_json(*found);
   EXPECT_NE(audit.stdout_text.find("opacus 1.5.2: "), std::string::npos) << audit.stdout_text;
-  ProcessResult checked = validate("audit", json);
+  ProcessResult checked = test_support::validate_against_schema("audit", {json});
   EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
 }

@@ -12,15 +12,15 @@ namespace loadmatrix {
 Json env_summary(const Environment& env) {
   const Fingerprint& fp = env.fingerprint();
   Json summary = {{"name", env.spec.name},
-          {"kind", env_kind_name(env.spec.kind)},
-          {"torch", fp.torch},
-          {"python", fp.python},
-          {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
-          {"weights_only_default",
-           fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
-          {"has_add_safe_globals", fp.has_add_safe_globals},
-          {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
-          {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
+                  {"kind", env_kind_name(env.spec.kind)},
+                  {"torch", fp.torch},
+                  {"python", fp.python},
+                  {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
+                  {"weights_only_default",
+                   fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
+                  {"has_add_safe_globals", fp.has_add_safe_globals},
+                  {"allowlist_size", fp.allowlist ? Json(fp.allowlist->size()) : Json(nullptr)},
+                  {"cxx", fp.cxx ? Json(*fp.cxx) : Json(nullptr)}};
   if (env.spec.kind == EnvKind::pip) {
     // What a report names when it compares two envs: lightning 2.5.6 -> 2.6.0 on one torch.
     summary["packages"] = env.manifest.packages;
@@ -63,8 +63,7 @@ Expected<std::filesystem::path> host_site_packages(const Environment& env) {
     // The venv's own layout, not what the env says of itself.
     auto sites = venv_site_packages(env.sandbox.standing_mounts().front().host);
     if (sites.empty()) {
-      return Error{fmt::format("env {}: its venv has no lib/python*/site-packages",
-                               env.spec.name)};
+      return Error{fmt::format("env {}: its venv has no lib/python*/site-packages", env.spec.name)};
     }
     return sites.front();
   }
@@ -90,8 +89,8 @@ Expected<std::filesystem::path> host_site_packages(const Environment& env) {
     host = std::filesystem::weakly_canonical(*env.sandbox.root() / inside.relative_path(), ec);
     auto relative = host.lexically_relative(root);
     if (ec || relative.empty() || *relative.begin() == "..") {
-      return Error{fmt::format("env {}: {} leads outside its rootfs", env.spec.name,
-                               inside.string())};
+      return Error{
+          fmt::format("env {}: {} leads outside its rootfs", env.spec.name, inside.string())};
     }
   }
   if (!std::filesystem::is_directory(host, ec)) {

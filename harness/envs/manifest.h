@@ -67,7 +67,7 @@ struct Manifest {
   // debian kind: Debian package -> version; pip kind: the resolved set, distribution (PEP 503
   // name) -> version, as installed (a venv whose set changes since is stale)
   std::map<std::string, std::string> packages;
-  std::optional<long long> torch_mtime;        // local kind: detects an upgraded torch
+  std::optional<long long> torch_mtime; // local kind: detects an upgraded torch
   // container kind: the image measured ("sha256:..."; a re-pulled tag is measured again) and,
   // for an image made from a debian env, that env's `created` (a rebuilt env remakes it)
   std::optional<std::string> image_id;

@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fmt/core.h>
 #include <optional>
 #include <set>
-#include <unistd.h>
-#include <fmt/core.h>
 #include <sstream>
+#include <unistd.h>
 
 namespace loadmatrix {
 
@@ -71,8 +71,8 @@ namespace {
 
 // NAME-VERSION.dist-info, a real directory: wheel names escape '-' in NAME to '_', and versions
 // hold none.
-std::optional<std::pair<std::string, std::string>> dist_info(
-    const std::filesystem::directory_entry& entry) {
+std::optional<std::pair<std::string, std::string>>
+dist_info(const std::filesystem::directory_entry& entry) {
   std::string file = entry.path().filename().string();
   std::error_code ec;
   if (!file.ends_with(".dist-info") || !entry.is_directory(ec) || entry.is_symlink(ec)) {
@@ -111,7 +111,8 @@ distribution_files(const std::filesystem::path& site_packages) {
     auto owner = dist_info(entry);
     auto record_path = entry.path() / "RECORD";
     std::error_code inner;
-    if (!owner || !std::filesystem::is_regular_file(std::filesystem::symlink_status(record_path, inner))) {
+    if (!owner ||
+        !std::filesystem::is_regular_file(std::filesystem::symlink_status(record_path, inner))) {
       continue;
     }
     auto record = FileContents::open(record_path);
@@ -146,8 +147,11 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
   // downloads an interpreter: the env is what the matrix says, as wheels from the index, on an
   // interpreter of this machine.
   const std::vector<std::string> env = {"UV_CACHE_DIR=" + uv_cache.string(),
-                                        "UV_PYTHON_DOWNLOADS=never", "UV_NO_CONFIG=1",
-                                        "UV_LINK_MODE=hardlink", "UV_NO_BUILD=1", "VIRTUAL_ENV="};
+                                        "UV_PYTHON_DOWNLOADS=never",
+                                        "UV_NO_CONFIG=1",
+                                        "UV_LINK_MODE=hardlink",
+                                        "UV_NO_BUILD=1",
+                                        "VIRTUAL_ENV="};
   auto step = [&](std::vector<std::string> argv, const char* what) -> Expected<ProcessResult> {
     ProcessSpec process;
     process.argv = std::move(argv);
@@ -178,8 +182,13 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
   log(fmt::format("env {}: installing {} with uv from PyPI (the shared cache {} keeps every "
                   "wheel once)",
                   spec.name, join(spec.requirements, " "), uv_cache.string()));
-  std::vector<std::string> install = {uv_program(), "pip",    "install", "--quiet",
-                                      "--no-build",  "--python", (venv / "bin" / "python").string()};
+  std::vector<std::string> install = {uv_program(),
+                                      "pip",
+                                      "install",
+                                      "--quiet",
+                                      "--no-build",
+                                      "--python",
+                                      (venv / "bin" / "python").string()};
   install.insert(install.end(), spec.requirements.begin(), spec.requirements.end());
   if (auto installed = step(install, "uv pip install"); !installed) {
     return installed.error();

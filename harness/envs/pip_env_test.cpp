@@ -1,6 +1,6 @@
+#include "cli/resources.h"
 #include "envs/env_cache.h"
 #include "envs/pip_env.h"
-#include "cli/resources.h"
 #include "util/json_file.h"
 #include "util/output_file.h"
 
@@ -80,12 +80,14 @@ TEST_F(PipEnvTest, AHostileVenvIsReadWithoutFollowingItsLinks) {
   std::filesystem::create_directory_symlink(dir_ / "elsewhere" / "linked-9.dist-info",
                                             site / "linked-9.dist-info");
   ASSERT_EQ(::mkfifo((site / "fifo-1.0.dist-info" / "RECORD").c_str(), 0600), 0);
-  ASSERT_TRUE(write_output_file(site / "torch-2.4.1.dist-info" / "RECORD",
-                              "torch/__init__.py,sha256=x,10\ntorch/serialization.py,sha256=y,20\n"
-                              "\"odd,name.py\",sha256=z,1\n"));
+  ASSERT_TRUE(
+      write_output_file(site / "torch-2.4.1.dist-info" / "RECORD",
+                        "torch/__init__.py,sha256=x,10\ntorch/serialization.py,sha256=y,20\n"
+                        "\"odd,name.py\",sha256=z,1\n"));
   auto owners = distribution_files(site);
   ASSERT_EQ(owners.size(), 2u);
-  EXPECT_EQ(owners.at("torch/serialization.py"), (std::pair<std::string, std::string>{"torch", "2.4.1"}));
+  EXPECT_EQ(owners.at("torch/serialization.py"),
+            (std::pair<std::string, std::string>{"torch", "2.4.1"}));
   EXPECT_FALSE(installed_distributions(dir_ / "venv").contains("linked"));
 
   // Two RECORDs claiming one file: no owner is guessed.
@@ -98,9 +100,8 @@ TEST_F(PipEnvTest, AHostileVenvIsReadWithoutFollowingItsLinks) {
 TEST_F(PipEnvTest, InstalledDistributionsAreTheVenvsDistInfoDirectories) {
   make_venv(dir_ / "venv", {"torch-2.4.1.dist-info", "nvidia_cublas_cu12-12.1.3.1.dist-info",
                             "typing_extensions-4.16.0.dist-info", "not-a-dist", "-1.dist-info"});
-  std::map<std::string, std::string> expected = {{"nvidia-cublas-cu12", "12.1.3.1"},
-                                                 {"torch", "2.4.1"},
-                                                 {"typing-extensions", "4.16.0"}};
+  std::map<std::string, std::string> expected = {
+      {"nvidia-cublas-cu12", "12.1.3.1"}, {"torch", "2.4.1"}, {"typing-extensions", "4.16.0"}};
   EXPECT_EQ(installed_distributions(dir_ / "venv"), expected);
   EXPECT_TRUE(installed_distributions(dir_ / "absent").empty());
 }

@@ -358,7 +358,7 @@ Expected<ProvisionOutcome> Provisioner::provision(const EnvSpec& spec,
   }
   bool remeasure = (spec.kind == EnvKind::debian || spec.kind == EnvKind::pip) &&
                    state.remeasure_only && !options.force;
-  auto manifest = remeasure                     ? remeasure_built(spec, std::move(state.manifest).value())
+  auto manifest = remeasure ? remeasure_built(spec, std::move(state.manifest).value())
                   : spec.kind == EnvKind::debian ? build_debian(spec, options)
                   : spec.kind == EnvKind::pip    ? build_pip(spec, options)
                                                  : fingerprint_existing(spec);

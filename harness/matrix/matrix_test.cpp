@@ -207,8 +207,7 @@ TEST(MatrixTest, ConsecutivePairsLoadTheEnvsOwnFilesAndThePreviousEnvs) {
   EXPECT_EQ(matrix.pairs, Pairs::consecutive);
   std::vector<std::string> envs = {"a", "b", "c"};
   EXPECT_EQ(producers_loaded_by(envs, 0, Pairs::consecutive), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(producers_loaded_by(envs, 2, Pairs::consecutive),
-            (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(producers_loaded_by(envs, 2, Pairs::consecutive), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(producers_loaded_by(envs, 1, Pairs::all), envs);
   EXPECT_EQ(load_matrix(resources().home / "matrix" / "releases.json").pairs, Pairs::consecutive);
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "pairs": "adjacent", "envs": [

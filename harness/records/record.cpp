@@ -89,9 +89,9 @@ Expected<Record> Record::from_json(const Json& value, const std::string& origin)
     record.allowlist = value.value("allowlist", std::vector<std::string>{});
     record.detail = value.value("detail", "");
     if (auto site = value.find("call_site"); site != value.end() && site->is_object()) {
-      record.call_site = CallSiteRef{site->value("file", ""),     site->value("line", 0LL),
-                                     site->value("function", ""), site->value("code", ""),
-                                     site->value("package", ""),  site->value("package_version", "")};
+      record.call_site = CallSiteRef{
+          site->value("file", ""), site->value("line", 0LL),   site->value("function", ""),
+          site->value("code", ""), site->value("package", ""), site->value("package_version", "")};
     }
     if (auto fixes = value.find("code_fixes"); fixes != value.end() && fixes->is_array()) {
       for (const auto& fix : *fixes) {

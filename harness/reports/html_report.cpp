@@ -360,7 +360,8 @@ std::string grids(const ResultsModel& model) {
     bool scenario = mode_id == LoaderMode::scenario;
     for (const auto& producer : model.envs) {
       for (const auto& consumer : model.envs) {
-        if (scenario ? producer.name != consumer.name : !model.loads(producer.name, consumer.name)) {
+        if (scenario ? producer.name != consumer.name
+                     : !model.loads(producer.name, consumer.name)) {
           continue;
         }
         out += scenario ? "<th>" + h(consumer.name) + "</th>"
@@ -428,8 +429,8 @@ std::string call_site_section(const ResultsModel& model) {
                         h(record.case_name), h(record.consumer), outcome_id(record.outcome),
                         outcome_id(record.outcome),
                         site.package.empty() ? "" : "<b>" + h(site.package_label()) + "</b>",
-                        h(site.file), site.line, h(site.function),
-                        h(site.code), fixes.empty() ? "-" : fixes);
+                        h(site.file), site.line, h(site.function), h(site.code),
+                        fixes.empty() ? "-" : fixes);
   }
   if (rows.empty()) {
     return "";

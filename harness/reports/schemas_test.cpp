@@ -16,25 +16,16 @@ namespace {
 const std::filesystem::path kSource = LOADMATRIX_SOURCE_DIR;
 
 ProcessResult validate(const std::string& schema, const std::vector<std::filesystem::path>& files) {
-  SystemProcessRunner runner;
-  ProcessSpec spec;
-  spec.argv = {(kSource / "scripts" / "validate-json").string(),
-               (kSource / "reports" / "schemas" / (schema + ".schema.json")).string()};
-  for (const auto& file : files) {
-    spec.argv.push_back(file.string());
-  }
-  spec.timeout = std::chrono::minutes(5);
-  return runner.run(spec);
+  return test_support::validate_against_schema(schema, files);
 }
 
 } // namespace
 
 TEST(SchemasTest, TheMatricesFollowTheirSchemaAndABadOneIsNamedWhereItIsWrong) {
-  ProcessResult shipped =
-      validate("matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "debian.json",
-                kSource / "matrix" / "releases.json", kSource / "matrix" / "libraries.json",
-                kSource / "matrix" / "extended.json",
-                          kSource / "matrix" / "containers.json"});
+  ProcessResult shipped = validate(
+      "matrix", {kSource / "matrix" / "default.json", kSource / "matrix" / "debian.json",
+                 kSource / "matrix" / "releases.json", kSource / "matrix" / "libraries.json",
+                 kSource / "matrix" / "extended.json", kSource / "matrix" / "containers.json"});
   EXPECT_EQ(shipped.exit_code, 0) << shipped.stdout_text << shipped.stderr_text;
   test_support::TempDir dir;
   test_support::write_bytes(dir.path() / "bad.json",

@@ -24,7 +24,8 @@ std::vector<std::string> RunPlan::producers_of(const std::string& consumer) cons
   if (found == consumers.end()) {
     return {};
   }
-  auto paired = producers_loaded_by(consumers, static_cast<size_t>(found - consumers.begin()), pairs);
+  auto paired =
+      producers_loaded_by(consumers, static_cast<size_t>(found - consumers.begin()), pairs);
   // Only producers whose files this run has (run_job drops one whose save is missing).
   std::erase_if(paired, [&](const std::string& producer) {
     return std::find(producers.begin(), producers.end(), producer) == producers.end();

@@ -4,8 +4,8 @@
 
 #include "envs/environment.h"
 #include "matrix/case_catalog.h"
-#include "matrix/matrix.h"
 #include "matrix/loader_mode.h"
+#include "matrix/matrix.h"
 #include "probes/cpp_probe_build.h"
 #include "records/result_store.h"
 #include "run/shard.h"

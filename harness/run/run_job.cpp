@@ -40,8 +40,7 @@ RunPlan plan_for(const RunRequest& request, const std::vector<EnvSpec>& specs, P
       }
       log(fmt::format("--checkpoints {}: no checkpoints of producer '{}' ({} is missing; run "
                       "--save-only --envs {} first): its files are not loaded",
-                      options.checkpoints_from->string(), producer, described.string(),
-                      producer));
+                      options.checkpoints_from->string(), producer, described.string(), producer));
       return true;
     });
     if (plan.producers.empty()) {

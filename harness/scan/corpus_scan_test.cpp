@@ -4,6 +4,7 @@
 #include "cli/resources.h"
 #include "pickle/checkpoint_file.h"
 #include "pickle/pickle_analysis.h"
+#include "testing/cli_runs.h"
 #include "testing/test_envs.h"
 #include "util/json_file.h"
 #include "util/process.h"
@@ -441,14 +442,10 @@ TEST_F(CorpusTest, TheSarifPassesMicrosoftsSarifMultitoolAndHoldsTheFindings) {
 // The corpus scan's documents follow their JSON Schemas (reports/schemas/).
 TEST_F(CorpusTest, ItsScanJsonAndResultsFollowTheirSchemas) {
   scan();
-  SystemProcessRunner runner;
   for (auto [schema, file] : {std::pair{"scan", "scan.json"}, std::pair{"results", "results.json"},
                               std::pair{"results", "records.jsonl"}}) {
-    ProcessSpec spec;
-    spec.argv = {std::string(LOADMATRIX_SOURCE_DIR) + "/scripts/validate-json",
-                 std::string(LOADMATRIX_SOURCE_DIR) + "/reports/schemas/" + schema + ".schema.json",
-                 (dir_->path() / "scan" / file).string()};
-    ProcessResult validated = runner.run(spec);
+    ProcessResult validated =
+        test_support::validate_against_schema(schema, {dir_->path() / "scan" / file});
     EXPECT_EQ(validated.exit_code, 0)
         << file << ": " << validated.stdout_text << validated.stderr_text;
   }

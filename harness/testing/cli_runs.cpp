@@ -1,5 +1,7 @@
 #include "testing/cli_runs.h"
 
+#include "cli/resources.h"
+
 namespace loadmatrix::test_support {
 
 ProcessResult run_loadmatrix(const std::vector<std::string>& args, std::chrono::minutes timeout) {
@@ -8,6 +10,20 @@ ProcessResult run_loadmatrix(const std::vector<std::string>& args, std::chrono::
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.timeout = timeout;
   spec.output_limit = 64 << 20;
+  SystemProcessRunner runner;
+  return runner.run(spec);
+}
+
+ProcessResult validate_against_schema(const std::string& schema,
+                                      const std::vector<std::filesystem::path>& files) {
+  const std::filesystem::path source = resources().home;
+  ProcessSpec spec;
+  spec.argv = {(source / "scripts" / "validate-json").string(),
+               (source / "reports" / "schemas" / (schema + ".schema.json")).string()};
+  for (const auto& file : files) {
+    spec.argv.push_back(file.string());
+  }
+  spec.timeout = std::chrono::minutes(5);
   SystemProcessRunner runner;
   return runner.run(spec);
 }

@@ -16,6 +16,11 @@ namespace loadmatrix::test_support {
 ProcessResult run_loadmatrix(const std::vector<std::string>& args,
                              std::chrono::minutes timeout = std::chrono::minutes(10));
 
+// scripts/validate-json: `files` (JSON documents, or JSON Lines) against
+// reports/schemas/SCHEMA.schema.json; exit 0 when every one follows it.
+ProcessResult validate_against_schema(const std::string& schema,
+                                      const std::vector<std::filesystem::path>& files);
+
 // A results.json's records by their key, "case|producer|consumer|mode".
 std::map<std::string, Json> records_by_key(const std::filesystem::path& results);
 
