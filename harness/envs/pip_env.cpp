@@ -150,7 +150,6 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
                                         "UV_PYTHON_DOWNLOADS=never",
                                         "UV_NO_CONFIG=1",
                                         "UV_LINK_MODE=hardlink",
-                                        "UV_NO_BUILD=1",
                                         "VIRTUAL_ENV="};
   auto step = [&](std::vector<std::string> argv, const char* what) -> Expected<ProcessResult> {
     ProcessSpec process;
@@ -182,13 +181,18 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
   log(fmt::format("env {}: installing {} with uv from PyPI (the shared cache {} keeps every "
                   "wheel once)",
                   spec.name, join(spec.requirements, " "), uv_cache.string()));
-  std::vector<std::string> install = {uv_program(),
-                                      "pip",
-                                      "install",
-                                      "--quiet",
-                                      "--no-build",
-                                      "--python",
+  std::vector<std::string> install = {uv_program(), "pip", "install", "--quiet", "--python",
                                       (venv / "bin" / "python").string()};
+  if (spec.source_builds.empty()) {
+    install.push_back("--no-build");
+  } else {
+    // Wheels for everything (resolution runs no package's code) but the distributions the
+    // matrix names, which have none.
+    install.insert(install.end(), {"--only-binary", ":all:"});
+    for (const auto& name : spec.source_builds) {
+      install.insert(install.end(), {"--no-binary", name});
+    }
+  }
   install.insert(install.end(), spec.requirements.begin(), spec.requirements.end());
   if (auto installed = step(install, "uv pip install"); !installed) {
     return installed.error();

@@ -62,7 +62,7 @@ struct PipBuild {
 // Makes `venv` (a path that must not exist yet) with uv: the base interpreter spec.python, then
 // spec.requirements from PyPI through the shared cache `uv_cache`, wheels only (--no-build: a
 // source distribution would run its build code here, outside any sandbox, as whoever runs
-// loadmatrix). uv's own environment (UV_INDEX_URL for a mirror, say) applies; its config files
+// loadmatrix) except for spec.source_builds, which the matrix names because they have no wheel. uv's own environment (UV_INDEX_URL for a mirror, say) applies; its config files
 // do not. The error names the env, the uv step and uv's last lines of output.
 Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::path& venv,
                                  const std::filesystem::path& uv_cache, ProcessRunner& runner,

@@ -32,6 +32,7 @@ Json EnvSpec::identity() const {
   } else if (kind == EnvKind::pip) {
     id["python"] = python;
     id["requirements"] = requirements;
+    id["source_builds"] = source_builds;
   } else {
     id["python"] = python;
     if (kind == EnvKind::container) {

@@ -33,6 +33,9 @@ struct EnvSpec {
   std::optional<std::string> libtorch_cmake_dir;
   // pip: what `uv pip install` gets, e.g. {"torch==2.4.1", "numpy<2"}
   std::vector<std::string> requirements;
+  // pip: the only distributions that may be built from source (on the host, outside any
+  // sandbox), named because PyPI has no wheel of them: omegaconf 2.3.0's antlr4-python3-runtime
+  std::vector<std::string> source_builds;
   // container
   std::string image; // e.g. localhost/loadmatrix-trixie:latest, pytorch/pytorch:2.4.1-...
   std::vector<std::string> engine; // the engine and its global options, e.g. podman --runtime runc

@@ -74,6 +74,19 @@ void read_pip_recipe(const JsonFieldReader& reader, EnvSpec& spec) {
                               requirement));
     }
   }
+  spec.source_builds = reader.optional_string_list("source_builds");
+  for (const auto& name : spec.source_builds) {
+    bool plain = !name.empty() && name.front() != '-' &&
+                 std::all_of(name.begin(), name.end(), [](char c) {
+                   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                 });
+    if (!plain) {
+      reader.fail("source_builds",
+                  fmt::format("'{}' is not a distribution name (e.g. antlr4-python3-runtime)",
+                              name));
+    }
+  }
   spec.python = reader.optional_string("python", kDefaultPipPython);
   bool version = !spec.python.empty() &&
                  std::all_of(spec.python.begin(), spec.python.end(),
@@ -112,7 +125,8 @@ EnvSpec parse_env(const Json& entry, const std::string& origin, const std::strin
       spec.libtorch_cmake_dir = reader.required_string("libtorch_cmake_dir");
     }
   } else if (kind == "pip") {
-    reader.reject_unknown_keys({"name", "kind", "description", "requirements", "python"});
+    reader.reject_unknown_keys(
+        {"name", "kind", "description", "requirements", "source_builds", "python"});
     spec.kind = EnvKind::pip;
     read_pip_recipe(reader, spec);
   } else if (kind == "container") {

@@ -195,7 +195,11 @@ TEST(MatrixTest, APipEnvRefusesOptionsAsRequirements) {
   EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
     {"name": "p", "kind": "pip", "requirements": ["torch"], "suite": "sid"}]})"),
             "bad.json: envs[0].suite: unknown field (expected one of: name, kind, description, "
-            "requirements, python)");
+            "requirements, source_builds, python)");
+  EXPECT_EQ(error_of(R"({"schema": "loadmatrix.matrix/1", "envs": [
+    {"name": "p", "kind": "pip", "requirements": ["omegaconf"], "source_builds": ["--all"]}]})"),
+            "bad.json: envs[0].source_builds: '--all' is not a distribution name (e.g. "
+            "antlr4-python3-runtime)");
 }
 
 TEST(MatrixTest, ConsecutivePairsLoadTheEnvsOwnFilesAndThePreviousEnvs) {
