@@ -353,6 +353,9 @@ std::vector<std::string> what_differs(const EnvInfo& from, const EnvInfo& to) {
   // CUDA runtime wheels move with torch: counted, not listed.
   size_t cuda = 0;
   std::set<std::string> names;
+  if (from.packages.empty() || to.packages.empty()) {
+    return differences; // one side (a Debian or local env) recorded no resolved set
+  }
   for (const auto* packages : {&from.packages, &to.packages}) {
     for (const auto& [name, version] : *packages) {
       names.insert(name);

@@ -159,4 +159,7 @@ TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels)
   EnvInfo debian{"bookworm", "1.13.1", "3.11.2", "1.24.2", "local", false, {}};
   EnvInfo wheel{"torch-1.13", "1.13.1", "3.11.2", "1.24.2", "pip", false, {}};
   EXPECT_EQ(what_differs(debian, wheel), (std::vector<std::string>{"kind local → pip"}));
+  // A Debian env records no resolved set: its packages are not listed as removed or added.
+  EXPECT_EQ(what_differs(debian, old_env),
+            (std::vector<std::string>{"torch 1.13.1 → 2.6.0+cu124", "numpy 1.24.2 → 2.3.5"}));
 }
