@@ -9,6 +9,17 @@
 
 namespace loadmatrix::test_support {
 
+namespace {
+
+// The tests run Debian's four torches, also when the binary is run by hand without ctest (which
+// sets this too): the default matrix's PyPI releases would be gigabytes of downloads.
+const bool kDebianMatrix = [] {
+  ::setenv("LOADMATRIX_MATRIX", (resources().home / "matrix" / "debian.json").c_str(), 0);
+  return true;
+}();
+
+} // namespace
+
 std::vector<std::string> default_env_names() {
   std::vector<std::string> names;
   for (const auto& spec : load_matrix(resources().home / "matrix" / "debian.json").envs) {
