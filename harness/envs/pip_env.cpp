@@ -143,9 +143,9 @@ Expected<PipBuild> make_pip_venv(const EnvSpec& spec, const std::filesystem::pat
                                  const std::filesystem::path& uv_cache, ProcessRunner& runner,
                                  std::chrono::milliseconds timeout,
                                  const std::function<void(const std::string&)>& log) {
-  // uv reads no config file of the user's or the checkout's, builds nothing from source and never
-  // downloads an interpreter: the env is what the matrix says, as wheels from the index, on an
-  // interpreter of this machine.
+  // uv reads no config file of the user's or the checkout's, builds from source only what the
+  // matrix names and never downloads an interpreter: the env is what the matrix says, as wheels
+  // from the index, on an interpreter of this machine.
   const std::vector<std::string> env = {"UV_CACHE_DIR=" + uv_cache.string(),
                                         "UV_PYTHON_DOWNLOADS=never",
                                         "UV_NO_CONFIG=1",
