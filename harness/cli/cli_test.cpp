@@ -512,3 +512,31 @@ TEST(CliTest, ASarifOrJsonOfDashIsStandardOutputAndTheTableMovesToStderr) {
   ProcessResult bad = loadmatrix_cli({"--color", "sometimes", "envs", "list"});
   EXPECT_EQ(bad.exit_code, 4);
 }
+
+// scripts/ci-plan, the nightly workflow's GitHub Actions matrix: one save and one load job per env;
+// a consecutive matrix's load job names only its env and the previous one, an all-pairs matrix's
+// every env with its own shard.
+TEST(CliTest, CiPlanGivesEachEnvASaveJobAndALoadJobWithItsOwnShard) {
+  auto plan = [](const std::string& matrix) {
+    SystemProcessRunner runner;
+    ProcessSpec spec;
+    spec.argv = {"python3", (resources().home / "scripts" / "ci-plan").string(),
+                 (resources().home / "matrix" / matrix).string()};
+    ProcessResult result = runner.run(spec);
+    EXPECT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+    return parse_json(result.stdout_text, "ci-plan").value_or_throw();
+  };
+  Json releases = plan("releases.json");
+  ASSERT_EQ(releases.at("save").size(), 18u);
+  ASSERT_EQ(releases.at("load").size(), 18u);
+  EXPECT_EQ(
+      releases.at("load")[0],
+      Json({{"env", "bullseye"}, {"kind", "debian"}, {"envs", "bullseye"}, {"shard", "1/1"}}));
+  EXPECT_EQ(releases.at("load")[9], Json({{"env", "torch-2.7"},
+                                          {"kind", "pip"},
+                                          {"envs", "torch-2.6,torch-2.7"},
+                                          {"shard", "2/2"}}));
+  Json debian = plan("debian.json");
+  EXPECT_EQ(debian.at("load")[2].at("envs"), "bullseye,bookworm,trixie,sid");
+  EXPECT_EQ(debian.at("load")[2].at("shard"), "3/4");
+}
