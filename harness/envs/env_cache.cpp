@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <optional>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,9 +55,10 @@ long long file_mtime_ns(const std::filesystem::path& path) {
 
 namespace {
 
-// What changed in a pip venv since it was provisioned (someone ran pip in it), for `envs list`.
-std::string pip_drift(const std::map<std::string, std::string>& resolved,
-                      const std::map<std::string, std::string>& installed) {
+// What changed in a pip venv since it was provisioned (someone ran pip in it), for `envs list`;
+// nothing when the installed set is the resolved one.
+std::optional<std::string> pip_drift(const std::map<std::string, std::string>& resolved,
+                                     const std::map<std::string, std::string>& installed) {
   std::vector<std::string> changes;
   for (const auto& [name, version] : installed) {
     auto was = resolved.find(name);
@@ -70,6 +72,9 @@ std::string pip_drift(const std::map<std::string, std::string>& resolved,
     if (!installed.contains(name)) {
       changes.push_back(fmt::format("-{} {}", name, version));
     }
+  }
+  if (changes.empty()) {
+    return std::nullopt;
   }
   return "its packages changed since it was provisioned: " + join(changes, ", ");
 }
@@ -105,10 +110,12 @@ EnvState EnvCache::inspect(const EnvSpec& spec) const {
   } else if (spec.kind == EnvKind::pip && !std::filesystem::is_directory(venv(spec.name))) {
     state.status = EnvStatus::broken;
     state.detail = venv(spec.name).string() + ": missing";
-  } else if (spec.kind == EnvKind::pip &&
-             installed_distributions(venv(spec.name)) != state.manifest->packages) {
+  } else if (auto drift =
+                 spec.kind == EnvKind::pip
+                     ? pip_drift(state.manifest->packages, installed_distributions(venv(spec.name)))
+                     : std::nullopt) {
     state.status = EnvStatus::stale;
-    state.detail = pip_drift(state.manifest->packages, installed_distributions(venv(spec.name)));
+    state.detail = *drift;
   } else if (spec.kind == EnvKind::local && file_mtime_ns(state.manifest->fingerprint.torch_file) !=
                                                 state.manifest->torch_mtime.value_or(-2)) {
     state.status = EnvStatus::stale;
