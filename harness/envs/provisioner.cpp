@@ -292,10 +292,15 @@ Expected<Manifest> Provisioner::build_pip(const EnvSpec& spec, const ProvisionOp
   auto measured = measure(spec, Sandbox::host_with(venv, kPipEnvInside, shipped_.sandbox_init));
   if (!measured) {
     std::filesystem::remove_all(partial, ec);
+    // The interpreter a venv links to may sit where the sandbox user cannot reach (a pyenv under
+    // /root): said only when that is what failed, not for a sandbox that could not start.
+    bool unreachable = measured.error().message.find("Permission denied") != std::string::npos;
     return Error{measured.error().message +
-                 fmt::format("\n  (the venv's base interpreter, python '{}', must be one the "
-                             "sandbox user nobody can run: not below a private home directory)",
-                             spec.python)};
+                 (unreachable ? fmt::format("\n  (the venv's base interpreter, python '{}', must "
+                                            "be one the sandbox user nobody can run: not below a "
+                                            "private home directory)",
+                                            spec.python)
+                              : std::string())};
   }
   Manifest manifest = std::move(measured).value();
   manifest.packages = installed_distributions(venv);
