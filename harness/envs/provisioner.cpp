@@ -85,6 +85,17 @@ Expected<Manifest> Provisioner::measure(const EnvSpec& spec, const Sandbox& sand
 }
 
 Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const ProvisionOptions& options) {
+  if (sandbox_is_rootless() && options.mmdebstrap == "mmdebstrap") {
+    // mmdebstrap's own rootless mode (--mode=unshare) needs a subordinate uid range in
+    // /etc/subuid, and its chroot holds files of many owners and device nodes that an ordinary
+    // user can neither keep nor remove; not supported yet, so say what works instead.
+    return Error{fmt::format(
+        "env {}: a debian env is built as root (mmdebstrap makes a chroot of many owners and "
+        "device nodes). As an ordinary user, a pip env gives every torch release since 1.13 from "
+        "PyPI ({{\"kind\": \"pip\", \"requirements\": [\"torch==2.6.0\"]}}), and a local env the "
+        "host's own",
+        spec.name)};
+  }
   auto started = Clock::now();
   remove_partial_builds(cache_, spec.name);
   auto partial = cache_.dir() / fmt::format("{}.partial-{}", spec.name, ::getpid());

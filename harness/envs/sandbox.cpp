@@ -3,14 +3,70 @@
 #include "util/json_file.h"
 #include "util/output_file.h"
 
+#include <cstdlib>
 #include <fmt/core.h>
+#include <fstream>
 #include <unistd.h>
 
 namespace loadmatrix {
 
+bool sandbox_is_rootless() {
+  // Root can become kSandboxUser only where that uid is mapped: in the initial user namespace,
+  // not in `unshare -r`'s or a rootless container's that maps root alone.
+  static const bool rootless = [] {
+    if (::geteuid() != 0) {
+      return true;
+    }
+    std::ifstream map("/proc/self/uid_map");
+    unsigned long long inside = 0, outside = 0, count = 0;
+    while (map >> inside >> outside >> count) {
+      if (kSandboxUser >= inside && kSandboxUser - inside < count) {
+        return false;
+      }
+    }
+    return true;
+  }();
+  return rootless;
+}
+
+std::string user_namespace_hint() {
+  auto read_number = [](const char* path) -> std::optional<long> {
+    std::ifstream in(path);
+    long value = 0;
+    if (in >> value) {
+      return value;
+    }
+    return std::nullopt;
+  };
+  std::vector<std::string> settings;
+  if (read_number("/proc/sys/kernel/unprivileged_userns_clone") == 0L) {
+    settings.push_back("kernel.unprivileged_userns_clone is 0 (sysctl -w "
+                       "kernel.unprivileged_userns_clone=1)");
+  }
+  if (read_number("/proc/sys/user/max_user_namespaces") == 0L) {
+    settings.push_back("user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)");
+  }
+  if (read_number("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1L) {
+    settings.push_back("kernel.apparmor_restrict_unprivileged_userns is 1 (an AppArmor profile "
+                       "for loadmatrix's unshare, or sysctl -w "
+                       "kernel.apparmor_restrict_unprivileged_userns=0)");
+  }
+  std::string hint = "loadmatrix runs its sandbox as you in a user namespace (unshare --user "
+                     "--map-root-user), and this kernel refused one";
+  if (settings.empty()) {
+    return hint + ": a container runtime or seccomp profile may forbid unshare(CLONE_NEWUSER); "
+                  "check `unshare --user --map-root-user true`";
+  }
+  for (size_t i = 0; i < settings.size(); ++i) {
+    hint += (i == 0 ? ": " : "; ") + settings[i];
+  }
+  return hint;
+}
+
 void make_sandbox_writable(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  if (::chown(dir.c_str(), kSandboxUser, kSandboxUser) != 0) {
+  // Rootless, the command's kernel uid is ours: what we own it may write.
+  if (!sandbox_is_rootless() && ::chown(dir.c_str(), kSandboxUser, kSandboxUser) != 0) {
     throw FatalError(fmt::format("chown {}: {}", dir.string(), std::strerror(errno)));
   }
 }
@@ -50,6 +106,29 @@ SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::st
 
 namespace {
 
+// Rootless, the home of the user running us, unless the command itself lives there (a `local`
+// env's interpreter in ~/venv) or the sandbox is a chroot, which never shows the host's home.
+std::filesystem::path hidden_home(const std::filesystem::path& program, bool chroot) {
+  const char* home = std::getenv("HOME");
+  if (chroot || home == nullptr || home[0] != '/') {
+    return {};
+  }
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::weakly_canonical(home, ec);
+  if (ec || dir == "/" || !std::filesystem::is_directory(dir, ec)) {
+    return {};
+  }
+  std::filesystem::path real_program = std::filesystem::weakly_canonical(program, ec);
+  auto under = [&](const std::filesystem::path& path) {
+    auto rel = path.lexically_relative(dir);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  if (under(program) || (!ec && under(real_program))) {
+    return {};
+  }
+  return dir;
+}
+
 // Where loadmatrix-sandbox and its status directory appear inside a container.
 constexpr const char* kContainerInit = "/loadmatrix/.init/loadmatrix-sandbox";
 constexpr const char* kContainerStatusDir = "/loadmatrix/.status";
@@ -86,21 +165,21 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
     return WrappedCommand{std::move(argv).value(), name};
   }
   const std::filesystem::path status_file = status.file();
-  std::vector<std::string> argv = {"unshare",
-                                   "--mount",
-                                   "--pid",
-                                   "--net",
-                                   "--ipc",
-                                   "--uts",
-                                   "--fork",
-                                   "--kill-child",
-                                   "--propagation",
-                                   "private",
-                                   init_.string(),
-                                   "--status-file",
-                                   status_file.string(),
-                                   "--workdir",
-                                   command.working_dir.string()};
+  const bool rootless = sandbox_is_rootless();
+  std::vector<std::string> argv = {"unshare"};
+  if (rootless) {
+    argv.insert(argv.end(), {"--user", "--map-root-user"});
+  }
+  argv.insert(argv.end(), {"--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child",
+                           "--propagation", "private", init_.string(), "--status-file",
+                           status_file.string(), "--workdir", command.working_dir.string()});
+  if (rootless) {
+    argv.push_back("--rootless");
+    if (auto home = hidden_home(command.argv.empty() ? "" : command.argv.front(), is_chroot());
+        !home.empty()) {
+      argv.insert(argv.end(), {"--hide", home.string()});
+    }
+  }
   if (root_) {
     argv.insert(argv.end(), {"--root", root_->string()});
   }
@@ -177,6 +256,10 @@ ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command)
   ProcessResult result = runner.run(spec);
   if (result.termination != Termination::exited) {
     release(runner, *wrapped);
+  }
+  if (!engine_ && sandbox_is_rootless() &&
+      result.stderr_text.find("unshare failed") != std::string::npos) {
+    result.stderr_text += user_namespace_hint() + "\n";
   }
   status->apply(result);
   return result;

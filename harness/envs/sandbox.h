@@ -1,7 +1,8 @@
 // How a command runs inside an environment: `unshare` gives it fresh mount, PID, network,
 // IPC and UTS namespaces; loadmatrix-sandbox, PID 1 there, mounts the env root read-only,
 // binds the few host directories the command may see, and starts the command as `nobody`
-// with no capabilities and a clean environment. No network exists inside. In a container env
+// with no capabilities and a clean environment. No network exists inside. An ordinary user gets
+// the same from a user namespace (sandbox_is_rootless below). In a container env
 // the engine makes the namespaces, the mounts and the read-only root (envs/container_engine.h)
 // and loadmatrix-sandbox, the container's entrypoint, does the rest the same way.
 #pragma once
@@ -20,8 +21,21 @@
 
 namespace loadmatrix {
 
-// Creates `dir` (and its parents) and gives it to kSandboxUser, so a command can write there
-// through a writable mount. Throws FatalError naming the directory.
+// Whether sandboxes are made by an ordinary user: not root, or root only of a user namespace
+// where kSandboxUser is not mapped (`unshare -r`, a rootless container). Then `unshare
+// --user --map-root-user` makes the namespaces, the command is kSandboxUser only inside a user
+// namespace of its own (its kernel uid stays ours), and the user's $HOME is covered by an empty
+// read-only tmpfs. Container envs leave this to the engine (rootless podman).
+bool sandbox_is_rootless();
+
+// Why the kernel refused an ordinary user a user namespace, naming the setting that forbids it
+// (kernel.unprivileged_userns_clone, user.max_user_namespaces,
+// kernel.apparmor_restrict_unprivileged_userns) as read from /proc/sys; appended to a rootless
+// sandbox's stderr when unshare fails.
+std::string user_namespace_hint();
+
+// Creates `dir` (and its parents) and gives it to kSandboxUser (rootless: it is already ours), so a
+// command can write there through a writable mount. Throws FatalError naming the directory.
 void make_sandbox_writable(const std::filesystem::path& dir);
 
 struct SandboxMount {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <grp.h>
+#include <sched.h>
 #include <string>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -41,6 +42,11 @@ struct Options {
   // Inside a container engine's container (envs/container_engine.h): the engine made the
   // namespaces, mounts and read-only root; we only report the status, limit and drop privileges.
   bool container = false;
+  // Started by an ordinary user, in a user namespace whose root is that user (unshare
+  // --map-root-user): the command becomes kSandboxUser in a user namespace of its own instead of
+  // by setresuid, which needs real root.
+  bool rootless = false;
+  std::vector<std::string> hide; // host directories covered by an empty read-only tmpfs
   std::string status_file;
   std::string root; // empty: the host's own root
   std::string workdir = "/";
@@ -82,6 +88,11 @@ Options parse(int argc, char** argv) {
     }
     if (arg == "--container") {
       options.container = true;
+    } else if (arg == "--rootless") {
+      options.rootless = true;
+    } else if (arg == "--hide") {
+      need(1);
+      options.hide.emplace_back(argv[++i]);
     } else if (arg == "--status-file") {
       need(1);
       options.status_file = argv[++i];
@@ -128,10 +139,15 @@ void remount(const std::string& target, bool read_only) {
     return; // vanished or unreachable (e.g. under a mount we covered): nothing to protect
   }
   unsigned long flags = MS_REMOUNT | MS_BIND;
-  // Keep the mount's nosuid/nodev/noexec: remount replaces all per-mount flags at once.
+  // Keep the mount's nosuid/nodev/noexec and access-time flags: remount replaces all per-mount
+  // flags at once, and in a user namespace the kernel refuses (EPERM) a remount that clears any
+  // of them on a mount inherited from the host, which it locks (mount_namespaces(7)).
   flags |= (info.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
   flags |= (info.f_flag & ST_NODEV) ? MS_NODEV : 0;
   flags |= (info.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+  flags |= (info.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
+  flags |= (info.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
+  flags |= (info.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
   flags |= read_only ? MS_RDONLY : 0;
   if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0 && read_only) {
     die("remount read-only " + target);
@@ -197,6 +213,12 @@ int prepare_filesystem(const Options& options) {
   // A private /dev/shm: the host's is world-writable and shared.
   mount_or_die("shm", join(top, "/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g");
   keep_writable.push_back(join(top, "/dev/shm"));
+  // What the driver's user keeps to itself (their home): rootless, the command runs with that
+  // user's own kernel uid and could read it. The bind sources were opened above.
+  for (const auto& dir : options.hide) {
+    mount_or_die("hidden", join(top, dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                 "mode=0555,size=4k");
+  }
 
   const std::string base = chrooted ? "/loadmatrix/" : kHostMountBase;
   std::vector<std::pair<std::string, bool>> bind_targets;
@@ -239,10 +261,46 @@ int prepare_filesystem(const Options& options) {
       remount(target, false);
     }
   }
+  // The status file stays open for us; its path now leads to the read-only mount below, so a
+  // command running as its owner (rootless: the same kernel uid) cannot rewrite it.
+  if (status_fd >= 0) {
+    std::string dir = std::filesystem::path(options.status_file).parent_path().string();
+    if (::umount2(dir.c_str(), MNT_DETACH) != 0) {
+      die("detach " + dir);
+    }
+  }
   return status_fd;
 }
 
+// Rootless, we are root only in a user namespace that maps the driver's user; setresuid to
+// kSandboxUser is impossible there (that uid is not mapped). A user namespace of the command's own
+// maps kSandboxUser to us: the command sees itself as nobody, execve leaves it no capability, and
+// the mounts belong to our namespace, not its, so it cannot change them. Done before chroot: the
+// kernel refuses a new user namespace inside a chroot.
+void become_sandbox_user_in_own_namespace() {
+  if (::unshare(CLONE_NEWUSER) != 0) {
+    die("unshare a user namespace for the command");
+  }
+  auto write_file = [](const char* path, const std::string& text, bool required) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    if (!ok && required) {
+      die(std::string("write ") + path);
+    }
+  };
+  const std::string map = std::to_string(kSandboxUser) + " 0 1\n";
+  write_file("/proc/self/uid_map", map, true);
+  write_file("/proc/self/setgroups", "deny", false); // already denied when inherited
+  write_file("/proc/self/gid_map", map, true);
+}
+
 [[noreturn]] void exec_command(const Options& options) {
+  if (options.rootless) {
+    become_sandbox_user_in_own_namespace();
+  }
   if (!options.root.empty()) {
     if (::chroot(options.root.c_str()) != 0) {
       die("chroot " + options.root);
@@ -257,8 +315,9 @@ int prepare_filesystem(const Options& options) {
       die("setrlimit RLIMIT_AS");
     }
   }
-  if (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxUser, kSandboxUser, kSandboxUser) != 0 ||
-      ::setresuid(kSandboxUser, kSandboxUser, kSandboxUser) != 0) {
+  if (!options.rootless &&
+      (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxUser, kSandboxUser, kSandboxUser) != 0 ||
+       ::setresuid(kSandboxUser, kSandboxUser, kSandboxUser) != 0)) {
     die("drop privileges to nobody");
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <fmt/core.h>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -125,6 +126,29 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   EXPECT_NE(result.stdout_text.find("input/nested mount Read-only file system"), std::string::npos)
       << result.stdout_text;
   EXPECT_FALSE(std::filesystem::exists(nested / "x"));
+}
+
+TEST_P(SandboxEnvTest, TheDriversHomeIsNotReadable) {
+  // As root the command is nobody, who cannot enter /root; rootless its kernel uid is the user's
+  // own, and an empty tmpfs covers their home instead.
+  const char* home = std::getenv("HOME");
+  ASSERT_NE(home, nullptr);
+  auto secret = std::filesystem::path(home) / fmt::format(".loadmatrix-secret-{}", ::getpid());
+  { std::ofstream(secret) << "private"; }
+  std::filesystem::permissions(secret, std::filesystem::perms(0644));
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{secret};
+  SandboxCommand command;
+  command.argv = {env_->python, "-c",
+                  "import sys\ntry:\n    print('read', open(sys.argv[1]).read())\n"
+                  "except OSError as e:\n    print('refused', e.strerror)\n",
+                  secret.string()};
+  ProcessResult result = env_->sandbox.run(runner_, command);
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("refused"), std::string::npos) << result.stdout_text;
+  EXPECT_EQ(result.stdout_text.find("private"), std::string::npos) << result.stdout_text;
 }
 
 TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {

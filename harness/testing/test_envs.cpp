@@ -20,9 +20,17 @@ const bool kDebianMatrix = [] {
 
 } // namespace
 
+// The tests' matrix: matrix/debian.json unless LOADMATRIX_MATRIX names another (scripts/
+// test-rootless runs the sandbox suite as an ordinary user on the envs such a user has).
+std::filesystem::path test_matrix() {
+  const char* chosen = std::getenv("LOADMATRIX_MATRIX");
+  return chosen != nullptr && chosen[0] != '\0' ? std::filesystem::path(chosen)
+                                                : resources().home / "matrix" / "debian.json";
+}
+
 std::vector<std::string> default_env_names() {
   std::vector<std::string> names;
-  for (const auto& spec : load_matrix(resources().home / "matrix" / "debian.json").envs) {
+  for (const auto& spec : load_matrix(test_matrix()).envs) {
     names.push_back(spec.name);
   }
   return names;
@@ -53,7 +61,7 @@ EnvCache test_env_cache() {
 }
 
 Environment open_test_env(const std::string& name) {
-  Matrix matrix = load_matrix(resources().home / "matrix" / "debian.json");
+  Matrix matrix = load_matrix(test_matrix());
   Matrix containers = load_matrix(resources().home / "matrix" / "containers.json");
   const EnvSpec* found = matrix.find_env(name);
   EnvSpec spec = found != nullptr ? *found : containers.select_envs({name}).front();

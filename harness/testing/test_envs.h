@@ -1,6 +1,7 @@
-// The real environments the tests run in: those of matrix/debian.json (Debian's four torches,
-// which every test run sets as LOADMATRIX_MATRIX), from the env cache (LOADMATRIX_ENV_DIR or the
-// default). scripts/test provisions them before ctest runs.
+// The real environments the tests run in: those of LOADMATRIX_MATRIX, which is
+// matrix/debian.json (Debian's four torches) unless set otherwise (scripts/test-rootless: the
+// envs an ordinary user has), from the env cache (LOADMATRIX_ENV_DIR or the default).
+// scripts/test provisions them before ctest runs.
 #pragma once
 
 #include "envs/provisioner.h"
