@@ -47,6 +47,18 @@ const Environment& parser_env(const std::vector<Environment>& envs) {
   });
 }
 
+// The host's Python in the host's sandbox: what parses when every env is only facts. The parser
+// reads files with ast, imports nothing of them, and needs no torch.
+Environment host_parser_env(const std::filesystem::path& python, const ShippedFiles& shipped) {
+  EnvSpec spec;
+  spec.name = "host python3";
+  spec.kind = EnvKind::local;
+  spec.python = python.string();
+  Environment env{spec,    Manifest{}, Sandbox::host(shipped.sandbox_init), python.string(),
+                  shipped, {}};
+  return env;
+}
+
 // One file's answer from the parser into `file` and `calls`; a malformed answer is the file's
 // error.
 void take_answer(const Json& answer, size_t index, AuditedFile& file,
@@ -113,13 +125,23 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
       }
     }
   }
-  if (result.envs.empty() && !readable.empty()) {
-    throw FatalError("audit parses with an env's Python: no env of the selection is provisioned "
-                     "(loadmatrix envs provision)");
+  std::vector<Environment> runnable;
+  for (const auto& env : result.envs) {
+    if (env.runs_here()) {
+      runnable.push_back(env);
+    }
+  }
+  if (runnable.empty() && !readable.empty()) {
+    if (result.envs.empty() || request.host_python.empty()) {
+      throw FatalError(
+          "audit parses with an env's Python, or the host's python3 when every env is known by "
+          "its facts: no env of the selection is provisioned (loadmatrix envs provision)");
+    }
+    runnable.push_back(host_parser_env(request.host_python, result.envs.front().shipped));
   }
   std::vector<CallSite> sites;
   if (!readable.empty()) {
-    const Environment& parser = parser_env(result.envs);
+    const Environment& parser = parser_env(runnable);
     result.parser_env = parser.spec.name;
     std::vector<const InputFile*> inputs;
     for (size_t index : readable) {

@@ -78,6 +78,9 @@ struct AuditRequest {
   std::optional<std::filesystem::path> results;
   // An env's site-packages among `paths` (--installed): its files are named by distribution.
   std::optional<std::filesystem::path> installed_site;
+  // The Python that parses, in a sandbox on the host, when no env of the selection runs here
+  // (each is known by its measured facts): the parser needs only Python's own ast. Empty: none.
+  std::filesystem::path host_python;
 };
 
 struct AuditJobRequest {

@@ -23,6 +23,7 @@ struct AuditArgs {
   std::string out;
   std::string results;
   std::string installed;
+  FactsOptions facts;
   size_t jobs = 0;
 };
 
@@ -34,6 +35,8 @@ AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& arg
   job.preparation.shipped = resources().shipped;
   job.preparation.provisioning =
       args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
+  apply_facts_options(args.facts, job.preparation);
+  job.audit.host_python = host_python();
   for (const auto& path : args.paths) {
     job.audit.paths.emplace_back(path);
   }
@@ -89,6 +92,7 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
         return checked ? std::string() : checked.error().message;
       });
   audit->add_flag("--provision", args->provision, "Build envs that do not exist yet");
+  add_facts_options(*audit, args->facts);
   audit->add_option("--json", args->json,
                     "Write the audit (loadmatrix.audit/1) to this file (-: standard output)");
   audit->add_option("--sarif", args->sarif, "Write SARIF 2.1.0 to this file (-: standard output)");

@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <iostream>
 #include <mutex>
+#include <unistd.h>
 
 namespace loadmatrix {
 
@@ -24,6 +25,53 @@ std::string GlobalOptions::matrix_path() const {
 
 Palette GlobalOptions::palette_for(int fd) const {
   return Palette(color_enabled(parse_color_choice(color).value_or(ColorChoice::never), fd));
+}
+
+void add_facts_options(CLI::App& command, FactsOptions& options) {
+  command
+      .add_option("--facts", options.files,
+                  "Measured facts (loadmatrix facts export) to predict from for envs that are "
+                  "not provisioned, before the facts shipped with loadmatrix (repeatable)")
+      ->allow_extra_args(false);
+  command.add_flag("--no-shipped-facts", options.no_shipped,
+                   "Never predict from the facts of every release shipped with loadmatrix");
+  command.add_option("--min-torch", options.min_torch,
+                     "Leave out the envs whose measured torch is older than this (the lowest "
+                     "torch the project supports, e.g. 2.1)");
+}
+
+void apply_facts_options(const FactsOptions& options, EnvPreparation& preparation) {
+  for (const auto& file : options.files) {
+    preparation.facts.emplace_back(file);
+  }
+  std::error_code ec;
+  if (!options.no_shipped && std::filesystem::is_regular_file(resources().facts, ec)) {
+    preparation.facts.push_back(resources().facts);
+  }
+  preparation.min_torch = options.min_torch;
+}
+
+std::filesystem::path host_python() {
+  if (const char* chosen = std::getenv("LOADMATRIX_PYTHON"); chosen && *chosen) {
+    return chosen;
+  }
+  // The system's own first: a PATH python3 may be a shim (pyenv) under a home the sandbox user
+  // cannot enter.
+  if (::access("/usr/bin/python3", X_OK) == 0) {
+    return "/usr/bin/python3";
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/bin";
+  for (size_t start = 0; start <= dirs.size();) {
+    size_t end = std::min(dirs.find(':', start), dirs.size());
+    std::filesystem::path candidate =
+        std::filesystem::path(dirs.substr(start, end - start)) / "python3";
+    if (candidate.is_absolute() && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return {};
 }
 
 ProcessRunner& system_runner() {
@@ -110,6 +158,7 @@ int loadmatrix_main(int argc, char** argv) {
   add_scan_command(app, options);
   add_audit_command(app, options);
   add_envs_command(app, options);
+  add_facts_command(app, options);
   add_probe_command(app, options);
 
   try {

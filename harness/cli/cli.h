@@ -3,6 +3,7 @@
 #pragma once
 
 #include "publish/document_outputs.h"
+#include "session/env_preparation.h"
 #include "util/output_file.h"
 #include "util/process.h"
 #include "util/terminal.h"
@@ -52,6 +53,21 @@ DocumentOutputs document_outputs(const GlobalOptions& options, const DocumentTar
                                  std::optional<std::filesystem::path> out_dir);
 void require_output_dir(const std::filesystem::path& dir);
 
+// scan's and audit's way to envs that are not provisioned: --facts FILE (repeatable), then the
+// facts shipped with loadmatrix (resources().facts) unless --no-shipped-facts; and --min-torch.
+struct FactsOptions {
+  std::vector<std::string> files;
+  bool no_shipped = false;
+  std::string min_torch;
+};
+void add_facts_options(CLI::App& command, FactsOptions& options);
+// Into `preparation`: the facts files in the order they are consulted, and min_torch.
+void apply_facts_options(const FactsOptions& options, EnvPreparation& preparation);
+// The host's Python for what needs only Python (audit's parser without a provisioned env):
+// $LOADMATRIX_PYTHON (the wheel's launcher sets its own interpreter), else /usr/bin/python3,
+// else python3 on PATH; empty when none exists.
+std::filesystem::path host_python();
+
 void add_envs_command(CLI::App& app, GlobalOptions& options);
 void add_probe_command(CLI::App& app, GlobalOptions& options);
 void add_run_command(CLI::App& app, GlobalOptions& options);
@@ -59,6 +75,7 @@ void add_report_commands(CLI::App& app, GlobalOptions& options);
 void add_merge_command(CLI::App& app, GlobalOptions& options);
 void add_scan_command(CLI::App& app, GlobalOptions& options);
 void add_audit_command(CLI::App& app, GlobalOptions& options);
+void add_facts_command(CLI::App& app, GlobalOptions& options);
 
 int loadmatrix_main(int argc, char** argv);
 

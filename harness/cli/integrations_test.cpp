@@ -6,6 +6,7 @@
 #include "testing/test_envs.h"
 #include "util/process.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <gtest/gtest.h>
 
@@ -16,46 +17,52 @@ namespace {
 const std::filesystem::path kSource = LOADMATRIX_SOURCE_DIR;
 
 ProcessResult run_in(const std::filesystem::path& dir, std::vector<std::string> argv,
-                     std::vector<std::string> env = {}) {
+                     std::vector<std::string> env = {},
+                     std::chrono::minutes timeout = std::chrono::minutes(5)) {
   SystemProcessRunner runner;
   ProcessSpec spec;
   spec.argv = std::move(argv);
   spec.working_dir = dir.string();
   spec.env = std::move(env);
-  spec.timeout = std::chrono::minutes(5);
+  spec.timeout = timeout;
   return runner.run(spec);
 }
 
 } // namespace
 
-// A staged checkpoint that names posix.system is refused; a clean state dict passes; so does
-// Python without a torch.load call, while one whose default flips at 2.6 is refused.
-TEST(PreCommitHookEnvTest, AStagedPayloadIsRefusedAndACleanStateDictPasses) {
-  for (const auto& name : test_support::default_env_names()) {
-    test_support::open_test_env(name);
-  }
+// pre-commit installs the hooks' package from this checkout (language: python, pyproject.toml)
+// and runs them with no env of its own: the checkpoint hook predicts every release the project
+// supports from the shipped facts. A staged checkpoint that names posix.system is refused; so is
+// an argparse.Namespace on 2.6+, with its allowlist; a clean state dict passes; so does Python
+// without a torch.load call, while one whose default flips at 2.6 is refused.
+TEST(PreCommitHookEnvTest, StagedFilesAreJudgedOnEveryReleaseTheProjectSupports) {
   test_support::TempDir dir;
   std::filesystem::path repo = dir.path() / "project";
   std::filesystem::create_directories(repo);
   ASSERT_TRUE(run_in(repo, {"git", "init", "-q"}).succeeded());
-  // The hooks find the `loadmatrix` this build made on PATH and build nothing.
-  std::string bin = std::filesystem::path(LOADMATRIX_CLI).parent_path().string();
-  const char* path = std::getenv("PATH");
-  std::vector<std::string> env = {"PATH=" + bin + ":" + (path ? path : "/usr/bin:/bin"),
-                                  "PRE_COMMIT_HOME=" + (dir.path() / "cache").string(),
-                                  "GIT_AUTHOR_NAME=t",
-                                  "GIT_AUTHOR_EMAIL=t@t",
-                                  "GIT_COMMITTER_NAME=t",
-                                  "GIT_COMMITTER_EMAIL=t@t"};
+  // On top of the test's environment: no env cache of the test machine's (the hook predicts from
+  // the facts it ships), and not the tests' matrix (the hook's own is every release).
+  std::vector<std::string> env = {
+      "LOADMATRIX_MATRIX=", "PRE_COMMIT_HOME=" + (dir.path() / "cache").string(),
+      "LOADMATRIX_ENV_DIR=" + (dir.path() / "no-envs").string(), "GIT_AUTHOR_NAME=t",
+      "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
+      // The package's build (a few minutes cold) shares ccache's
+      // objects between runs: paths relative to the clone.
+      "SKBUILD_CMAKE_ARGS=-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
+      "CCACHE_BASEDIR=" + (dir.path() / "cache").string()};
   auto hook = [&](const std::string& id) {
-    return run_in(repo, {"pre-commit", "try-repo", kSource.string(), id, "--color", "never"}, env);
+    return run_in(repo, {"pre-commit", "try-repo", kSource.string(), id, "--color", "never"}, env,
+                  std::chrono::minutes(40));
   };
+  // The project supports torch 2.1 and later: 1.7 and 1.13 are not judged.
+  test_support::write_bytes(repo / "pyproject.toml",
+                            "[project]\nname = \"p\"\ndependencies = [\"torch>=2.1\"]\n");
   // A state dict, saved by the host's torch.
   Environment bookworm = test_support::open_test_env("bookworm");
   ASSERT_TRUE(run_in(repo, {bookworm.python, "-c",
                             "import torch; torch.save({'w': torch.zeros(2)}, 'model.pt')"})
                   .succeeded());
-  ASSERT_TRUE(run_in(repo, {"git", "add", "model.pt"}).succeeded());
+  ASSERT_TRUE(run_in(repo, {"git", "add", "model.pt", "pyproject.toml"}).succeeded());
   ProcessResult clean = hook("loadmatrix-checkpoints");
   EXPECT_EQ(clean.exit_code, 0) << clean.stdout_text << clean.stderr_text;
   EXPECT_NE(clean.stdout_text.find("Passed"), std::string::npos) << clean.stdout_text;
@@ -67,6 +74,25 @@ TEST(PreCommitHookEnvTest, AStagedPayloadIsRefusedAndACleanStateDictPasses) {
   EXPECT_NE(refused.stdout_text.find("Failed"), std::string::npos) << refused.stdout_text;
   EXPECT_NE(refused.stdout_text.find("posix.system"), std::string::npos) << refused.stdout_text;
   ASSERT_TRUE(run_in(repo, {"git", "rm", "-q", "--cached", "evil.pkl"}).succeeded());
+
+  // A training checkpoint with its argparse.Namespace: loads on 2.1-2.5, blocked from 2.6.
+  ASSERT_TRUE(run_in(repo, {bookworm.python, "-c",
+                            "import argparse, torch; torch.save({'w': torch.zeros(2), 'args': "
+                            "argparse.Namespace(lr=0.1)}, 'ckpt.pt')"})
+                  .succeeded());
+  ASSERT_TRUE(run_in(repo, {"git", "add", "ckpt.pt"}).succeeded());
+  ProcessResult blocked = hook("loadmatrix-checkpoints");
+  EXPECT_NE(blocked.exit_code, 0) << blocked.stdout_text;
+  for (const char* expected :
+       {"argparse.Namespace", "add_safe_globals", "torch-2.6", "torch-2.15", "measured facts"}) {
+    EXPECT_NE(blocked.stdout_text.find(expected), std::string::npos) << expected << "\n"
+                                                                     << blocked.stdout_text;
+  }
+  for (const char* below : {"bullseye", "torch-1.13", "torch-2.0 "}) {
+    EXPECT_EQ(blocked.stdout_text.find(below), std::string::npos) << below << "\n"
+                                                                  << blocked.stdout_text;
+  }
+  ASSERT_TRUE(run_in(repo, {"git", "rm", "-q", "--cached", "ckpt.pt"}).succeeded());
 
   test_support::write_bytes(repo / "util.py",
                             "import json\n\ndef read(p):\n    return json.load(p)\n");

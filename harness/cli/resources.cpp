@@ -23,10 +23,17 @@ std::filesystem::path executable_dir() {
 Resources locate() {
   Resources r;
   const char* home = std::getenv("LOADMATRIX_HOME");
+  // An installed loadmatrix (the wheel: bin/loadmatrix beside share/loadmatrix) reads its own
+  // copy; a build reads the source tree it was built from.
+  std::filesystem::path installed = executable_dir().parent_path() / "share" / "loadmatrix";
+  std::error_code ec;
   r.home = home != nullptr && *home != '\0' ? std::filesystem::path(home)
-                                            : std::filesystem::path(LOADMATRIX_SOURCE_DIR);
+           : std::filesystem::is_regular_file(installed / "matrix" / "default.json", ec)
+               ? installed
+               : std::filesystem::path(LOADMATRIX_SOURCE_DIR);
   r.cases_dir = r.home / "cases";
   r.report_assets = r.home / "reports";
+  r.facts = r.home / "matrix" / "facts" / "releases.json";
   ShippedFiles& shipped = r.shipped;
   shipped.runtime_dir = r.home / "harness" / "runtime";
   shipped.cpp_probe_dir = r.home / "harness" / "probes" / "cpp_probe";

@@ -20,6 +20,7 @@ struct ScanArgs {
   std::vector<std::string> paths;
   std::vector<std::string> envs;
   std::vector<std::string> python_path;
+  FactsOptions facts;
   bool trust = false;
   bool static_only = false;
   bool provision = false;
@@ -39,6 +40,7 @@ ScanJobRequest scan_request(const GlobalOptions& options, const ScanArgs& args,
   job.preparation.shipped = resources().shipped;
   job.preparation.provisioning =
       args.provision ? EnvProvisioning::kBuildMissing : EnvProvisioning::kUseExisting;
+  apply_facts_options(args.facts, job.preparation);
   ScanRequest& request = job.scan;
   for (const auto& path : args.paths) {
     request.paths.emplace_back(path);
@@ -116,6 +118,7 @@ void add_scan_command(CLI::App& app, GlobalOptions& options) {
                  "Also run bare loads that execute the pickle (torch 1.x), inside the sandbox");
   scan->add_flag("--static-only", args->static_only, "Predict only; load nothing");
   scan->add_flag("--provision", args->provision, "Build envs that do not exist yet");
+  add_facts_options(*scan, args->facts);
   scan->add_option("--json", args->json,
                    "Write the scan (loadmatrix.scan/1) to this file (-: standard output)");
   scan->add_option("--sarif", args->sarif,

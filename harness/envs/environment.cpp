@@ -25,6 +25,9 @@ Json env_summary(const Environment& env) {
     // What a report names when it compares two envs: lightning 2.5.6 -> 2.6.0 on one torch.
     summary["packages"] = env.manifest.packages;
   }
+  if (!env.runs_here()) {
+    summary["facts"] = env.facts_source.string();
+  }
   return summary;
 }
 

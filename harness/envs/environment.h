@@ -18,14 +18,18 @@ struct Environment {
   Sandbox sandbox;
   std::string python;   // the interpreter as seen inside the sandbox
   ShippedFiles shipped; // what loadmatrix runs inside it
+  // Set for an env that is not provisioned here, known only by the measured facts in this file
+  // (probes/env_facts.h): predicted for, never run in.
+  std::filesystem::path facts_source;
 
   const Fingerprint& fingerprint() const { return manifest.fingerprint; }
+  bool runs_here() const { return facts_source.empty(); }
 };
 
 // How results.json and scan.json describe an env: its name, kind and the versions and
 // capabilities it measured of itself ({"name", "kind", "torch", "python", "numpy",
-// "weights_only_default", "has_add_safe_globals", "allowlist_size", "cxx"}, and for a pip env
-// "packages": its resolved set).
+// "weights_only_default", "has_add_safe_globals", "allowlist_size", "cxx"}, for a pip env
+// "packages": its resolved set, and for an env known only by its facts "facts": that file).
 Json env_summary(const Environment& env);
 
 // The sandbox and interpreter for a spec; for debian envs the rootfs in `cache`, for pip envs

@@ -68,6 +68,10 @@ TEST_F(PipEnvTest, TheUvPinIsTheBootstrapsPin) {
   auto script = read_text_file(resources().home / "scripts" / "uv-path").value_or_throw();
   EXPECT_NE(script.find(std::string("uv_version=") + kUvVersion + "\n"), std::string::npos)
       << "scripts/uv-path and kUvVersion (envs/pip_env.h) name different uv releases";
+  // The wheel depends on the same uv (its launcher hands it to the CLI as LOADMATRIX_UV).
+  auto project = read_text_file(resources().home / "pyproject.toml").value_or_throw();
+  EXPECT_NE(project.find(std::string("\"uv==") + kUvVersion + "\""), std::string::npos)
+      << "pyproject.toml and kUvVersion (envs/pip_env.h) name different uv releases";
 }
 
 TEST_F(PipEnvTest, AHostileVenvIsReadWithoutFollowingItsLinks) {

@@ -422,7 +422,7 @@ Expected<Environment> Provisioner::open(const EnvSpec& spec) const {
 Environment Provisioner::environment(const EnvSpec& spec, Manifest manifest) const {
   // A container env runs the image ID it measured, never its tag (envs/environment.h).
   Sandbox sandbox = sandbox_for(spec, cache_, shipped_, manifest.image_id.value_or(""));
-  return Environment{spec, std::move(manifest), std::move(sandbox), python_for(spec), shipped_};
+  return Environment{spec, std::move(manifest), std::move(sandbox), python_for(spec), shipped_, {}};
 }
 
 } // namespace loadmatrix

@@ -295,7 +295,10 @@ bool worth_asking(const GlobalLookup& lookup) {
 
 // Whether a --python-path directory provides `module`'s top-level package, which Python finds
 // before the env's own: a cached answer about the env's module does not hold then.
-bool shadowed(const std::string& module, const std::vector<std::filesystem::path>& python_path) {
+} // namespace
+
+bool provided_by_python_path(const std::string& module,
+                             const std::vector<std::filesystem::path>& python_path) {
   std::string top = module.substr(0, module.find('.'));
   std::error_code ec;
   for (const auto& dir : python_path) {
@@ -306,8 +309,6 @@ bool shadowed(const std::string& module, const std::vector<std::filesystem::path
   }
   return false;
 }
-
-} // namespace
 
 std::string GlobalLookup::key() const {
   return fmt::format("{}|{}|{}|{}", zip ? "zip" : "legacy", protocol, module, qualname);
@@ -338,7 +339,8 @@ ResolvedGlobals resolve_globals(const Environment& env, ProcessRunner& runner,
       continue;
     }
     std::string key = lookup.key();
-    bool cached = out.by_key.contains(key) && !shadowed(lookup.module, options.python_path);
+    bool cached =
+        out.by_key.contains(key) && !provided_by_python_path(lookup.module, options.python_path);
     if (!cached && seen.emplace(key, true).second) {
       out.by_key.erase(key);
       asked.globals.push_back(&lookup);

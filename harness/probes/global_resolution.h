@@ -101,6 +101,11 @@ struct ResolveOptions {
   std::filesystem::path cache_file;
 };
 
+// Whether a --python-path directory provides `module`'s top-level package or module: an answer
+// cached (or exported as facts) about the env's own module of that name does not hold then.
+bool provided_by_python_path(const std::string& module,
+                             const std::vector<std::filesystem::path>& python_path);
+
 // Answers `questions` in `env`: cached answers first, the rest in one sandboxed process. Never
 // throws for a failing env: its error is in the result, and what it did not answer stays
 // unmeasured.

@@ -66,8 +66,11 @@ void prepare_plan_envs(const RunRequest& request, const std::vector<EnvSpec>& sp
       wanted.push_back(spec);
     }
   }
-  EnvPreparation preparation{request.env_dir, request.shipped, EnvProvisioning::kBuildMissing,
-                             true};
+  EnvPreparation preparation;
+  preparation.env_dir = request.env_dir;
+  preparation.shipped = request.shipped;
+  preparation.provisioning = EnvProvisioning::kBuildMissing;
+  preparation.cpp_probes = true;
   PreparedEnvs prepared = prepare_envs(wanted, preparation, runner, log);
   plan.envs = std::move(prepared.envs);
   plan.cpp_probes = std::move(prepared.cpp_probes);

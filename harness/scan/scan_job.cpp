@@ -3,6 +3,7 @@
 #include "envs/environment.h"
 #include "matrix/matrix.h"
 #include "pickle/object_paths.h"
+#include "probes/env_facts.h"
 #include "records/result_store.h"
 #include "scan/scan_publish.h"
 #include "scan/scan_verify.h"
@@ -20,6 +21,8 @@
 namespace loadmatrix {
 
 namespace {
+
+constexpr size_t kMaxArchives = 100;
 
 using Clock = std::chrono::steady_clock;
 
@@ -67,7 +70,12 @@ void predict_cells(ScannedFile& file, const std::vector<Environment>& envs,
         if (cell.predicted->outcome == Outcome::blocked) {
           ScanFix fix;
           fix.allowlist = cell.predicted->fix_allowlist;
-          fix.note = cell.predicted->fixable ? "predicted; not verified (nothing was loaded)"
+          std::string predicted = env.runs_here()
+                                      ? "predicted; not verified (nothing was loaded)"
+                                      : fmt::format("predicted from torch {}'s measured facts; not "
+                                                    "loaded here",
+                                                    env.fingerprint().torch);
+          fix.note = cell.predicted->fixable ? predicted
                                              : "no safe allowlist: " + cell.predicted->no_fix +
                                                    "; weights_only=False only for files you trust";
           cell.fix = fix;
@@ -102,12 +110,40 @@ void place_globals(ScannedFile& file, const ProgressLog& log) {
   }
 }
 
+// A scratch directory the sandbox user can read, for the skeletons of the scan's archives (of
+// files it can already read, so nothing is disclosed); none when the scan has none.
+std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
+                                      const ProgressLog& log) {
+  bool any = std::any_of(files.begin(), files.end(), [](const ScannedFile& file) {
+    return file.scan.status == FileStatus::checkpoint && file.scan.is_torchscript();
+  });
+  if (!any) {
+    return std::nullopt;
+  }
+  auto dir = ScratchDir::create("loadmatrix-archives");
+  std::error_code ec;
+  if (dir) {
+    using std::filesystem::perms;
+    std::filesystem::permissions(dir->path(),
+                                 perms::owner_all | perms::group_read | perms::group_exec |
+                                     perms::others_read | perms::others_exec,
+                                 ec);
+  }
+  if (!dir || ec) {
+    log(fmt::format("TorchScript archives are predicted without asking the envs: {}",
+                    dir ? ec.message() : dir.error().message));
+    return std::nullopt;
+  }
+  return std::move(*dir);
+}
+
+} // namespace
+
 // What the envs are asked about the files: every global their loads would resolve and every
 // sparse layout they rebuild, once each (TorchScript archives are read by torch.jit.load, not
 // the unpickler: each is asked about whole, as a skeleton in `archives`, when given). Only an
 // archive the sandbox user can already read is copied there: a skeleton must not let another
 // local user read what its original kept from them. At most kMaxArchives are asked.
-constexpr size_t kMaxArchives = 100;
 
 EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDir* archives,
                           const ProgressLog& log) {
@@ -165,46 +201,21 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
   return questions;
 }
 
-// A scratch directory the sandbox user can read, for the skeletons of the scan's archives (of
-// files it can already read, so nothing is disclosed); none when the scan has none.
-std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
-                                      const ProgressLog& log) {
-  bool any = std::any_of(files.begin(), files.end(), [](const ScannedFile& file) {
-    return file.scan.status == FileStatus::checkpoint && file.scan.is_torchscript();
-  });
-  if (!any) {
-    return std::nullopt;
-  }
-  auto dir = ScratchDir::create("loadmatrix-archives");
-  std::error_code ec;
-  if (dir) {
-    using std::filesystem::perms;
-    std::filesystem::permissions(dir->path(),
-                                 perms::owner_all | perms::group_read | perms::group_exec |
-                                     perms::others_read | perms::others_exec,
-                                 ec);
-  }
-  if (!dir || ec) {
-    log(fmt::format("TorchScript archives are predicted without asking the envs: {}",
-                    dir ? ec.message() : dir.error().message));
-    return std::nullopt;
-  }
-  return std::move(*dir);
-}
-
-} // namespace
-
 ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log,
                        JobOutput& output) {
   PreparedEnvs selection = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
                                         request.preparation, runner, log);
   ScanJobResult job;
   request.scan.envs = std::move(selection.envs);
-  request.scan.env_dir = request.preparation.env_dir;
   job.missing = std::move(selection.missing);
+  for (const auto& [name, answers] : selection.facts_globals) {
+    request.scan.facts_answers[name] =
+        facts_answers(answers, request.scan.verify_options.python_path);
+  }
+  request.scan.env_dir = request.preparation.env_dir;
   if (request.scan.envs.empty() && !job.missing.empty()) {
-    log("no env is provisioned: the files are analysed, but nothing is predicted or loaded "
-        "(--provision builds the envs)");
+    log("no env is provisioned and no facts were found for them: the files are analysed, but "
+        "nothing is predicted or loaded (--provision builds the envs)");
   }
   for (const auto& dir : request.scan.verify_options.python_path) {
     if (!std::filesystem::is_directory(dir)) {
@@ -217,6 +228,14 @@ ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const Prog
   return job;
 }
 
+std::vector<ScannedFile> static_pass(const std::vector<std::filesystem::path>& paths, size_t jobs) {
+  std::vector<InputFile> inputs = collect_input_files(paths);
+  std::vector<ScannedFile> files(inputs.size());
+  for_each_index(inputs.size(), jobs,
+                 [&](size_t i) { files[i] = scan_statically(std::move(inputs[i])); });
+  return files;
+}
+
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   ScanResult result;
   for (const auto& env : request.envs) {
@@ -225,23 +244,25 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   auto started = Clock::now();
   // Files are independent and reading one is mostly waiting on the kernel: the static pass
   // runs on every core, each file's result in its input's place, so the order is the inputs'.
-  std::vector<InputFile> inputs = collect_input_files(request.paths);
   std::vector<EnvLoadRules> rules;
   for (const auto& env : request.envs) {
     rules.emplace_back(env.fingerprint());
   }
-  result.files.resize(inputs.size());
-  for_each_index(inputs.size(), request.static_jobs,
-                 [&](size_t i) { result.files[i] = scan_statically(std::move(inputs[i])); });
+  result.files = static_pass(request.paths, request.static_jobs);
   result.static_seconds = seconds_since(started);
   log(fmt::format("static pass: {} file(s) in {:.3f} s", result.files.size(),
                   result.static_seconds));
   // Whether each env has what the files name: one sandboxed process per env, at once.
   // Importing an archive is a load: not under --static-only.
-  std::optional<ScratchDir> archives =
-      request.resolve_globals && request.verify && !request.envs.empty()
-          ? archive_dir(result.files, log)
-          : std::nullopt;
+  std::vector<Environment> live;
+  for (const auto& env : request.envs) {
+    if (env.runs_here()) {
+      live.push_back(env);
+    }
+  }
+  std::optional<ScratchDir> archives = request.resolve_globals && request.verify && !live.empty()
+                                           ? archive_dir(result.files, log)
+                                           : std::nullopt;
   EnvQuestions questions = questions_of(result.files, archives ? &*archives : nullptr, log);
   std::vector<ResolvedGlobals> resolved(request.envs.size());
   bool any_question =
@@ -249,6 +270,13 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
   if (request.resolve_globals && any_question) {
     started = Clock::now();
     for_each_index(request.envs.size(), 0, [&](size_t i) {
+      if (!request.envs[i].runs_here()) {
+        auto answers = request.facts_answers.find(request.envs[i].spec.name);
+        if (answers != request.facts_answers.end()) {
+          resolved[i] = answers->second;
+        }
+        return;
+      }
       SystemProcessRunner runner;
       ResolveOptions options;
       options.python_path = request.verify_options.python_path;
@@ -265,16 +293,16 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
     log(fmt::format("globals: {} resolved, {} sparse layout(s) and {} TorchScript archive(s) "
                     "asked, in {} env(s) in {:.2f} s",
                     questions.globals.size(), questions.sparse.size(), questions.torchscript.size(),
-                    request.envs.size(), result.resolve_seconds));
+                    live.size(), result.resolve_seconds));
   }
   for (size_t i = 0; i < rules.size(); ++i) {
     rules[i].resolved = &resolved[i];
   }
   for_each_index(result.files.size(), request.static_jobs,
                  [&](size_t i) { predict_cells(result.files[i], request.envs, rules); });
-  if (request.verify && !request.envs.empty()) {
+  if (request.verify && !live.empty()) {
     started = Clock::now();
-    verify_scan(result.files, request.envs, request.verify_options, log);
+    verify_scan(result.files, live, request.verify_options, log);
     result.verify_seconds = seconds_since(started);
     result.verified = true;
     result.trusted = request.verify_options.trust;

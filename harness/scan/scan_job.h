@@ -8,8 +8,10 @@
 #include "scan/scan_result.h"
 #include "scan/scan_verify.h"
 #include "session/env_preparation.h"
+#include "util/scratch_dir.h"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -25,9 +27,22 @@ struct ScanRequest {
   // predicting; cached under env_dir's probes/NAME/globals.json ("" = no cache).
   bool resolve_globals = true;
   std::filesystem::path env_dir;
+  // An env known only by its facts (Environment::facts_source) answers from here, by env name,
+  // instead of being asked; it is predicted for and never loaded in.
+  std::map<std::string, ResolvedGlobals> facts_answers;
 };
 
 ScanResult run_scan(const ScanRequest& request, const ProgressLog& log);
+
+// The static pass: the files under `paths` read and analysed on `jobs` threads (0: one per
+// core), in the inputs' order.
+std::vector<ScannedFile> static_pass(const std::vector<std::filesystem::path>& paths, size_t jobs);
+
+// What the envs are asked about `files` (run_scan's questions, also `facts export`'s): each
+// global their loads would resolve and each sparse layout they rebuild, once; each TorchScript
+// archive whole, as a skeleton written into `archives` when given (none: archives are not asked).
+EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDir* archives,
+                          const ProgressLog& log);
 
 // `loadmatrix scan` as a job: the matrix's envs resolved, then run_scan, then its outputs.
 struct ScanJobRequest {
@@ -43,13 +58,14 @@ struct ScanJobRequest {
 struct ScanJobResult {
   ScanResult result;
   std::vector<Environment> envs;    // the envs predicted for and loaded in
-  std::vector<std::string> missing; // envs of the selection that are not provisioned
+  std::vector<std::string> missing; // envs of the selection neither provisioned nor in the facts
   // nothing_found: no file under the paths; failing: a file breaks, is dangerous or unreadable
   ExitStatus status = ExitStatus::ok;
 };
 
 // Predictions need each env's measured allowlist and rules: an env that is not provisioned is
-// named in `missing` and logged, never silently left out. Writes the outputs asked for, prints
+// predicted from its measured facts when a facts file has them (and said to be), else named in
+// `missing` and logged, never silently left out. Writes the outputs asked for, prints
 // the table and the reports' headline on `output`. Throws FatalError for a bad matrix, a
 // --python-path that is not a directory, a failed provisioning or an output not written.
 ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log,

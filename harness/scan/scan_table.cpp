@@ -1,5 +1,6 @@
 #include "scan/scan_table.h"
 
+#include "pickle/object_paths.h"
 #include "util/text.h"
 #include "util/text_table.h"
 
@@ -61,6 +62,54 @@ Tone verdict_tone(FileVerdict verdict) {
   }
 }
 
+// Under the table, for a file some env's bare torch.load refuses: which globals, where each sits
+// in the saved object, the allowlist that lifts the refusal (or why none is safe), and on which
+// envs, grouped where those agree; envs known only by their facts are said to be.
+std::string blocked_lines(const ScannedFile& file, const std::vector<Environment>& envs) {
+  struct Group {
+    std::vector<std::string> envs;
+    bool facts_only = true;
+  };
+  std::vector<std::pair<std::string, Group>> groups;
+  for (const auto& env : envs) {
+    for (const auto& cell : file.cells) {
+      if (cell.env != env.spec.name || cell.mode != ScanMode::version_default ||
+          cell.verdict() != Outcome::blocked || cell.blocked_globals().empty()) {
+        continue;
+      }
+      std::vector<std::string> globals;
+      for (const auto& global : cell.blocked_globals()) {
+        const std::string* where = object_path_for(file.object_paths, global);
+        globals.push_back(where == nullptr || where->empty()
+                              ? global
+                              : fmt::format("{} (at {})", global, *where));
+      }
+      std::string what = join(globals, ", ");
+      if (cell.fix && !cell.fix->allowlist.empty()) {
+        what += fmt::format("; allowlist: torch.serialization.add_safe_globals([{}])",
+                            join(cell.fix->allowlist, ", "));
+      } else if (cell.fix) {
+        what += "; " + cell.fix->note;
+      }
+      auto group = std::find_if(groups.begin(), groups.end(),
+                                [&](const auto& entry) { return entry.first == what; });
+      if (group == groups.end()) {
+        groups.emplace_back(what, Group{});
+        group = std::prev(groups.end());
+      }
+      group->second.envs.push_back(env.spec.name);
+      group->second.facts_only = group->second.facts_only && !env.runs_here();
+    }
+  }
+  std::string text;
+  for (const auto& [what, group] : groups) {
+    text += fmt::format(
+        "{}: blocked on {}{}: {}\n", file.scan.input.display, join(group.envs, ", "),
+        group.facts_only ? " (predicted from measured facts; not loaded here)" : "", what);
+  }
+  return text;
+}
+
 } // namespace
 
 std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs,
@@ -97,6 +146,7 @@ std::string render_scan_table(const ScanResult& result, const std::vector<Enviro
     out << fmt::format("{} other file(s) are not checkpoints (listed in the JSON)\n", others);
   }
   for (const auto& file : result.files) {
+    out << blocked_lines(file, envs);
     if (!file.scan.error.empty()) {
       out << fmt::format("{}: {}: {}\n", file.scan.input.display, file_status_id(file.scan.status),
                          file.scan.error);

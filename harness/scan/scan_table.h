@@ -1,6 +1,7 @@
 // The terminal view of a scan: one line per checkpoint (its verdict, then each env's bare
 // torch.load: "blocked (2) fix✓", "pass?" for a prediction nothing loaded, "[predicted X]"
-// where prediction and load disagree), then the unreadable and dangerous files by name.
+// where prediction and load disagree), then per file that some env refuses the globals, where
+// each sits, the allowlist and the envs, then the unreadable and dangerous files by name.
 #pragma once
 
 #include "envs/environment.h"

@@ -8,6 +8,7 @@
 #include "envs/environment.h"
 #include "matrix/env_spec.h"
 #include "probes/cpp_probe_build.h"
+#include "probes/global_resolution.h"
 #include "runtime/shipped_files.h"
 
 #include <filesystem>
@@ -26,11 +27,20 @@ struct EnvPreparation {
   ShippedFiles shipped;
   EnvProvisioning provisioning = EnvProvisioning::kUseExisting;
   bool cpp_probes = false; // also build (or take from the cache) each env's C++ probe
+  // Measured facts (probes/env_facts.h) standing in for envs that are not provisioned, first
+  // match wins (scan and audit predict from them; run, which loads, never sets this). A file that
+  // cannot be read is a FatalError naming it.
+  std::vector<std::filesystem::path> facts;
+  // "2.1": envs whose measured torch is older are left out (and logged); "" keeps every env.
+  std::string min_torch;
 };
 
 struct PreparedEnvs {
-  std::vector<Environment> envs;    // in the specs' order
-  std::vector<std::string> missing; // not provisioned (kUseExisting): named and logged
+  // In the specs' order; an env known only by its facts has Environment::facts_source set.
+  std::vector<Environment> envs;
+  std::vector<std::string> missing; // neither provisioned (kUseExisting) nor in the facts: logged
+  // What each facts-only env answered about globals at export, by env name.
+  std::map<std::string, ResolvedGlobals> facts_globals;
   // By env name; an env whose probe cannot be built (no libtorch) has none, and is logged.
   std::map<std::string, CppProbe> cpp_probes;
 };
