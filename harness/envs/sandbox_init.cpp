@@ -213,12 +213,6 @@ int prepare_filesystem(const Options& options) {
   // A private /dev/shm: the host's is world-writable and shared.
   mount_or_die("shm", join(top, "/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g");
   keep_writable.push_back(join(top, "/dev/shm"));
-  // What the driver's user keeps to itself (their home): rootless, the command runs with that
-  // user's own kernel uid and could read it. The bind sources were opened above.
-  for (const auto& dir : options.hide) {
-    mount_or_die("hidden", join(top, dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-                 "mode=0555,size=4k");
-  }
 
   const std::string base = chrooted ? "/loadmatrix/" : kHostMountBase;
   std::vector<std::pair<std::string, bool>> bind_targets;
@@ -239,6 +233,14 @@ int prepare_filesystem(const Options& options) {
     mount_or_die(source.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr);
     ::close(sources[i]);
     bind_targets.emplace_back(target, bind.writable);
+  }
+
+  // What the driver's user keeps to itself (their home): rootless, the command runs with that
+  // user's own kernel uid and could read it. After the binds: a bind (MS_REC) of a directory in
+  // the home would carry this tmpfs along as a submount and show it empty.
+  for (const auto& dir : options.hide) {
+    mount_or_die("hidden", join(top, dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                 "mode=0555,size=4k");
   }
 
   mount_or_die("proc", join(top, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);

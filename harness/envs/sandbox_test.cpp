@@ -128,27 +128,36 @@ TEST_P(SandboxEnvTest, OnlyTheWritableMountReachesTheHost) {
   EXPECT_FALSE(std::filesystem::exists(nested / "x"));
 }
 
-TEST_P(SandboxEnvTest, TheDriversHomeIsNotReadable) {
+TEST_P(SandboxEnvTest, TheDriversHomeIsNotReadableButWhatIsMountedFromItIs) {
   // As root the command is nobody, who cannot enter /root; rootless its kernel uid is the user's
-  // own, and an empty tmpfs covers their home instead.
+  // own, and an empty tmpfs covers their home instead. A directory of the home that a job mounts
+  // (a checkpoint the user keeps there) stays readable at its mount.
   const char* home = std::getenv("HOME");
   ASSERT_NE(home, nullptr);
-  auto secret = std::filesystem::path(home) / fmt::format(".loadmatrix-secret-{}", ::getpid());
-  { std::ofstream(secret) << "private"; }
-  std::filesystem::permissions(secret, std::filesystem::perms(0644));
+  auto dir = std::filesystem::path(home) / fmt::format(".loadmatrix-test-{}", ::getpid());
+  std::filesystem::create_directories(dir);
   struct Remove {
     std::filesystem::path path;
-    ~Remove() { std::filesystem::remove(path); }
-  } remove{secret};
+    ~Remove() { std::filesystem::remove_all(path); }
+  } remove{dir};
+  std::filesystem::permissions(dir, std::filesystem::perms(0755));
+  { std::ofstream(dir / "secret") << "private"; }
+  { std::ofstream(dir / "input") << "shared"; }
+  std::filesystem::permissions(dir / "secret", std::filesystem::perms(0644));
+  std::filesystem::permissions(dir / "input", std::filesystem::perms(0644));
+  SandboxMount mounted = env_->sandbox.place(dir, "input", false);
   SandboxCommand command;
   command.argv = {env_->python, "-c",
-                  "import sys\ntry:\n    print('read', open(sys.argv[1]).read())\n"
-                  "except OSError as e:\n    print('refused', e.strerror)\n",
-                  secret.string()};
+                  "import sys\nfor path in sys.argv[1:]:\n    try:\n"
+                  "        print('read', open(path).read())\n"
+                  "    except OSError as e:\n        print('refused', e.strerror)\n",
+                  (dir / "secret").string(), (mounted.inside / "input").string()};
+  command.mounts = {mounted};
   ProcessResult result = env_->sandbox.run(runner_, command);
   ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
   EXPECT_NE(result.stdout_text.find("refused"), std::string::npos) << result.stdout_text;
   EXPECT_EQ(result.stdout_text.find("private"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("read shared"), std::string::npos) << result.stdout_text;
 }
 
 TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {

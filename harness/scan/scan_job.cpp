@@ -291,9 +291,13 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
     });
     result.resolve_seconds = seconds_since(started);
     log(fmt::format("globals: {} resolved, {} sparse layout(s) and {} TorchScript archive(s) "
-                    "asked, in {} env(s) in {:.2f} s",
+                    "asked, in {} env(s) in {:.2f} s{}",
                     questions.globals.size(), questions.sparse.size(), questions.torchscript.size(),
-                    live.size(), result.resolve_seconds));
+                    live.size(), result.resolve_seconds,
+                    live.size() < request.envs.size()
+                        ? fmt::format("; {} env(s) answered from their measured facts",
+                                      request.envs.size() - live.size())
+                        : ""));
   }
   for (size_t i = 0; i < rules.size(); ++i) {
     rules[i].resolved = &resolved[i];
