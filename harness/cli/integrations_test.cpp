@@ -42,14 +42,18 @@ TEST(PreCommitHookEnvTest, StagedFilesAreJudgedOnEveryReleaseTheProjectSupports)
   ASSERT_TRUE(run_in(repo, {"git", "init", "-q"}).succeeded());
   // On top of the test's environment: no env cache of the test machine's (the hook predicts from
   // the facts it ships), and not the tests' matrix (the hook's own is every release).
-  std::vector<std::string> env = {
-      "LOADMATRIX_MATRIX=", "PRE_COMMIT_HOME=" + (dir.path() / "cache").string(),
-      "LOADMATRIX_ENV_DIR=" + (dir.path() / "no-envs").string(), "GIT_AUTHOR_NAME=t",
-      "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
-      // The package's build (a few minutes cold) shares ccache's
-      // objects between runs: paths relative to the clone.
-      "SKBUILD_CMAKE_ARGS=-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
-      "CCACHE_BASEDIR=" + (dir.path() / "cache").string()};
+  // try-repo installs the hooks' package into a fresh store under TMPDIR each time, compiling the
+  // CLI (minutes, cold): ccache shares the objects between them, paths taken relative to TMPDIR.
+  std::filesystem::create_directories(dir.path() / "tmp");
+  std::vector<std::string> env = {"LOADMATRIX_MATRIX=",
+                                  "LOADMATRIX_ENV_DIR=" + (dir.path() / "no-envs").string(),
+                                  "TMPDIR=" + (dir.path() / "tmp").string(),
+                                  "SKBUILD_CMAKE_ARGS=-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
+                                  "CCACHE_BASEDIR=" + (dir.path() / "tmp").string(),
+                                  "GIT_AUTHOR_NAME=t",
+                                  "GIT_AUTHOR_EMAIL=t@t",
+                                  "GIT_COMMITTER_NAME=t",
+                                  "GIT_COMMITTER_EMAIL=t@t"};
   auto hook = [&](const std::string& id) {
     return run_in(repo, {"pre-commit", "try-repo", kSource.string(), id, "--color", "never"}, env,
                   std::chrono::minutes(40));

@@ -450,3 +450,95 @@ TEST_F(CorpusTest, ItsScanJsonAndResultsFollowTheirSchemas) {
         << file << ": " << validated.stdout_text << validated.stderr_text;
   }
 }
+
+namespace {
+
+// `loadmatrix ARGS... scan CORPUS --static-only --json OUT` (exit 1: the corpus has files that
+// break); its scan.json.
+Json static_scan(const std::filesystem::path& out, std::vector<std::string> global_args,
+                 std::vector<std::string> scan_args) {
+  SystemProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {LOADMATRIX_CLI, "-q"};
+  spec.argv.insert(spec.argv.end(), global_args.begin(), global_args.end());
+  spec.argv.insert(spec.argv.end(), {"scan", (out.parent_path() / "corpus").string(),
+                                     "--static-only", "--json", out.string()});
+  spec.argv.insert(spec.argv.end(), scan_args.begin(), scan_args.end());
+  spec.timeout = std::chrono::minutes(10);
+  ProcessResult result = runner.run(spec);
+  EXPECT_EQ(result.exit_code, 1) << result.stderr_text;
+  return read_json_file(out).value_or_throw();
+}
+
+// Per (file, env, mode): the prediction and the allowlist of its fix.
+std::map<std::string, Json> predictions(const Json& scan) {
+  std::map<std::string, Json> cells;
+  for (const auto& file : scan.at("files")) {
+    for (const auto& cell : file.value("results", Json::array())) {
+      Json fix = cell.contains("fix") && cell.at("fix").is_object()
+                     ? cell.at("fix").value("allowlist", Json())
+                     : Json();
+      cells[file.at("path").get<std::string>() + " | " + cell.at("env").get<std::string>() + " | " +
+            cell.at("mode").get<std::string>()] = {cell.at("prediction"), fix};
+    }
+  }
+  return cells;
+}
+
+void expect_same_predictions(const Json& live, const Json& facts, size_t envs) {
+  for (const auto& env : live.at("envs")) {
+    EXPECT_FALSE(env.contains("facts")) << env.dump();
+  }
+  ASSERT_EQ(facts.at("envs").size(), envs);
+  for (const auto& env : facts.at("envs")) {
+    EXPECT_TRUE(env.contains("facts")) << env.dump(); // predicted from facts: no env here
+  }
+  auto expected = predictions(live);
+  auto got = predictions(facts);
+  EXPECT_GE(expected.size(), envs * 2 * 4 * 40); // envs x modes x producers x cases
+  EXPECT_EQ(got.size(), expected.size());
+  size_t differ = 0;
+  for (const auto& [key, prediction] : expected) {
+    auto found = got.find(key);
+    if (found == got.end() || found->second != prediction) {
+      ++differ;
+      ADD_FAILURE() << key << "\n  live:  " << prediction.dump()
+                    << "\n  facts: " << (found == got.end() ? "none" : found->second.dump());
+    }
+  }
+  EXPECT_EQ(differ, 0u) << "of " << expected.size() << " cells";
+}
+
+} // namespace
+
+// What a bare install predicts (no env, the measured facts) equals what the envs themselves
+// predict, on every cell of the corpus: with facts exported from the four envs here, and with
+// the shipped facts (matrix/facts/releases.json) for the releases also provisioned here with the
+// same spec (bullseye, and matrix/user.json's torch-2.6, which scripts/test provisions).
+TEST_F(CorpusTest, PredictionsFromMeasuredFactsEqualTheLiveEnvsOnEveryCell) {
+  auto dir = dir_->path();
+  std::filesystem::create_directories(dir / "no-envs");
+  Json live = static_scan(dir / "live.json", {}, {"--no-shipped-facts"});
+  SystemProcessRunner runner;
+  ProcessSpec exported;
+  exported.argv = {LOADMATRIX_CLI,   "-q",
+                   "facts",          "export",
+                   "--globals-from", corpus().string(),
+                   "--out",          (dir / "facts.json").string()};
+  exported.timeout = std::chrono::minutes(10);
+  ProcessResult result = runner.run(exported);
+  ASSERT_TRUE(result.succeeded()) << result.stderr_text;
+  Json from_facts = static_scan(dir / "from-facts.json", {"--env-dir", (dir / "no-envs").string()},
+                                {"--no-shipped-facts", "--facts", (dir / "facts.json").string()});
+  expect_same_predictions(live, from_facts, test_support::default_env_names().size());
+
+  std::string releases = (resources().home / "matrix" / "releases.json").string();
+  Json live_releases = static_scan(dir / "live-releases.json", {"--matrix", releases},
+                                   {"--envs", "bullseye,torch-2.6", "--no-shipped-facts"});
+  ASSERT_EQ(live_releases.at("missing_envs").size(), 0u)
+      << "provision matrix/user.json's torch-2.6 (scripts/test does)";
+  Json shipped = static_scan(dir / "shipped.json",
+                             {"--matrix", releases, "--env-dir", (dir / "no-envs").string()},
+                             {"--envs", "bullseye,torch-2.6"});
+  expect_same_predictions(live_releases, shipped, 2);
+}

@@ -68,7 +68,7 @@ Tone verdict_tone(FileVerdict verdict) {
 std::string blocked_lines(const ScannedFile& file, const std::vector<Environment>& envs) {
   struct Group {
     std::vector<std::string> envs;
-    bool facts_only = true;
+    bool facts_only = false;
   };
   std::vector<std::pair<std::string, Group>> groups;
   for (const auto& env : envs) {
@@ -91,14 +91,15 @@ std::string blocked_lines(const ScannedFile& file, const std::vector<Environment
       } else if (cell.fix) {
         what += "; " + cell.fix->note;
       }
-      auto group = std::find_if(groups.begin(), groups.end(),
-                                [&](const auto& entry) { return entry.first == what; });
+      // Envs known only by their facts are grouped apart: their answer is a prediction.
+      auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& entry) {
+        return entry.first == what && entry.second.facts_only == !env.runs_here();
+      });
       if (group == groups.end()) {
-        groups.emplace_back(what, Group{});
+        groups.emplace_back(what, Group{{}, !env.runs_here()});
         group = std::prev(groups.end());
       }
       group->second.envs.push_back(env.spec.name);
-      group->second.facts_only = group->second.facts_only && !env.runs_here();
     }
   }
   std::string text;

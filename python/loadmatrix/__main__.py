@@ -20,7 +20,10 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     program = os.path.join(here, "bin", "loadmatrix")
     env = dict(os.environ)
-    env.setdefault("LOADMATRIX_PYTHON", sys.executable)
+    # The interpreter the venv was made from, not the venv's link to it: audit's parser needs only
+    # the standard library, and a sandbox run as root cannot enter a venv under a private home.
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    env.setdefault("LOADMATRIX_PYTHON", os.path.realpath(base))
     uv = _uv()
     if uv:
         env.setdefault("LOADMATRIX_UV", uv)
