@@ -274,6 +274,20 @@ int prepare_filesystem(const Options& options) {
   return status_fd;
 }
 
+bool mapped_in_this_namespace(uid_t uid) {
+  FILE* map = std::fopen("/proc/self/uid_map", "r");
+  if (map == nullptr) {
+    return true; // cannot tell: the plain error says what failed
+  }
+  unsigned long long inside = 0, outside = 0, count = 0;
+  bool mapped = false;
+  while (std::fscanf(map, "%llu %llu %llu", &inside, &outside, &count) == 3) {
+    mapped = mapped || (uid >= inside && uid - inside < count);
+  }
+  std::fclose(map);
+  return mapped;
+}
+
 // Rootless, we are root only in a user namespace that maps the driver's user; setresuid to
 // kSandboxUser is impossible there (that uid is not mapped). A user namespace of the command's own
 // maps kSandboxUser to us: the command sees itself as nobody, execve leaves it no capability, and
@@ -320,6 +334,13 @@ void become_sandbox_user_in_own_namespace() {
   if (!options.rootless &&
       (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxUser, kSandboxUser, kSandboxUser) != 0 ||
        ::setresuid(kSandboxUser, kSandboxUser, kSandboxUser) != 0)) {
+    if (options.container && !mapped_in_this_namespace(kSandboxUser)) {
+      // Rootless podman maps only the user's own uid unless /etc/subuid gives it a range.
+      die("drop privileges to nobody: uid 65534 is not mapped in this container's user "
+          "namespace (rootless podman with no /etc/subuid and /etc/subgid range for your user: "
+          "add one, e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER, "
+          "then podman system migrate)");
+    }
     die("drop privileges to nobody");
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
