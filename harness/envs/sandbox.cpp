@@ -106,9 +106,12 @@ SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::st
 
 namespace {
 
-// Rootless, the home of the user running us, unless the command itself lives there (a `local`
-// env's interpreter in ~/venv) or the sandbox is a chroot, which never shows the host's home.
-std::filesystem::path hidden_home(const std::filesystem::path& program, bool chroot) {
+// Rootless, the home of the user running us, unless the command's interpreter lives there (a
+// `local` env's ~/venv, or a pip env's venv made from ~/.pyenv's Python, whose bin/python links
+// there) or the sandbox is a chroot, which never shows the host's home. `program` is the command
+// as seen inside; a standing mount's inside path is read as the host path it binds.
+std::filesystem::path hidden_home(std::filesystem::path program,
+                                  const std::vector<SandboxMount>& standing, bool chroot) {
   const char* home = std::getenv("HOME");
   if (chroot || home == nullptr || home[0] != '/') {
     return {};
@@ -118,12 +121,21 @@ std::filesystem::path hidden_home(const std::filesystem::path& program, bool chr
   if (ec || dir == "/" || !std::filesystem::is_directory(dir, ec)) {
     return {};
   }
-  std::filesystem::path real_program = std::filesystem::weakly_canonical(program, ec);
-  auto under = [&](const std::filesystem::path& path) {
-    auto rel = path.lexically_relative(dir);
+  auto under = [](const std::filesystem::path& path, const std::filesystem::path& top) {
+    auto rel = path.lexically_normal().lexically_relative(top);
     return !rel.empty() && *rel.begin() != "..";
   };
-  if (under(program) || (!ec && under(real_program))) {
+  // A venv bound from the home is visible at its mount whatever covers the home: only where its
+  // interpreter really is counts.
+  bool bound = false;
+  for (const auto& mount : standing) {
+    if (under(program, mount.inside)) {
+      program = mount.host / program.lexically_normal().lexically_relative(mount.inside);
+      bound = true;
+    }
+  }
+  std::filesystem::path real_program = std::filesystem::weakly_canonical(program, ec);
+  if ((!bound && under(program, dir)) || (!ec && under(real_program, dir))) {
     return {};
   }
   return dir;
@@ -175,7 +187,8 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
                            status_file.string(), "--workdir", command.working_dir.string()});
   if (rootless) {
     argv.push_back("--rootless");
-    if (auto home = hidden_home(command.argv.empty() ? "" : command.argv.front(), is_chroot());
+    if (auto home =
+            hidden_home(command.argv.empty() ? "" : command.argv.front(), standing_, is_chroot());
         !home.empty()) {
       argv.insert(argv.end(), {"--hide", home.string()});
     }

@@ -31,6 +31,7 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
 
 // Whether the sandbox user can read `relative` below `root` (others' read bit on the file,
 // search bit on every directory from `root` down): a bind mount keeps the host's permissions.
+// Rootless, whether we can: the command's kernel uid is ours.
 bool readable_by_sandbox_user(const std::filesystem::path& root,
                               const std::filesystem::path& relative);
 
