@@ -254,10 +254,13 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
   if (!request.installed_env.empty()) {
     auto env = std::find_if(selection.envs.begin(), selection.envs.end(),
                             [&](const auto& e) { return e.spec.name == request.installed_env; });
-    if (env == selection.envs.end()) {
-      throw FatalError(fmt::format("--installed {}: not a provisioned env of the selection "
-                                   "(loadmatrix envs provision {})",
-                                   request.installed_env, request.installed_env));
+    if (env == selection.envs.end() || !env->runs_here()) {
+      throw FatalError(fmt::format(
+          "--installed {}: not a provisioned env of the selection{} "
+          "(loadmatrix envs provision {})",
+          request.installed_env,
+          env == selection.envs.end() ? "" : "; it is known here only by its measured facts",
+          request.installed_env));
     }
     auto site = host_site_packages(*env).value_or_throw();
     log(fmt::format("audit: env {}'s installed packages, {}", request.installed_env,

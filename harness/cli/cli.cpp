@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <iostream>
 #include <mutex>
+#include <regex>
 #include <unistd.h>
 
 namespace loadmatrix {
@@ -35,9 +36,16 @@ void add_facts_options(CLI::App& command, FactsOptions& options) {
       ->allow_extra_args(false);
   command.add_flag("--no-shipped-facts", options.no_shipped,
                    "Never predict from the facts of every release shipped with loadmatrix");
-  command.add_option("--min-torch", options.min_torch,
-                     "Leave out the envs whose measured torch is older than this (the lowest "
-                     "torch the project supports, e.g. 2.1)");
+  command
+      .add_option("--min-torch", options.min_torch,
+                  "Leave out the envs whose measured torch is older than this (the lowest "
+                  "torch the project supports, e.g. 2.1)")
+      ->check([](const std::string& version) {
+        static const std::regex form(R"([0-9]+(\.[0-9]+)*)");
+        return std::regex_match(version, form)
+                   ? std::string()
+                   : "expected a version of dot-separated numbers, like 2.1 or 2.6.0";
+      });
 }
 
 void apply_facts_options(const FactsOptions& options, EnvPreparation& preparation) {

@@ -115,7 +115,8 @@ Expected<Manifest> Manifest::from_json(const Json& document, const std::string& 
   if (!document.is_object()) {
     return Error{fmt::format("{}: expected a JSON object", origin)};
   }
-  if (document.value("schema", "") != kManifestSchema) {
+  if (!document.contains("schema") || !document["schema"].is_string() ||
+      document["schema"].get<std::string>() != kManifestSchema) {
     return Error{fmt::format("{}: schema: expected '{}', got {}", origin, kManifestSchema,
                              document.contains("schema") ? document["schema"].dump() : "none")};
   }

@@ -3,9 +3,11 @@
 #include "util/json_file.h"
 #include "util/output_file.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fmt/core.h>
 #include <fstream>
+#include <pwd.h>
 #include <unistd.h>
 
 namespace loadmatrix {
@@ -13,19 +15,7 @@ namespace loadmatrix {
 bool sandbox_is_rootless() {
   // Root can become kSandboxUser only where that uid is mapped: in the initial user namespace,
   // not in `unshare -r`'s or a rootless container's that maps root alone.
-  static const bool rootless = [] {
-    if (::geteuid() != 0) {
-      return true;
-    }
-    std::ifstream map("/proc/self/uid_map");
-    unsigned long long inside = 0, outside = 0, count = 0;
-    while (map >> inside >> outside >> count) {
-      if (kSandboxUser >= inside && kSandboxUser - inside < count) {
-        return false;
-      }
-    }
-    return true;
-  }();
+  static const bool rootless = ::geteuid() != 0 || !uid_mapped_here(kSandboxUser);
   return rootless;
 }
 
@@ -106,39 +96,57 @@ SandboxMount Sandbox::place(const std::filesystem::path& host_dir, const std::st
 
 namespace {
 
-// Rootless, the home of the user running us, unless the command's interpreter lives there (a
-// `local` env's ~/venv, or a pip env's venv made from ~/.pyenv's Python, whose bin/python links
-// there) or the sandbox is a chroot, which never shows the host's home. `program` is the command
-// as seen inside; a standing mount's inside path is read as the host path it binds.
-std::filesystem::path hidden_home(std::filesystem::path program,
-                                  const std::vector<SandboxMount>& standing, bool chroot) {
-  const char* home = std::getenv("HOME");
-  if (chroot || home == nullptr || home[0] != '/') {
+bool is_under(const std::filesystem::path& path, const std::filesystem::path& top) {
+  auto rel = path.lexically_normal().lexically_relative(top.lexically_normal());
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Rootless, what the command must not see, since it runs with the user's own kernel uid: the
+// user's home ($HOME, and the passwd entry's if that differs) and the host's /tmp (others'
+// sockets and scratch). A directory is left visible when the command's interpreter really lives
+// there (a `local` env's ~/venv, a venv made from ~/.pyenv's Python): `program` is the command
+// as seen inside, a standing mount's inside path read as the host path it binds. A chroot shows
+// neither. A home that holds system directories ("/", "/run") is not covered.
+std::vector<std::filesystem::path>
+hidden_dirs(std::filesystem::path program, const std::vector<SandboxMount>& standing, bool chroot) {
+  if (chroot) {
     return {};
   }
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::weakly_canonical(home, ec);
-  if (ec || dir == "/" || !std::filesystem::is_directory(dir, ec)) {
-    return {};
-  }
-  auto under = [](const std::filesystem::path& path, const std::filesystem::path& top) {
-    auto rel = path.lexically_normal().lexically_relative(top);
-    return !rel.empty() && *rel.begin() != "..";
-  };
-  // A venv bound from the home is visible at its mount whatever covers the home: only where its
-  // interpreter really is counts.
   bool bound = false;
   for (const auto& mount : standing) {
-    if (under(program, mount.inside)) {
+    if (is_under(program, mount.inside)) {
       program = mount.host / program.lexically_normal().lexically_relative(mount.inside);
       bound = true;
     }
   }
+  std::error_code ec;
   std::filesystem::path real_program = std::filesystem::weakly_canonical(program, ec);
-  if ((!bound && under(program, dir)) || (!ec && under(real_program, dir))) {
-    return {};
+  std::vector<std::filesystem::path> candidates;
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+    candidates.emplace_back(home);
   }
-  return dir;
+  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_dir != nullptr) {
+    candidates.emplace_back(entry->pw_dir);
+  }
+  candidates.emplace_back("/tmp");
+  std::vector<std::filesystem::path> hidden;
+  for (const auto& candidate : candidates) {
+    std::filesystem::path dir = std::filesystem::weakly_canonical(candidate, ec);
+    if (ec || !std::filesystem::is_directory(dir, ec)) {
+      continue;
+    }
+    bool holds_system = dir == "/" || (dir != "/tmp" && is_under("/tmp", dir));
+    for (const char* system : {"/usr", "/etc", "/run", "/dev", "/proc", "/sys", "/var", "/opt"}) {
+      holds_system = holds_system || dir == system || is_under(system, dir);
+    }
+    bool interpreter_there = (!bound && is_under(program, dir)) || is_under(real_program, dir);
+    if (holds_system || interpreter_there ||
+        std::find(hidden.begin(), hidden.end(), dir) != hidden.end()) {
+      continue;
+    }
+    hidden.push_back(dir);
+  }
+  return hidden;
 }
 
 // Where loadmatrix-sandbox and its status directory appear inside a container.
@@ -187,10 +195,19 @@ Expected<WrappedCommand> Sandbox::wrap(const SandboxCommand& command,
                            status_file.string(), "--workdir", command.working_dir.string()});
   if (rootless) {
     argv.push_back("--rootless");
-    if (auto home =
-            hidden_home(command.argv.empty() ? "" : command.argv.front(), standing_, is_chroot());
-        !home.empty()) {
-      argv.insert(argv.end(), {"--hide", home.string()});
+    for (const auto& dir :
+         hidden_dirs(command.argv.empty() ? "" : command.argv.front(), standing_, is_chroot())) {
+      // A mount of a directory that holds a hidden one would show it all again.
+      for (const auto& mount : command.mounts) {
+        if (mount.host == dir || is_under(dir, mount.host)) {
+          return Error{fmt::format(
+              "{} would be mounted whole into the sandbox, and it holds {}, which the sandbox "
+              "hides from what it runs (you are not root, so it runs as you): put the files in a "
+              "directory of their own (mkdir ~/checkpoints && mv FILE ~/checkpoints/)",
+              mount.host.string(), dir.string())};
+        }
+      }
+      argv.insert(argv.end(), {"--hide", dir.string()});
     }
   }
   if (root_) {
@@ -271,7 +288,7 @@ ProcessResult Sandbox::run(ProcessRunner& runner, const SandboxCommand& command)
     release(runner, *wrapped);
   }
   if (!engine_ && sandbox_is_rootless() &&
-      result.stderr_text.find("unshare failed") != std::string::npos) {
+      result.stderr_text.find("unshare: ") != std::string::npos) {
     result.stderr_text += user_namespace_hint() + "\n";
   }
   status->apply(result);

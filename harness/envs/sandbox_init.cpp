@@ -46,7 +46,9 @@ struct Options {
   // --map-root-user): the command becomes kSandboxUser in a user namespace of its own instead of
   // by setresuid, which needs real root.
   bool rootless = false;
-  std::vector<std::string> hide; // host directories covered by an empty read-only tmpfs
+  // Host directories covered by an empty read-only tmpfs (rootless: the home, /tmp); with
+  // `rootless` on the host, /run is a private tmpfs too.
+  std::vector<std::string> hide;
   std::string status_file;
   std::string root; // empty: the host's own root
   std::string workdir = "/";
@@ -148,6 +150,8 @@ void remount(const std::string& target, bool read_only) {
   flags |= (info.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
   flags |= (info.f_flag & ST_NODIRATIME) ? MS_NODIRATIME : 0;
   flags |= (info.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
+  // Neither: strictatime, which a remount must name (it would default to relatime).
+  flags |= (info.f_flag & (ST_NOATIME | ST_RELATIME)) ? 0 : MS_STRICTATIME;
   flags |= read_only ? MS_RDONLY : 0;
   if (::mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0 && read_only) {
     die("remount read-only " + target);
@@ -197,6 +201,12 @@ int prepare_filesystem(const Options& options) {
     sources.push_back(fd);
   }
 
+  if (options.rootless && !chrooted) {
+    // The host's /run holds the user's sockets (the session bus, an agent, a container engine's)
+    // that a command running as the user could connect to whatever the mount's flags: a private
+    // one, where the mount points below are made (real root owns the host's, and is not mapped).
+    mount_or_die("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m");
+  }
   if (chrooted) {
     // A bind of the root onto itself makes it a mount point whose flags we can change.
     mount_or_die(options.root.c_str(), top, nullptr, MS_BIND, nullptr);
@@ -235,14 +245,6 @@ int prepare_filesystem(const Options& options) {
     bind_targets.emplace_back(target, bind.writable);
   }
 
-  // What the driver's user keeps to itself (their home): rootless, the command runs with that
-  // user's own kernel uid and could read it. After the binds: a bind (MS_REC) of a directory in
-  // the home would carry this tmpfs along as a submount and show it empty.
-  for (const auto& dir : options.hide) {
-    mount_or_die("hidden", join(top, dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-                 "mode=0555,size=4k");
-  }
-
   mount_or_die("proc", join(top, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
 
   // Everything at or below the env root becomes read-only, except the scratch mounts above.
@@ -271,21 +273,16 @@ int prepare_filesystem(const Options& options) {
       die("detach " + dir);
     }
   }
+  // What the driver's user keeps to itself, covered by an empty read-only tmpfs: rootless, the
+  // command runs with that user's own kernel uid and could read their home, or reach others'
+  // sockets in the host's /tmp. Last: a bind (MS_REC) of a directory below one of these would
+  // otherwise carry the tmpfs along as a submount and show it empty, and the status file's
+  // directory must be detached first.
+  for (const auto& dir : options.hide) {
+    mount_or_die("hidden", join(top, dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                 "mode=0555,size=4k");
+  }
   return status_fd;
-}
-
-bool mapped_in_this_namespace(uid_t uid) {
-  FILE* map = std::fopen("/proc/self/uid_map", "r");
-  if (map == nullptr) {
-    return true; // cannot tell: the plain error says what failed
-  }
-  unsigned long long inside = 0, outside = 0, count = 0;
-  bool mapped = false;
-  while (std::fscanf(map, "%llu %llu %llu", &inside, &outside, &count) == 3) {
-    mapped = mapped || (uid >= inside && uid - inside < count);
-  }
-  std::fclose(map);
-  return mapped;
 }
 
 // Rootless, we are root only in a user namespace that maps the driver's user; setresuid to
@@ -334,7 +331,7 @@ void become_sandbox_user_in_own_namespace() {
   if (!options.rootless &&
       (::setgroups(0, nullptr) != 0 || ::setresgid(kSandboxUser, kSandboxUser, kSandboxUser) != 0 ||
        ::setresuid(kSandboxUser, kSandboxUser, kSandboxUser) != 0)) {
-    if (options.container && !mapped_in_this_namespace(kSandboxUser)) {
+    if (options.container && !uid_mapped_here(kSandboxUser)) {
       // Rootless podman maps only the user's own uid unless /etc/subuid gives it a range.
       die("drop privileges to nobody: uid 65534 is not mapped in this container's user "
           "namespace (rootless podman with no /etc/subuid and /etc/subgid range for your user: "

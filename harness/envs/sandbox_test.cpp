@@ -11,6 +11,9 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 using namespace loadmatrix;
 using namespace std::chrono_literals;
@@ -158,6 +161,50 @@ TEST_P(SandboxEnvTest, TheDriversHomeIsNotReadableButWhatIsMountedFromItIs) {
   EXPECT_NE(result.stdout_text.find("refused"), std::string::npos) << result.stdout_text;
   EXPECT_EQ(result.stdout_text.find("private"), std::string::npos) << result.stdout_text;
   EXPECT_NE(result.stdout_text.find("read shared"), std::string::npos) << result.stdout_text;
+}
+
+// Rootless, the command's kernel uid is the user's: sockets the user can reach on the host (in
+// /tmp, in /run: a session bus, an agent) must not be there, and a mount that would show the
+// hidden home whole is refused with a way out. As root (the command is nobody) this is moot.
+TEST_P(SandboxEnvTest, RootlessTheHostsSocketsAndAMountHoldingTheHomeAreKeptOut) {
+  if (!sandbox_is_rootless()) {
+    GTEST_SKIP() << "as root the command is nobody, whom file permissions keep out";
+  }
+  auto socket_path = std::filesystem::path("/tmp") / fmt::format("loadmatrix-sock-{}", ::getpid());
+  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  struct Close {
+    int fd;
+    std::filesystem::path path;
+    ~Close() {
+      ::close(fd);
+      std::filesystem::remove(path);
+    }
+  } close{listener, socket_path};
+  ProcessResult result =
+      python("import os, socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(" +
+             Json(socket_path.string()).dump() +
+             ")\n    print('connected')\nexcept OSError as e:\n    print('refused', e.strerror)\n"
+             "print('run', sorted(os.listdir('/run')))\n");
+  ASSERT_TRUE(result.succeeded()) << result.describe() << result.stderr_text;
+  EXPECT_NE(result.stdout_text.find("refused"), std::string::npos) << result.stdout_text;
+  EXPECT_NE(result.stdout_text.find("run ['loadmatrix']"), std::string::npos) << result.stdout_text;
+
+  const char* home = std::getenv("HOME");
+  ASSERT_NE(home, nullptr);
+  SandboxCommand command;
+  command.argv = {env_->python, "-c", "print('ran')"};
+  command.mounts = {env_->sandbox.place(home, "input", false)};
+  ProcessResult whole = env_->sandbox.run(runner_, command);
+  EXPECT_EQ(whole.stdout_text.find("ran"), std::string::npos) << whole.stdout_text;
+  EXPECT_NE(whole.spawn_error.find("holds"), std::string::npos) << whole.describe();
+  EXPECT_NE(whole.spawn_error.find("a directory of their own"), std::string::npos)
+      << whole.spawn_error;
 }
 
 TEST_P(SandboxEnvTest, TimeoutKillsTheCommandAndEverythingItStarted) {

@@ -86,6 +86,12 @@ Expected<FactsFile> read_facts_file(const std::filesystem::path& file) {
     if (!manifest) {
       return manifest.error();
     }
+    if (manifest->fingerprint.version < kFingerprintVersion) {
+      // An older fingerprint.py measured less than predictions now read: export it again.
+      return Error{fmt::format("{}.manifest.fingerprint: measured by fingerprint.py version {}, "
+                               "older than this loadmatrix's {} (loadmatrix facts export again)",
+                               origin, manifest->fingerprint.version, kFingerprintVersion)};
+    }
     auto globals = read_globals(envs[i].value("globals", Json::object()), origin + ".globals");
     if (!globals) {
       return globals.error();

@@ -38,6 +38,8 @@ TEST(EnvFactsTest, TheShippedFactsCoverEveryReleaseOfTheReleasesMatrixAndFollowT
     ASSERT_NE(found, nullptr) << spec.name << ": no facts with this spec's identity";
     EXPECT_FALSE(found->manifest.fingerprint.torch.empty()) << spec.name;
     EXPECT_FALSE(found->globals.by_key.empty()) << spec.name;
+    EXPECT_EQ(found->manifest.fingerprint.version, kFingerprintVersion)
+        << spec.name << ": measured by an older fingerprint.py; export the facts again";
   }
   // The default matrix's envs are releases too: a fresh install predicts all of them.
   for (const auto& spec : load_matrix(resources().home / "matrix" / "default.json").envs) {
@@ -95,6 +97,14 @@ TEST(EnvFactsTest, ABadFileIsAnErrorNamingTheFileAndTheField) {
   document = shipped_document();
   document["envs"].push_back(document["envs"][0]);
   named(error_reading(dir, document.dump()), "a second env named");
+
+  document = shipped_document();
+  document["envs"][0]["manifest"]["schema"] = 1;
+  named(error_reading(dir, document.dump()), "envs[0].manifest");
+
+  document = shipped_document();
+  document["envs"][3]["manifest"]["fingerprint"]["fingerprint_version"] = 1;
+  named(error_reading(dir, document.dump()), "envs[3].manifest.fingerprint: measured by");
 }
 
 TEST(EnvFactsTest, AnswersAboutAModuleThePythonPathProvidesAreNotUsed) {

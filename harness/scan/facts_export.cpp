@@ -5,6 +5,7 @@
 #include "scan/scan_job.h"
 #include "util/json_file.h"
 #include "util/parallel.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -24,6 +25,13 @@ FactsExportResult export_facts(const FactsExportRequest& request, ProcessRunner&
   PreparedEnvs prepared = prepare_envs(load_matrix(request.matrix).select_envs(request.envs),
                                        request.preparation, runner, log);
   result.missing = prepared.missing;
+  if (prepared.envs.empty()) {
+    // Nothing to write: an existing file is left as it is.
+    throw FatalError(fmt::format("no env of the selection is provisioned, so nothing was "
+                                 "exported{} (loadmatrix envs provision NAME)",
+                                 prepared.missing.empty() ? std::string()
+                                                          : ": " + join(prepared.missing, ", ")));
+  }
 
   std::vector<ScannedFile> files = static_pass(request.globals_from, 0);
   EnvQuestions questions = questions_of(files, nullptr, log);

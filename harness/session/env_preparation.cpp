@@ -85,6 +85,13 @@ PreparedEnvs prepare_envs(const std::vector<EnvSpec>& specs, const EnvPreparatio
       prepared.cpp_probes[specs[i].name] = std::move(*probes[i]);
     }
   }
+  if (!preparation.min_torch.empty() && prepared.envs.empty() && prepared.missing.empty() &&
+      !specs.empty()) {
+    // A hook that judged nothing would pass everything.
+    throw FatalError(fmt::format("--min-torch {}: every env of the selection has an older torch; "
+                                 "nothing would be judged",
+                                 preparation.min_torch));
+  }
   return prepared;
 }
 

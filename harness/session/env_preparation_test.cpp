@@ -83,6 +83,13 @@ TEST(EnvPreparationTest, AnEnvThatIsNotProvisionedIsPredictedFromItsMeasuredFact
   EXPECT_EQ(prepared.envs[0].spec.name, "torch-2.6");
   EXPECT_TRUE(prepared.missing.empty());
 
+  // A floor above every env would judge nothing, and a hook would pass everything.
+  preparation.min_torch = "2.16";
+  EXPECT_THROW(
+      prepare_envs(releases.select_envs({"torch-2.6", "torch-2.15"}), preparation, runner, log),
+      FatalError);
+  preparation.min_torch.clear();
+
   auto bad = cache.path() / "bad-facts.json";
   test_support::write_bytes(bad, R"({"schema": "loadmatrix.facts/1", "envs": []})");
   preparation.facts = {bad};
