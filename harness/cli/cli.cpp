@@ -16,6 +16,14 @@ namespace loadmatrix {
 
 std::string GlobalOptions::matrix_path() const {
   if (!matrix.empty()) {
+    // A bare name that is no file here is one of the matrices loadmatrix ships: an installed
+    // loadmatrix's are deep in its package ("--matrix releases.json").
+    std::error_code ec;
+    auto shipped = resources().home / "matrix" / matrix;
+    if (matrix.find('/') == std::string::npos && !std::filesystem::exists(matrix, ec) &&
+        std::filesystem::is_regular_file(shipped, ec)) {
+      return shipped.string();
+    }
     return matrix;
   }
   if (const char* from_env = std::getenv("LOADMATRIX_MATRIX"); from_env && *from_env) {
@@ -152,7 +160,8 @@ int loadmatrix_main(int argc, char** argv) {
   app.fallthrough();
   GlobalOptions options;
   app.add_option("--matrix", options.matrix,
-                 "Matrix JSON (default: $LOADMATRIX_MATRIX, else matrix/default.json)");
+                 "Matrix JSON, or the name of a shipped one (releases.json, libraries.json, ...) "
+                 "(default: $LOADMATRIX_MATRIX, else the shipped default.json)");
   app.add_option("--env-dir", options.env_dir,
                  "Env cache (default: $LOADMATRIX_ENV_DIR, else ~/.cache/loadmatrix/envs)");
   app.add_flag("-q,--quiet", options.quiet, "No progress lines on stderr");

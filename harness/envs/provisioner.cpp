@@ -92,8 +92,9 @@ Expected<Manifest> Provisioner::build_debian(const EnvSpec& spec, const Provisio
     return Error{fmt::format(
         "env {}: a debian env is built as root (mmdebstrap makes a chroot of many owners and "
         "device nodes). As an ordinary user, a pip env gives every torch release since 1.13 from "
-        "PyPI ({{\"kind\": \"pip\", \"requirements\": [\"torch==2.6.0\"]}}), and a local env the "
-        "host's own",
+        "PyPI ({{\"kind\": \"pip\", \"requirements\": [\"torch==2.6.0\"]}}), and a local env runs "
+        "the "
+        "host's own torch",
         spec.name)};
   }
   auto started = Clock::now();

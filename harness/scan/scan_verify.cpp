@@ -207,6 +207,18 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
     if (options.progress) {
       options.progress(envs[i].spec.name, done, loadable.size());
     }
+    // A worker that could not start failed every load alike: say why once, not only per cell
+    // (a rootless mount refused with its way out, an env's broken interpreter).
+    for (auto* file : loadable) {
+      auto cell = std::find_if(file->cells.begin(), file->cells.end(), [&](const ScanCell& c) {
+        return c.env == envs[i].spec.name && c.observed &&
+               c.observed->message.find("cannot start the worker") != std::string::npos;
+      });
+      if (cell != file->cells.end()) {
+        log(cell->observed->message);
+        break;
+      }
+    }
     log(fmt::format(
         "env {}: loaded {} file(s) in {:.1f} s", envs[i].spec.name, loadable.size(),
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
