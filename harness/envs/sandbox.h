@@ -24,8 +24,10 @@ namespace loadmatrix {
 // Whether sandboxes are made by an ordinary user: not root, or root only of a user namespace
 // where kSandboxUser is not mapped (`unshare -r`, a rootless container). Then `unshare
 // --user --map-root-user` makes the namespaces, the command is kSandboxUser only inside a user
-// namespace of its own (its kernel uid stays ours), and the user's $HOME is covered by an empty
-// read-only tmpfs. Container envs leave this to the engine (rootless podman).
+// namespace of its own (its kernel uid and groups stay ours), so what file permissions give root
+// mode is made explicit: a private /run, the host's /tmp and the user's homes covered by empty
+// read-only tmpfs, and a mount that would show one whole refused (doc/sandbox.md). Container envs
+// leave this to the engine (rootless podman).
 bool sandbox_is_rootless();
 
 // Why the kernel refused an ordinary user a user namespace, naming the setting that forbids it
