@@ -3,6 +3,7 @@
 #include "cli/resources.h"
 #include "util/error.h"
 #include "util/sarif_log.h"
+#include "util/spawn.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -76,18 +77,7 @@ std::filesystem::path host_python() {
   if (::access("/usr/bin/python3", X_OK) == 0) {
     return "/usr/bin/python3";
   }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/bin";
-  for (size_t start = 0; start <= dirs.size();) {
-    size_t end = std::min(dirs.find(':', start), dirs.size());
-    std::filesystem::path candidate =
-        std::filesystem::path(dirs.substr(start, end - start)) / "python3";
-    if (candidate.is_absolute() && ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    start = end + 1;
-  }
-  return {};
+  return find_on_path("python3");
 }
 
 ProcessRunner& system_runner() {

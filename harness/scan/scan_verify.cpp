@@ -56,6 +56,8 @@ public:
                  {options.log_dir / (env.spec.name + ".scan-worker.log"), options.load_memory_bytes,
                   options.load_timeout}) {}
 
+  Expected<void> start() { return session_.start(); }
+
   void verify(ScannedFile& file) {
     for (auto& cell : file.cells) {
       if (cell.env != env_.spec.name) {
@@ -197,6 +199,13 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
   for_each_on_own_thread(envs.size(), jobs, [&](size_t i) {
     auto started = std::chrono::steady_clock::now();
     EnvVerifier verifier(envs[i], roots, options);
+    // A worker that cannot start fails every load alike: say why once, not only in each cell (a
+    // rootless mount refused with its way out, an env's broken interpreter).
+    if (!loadable.empty()) {
+      if (auto worker = verifier.start(); !worker) {
+        log(worker.error().message);
+      }
+    }
     size_t done = 0;
     for (auto* file : loadable) {
       if (options.progress) {
@@ -206,18 +215,6 @@ void verify_scan(std::vector<ScannedFile>& files, const std::vector<Environment>
     }
     if (options.progress) {
       options.progress(envs[i].spec.name, done, loadable.size());
-    }
-    // A worker that could not start failed every load alike: say why once, not only per cell
-    // (a rootless mount refused with its way out, an env's broken interpreter).
-    for (auto* file : loadable) {
-      auto cell = std::find_if(file->cells.begin(), file->cells.end(), [&](const ScanCell& c) {
-        return c.env == envs[i].spec.name && c.observed &&
-               c.observed->message.find("cannot start the worker") != std::string::npos;
-      });
-      if (cell != file->cells.end()) {
-        log(cell->observed->message);
-        break;
-      }
     }
     log(fmt::format(
         "env {}: loaded {} file(s) in {:.1f} s", envs[i].spec.name, loadable.size(),

@@ -33,6 +33,9 @@ public:
   Json load(const std::string& file, LoaderMode mode, const std::vector<std::string>& allow = {}) {
     return worker_.load(file, mode, allow, options_.timeout);
   }
+  // Starts the worker now (each load would): an error only when it cannot start at all, which
+  // every load would then report alike.
+  Expected<void> start() { return worker_.ensure_started(); }
   // The weights-only allowlist search for `file` (an inside path), once per file.
   const AllowlistSearch& search(const std::string& file);
 

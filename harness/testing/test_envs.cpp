@@ -2,6 +2,7 @@
 
 #include "cli/resources.h"
 #include "matrix/matrix.h"
+#include "util/spawn.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -42,15 +43,8 @@ std::vector<std::string> container_env_names() {
     if (spec.kind != EnvKind::container) {
       continue;
     }
-    std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin";
-    for (size_t start = 0; start <= path.size();) {
-      size_t end = std::min(path.find(':', start), path.size());
-      auto candidate = std::filesystem::path(path.substr(start, end - start)) / spec.engine.front();
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        names.push_back(spec.name);
-        break;
-      }
-      start = end + 1;
+    if (!find_on_path(spec.engine.front()).empty()) {
+      names.push_back(spec.name);
     }
   }
   return names;

@@ -103,13 +103,17 @@ void terminate_group(pid_t pid, int& status, std::chrono::milliseconds grace,
   }
 }
 
+std::filesystem::path find_on_path(const std::string& name) {
+  return bp::environment::find_executable(name);
+}
+
 Expected<pid_t> spawn_in_own_group(const SpawnRequest& request) {
   if (request.argv.empty()) {
     return Error{"empty command line"};
   }
   bp::filesystem::path executable = request.argv[0];
   if (request.argv[0].find('/') == std::string::npos) {
-    executable = bp::environment::find_executable(request.argv[0]);
+    executable = find_on_path(request.argv[0]);
     if (executable.empty()) {
       return Error{fmt::format("{}: not found on PATH", request.argv[0])};
     }

@@ -5,6 +5,7 @@
 #include "util/error.h"
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,6 +22,9 @@ struct SpawnRequest {
   int stdout_fd = -1;
   int stderr_fd = -1;
 };
+
+// Where `name` (no '/') is found on PATH, as a spawn would run it; empty when nowhere.
+std::filesystem::path find_on_path(const std::string& name);
 
 // The child's pid; it leads its own process group, so -pid signals everything it starts.
 Expected<pid_t> spawn_in_own_group(const SpawnRequest& request);
