@@ -290,6 +290,9 @@ ResultsModel build_results_model(Json header, std::vector<Record> records,
     if (env.contains("weights_only_default") && env["weights_only_default"].is_boolean()) {
       info.weights_only_default = env["weights_only_default"].get<bool>();
     }
+    if (env.contains("has_weights_only") && env["has_weights_only"].is_boolean()) {
+      info.has_weights_only = env["has_weights_only"].get<bool>();
+    }
     model.envs.push_back(info);
   }
   std::stable_sort(model.envs.begin(), model.envs.end(), [](const EnvInfo& a, const EnvInfo& b) {

@@ -22,6 +22,9 @@ struct EnvInfo {
   std::optional<bool> weights_only_default;
   // pip envs: the resolved set, distribution -> version (env_summary's "packages")
   std::map<std::string, std::string> packages;
+  // Whether torch.load takes weights_only at all (1.7: no); unset in results files written
+  // before it was recorded, where a null weights_only_default means the same (the schema's).
+  std::optional<bool> has_weights_only;
 };
 
 // What differs between two envs, as a reader names it: "torch 2.5.1 → 2.6.0", "lightning

@@ -138,7 +138,8 @@ TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels)
                   {{"torch", "2.6.0+cu124"},
                    {"lightning", "2.5.6"},
                    {"omegaconf", "2.3.0"},
-                   {"nvidia-cudnn-cu12", "9.1.0.70"}}};
+                   {"nvidia-cudnn-cu12", "9.1.0.70"}},
+                  true};
   EnvInfo new_env = old_env;
   new_env.name = "lightning-2.6";
   new_env.packages["lightning"] = "2.6.0";
@@ -156,8 +157,8 @@ TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels)
                                       "2 nvidia-* packages"}));
   EXPECT_TRUE(what_differs(old_env, old_env).empty());
 
-  EnvInfo debian{"bookworm", "1.13.1", "3.11.2", "1.24.2", "local", false, {}};
-  EnvInfo wheel{"torch-1.13", "1.13.1", "3.11.2", "1.24.2", "pip", false, {}};
+  EnvInfo debian{"bookworm", "1.13.1", "3.11.2", "1.24.2", "local", false, {}, true};
+  EnvInfo wheel{"torch-1.13", "1.13.1", "3.11.2", "1.24.2", "pip", false, {}, true};
   EXPECT_EQ(what_differs(debian, wheel), (std::vector<std::string>{"kind local → pip"}));
   // A Debian env records no resolved set: its packages are not listed as removed or added.
   EXPECT_EQ(what_differs(debian, old_env),

@@ -16,6 +16,7 @@ Json env_summary(const Environment& env) {
                   {"torch", fp.torch},
                   {"python", fp.python},
                   {"numpy", fp.numpy ? Json(*fp.numpy) : Json(nullptr)},
+                  {"has_weights_only", fp.has_weights_only},
                   {"weights_only_default",
                    fp.weights_only_default ? Json(*fp.weights_only_default) : Json(nullptr)},
                   {"has_add_safe_globals", fp.has_add_safe_globals},

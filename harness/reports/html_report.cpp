@@ -83,9 +83,13 @@ std::string env_table(const ResultsModel& model) {
                     "<th>kind</th><th>torch</th><th>Python</th><th>numpy</th>"
                     "<th>torch.load default</th></tr></thead><tbody>\n";
   for (const auto& env : model.envs) {
-    std::string default_mode = !env.weights_only_default   ? "?"
-                               : *env.weights_only_default ? "weights_only=True"
-                                                           : "weights_only=False";
+    // No weights_only_default is what a torch without the argument records (1.7); one that has
+    // it but was not measured says so.
+    std::string default_mode =
+        env.weights_only_default
+            ? (*env.weights_only_default ? "weights_only=True" : "weights_only=False")
+        : env.has_weights_only.value_or(false) ? "not measured"
+                                               : "no weights_only";
     out += fmt::format("<tr data-env=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}"
                        "</td><td>{}</td></tr>\n",
                        h(env.name), h(env.name), h(env.kind), h(env.torch), h(env.python),

@@ -201,3 +201,31 @@ TEST_F(HtmlReportBrowserTest, TheChartIsDrawnWithJavascriptOff) {
   EXPECT_GT(test_support::count_pixels(*image, 0xf9a825, 0, 700), 2000u);
   EXPECT_GT(test_support::count_pixels(*image, 0xcfcfcf, 0, 700), 1000u);
 }
+
+// The env table says what a torch without the argument does, not "?": torch 1.7's torch.load has
+// no weights_only, which its summary records (and older results files record as a null default).
+TEST_F(HtmlReportTest, TheEnvTableSaysATorchWithoutWeightsOnlyHasNone) {
+  Json header = test_support::synthetic_header();
+  for (auto& env : header.at("envs")) {
+    if (env.at("name") == "old") {
+      env["has_weights_only"] = false;
+      env["weights_only_default"] = nullptr;
+    } else if (env.at("name") == "mid") {
+      env["weights_only_default"] = true;
+    } // "new": neither recorded, as in a results file from before has_weights_only
+  }
+  ResultsModel model = build_results_model(header, records_, {});
+  test_support::TempDir out;
+  ASSERT_TRUE(write_reports(model, out.path(), resources().report_assets));
+  std::string html = read_text_file(out.path() / "report.html").value();
+  std::string table = html.substr(html.find("id=\"envs\""));
+  table = table.substr(0, table.find("</table>"));
+  auto row = [&](const std::string& env) {
+    size_t at = table.find("<tr data-env=\"" + env + "\"");
+    return at == std::string::npos ? std::string() : table.substr(at, table.find("</tr>", at) - at);
+  };
+  EXPECT_NE(row("old").find("<td>no weights_only</td>"), std::string::npos) << row("old");
+  EXPECT_NE(row("new").find("<td>no weights_only</td>"), std::string::npos) << row("new");
+  EXPECT_NE(row("mid").find("<td>weights_only=True</td>"), std::string::npos) << row("mid");
+  EXPECT_EQ(table.find("<td>?</td>"), std::string::npos);
+}
