@@ -109,3 +109,51 @@ TEST(ClassifyTest, DangerousGlobalsAreRecognised) {
     EXPECT_FALSE(is_dangerous_global(name)) << name;
   }
 }
+
+// A 1.7 optimizer loaded by 1.13: its __setstate__ adds defaults the file never had. Every saved
+// value is there, so it is not a broken file; a value that changed is, even beside added ones.
+TEST(ClassifyTest, FieldsTheLoadersClassAddedAreNotAMismatchButAChangedValueIs) {
+  auto item = [](const char* key, Json value) { return Json::array({key, std::move(value)}); };
+  auto dict = [](std::vector<Json> items) {
+    return Json{{"dict", "dict"}, {"items", Json(std::move(items))}};
+  };
+  auto sgd = [&](Json defaults) {
+    return Json{{"object", "SGD"}, {"attrs", dict({item("'defaults'", std::move(defaults))})}};
+  };
+  Json lr = {{"float", "0.1"}};
+  Json saved = dict({item("'optimizer'", sgd(dict({item("'lr'", lr), item("'momentum'", 0)})))});
+  Json loaded =
+      dict({item("'optimizer'",
+                 sgd(dict({item("'differentiable'", false), item("'foreach'", nullptr),
+                           item("'lr'", lr), item("'maximize'", false), item("'momentum'", 0)})))});
+  Classification added = classify({{"status", "returned"}, {"description", loaded}}, &saved);
+  EXPECT_EQ(added.outcome, Outcome::pass);
+  EXPECT_EQ(added.detail, "every saved value intact; the loading version's classes added 3 "
+                          "field(s): ['optimizer']['defaults']['differentiable'], "
+                          "['optimizer']['defaults']['foreach'], "
+                          "['optimizer']['defaults']['maximize']");
+
+  Json changed = dict(
+      {item("'optimizer'", sgd(dict({item("'differentiable'", false),
+                                     item("'lr'", {{"float", "0.01"}}), item("'momentum'", 0)})))});
+  EXPECT_EQ(classify({{"status", "returned"}, {"description", changed}}, &saved).outcome,
+            Outcome::mismatch);
+  Json dropped = dict({item("'optimizer'", sgd(dict({item("'lr'", lr)})))});
+  EXPECT_EQ(classify({{"status", "returned"}, {"description", dropped}}, &saved).outcome,
+            Outcome::mismatch);
+  Json other_class = loaded;
+  other_class["items"][0][1]["object"] = "Adam";
+  EXPECT_EQ(classify({{"status", "returned"}, {"description", other_class}}, &saved).outcome,
+            Outcome::mismatch);
+}
+
+// 2.14 refuses a legacy whole-module save's ("module", cls, ...) persistent id as "but got
+// <class 'str'>": a refusal naming no global of the file, not a BUILD of builtins.str.
+TEST(ClassifyTest, APersistentIdThatIsNotAStorageNamesNoGlobal) {
+  Refusal refusal = parse_refusal("UnpicklingError",
+                                  "Weights only load failed. ... WeightsUnpickler error: \n\nOnly "
+                                  "persistent_load of storage is allowed, but got <class 'str'>");
+  EXPECT_TRUE(refusal.weights_only);
+  EXPECT_EQ(refusal.reason, BlockReason::other);
+  EXPECT_TRUE(refusal.globals.empty());
+}
