@@ -16,6 +16,8 @@ const char* checkpoint_format_id(CheckpointFormat format) {
     return "zip";
   case CheckpointFormat::torchscript:
     return "torchscript";
+  case CheckpointFormat::torchscript_legacy:
+    return "torchscript_legacy";
   case CheckpointFormat::legacy:
     return "legacy";
   case CheckpointFormat::legacy_tar:
@@ -93,6 +95,7 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
   CheckpointFile result;
   result.format = CheckpointFormat::torch_zip;
   std::vector<zip_uint64_t> members;
+  bool model_json = false;
   zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < entries; ++i) {
     const char* raw = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
@@ -103,6 +106,11 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
     if (is_pickle_member(name)) {
       members.push_back(static_cast<zip_uint64_t>(i));
     }
+    model_json = model_json || name == "model.json" || name.ends_with("/model.json");
+  }
+  if (members.empty() && model_json) {
+    result.format = CheckpointFormat::torchscript_legacy;
+    return result; // nothing torch.load unpickles: it stops before any pickle
   }
   if (members.empty()) {
     return Error{

@@ -18,9 +18,13 @@ namespace loadmatrix {
 enum class CheckpointFormat {
   torch_zip,   // torch.save since 1.6
   torchscript, // torch.jit.save: a zip with code/ and constants.pkl
-  legacy,      // _use_new_zipfile_serialization=False: pickles one after another
-  legacy_tar,  // torch < 0.4's tar of sys_info, pickle, storages, tensors
-  raw_pickle,  // a plain pickle
+  // torch.jit.save of torch 1.0-1.2 (measured: 1.1): model.json, tensors/N, attributes.pkl and
+  // no data.pkl, which torch.load does not take for TorchScript (no constants.pkl) and cannot
+  // read; it has no pickle torch.load reads, and each env is asked what torch.load says of it.
+  torchscript_legacy,
+  legacy,     // _use_new_zipfile_serialization=False: pickles one after another
+  legacy_tar, // torch < 0.4's tar of sys_info, pickle, storages, tensors
+  raw_pickle, // a plain pickle
   numpy_npy,
   safetensors,
   not_a_checkpoint,
@@ -42,7 +46,8 @@ struct CheckpointFile {
   std::shared_ptr<const FileContents> contents;
 };
 
-// An error names the file and what is wrong with it (a zip without data.pkl, a member whose
+// An error names the file and what is wrong with it (a zip without data.pkl or model.json, a
+// member whose
 // declared size is over `max_member_bytes`, a truncated archive).
 Expected<CheckpointFile> read_checkpoint_file(const std::filesystem::path& file,
                                               size_t max_member_bytes = 512u << 20);

@@ -79,8 +79,16 @@ private:
     analysis_.persistent_ids = true;
     return {};
   }
-  void binpersid(State& h, const Value&) {
+  void binpersid(State& h, const Value& id) {
     analysis_.persistent_ids = true;
+    if (analysis_.foreign_persistent_id.empty() && id.kind() == Kind::tuple &&
+        id.text().length > 0) {
+      std::string_view kind = text_of(id.text());
+      if (kind != "storage") {
+        analysis_.foreign_persistent_id = kind.empty() ? "?" : std::string(kind);
+        analysis_.foreign_persistent_at = opcode_offset();
+      }
+    }
     push(h, Value{});
   }
 

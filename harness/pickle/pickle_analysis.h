@@ -78,6 +78,12 @@ struct PickleAnalysis {
   boost::container::flat_map<uint8_t, size_t> opcodes_used; // opcode -> offset of its first use
   std::vector<NumpyDtypeBuild> numpy_dtype_builds;
   std::vector<SparseRebuild> sparse_rebuilds;
+  // The first BINPERSID whose id is a tuple naming something other than "storage": the legacy
+  // format's whole-module saves write ("module", cls, source_file, source) for each nn.Module
+  // class (torch 0.4-1.x). Every weights-only unpickler refuses it ("Only persistent_load of
+  // storage is allowed", measured on 1.13, 2.6 and 2.14), whatever is allowlisted.
+  std::string foreign_persistent_id; // its first item, "" when none
+  size_t foreign_persistent_at = 0;  // the BINPERSID
 };
 
 // pickletools' name for an opcode ("BINFLOAT"), or "UNKNOWN".

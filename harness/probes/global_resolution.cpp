@@ -110,7 +110,8 @@ Expected<std::vector<SandboxMount>> write_request(const Environment& env, const 
       archive_mounts.push_back(
           env.sandbox.place(archive.parent_path(), fmt::format("archives{}", it->second), false));
     }
-    archives.push_back((archive_mounts[it->second].inside / archive.filename()).string());
+    archives.push_back({{"path", (archive_mounts[it->second].inside / archive.filename()).string()},
+                        {"torch_load", question.torch_load}});
   }
   std::filesystem::path request_file = dir / "request.json";
   if (auto written = write_output_file(
@@ -214,7 +215,9 @@ ResolvedGlobals record_answers(const Asked& asked, Answers& answers, ResolvedGlo
     std::string key = asked.globals[i]->key();
     // Only what the env itself provides is cached: a --python-path module may change, and a
     // module nothing provides costs nothing to ask about again.
-    bool env_provided = optional_string(answer, "origin") == "env";
+    // A `__main__` global is resolved against an empty `__main__`: the env's answer, every time.
+    std::optional<std::string> origin = optional_string(answer, "origin");
+    bool env_provided = origin == "env" || origin == "main";
     bool timed_out = resolution.error.starts_with("TimeoutError");
     if (env_provided && !timed_out && key.size() <= kCachedNameLimit) {
       cacheable.by_key[key] = resolution;
@@ -243,6 +246,14 @@ ResolvedGlobals record_answers(const Asked& asked, Answers& answers, ResolvedGlo
       import.result = ArchiveImport::Result::crash;
     } else {
       continue; // not answered: unmeasured
+    }
+    import.whole = asked.torchscript[i].whole;
+    if (auto loads = answer.find("loads"); loads != answer.end() && loads->is_object()) {
+      for (const auto& [mode, facts] : loads->items()) {
+        if (facts.is_object() && (mode == "default" || mode == "weights_only")) {
+          import.loads[mode] = facts;
+        }
+      }
     }
     out.torchscript[asked.torchscript[i].file] = std::move(import);
   }
@@ -276,14 +287,18 @@ ResolvedGlobals run_resolver(const Environment& env, ProcessRunner& runner, cons
 
 // Globals left unmeasured (their prediction is the bytes' alone): names too long to be a real
 // class (a hostile file's), copyreg's extension codes (not names: no module to import), and
-// anything under a __main__ module, whose import runs a program.
+// anything under a package's __main__ module, whose import runs a program. A top-level
+// `__main__` (a class the saving script defined) is asked: the resolver looks it up in an empty
+// `__main__`, as a loading program's own is not the saver's, and imports nothing.
 bool worth_asking(const GlobalLookup& lookup) {
   if (lookup.module.size() + lookup.qualname.size() > kCachedNameLimit ||
       (lookup.module == "copyreg" && lookup.qualname.starts_with("extension_registry["))) {
     return false;
   }
   std::string_view module = lookup.module;
-  for (size_t start = 0; start <= module.size();) {
+  size_t first_dot = module.find('.');
+  for (size_t start = first_dot == std::string_view::npos ? module.size() + 1 : first_dot + 1;
+       start <= module.size();) {
     size_t end = std::min(module.find('.', start), module.size());
     if (module.substr(start, end - start) == "__main__") {
       return false;

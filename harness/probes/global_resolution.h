@@ -8,6 +8,7 @@
 #pragma once
 
 #include "envs/environment.h"
+#include "util/json_file.h"
 
 #include <filesystem>
 #include <map>
@@ -62,14 +63,25 @@ struct ArchiveImport {
   enum class Result { pass, error, crash };
   Result result = Result::pass;
   std::string error; // the exception ("RuntimeError: ..."), or how the child died
+  // Whether the answer is the whole archive's, not its skeleton's (ArchiveQuestion::whole).
+  bool whole = false;
+  // For an archive asked with torch_load: what torch.load did with it, by loader mode id
+  // ("default", "weights_only" where the torch has it), as the worker reports a load
+  // (records/classify.h's facts: {"status": "returned"} or "raised" with "error_type" and
+  // "message", "crashed", "timeout").
+  std::map<std::string, Json> loads;
 };
 
 // A TorchScript archive to import: `file` names it in the answers; `readable` is what is
-// imported, a copy the sandbox user can read (a scan's skeleton without the tensor data:
-// scan/torchscript_skeleton.h).
+// imported, a copy the sandbox user can read (a scan's skeleton without the tensor data,
+// scan/torchscript_skeleton.h, or the whole archive when `whole`).
 struct ArchiveQuestion {
   std::filesystem::path file;
   std::filesystem::path readable;
+  bool whole = false;
+  // Also ask torch.load itself: for an archive torch.load does not hand to torch.jit.load (the
+  // 1.0-1.2 layout, pickle/checkpoint_file.h's torchscript_legacy), which it cannot unpickle.
+  bool torch_load = false;
 };
 
 // What a scan asks an env.

@@ -3,9 +3,12 @@ is read, and the private-allowlist patch. Imported from the scripts' own directo
 mount); its name keeps it apart from any module a user's recipes import.
 """
 
+import contextlib
 import json
 import os
 import re
+import sys
+import types
 
 MARKER = "@loadmatrix "
 
@@ -48,6 +51,24 @@ def path_argument(value):
     if isinstance(value, dict):
         return os.fsdecode(bytes.fromhex(value["hex"]))
     return value
+
+
+@contextlib.contextmanager
+def loader_main():
+    """An empty `__main__` while the block runs, as a loading program has: a class the saving
+    script defined in its own `__main__` (`__main__.Net`) is not in the loader's, whose
+    `__main__` is another program (`torch.load` raises "Can't get attribute 'Net' on <module
+    '__main__'>"). The scripts' own `__main__` (worker.py, resolve_globals.py) is never what a
+    pickle resolves."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["__main__"]
+        else:
+            sys.modules["__main__"] = saved
 
 
 def extend_private_allowlist(objects):

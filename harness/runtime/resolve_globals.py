@@ -7,12 +7,16 @@ Usage: resolve_globals.py REQUEST.json, where the request is
 (names as the scan maps them: Python 2 spellings already read as Python 3's). The reply is one
 `@loadmatrix` line per question: per global {"index", "format", "protocol", "present", "error",
 "origin", "weights_only"}, per sparse layout {"sparse": i, "accepted", "error"}, per archive
-{"torchscript": i, "result": "pass" | "error" | "crash", "error"}; then {"done": N}.
+{"torchscript": i, "result": "pass" | "error" | "crash", "error"} (and, for an archive asked with
+"torch_load", "loads": what torch.load did, bare and weights_only); then {"done": N}. An archive
+is {"path": p, "torch_load": bool} or a path.
 "weights_only" is "allowed" or the
 weights-only unpickler's refusal of a file naming only that global, measured before anything
 is imported (not for a module nothing here provides): `error` is what a load naming
 the global raises here (type and text), `origin` where its top-level module comes from
-("env", "python_path", or "none" when nothing here provides it).
+("env", "python_path", "main" for `__main__`, or "none" when nothing here provides it).
+A `__main__` global is resolved against an empty `__main__`, as a loading program's own is not
+the saving script's (the worker loads the same way).
 
 Each global is resolved by loading a crafted torch.save file of that format whose pickle is
 that one GLOBAL opcode: the env's own torch.load resolves it, with its own module mapping
@@ -103,6 +107,8 @@ FILES = {"legacy": legacy_file, "zip": zip_file}
 
 def origin_of(module, python_path):
     top = module.split(".")[0]
+    if top == "__main__":
+        return "main"  # the loading program's own, which is not the saver's: an empty module
     try:
         spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
@@ -120,8 +126,9 @@ def weights_only_verdict(torch, module, name, file_format, proto):
     """What torch.load(weights_only=True) says of a file naming only this global: "allowed", or
     the refusal ("UnpicklingError: ...")."""
     try:
-        torch.load(io.BytesIO(FILES[file_format](module, name, proto)), map_location="cpu",
-                   weights_only=True)
+        with protocol.loader_main():
+            torch.load(io.BytesIO(FILES[file_format](module, name, proto)), map_location="cpu",
+                       weights_only=True)
         return "allowed"
     except Exception as error:  # noqa: BLE001 - the refusal is the measurement
         # torch 2.6+ puts a paragraph about the flip before the reason; keep the reason.
@@ -146,7 +153,8 @@ def resolve(module, name, file_format, proto, origin, load):
         return entry
     signal.alarm(PER_GLOBAL_SECONDS)
     try:
-        load(io.BytesIO(FILES[file_format](module, name, proto)))
+        with protocol.loader_main():
+            load(io.BytesIO(FILES[file_format](module, name, proto)))
         entry["present"] = True
     except _Timeout:
         entry["present"] = False
@@ -188,10 +196,10 @@ def sparse_answer(torch, layout_name, fields):
 ARCHIVE_SECONDS = 60
 
 
-def import_archive(torch, path):
-    """What torch.jit.load makes of the archive, in a forked child: an older torch aborts on a
-    newer archive's debug records (1.7, signal 6), which must not end this process. A child
-    still importing after ARCHIVE_SECONDS is killed by its alarm: "timeout", not an answer."""
+def in_child(attempt):
+    """attempt() in a forked child, its answer (a dict) sent back whole: an older torch aborts on
+    a newer archive's debug records (1.7, signal 6), which must not end this process. A child
+    still working after ARCHIVE_SECONDS is killed by its alarm: "timeout", not an answer."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -199,12 +207,9 @@ def import_archive(torch, path):
             os.close(read_end)
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(ARCHIVE_SECONDS)
-            try:
-                torch.jit.load(path, map_location="cpu")
-                answer = {"result": "pass"}
-            except BaseException as error:  # noqa: BLE001 - what the import raises is the answer
-                answer = {"result": "error", "error": f"{type(error).__name__}: {error}"[:1000]}
-            os.write(write_end, json.dumps(answer).encode("utf-8"))
+            data = json.dumps(attempt()).encode("utf-8")
+            while data:
+                data = data[os.write(write_end, data):]
         finally:
             os._exit(0)  # never the parent's loop, whatever happened above
     os.close(write_end)
@@ -223,7 +228,42 @@ def import_archive(torch, path):
             name = ""
         return {"result": "crash",
                 "error": f"killed by signal {number} ({name})" if name else f"killed by signal {number}"}
-    return {"result": "crash", "error": f"torch.jit.load exited with {os.WEXITSTATUS(status)}"}
+    return {"result": "crash", "error": f"the child exited with {os.WEXITSTATUS(status)}"}
+
+
+def import_archive(torch, path):
+    """What torch.jit.load makes of the archive, in a forked child."""
+    def attempt():
+        try:
+            torch.jit.load(path, map_location="cpu")
+            return {"result": "pass"}
+        except BaseException as error:  # noqa: BLE001 - what the import raises is the answer
+            return {"result": "error", "error": f"{type(error).__name__}: {error}"[:1000]}
+    return in_child(attempt)
+
+
+def load_archive(torch, path, has_weights_only):
+    """What torch.load does with an archive it does not hand to torch.jit.load (the 1.0-1.2
+    layout: model.json, no data.pkl, no constants.pkl), bare and with weights_only=True, as the
+    worker reports a load ({"status": "returned"} or "raised" with the error's type and text).
+    torch.load finds no data.pkl to unpickle in such an archive, so nothing of it runs."""
+    answers = {}
+    for mode, kwargs in [("default", {})] + ([("weights_only", {"weights_only": True})]
+                                             if has_weights_only else []):
+        def attempt(kwargs=kwargs):
+            try:
+                with protocol.loader_main():
+                    torch.load(path, map_location="cpu", **kwargs)
+                return {"status": "returned"}
+            except BaseException as error:  # noqa: BLE001 - what the load raises is the answer
+                return {"status": "raised", "error_type": type(error).__name__,
+                        "message": str(error)[:4000]}
+        answer = in_child(attempt)
+        if "result" in answer:  # the child died or timed out: no load report
+            answer = ({"status": "timeout"} if answer["result"] == "timeout" else
+                      {"status": "crashed", "message": answer.get("error", "")})
+        answers[mode] = answer
+    return answers
 
 
 # The protocol's own channel: resolving a global imports the user's and the env's modules, and
@@ -279,8 +319,11 @@ def main():
         answer["sparse"] = index
         send(answer)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    for index, path in enumerate(str(path) for path in request.get("torchscript", [])):
-        answer = import_archive(torch, path)
+    for index, entry in enumerate(request.get("torchscript", [])):
+        entry = entry if isinstance(entry, dict) else {"path": entry}
+        answer = import_archive(torch, str(entry["path"]))
+        if entry.get("torch_load"):
+            answer["loads"] = load_archive(torch, str(entry["path"]), has_weights_only)
         answer["torchscript"] = index
         send(answer)
     send({"done": len(asked)})

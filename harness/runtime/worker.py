@@ -364,7 +364,8 @@ def run_in_child(request):
             limit = request.get("memory_limit_bytes")
             if limit:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            result = operation(request)
+            with protocol.loader_main():
+                result = operation(request)
         except BaseException as error:  # noqa: BLE001 - every failure is a result
             result = {"status": "raised", "error_type": type(error).__name__,
                       "error_module": type(error).__module__, "message": str(error)[:20000],

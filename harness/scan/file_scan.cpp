@@ -123,6 +123,10 @@ void examine(FileScan& scan) {
       for (const auto& build : analysis->numpy_dtype_builds) {
         scan.numpy_dtype_builds.emplace_back(build.code, base + build.offset);
       }
+      if (scan.foreign_persistent_id.empty() && !analysis->foreign_persistent_id.empty()) {
+        scan.foreign_persistent_id = printable_name(analysis->foreign_persistent_id);
+        scan.foreign_persistent_at = base + analysis->foreign_persistent_at;
+      }
       for (auto& rebuild : analysis->sparse_rebuilds) {
         rebuild.offset += base;
         scan.sparse_rebuilds.push_back(std::move(rebuild));

@@ -52,8 +52,18 @@ struct FileScan {
   std::vector<std::pair<std::string, StreamPosition>> numpy_dtype_builds; // type code, where
   std::vector<SparseRebuild> sparse_rebuilds; // offset: a StreamPosition
   std::vector<std::string> dangerous;         // every dangerous global, in any pickle of the file
+  // A persistent id torch.load reads that is not a storage's (pickle_analysis.h): its kind
+  // ("module") and where; empty when none.
+  std::string foreign_persistent_id;
+  StreamPosition foreign_persistent_at = 0;
 
   bool is_torchscript() const { return format == CheckpointFormat::torchscript; }
+  // An archive each env is asked about whole (torch.jit.load's, and torch.load's for the
+  // 1.0-1.2 layout), not a pickle the scan reads.
+  bool is_archive() const {
+    return format == CheckpointFormat::torchscript ||
+           format == CheckpointFormat::torchscript_legacy;
+  }
   // checkpoint_format_id, or "" when unknown.
   std::string_view format_id() const { return format ? checkpoint_format_id(*format) : ""; }
 };

@@ -33,6 +33,7 @@ enum class Why : uint8_t {
   appends_type_check,
   numpy2_dtype_class,
   missing_in_env,
+  foreign_persistent_id,
   own_refusal,
 };
 
@@ -51,6 +52,18 @@ struct Refused {
   std::string_view detail; // the opcode, blocklisted module, spelling compared, dtype code or
                            // the error resolving a missing global raises
 };
+
+// A class the saving script defined in its own `__main__`: the loader's `__main__` is another
+// program, so every torch's full unpickler raises AttributeError on it (measured on 1.1 through
+// 2.14) and no allowlist can name it there. The env's answer when it was asked (the resolver
+// looks it up in an empty `__main__`); this rule when it was not (measured facts).
+bool from_savers_main(const ScannedGlobal& global) {
+  return global.module == "__main__" || global.module.starts_with("__main__.");
+}
+
+constexpr std::string_view kSaversMain =
+    "defined in the saving script's __main__, which is not the loader's: define the class in an "
+    "importable module (and save again), or load in a script that defines it";
 
 int numpy_major(const Fingerprint& env) {
   return env.numpy ? std::atoi(env.numpy->c_str()) : 0;
@@ -96,6 +109,11 @@ std::string sentence(const Refused& refused, const FileScan& scan, const Fingerp
                        refused.detail);
   case Why::missing_in_env:
     return fmt::format("{} does not exist in this env ({}): no allowlist can name it", refused.name,
+                       refused.detail);
+  case Why::foreign_persistent_id:
+    return fmt::format("a persistent id of kind {} (the legacy format's record of a whole "
+                       "module's class and source): the weights-only unpickler reads only "
+                       "storages' (\"Only persistent_load of storage is allowed\")",
                        refused.detail);
   case Why::numpy2_dtype_class:
     return fmt::format("BUILD of a {} dtype: numpy 2 makes it a {}, which is not allowlisted",
@@ -231,7 +249,13 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
     }
     if (!allowlisted && resolution && !resolution->present && !global.dangerous) {
       refused.push_back({global.first, BlockReason::global_not_allowed, global.name, true,
-                         Why::missing_in_env, global.name, resolution->error});
+                         Why::missing_in_env, global.name,
+                         from_savers_main(global) ? kSaversMain : resolution->error});
+      continue;
+    }
+    if (!allowlisted && !resolution && from_savers_main(global)) {
+      refused.push_back({global.first, BlockReason::global_not_allowed, global.name, true,
+                         Why::missing_in_env, global.name, kSaversMain});
       continue;
     }
     if (indexed.blocklisted_modules.contains(module)) {
@@ -243,6 +267,15 @@ std::vector<Refused> weights_only_refusals(const FileScan& scan, const EnvLoadRu
       refused.push_back(global_refusal(global, compared, env));
     }
     rule_refusals(global, rules, allowlisted, refused);
+  }
+  if (!scan.foreign_persistent_id.empty()) {
+    refused.push_back({scan.foreign_persistent_at,
+                       BlockReason::other,
+                       {},
+                       true,
+                       Why::foreign_persistent_id,
+                       {},
+                       scan.foreign_persistent_id});
   }
   if (numpy_major(env) >= 2 && rules.build_allowlisted_class) {
     for (const auto& [code, at] : scan.numpy_dtype_builds) {
@@ -301,12 +334,71 @@ LoadPrediction archive_prediction(const FileScan& scan, const EnvLoadRules& inde
   if (!import || import->result == ArchiveImport::Result::pass) {
     return prediction;
   }
+  if (!import->whole) {
+    // Its skeleton did not import, and the archive was too large to ask about whole: the
+    // emptied storages may be why (scan_job.cpp, kWholeArchiveBytes).
+    prediction.outcome = Outcome::skipped;
+    prediction.detail = fmt::format(
+        "not predicted: the archive without its tensor data does not import here ({}), and it "
+        "was not asked about whole (over the size budget)",
+        import->error);
+    return prediction;
+  }
   bool crash = import->result == ArchiveImport::Result::crash;
   prediction.outcome = crash ? Outcome::crash : Outcome::error;
   prediction.detail = fmt::format("this torch's torch.jit.load cannot read the archive ({}): {}",
                                   crash ? "the process dies" : "it raises", import->error);
   prediction.no_fix = "TorchScript this torch does not read: export it again with this torch, "
                       "or load it with the torch that wrote it";
+  return prediction;
+}
+
+// torch.load of an archive in torch 1.0-1.2's TorchScript layout: it has no data.pkl to
+// unpickle and no constants.pkl to hand it to torch.jit.load, and what each torch says of that
+// (RuntimeError on 1.7 to 2.14, 1.13's weights_only wrapping it as a refusal) is the env's
+// answer, classified as the observed load is.
+LoadPrediction legacy_archive_prediction(const FileScan& scan, const EnvLoadRules& indexed,
+                                         ScanMode mode) {
+  LoadPrediction prediction;
+  const ArchiveImport* import =
+      indexed.resolved ? indexed.resolved->find(scan.input.file) : nullptr;
+  const Json* load = nullptr;
+  if (import) {
+    if (auto it = import->loads.find(scan_mode_id(mode)); it != import->loads.end()) {
+      load = &it->second;
+    }
+  }
+  if (!load) {
+    prediction.outcome = Outcome::skipped;
+    prediction.detail = "not predicted: a TorchScript archive in torch 1.0-1.2's layout "
+                        "(model.json, no data.pkl), which only an env that runs here is asked "
+                        "about";
+    return prediction;
+  }
+  Classification measured = classify(*load, nullptr);
+  prediction.outcome = measured.outcome;
+  prediction.reason = measured.refusal.reason;
+  prediction.blocked_globals = measured.refusal.globals;
+  prediction.detail = fmt::format(
+      "a TorchScript archive in torch 1.0-1.2's layout (model.json, no data.pkl), which torch.load "
+      "does not hand to torch.jit.load; this torch's torch.load, asked: {}",
+      measured.outcome == Outcome::pass
+          ? std::string("it loads")
+          : fmt::format("{}: {}",
+                        measured.error_type.empty() ? outcome_id(measured.outcome)
+                                                    : measured.error_type,
+                        measured.message.substr(0, measured.message.find('\n'))));
+  prediction.no_fix =
+      import->result == ArchiveImport::Result::pass
+          ? "TorchScript in torch 1.0-1.2's layout: this torch's torch.jit.load reads it "
+            "(measured); load it with torch.jit.load and save it again with torch.jit.save"
+          : fmt::format("TorchScript in torch 1.0-1.2's layout, which this torch's torch.jit.load "
+                        "does not read either ({}): load it with torch.jit.load in a torch that "
+                        "does and save it again with torch.jit.save",
+                        import->error.substr(0, import->error.find('\n')));
+  if (prediction.outcome != Outcome::pass) {
+    prediction.detail += "; " + prediction.no_fix;
+  }
   return prediction;
 }
 
@@ -386,11 +478,18 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const EnvLoadRule
     }
     const GlobalResolution* resolution =
         indexed.resolved ? indexed.resolved->find(global_lookup(scan, global)) : nullptr;
-    if (resolution && !resolution->present) {
+    if ((resolution && !resolution->present) || (!resolution && from_savers_main(global))) {
       prediction.outcome = Outcome::error;
       prediction.missing_global = global.name;
-      prediction.detail =
-          fmt::format("{} does not exist in this env: {}", global.name, resolution->error);
+      prediction.detail = fmt::format(
+          "{} does not exist in this env: {}", global.name,
+          resolution ? resolution->error
+                     : fmt::format("AttributeError: Can't get attribute '{}' on <module "
+                                   "'__main__'> (not asked: the rule for a saving script's class)",
+                                   global.name.substr(global.module.size() + 1)));
+      if (from_savers_main(global)) {
+        prediction.no_fix = fmt::format("{} is {}", global.name, kSaversMain);
+      }
       return prediction;
     }
     if (!resolution && numpy_major(env) == 1 && global.module.starts_with("numpy._core")) {
@@ -454,6 +553,9 @@ LoadPrediction predict_load(const FileScan& scan, const EnvLoadRules& indexed, S
     prediction.outcome = Outcome::unsupported;
     prediction.detail = "torch.load has no weights_only argument";
     return prediction;
+  }
+  if (scan.format == CheckpointFormat::torchscript_legacy) {
+    return legacy_archive_prediction(scan, indexed, mode);
   }
   if (!weights_only) {
     return full_unpickler_prediction(scan, indexed);

@@ -23,7 +23,10 @@ LoaderMode scan_loader_mode(ScanMode mode);
 const char* scan_mode_id(ScanMode mode); // its loader mode's id: "weights_only", "default"
 
 struct LoadPrediction {
-  Outcome outcome = Outcome::pass; // pass, blocked, error, crash or unsupported
+  // pass, blocked, error, crash or unsupported; skipped when not predicted (a TorchScript
+  // archive whose skeleton does not stand in, one in the 1.0-1.2 layout no env here was asked
+  // about), `detail` saying why. A skipped prediction is compared with nothing.
+  Outcome outcome = Outcome::pass;
   BlockReason reason = BlockReason::none;
   // Every global the unpickler refuses before the first refusal no allowlist can lift, in
   // stream order and spelled as that torch reports it.

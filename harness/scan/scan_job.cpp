@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fmt/core.h>
+#include <map>
 #include <set>
 
 namespace loadmatrix {
@@ -89,7 +90,7 @@ void predict_cells(ScannedFile& file, const std::vector<Environment>& envs,
 // Where each global of a file with a blocked or dangerous one sits in the saved object: a
 // second walk, only for those files, so a clean corpus costs nothing more.
 void place_globals(ScannedFile& file, const ProgressLog& log) {
-  if (file.scan.status != FileStatus::checkpoint || file.scan.is_torchscript()) {
+  if (file.scan.status != FileStatus::checkpoint || file.scan.is_archive()) {
     return;
   }
   bool needed = !file.scan.dangerous.empty();
@@ -115,7 +116,7 @@ void place_globals(ScannedFile& file, const ProgressLog& log) {
 std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
                                       const ProgressLog& log) {
   bool any = std::any_of(files.begin(), files.end(), [](const ScannedFile& file) {
-    return file.scan.status == FileStatus::checkpoint && file.scan.is_torchscript();
+    return file.scan.status == FileStatus::checkpoint && file.scan.is_archive();
   });
   if (!any) {
     return std::nullopt;
@@ -154,7 +155,7 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
     if (file.scan.status != FileStatus::checkpoint) {
       continue;
     }
-    if (file.scan.is_torchscript()) {
+    if (file.scan.is_archive()) {
       if (!archives) {
         continue;
       }
@@ -177,7 +178,8 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
                         written ? ec.message() : valid_utf8(written.error().message)));
         continue;
       }
-      questions.torchscript.push_back({file.scan.input.file, skeleton});
+      questions.torchscript.push_back({file.scan.input.file, skeleton, false,
+                                       file.scan.format == CheckpointFormat::torchscript_legacy});
       continue;
     }
     for (const auto& global : file.scan.globals) {
@@ -200,6 +202,84 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
   }
   return questions;
 }
+
+namespace {
+
+// A skeleton stands in for its archive when it imports: emptied storages cannot make a failing
+// import pass. When it does not, the emptiness may be why (an int8 TorchScript model's packed
+// parameters are rebuilt from their data at import: its skeleton kills 2.6 with SIGSEGV where
+// the archive imports, measured), so each such archive up to this size is asked again whole;
+// a larger one is not predicted (scan/load_prediction.h).
+constexpr uintmax_t kWholeArchiveBytes = 256u << 20;
+
+// Asks again, with the whole archive, whatever an env's skeleton did not import. The copy is
+// made once, in the scan's archive directory, and only of archives the sandbox user can read.
+void ask_whole_archives(const EnvQuestions& questions, const ScratchDir& archives,
+                        const std::vector<Environment>& envs, const ScanRequest& request,
+                        std::vector<ResolvedGlobals>& resolved, const ProgressLog& log) {
+  std::map<std::filesystem::path, ArchiveQuestion> whole;
+  for (size_t i = 0; i < envs.size(); ++i) {
+    if (!envs[i].runs_here()) {
+      continue;
+    }
+    for (const auto& question : questions.torchscript) {
+      const ArchiveImport* answer = resolved[i].find(question.file);
+      if (!answer || answer->result == ArchiveImport::Result::pass ||
+          whole.contains(question.file)) {
+        continue;
+      }
+      std::error_code ec;
+      uintmax_t bytes = std::filesystem::file_size(question.file, ec);
+      if (ec || bytes > kWholeArchiveBytes) {
+        continue;
+      }
+      auto copy = archives.path() / fmt::format("whole-{}.pt", whole.size());
+      std::filesystem::copy_file(question.file, copy, ec);
+      if (!ec) {
+        std::filesystem::permissions(copy,
+                                     std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read,
+                                     ec);
+      }
+      if (ec) {
+        log(fmt::format("{}: not asked again whole: {}", question.file.string(), ec.message()));
+        continue;
+      }
+      whole[question.file] = {question.file, copy, true, question.torch_load};
+    }
+  }
+  if (whole.empty()) {
+    return;
+  }
+  for_each_index(envs.size(), 0, [&](size_t i) {
+    if (!envs[i].runs_here()) {
+      return;
+    }
+    EnvQuestions again;
+    for (const auto& [file, question] : whole) {
+      const ArchiveImport* answer = resolved[i].find(file);
+      if (answer && answer->result != ArchiveImport::Result::pass) {
+        again.torchscript.push_back(question);
+      }
+    }
+    if (again.torchscript.empty()) {
+      return;
+    }
+    SystemProcessRunner runner;
+    ResolveOptions options;
+    options.python_path = request.verify_options.python_path;
+    ResolvedGlobals answers = resolve_globals(envs[i], runner, again, options);
+    for (auto& [file, import] : answers.torchscript) {
+      resolved[i].torchscript[file] = std::move(import);
+    }
+  });
+  log(fmt::format("{} TorchScript archive(s) asked again whole: their skeleton did not import "
+                  "in some env",
+                  whole.size()));
+}
+
+} // namespace
 
 ScanJobResult scan_job(ScanJobRequest request, ProcessRunner& runner, const ProgressLog& log,
                        JobOutput& output) {
@@ -289,6 +369,9 @@ ScanResult run_scan(const ScanRequest& request, const ProgressLog& log) {
                         request.envs[i].spec.name, resolved[i].error));
       }
     });
+    if (archives && !questions.torchscript.empty()) {
+      ask_whole_archives(questions, *archives, request.envs, request, resolved, log);
+    }
     result.resolve_seconds = seconds_since(started);
     log(fmt::format("globals: {} resolved, {} sparse layout(s) and {} TorchScript archive(s) "
                     "asked, in {} env(s) in {:.2f} s{}",

@@ -14,8 +14,8 @@ const ObservedLoad* ScanCell::loaded() const {
 }
 
 std::optional<bool> ScanCell::agrees() const {
-  if (!predicted || !loaded()) {
-    return std::nullopt;
+  if (!predicted || !loaded() || predicted->outcome == Outcome::skipped) {
+    return std::nullopt; // a skipped prediction is none ("not predicted: ...")
   }
   if (predicted->outcome != observed->outcome) {
     return false;

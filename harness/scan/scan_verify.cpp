@@ -167,8 +167,15 @@ private:
     std::string error = last.message.substr(0, last.message.find('\n'));
     fix.note = fmt::format("with the refused globals allowlisted the load still fails: {}: {}",
                            last.error_type, error.substr(0, 300));
-    if (last.error_type == "ModuleNotFoundError" || last.error_type == "ImportError" ||
-        last.error_type == "AttributeError") {
+    bool savers_main =
+        std::any_of(found.allowlist.begin(), found.allowlist.end(),
+                    [](const std::string& global) { return global.starts_with("__main__."); });
+    if (savers_main) {
+      fix.note += " (a class defined in the saving script's __main__, which is not the "
+                  "loader's: define it in an importable module and save again, or load in a "
+                  "script that defines it)";
+    } else if (last.error_type == "ModuleNotFoundError" || last.error_type == "ImportError" ||
+               last.error_type == "AttributeError") {
       fix.note += " (a class this env cannot import: --python-path DIR makes the files' own "
                   "modules importable)";
     }

@@ -10,7 +10,8 @@ namespace loadmatrix {
 
 namespace {
 
-// ".../data/12" or ".../constants/3": where torch.jit.save puts a storage's bytes.
+// ".../data/12" or ".../constants/3": where torch.jit.save puts a storage's bytes (".../tensors/3"
+// in the 1.0-1.2 layout).
 bool is_storage_record(std::string_view name) {
   size_t slash = name.rfind('/');
   if (slash == std::string_view::npos || slash + 1 == name.size()) {
@@ -21,8 +22,13 @@ bool is_storage_record(std::string_view name) {
     return false;
   }
   std::string_view dir = name.substr(0, slash);
-  return dir.ends_with("/data") || dir.ends_with("/constants") || dir == "data" ||
-         dir == "constants";
+  for (std::string_view records : {"data", "constants", "tensors"}) {
+    if (dir == records || (dir.size() > records.size() && dir.ends_with(records) &&
+                           dir[dir.size() - records.size() - 1] == '/')) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string zip_reason(int code) {
