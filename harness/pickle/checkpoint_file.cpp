@@ -3,6 +3,8 @@
 #include "pickle/pickle_analysis.h"
 #include "pickle/zip_directory.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fmt/core.h>
 #include <memory>
 #include <optional>
@@ -96,6 +98,7 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
   result.format = CheckpointFormat::torch_zip;
   std::vector<zip_uint64_t> members;
   bool model_json = false;
+  bool pickle_like = false;
   zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < entries; ++i) {
     const char* raw = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
@@ -107,8 +110,18 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
       members.push_back(static_cast<zip_uint64_t>(i));
     }
     model_json = model_json || name == "model.json" || name.ends_with("/model.json");
+    // torch finds records through miniz, which compares raw names without case: a member any
+    // spelling of which torch.load could read as a pickle keeps the archive from being one
+    // torch.load cannot unpickle.
+    for (const char* spelling :
+         {raw, zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW)}) {
+      std::string lower = spelling ? spelling : "";
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      pickle_like = pickle_like || lower.ends_with("data.pkl") || lower.ends_with("constants.pkl");
+    }
   }
-  if (members.empty() && model_json) {
+  if (members.empty() && model_json && !pickle_like) {
     result.format = CheckpointFormat::torchscript_legacy;
     return result; // nothing torch.load unpickles: it stops before any pickle
   }

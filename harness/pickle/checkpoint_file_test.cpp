@@ -124,3 +124,25 @@ TEST(CheckpointFileTest, AMultiGigabyteLegacyFileReadsOnlyItsPickles) {
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("over the 1048576-byte limit"), std::string::npos);
 }
+
+// torch.jit.save's 1.0-1.2 layout (measured with torch 1.1): model.json, tensors/N,
+// attributes.pkl, no data.pkl. Only an archive no spelling of whose members torch.load (through
+// miniz, which ignores case) could read as a pickle is one, since each env is asked to
+// torch.load it.
+TEST(CheckpointFileTest, TheOneToTwoTorchScriptLayoutIsAnArchiveWithNothingToUnpickle) {
+  test_support::TempDir dir;
+  auto old = read_checkpoint_file(
+      write_zip(dir.path() / "old.pt", {{"traced/version", "2"},
+                                        {"traced/model.json", "{}"},
+                                        {"traced/attributes.pkl", "\x80\x02]q\x00."},
+                                        {"traced/tensors/0", "abcd"}}));
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->format, CheckpointFormat::torchscript_legacy);
+  EXPECT_TRUE(old->pickles.empty());
+  EXPECT_STREQ(checkpoint_format_id(old->format), "torchscript_legacy");
+
+  auto crafted = read_checkpoint_file(write_zip(
+      dir.path() / "crafted.pt", {{"traced/model.json", "{}"}, {"traced/DATA.PKL", "\x80\x02}."}}));
+  ASSERT_FALSE(crafted);
+  EXPECT_NE(crafted.error().message.find("a zip without a data.pkl member"), std::string::npos);
+}

@@ -224,3 +224,17 @@ TEST(PickleAnalysisTest, ASparseRebuildIsRecordedWithItsLayoutAndItsDataLength) 
   analysis = analyze("\x80\x02"s + call("torch.sparse_coo", "N") + ".");
   EXPECT_TRUE(analysis.sparse_rebuilds.empty());
 }
+
+// torch 0.4-1.x's legacy whole-module save: ("module", cls, file, source) before each module's
+// state, which every weights-only unpickler refuses; a storage's ("storage", ...) id is not.
+TEST(PickleAnalysisTest, APersistentIdThatIsNotAStoragesIsRecordedWithItsKind) {
+  // (X"storage" X"k" t) Q, then (X"module" c torch.nn Linear t) Q
+  std::string storage = "\x80\x02(X\x07\x00\x00\x00storageX\x01\x00\x00\x00ktQ"s;
+  std::string module = "(X\x06\x00\x00\x00modulectorch.nn\nLinear\ntQ"s;
+  PickleAnalysis only_storage = analyze(storage + "."s);
+  EXPECT_TRUE(only_storage.persistent_ids);
+  EXPECT_EQ(only_storage.foreign_persistent_id, "");
+  PickleAnalysis whole_module = analyze(storage + "0"s + module + "."s);
+  EXPECT_EQ(whole_module.foreign_persistent_id, "module");
+  EXPECT_EQ(whole_module.foreign_persistent_at, storage.size() + 1 + module.size() - 1);
+}

@@ -86,6 +86,16 @@ struct Asked {
 // Each TorchScript import runs in a child the resolver waits for; past this it is killed.
 constexpr int kArchiveSeconds = 60;
 
+// The children the archives cost: one import each, and for a torch_load question two loads
+// (bare and weights_only) besides.
+size_t archive_children(const Asked& asked) {
+  size_t children = 0;
+  for (const auto& question : asked.torchscript) {
+    children += question.torch_load ? 3 : 1;
+  }
+  return children;
+}
+
 // The request file resolve_globals.py reads, in `dir`, readable by the sandbox user (and only
 // it of the directory's files); each archive's directory is mounted read-only and the request
 // names the archive inside it.
@@ -160,7 +170,7 @@ SandboxCommand resolver_command(const Environment& env, const Asked& asked,
   command.timeout = std::min<std::chrono::milliseconds>(
       std::chrono::seconds(90) + std::chrono::milliseconds(500) * asked.globals.size() +
           std::chrono::seconds(1) * asked.sparse.size() +
-          std::chrono::seconds(kArchiveSeconds + 5) * asked.torchscript.size(),
+          std::chrono::seconds(kArchiveSeconds + 5) * archive_children(asked),
       std::chrono::minutes(30));
   command.output_limit =
       (1u << 20) + (asked.globals.size() + asked.sparse.size() + asked.torchscript.size()) * 4096;

@@ -180,7 +180,7 @@ bool is_described_dict(const Json& value) {
 // optimizer's defaults and param groups): the file is intact. False when anything saved
 // differs, is missing, or may have been cut off the description.
 bool only_added(const Json& expected, const Json& actual, const std::string& path,
-                std::vector<std::string>& added) {
+                std::vector<std::string>& added, bool in_object = false) {
   if (expected == actual) {
     return true;
   }
@@ -196,15 +196,22 @@ bool only_added(const Json& expected, const Json& actual, const std::string& pat
     }
     std::map<std::string, const Json*> by_key;
     for (const auto& item : has) {
-      by_key.emplace(item[0].get<std::string>(), &item[1]);
+      if (!by_key.emplace(item[0].get<std::string>(), &item[1]).second) {
+        return false; // two keys with one repr: not comparable by key
+      }
     }
     for (const auto& item : had) {
       auto it = by_key.find(item[0].get<std::string>());
       if (it == by_key.end() ||
-          !only_added(item[1], *it->second, path + "[" + it->first + "]", added)) {
+          !only_added(item[1], *it->second, path + "[" + it->first + "]", added, in_object)) {
         return false;
       }
       by_key.erase(it);
+    }
+    // Only what an object holds can have been added by its class's __setstate__: a plain
+    // dict the file saved with fewer keys is a different dict.
+    if (!by_key.empty() && !in_object) {
+      return false;
     }
     for (const auto& [key, value] : by_key) {
       added.push_back(path + "[" + key + "]");
@@ -215,8 +222,9 @@ bool only_added(const Json& expected, const Json& actual, const std::string& pat
     if (expected.size() != actual.size()) {
       return false;
     }
+    bool object = in_object || expected.contains("object");
     for (const auto& [key, value] : expected.items()) {
-      if (!actual.contains(key) || !only_added(value, actual.at(key), path, added)) {
+      if (!actual.contains(key) || !only_added(value, actual.at(key), path, added, object)) {
         return false;
       }
     }
@@ -227,7 +235,7 @@ bool only_added(const Json& expected, const Json& actual, const std::string& pat
       return false;
     }
     for (size_t i = 0; i < expected.size(); ++i) {
-      if (!only_added(expected[i], actual[i], fmt::format("{}[{}]", path, i), added)) {
+      if (!only_added(expected[i], actual[i], fmt::format("{}[{}]", path, i), added, in_object)) {
         return false;
       }
     }

@@ -141,6 +141,11 @@ TEST(ClassifyTest, FieldsTheLoadersClassAddedAreNotAMismatchButAChangedValueIs) 
   Json dropped = dict({item("'optimizer'", sgd(dict({item("'lr'", lr)})))});
   EXPECT_EQ(classify({{"status", "returned"}, {"description", dropped}}, &saved).outcome,
             Outcome::mismatch);
+  // A plain dict the file saved with fewer keys is not a class's addition.
+  Json plain = dict({item("'lr'", lr)});
+  Json more = dict({item("'lr'", lr), item("'step'", 3)});
+  EXPECT_EQ(classify({{"status", "returned"}, {"description", more}}, &plain).outcome,
+            Outcome::mismatch);
   Json other_class = loaded;
   other_class["items"][0][1]["object"] = "Adam";
   EXPECT_EQ(classify({{"status", "returned"}, {"description", other_class}}, &saved).outcome,

@@ -63,8 +63,10 @@ std::string saved_format(const std::filesystem::path& file) {
   }
   if (auto read = read_checkpoint_file(file)) {
     return read->format == CheckpointFormat::torchscript ? "torchscript"
-           : read->format == CheckpointFormat::torch_zip ? "zip"
-                                                         : "legacy";
+           : read->format == CheckpointFormat::torch_zip ||
+                   read->format == CheckpointFormat::torchscript_legacy
+               ? "zip"
+               : "legacy";
   }
   // A zip the reader refuses (no data.pkl) is still what torch.load takes for a zip.
   auto contents = FileContents::open(file);

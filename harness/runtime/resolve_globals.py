@@ -39,6 +39,7 @@ import pickle
 import signal
 import struct
 import sys
+import types
 
 import _loadmatrix_runtime as protocol
 
@@ -205,6 +206,7 @@ def in_child(attempt):
     if pid == 0:
         try:
             os.close(read_end)
+            os.close(PROTOCOL_FD)  # the child answers through its pipe, never the channel
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(ARCHIVE_SECONDS)
             data = json.dumps(attempt()).encode("utf-8")
@@ -242,14 +244,47 @@ def import_archive(torch, path):
     return in_child(attempt)
 
 
+def refusing_pickle_module():
+    """A pickle module whose unpickler resolves no global: where a bare torch.load is the full
+    unpickler (1.x, 2.0-2.5), the archive's answer is asked with it, so that a crafted archive
+    with a pickle torch.load does read (a differently-cased data.pkl, say) runs nothing. A real
+    1.0-1.2 archive never reaches the unpickler, so its answer is the same."""
+    module = types.ModuleType("loadmatrix_refusing_pickle")
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module_name, name):
+            raise pickle.UnpicklingError(
+                f"{module_name}.{name}: not resolved (loadmatrix asks about this archive "
+                "without unpickling it)")
+
+    module.Unpickler = Unpickler
+    module.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
+    module.loads = lambda data, **kwargs: Unpickler(io.BytesIO(data), **kwargs).load()
+    return module
+
+
+def bare_load_is_full_unpickler(torch, has_weights_only):
+    """Whether a bare torch.load runs the full unpickler here: no weights_only at all, or a
+    release before 2.6 flipped its default."""
+    if not has_weights_only:
+        return True
+    parts = torch.__version__.split("+")[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) < (2, 6)
+    except (ValueError, IndexError):
+        return True
+
+
 def load_archive(torch, path, has_weights_only):
     """What torch.load does with an archive it does not hand to torch.jit.load (the 1.0-1.2
     layout: model.json, no data.pkl, no constants.pkl), bare and with weights_only=True, as the
     worker reports a load ({"status": "returned"} or "raised" with the error's type and text).
     torch.load finds no data.pkl to unpickle in such an archive, so nothing of it runs."""
     answers = {}
-    for mode, kwargs in [("default", {})] + ([("weights_only", {"weights_only": True})]
-                                             if has_weights_only else []):
+    bare = ({"pickle_module": refusing_pickle_module()}
+            if bare_load_is_full_unpickler(torch, has_weights_only) else {})
+    for mode, kwargs in [("default", bare)] + ([("weights_only", {"weights_only": True})]
+                                               if has_weights_only else []):
         def attempt(kwargs=kwargs):
             try:
                 with protocol.loader_main():

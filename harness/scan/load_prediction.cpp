@@ -331,6 +331,9 @@ LoadPrediction archive_prediction(const FileScan& scan, const EnvLoadRules& inde
   prediction.detail = "torch.load hands TorchScript archives to torch.jit.load";
   const ArchiveImport* import =
       indexed.resolved ? indexed.resolved->find(scan.input.file) : nullptr;
+  if (import && import->whole) {
+    prediction.detail += " (asked with the whole archive: its skeleton did not import here)";
+  }
   if (!import || import->result == ArchiveImport::Result::pass) {
     return prediction;
   }
@@ -340,7 +343,8 @@ LoadPrediction archive_prediction(const FileScan& scan, const EnvLoadRules& inde
     prediction.outcome = Outcome::skipped;
     prediction.detail = fmt::format(
         "not predicted: the archive without its tensor data does not import here ({}), and it "
-        "was not asked about whole (over the size budget)",
+        "was not asked about whole (over the size budget, or asking failed: the scan's log "
+        "says which)",
         import->error);
     return prediction;
   }
@@ -486,7 +490,7 @@ LoadPrediction full_unpickler_prediction(const FileScan& scan, const EnvLoadRule
           resolution ? resolution->error
                      : fmt::format("AttributeError: Can't get attribute '{}' on <module "
                                    "'__main__'> (not asked: the rule for a saving script's class)",
-                                   global.name.substr(global.module.size() + 1)));
+                                   global_lookup(scan, global).qualname));
       if (from_savers_main(global)) {
         prediction.no_fix = fmt::format("{} is {}", global.name, kSaversMain);
       }

@@ -14,10 +14,15 @@
 #include "util/utf8.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <map>
 #include <set>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace loadmatrix {
 
@@ -138,6 +143,19 @@ std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
   return std::move(*dir);
 }
 
+// Readable by the sandbox's user and no one else: 0400, given to that user when root runs the
+// scan (as itself otherwise: a rootless sandbox maps the user to its own). A copy of a user's
+// file must not show other local users what its original kept from them.
+std::error_code keep_for_sandbox_user(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read, ec);
+  if (!ec && geteuid() == 0 && !sandbox_is_rootless() &&
+      ::chown(file.c_str(), kSandboxUser, kSandboxUser) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+  }
+  return ec;
+}
+
 } // namespace
 
 // What the envs are asked about the files: every global their loads would resolve and every
@@ -166,12 +184,7 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
       }
       auto skeleton = archives->path() / fmt::format("{}.pt", questions.torchscript.size());
       auto written = write_torchscript_skeleton(file.scan.input.file, skeleton);
-      std::error_code ec;
-      std::filesystem::permissions(skeleton,
-                                   std::filesystem::perms::owner_read |
-                                       std::filesystem::perms::group_read |
-                                       std::filesystem::perms::others_read,
-                                   ec);
+      std::error_code ec = written ? keep_for_sandbox_user(skeleton) : std::error_code();
       if (!written || ec) {
         log(fmt::format("{}: not asked whether each env's torch.jit.load reads it: {}",
                         file.scan.input.display,
@@ -211,6 +224,59 @@ namespace {
 // the archive imports, measured), so each such archive up to this size is asked again whole;
 // a larger one is not predicted (scan/load_prediction.h).
 constexpr uintmax_t kWholeArchiveBytes = 256u << 20;
+// And at most this much in all, per scan: the copies are in the temporary directory.
+constexpr uintmax_t kWholeArchivesTotalBytes = 2ull << 30;
+
+// `source` copied to `copy` through one descriptor, never through a symlink, refused unless it
+// is a regular file of at most `max_bytes` the sandbox user may read (root: world-readable,
+// checked on the open file, not on a path that may have changed since the scan read it).
+Expected<uintmax_t> copy_whole_archive(const std::filesystem::path& source,
+                                       const std::filesystem::path& copy, uintmax_t max_bytes) {
+  int in = ::open(source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (in < 0) {
+    return Error{fmt::format("{}: {}", source.string(), std::strerror(errno))};
+  }
+  struct stat info {};
+  std::string refused;
+  if (::fstat(in, &info) != 0 || !S_ISREG(info.st_mode)) {
+    refused = "not a regular file";
+  } else if (static_cast<uintmax_t>(info.st_size) > max_bytes) {
+    refused = fmt::format("{} bytes, over the budget of asking it whole", info.st_size);
+  } else if (geteuid() == 0 && !sandbox_is_rootless() && !(info.st_mode & S_IROTH)) {
+    refused = "the sandbox user may not read it";
+  }
+  int out =
+      refused.empty() ? ::open(copy.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400) : -1;
+  if (refused.empty() && out < 0) {
+    refused = std::strerror(errno);
+  }
+  std::vector<char> buffer(1 << 20);
+  uintmax_t copied = 0;
+  while (refused.empty()) {
+    ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got == 0) {
+      break;
+    }
+    if (got < 0 || ::write(out, buffer.data(), static_cast<size_t>(got)) != got) {
+      refused = std::strerror(errno);
+      break;
+    }
+    copied += static_cast<uintmax_t>(got);
+  }
+  ::close(in);
+  if (out >= 0) {
+    ::close(out);
+  }
+  if (refused.empty()) {
+    if (std::error_code ec = keep_for_sandbox_user(copy)) {
+      refused = ec.message();
+    }
+  }
+  if (!refused.empty()) {
+    return Error{fmt::format("{}: {}", source.string(), refused)};
+  }
+  return copied;
+}
 
 // Asks again, with the whole archive, whatever an env's skeleton did not import. The copy is
 // made once, in the scan's archive directory, and only of archives the sandbox user can read.
@@ -218,6 +284,8 @@ void ask_whole_archives(const EnvQuestions& questions, const ScratchDir& archive
                         const std::vector<Environment>& envs, const ScanRequest& request,
                         std::vector<ResolvedGlobals>& resolved, const ProgressLog& log) {
   std::map<std::filesystem::path, ArchiveQuestion> whole;
+  std::set<std::filesystem::path> asked_whole;
+  uintmax_t total = 0;
   for (size_t i = 0; i < envs.size(); ++i) {
     if (!envs[i].runs_here()) {
       continue;
@@ -225,28 +293,23 @@ void ask_whole_archives(const EnvQuestions& questions, const ScratchDir& archive
     for (const auto& question : questions.torchscript) {
       const ArchiveImport* answer = resolved[i].find(question.file);
       if (!answer || answer->result == ArchiveImport::Result::pass ||
-          whole.contains(question.file)) {
-        continue;
-      }
-      std::error_code ec;
-      uintmax_t bytes = std::filesystem::file_size(question.file, ec);
-      if (ec || bytes > kWholeArchiveBytes) {
+          whole.contains(question.file) || !asked_whole.insert(question.file).second) {
         continue;
       }
       auto copy = archives.path() / fmt::format("whole-{}.pt", whole.size());
-      std::filesystem::copy_file(question.file, copy, ec);
-      if (!ec) {
-        std::filesystem::permissions(copy,
-                                     std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::group_read |
-                                         std::filesystem::perms::others_read,
-                                     ec);
-      }
-      if (ec) {
-        log(fmt::format("{}: not asked again whole: {}", question.file.string(), ec.message()));
+      auto copied = copy_whole_archive(
+          question.file, copy, std::min(kWholeArchiveBytes, kWholeArchivesTotalBytes - total));
+      if (!copied) {
+        log(fmt::format("{}: not asked again whole, so not predicted where its skeleton does "
+                        "not import: {}",
+                        question.file.string(), valid_utf8(copied.error().message)));
         continue;
       }
-      whole[question.file] = {question.file, copy, true, question.torch_load};
+      total += *copied;
+      // Asked again about torch.jit.load only: what torch.load said of a 1.0-1.2 archive came
+      // from its skeleton, which holds no member torch.load could unpickle (it fails before
+      // reading any data), and stays.
+      whole[question.file] = {question.file, copy, true, false};
     }
   }
   if (whole.empty()) {
@@ -270,8 +333,13 @@ void ask_whole_archives(const EnvQuestions& questions, const ScratchDir& archive
     ResolveOptions options;
     options.python_path = request.verify_options.python_path;
     ResolvedGlobals answers = resolve_globals(envs[i], runner, again, options);
+    if (!answers.error.empty()) {
+      log(fmt::format("env {}: archives asked again whole: {}", envs[i].spec.name, answers.error));
+    }
     for (auto& [file, import] : answers.torchscript) {
-      resolved[i].torchscript[file] = std::move(import);
+      ArchiveImport& kept = resolved[i].torchscript[file];
+      import.loads = std::move(kept.loads);
+      kept = std::move(import);
     }
   });
   log(fmt::format("{} TorchScript archive(s) asked again whole: their skeleton did not import "

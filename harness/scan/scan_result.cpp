@@ -98,7 +98,9 @@ FileVerdict ScannedFile::verdict() const {
     return FileVerdict::skipped;
   }
   for (const auto& cell : cells) {
-    if (cell.mode == ScanMode::version_default && cell.verdict() != Outcome::pass) {
+    // A cell not predicted ("skipped", nothing observed) is not a finding.
+    if (cell.mode == ScanMode::version_default && cell.verdict() != Outcome::pass &&
+        cell.verdict() != Outcome::skipped) {
       return FileVerdict::breaks;
     }
   }

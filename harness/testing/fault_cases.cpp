@@ -21,9 +21,13 @@ void write_fault_cases(const std::filesystem::path& dir, const std::string& arme
          "        if kind == 'hang':\n            time.sleep(3600)\n"
          "        if kind == 'memory':\n            hog = bytearray(64 << 30)\n"
          "        if kind == 'silent_exit':\n            os._exit(0)\n"
+         // The worker's module is not __main__ while a load runs (an empty one is: the
+         // loader's, not the saver's); code a pickle runs still finds it, as here.
          "        if kind == 'garbage':\n"
-         "            import __main__\n"
-         "            os.write(__main__.PROTOCOL_FD, b'@loadmatrix {this is not json\\n')\n"
+         "            import gc, types\n"
+         "            worker = next(m for m in gc.get_objects() if isinstance(m, types.ModuleType)"
+         " and hasattr(m, 'PROTOCOL_FD'))\n"
+         "            os.write(worker.PROTOCOL_FD, b'@loadmatrix {this is not json\\n')\n"
          "        if kind == 'limit':\n"
          "            import resource\n"
          "            soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
