@@ -62,6 +62,8 @@ const char* file_verdict_id(FileVerdict verdict) {
     return "loads";
   case FileVerdict::breaks:
     return "breaks";
+  case FileVerdict::not_predicted:
+    return "not_predicted";
   case FileVerdict::dangerous:
     return "dangerous";
   case FileVerdict::error:
@@ -97,14 +99,18 @@ FileVerdict ScannedFile::verdict() const {
   case FileStatus::skipped:
     return FileVerdict::skipped;
   }
+  // A cell not predicted ("skipped", nothing observed) is not a finding, nor a pass.
+  bool answered = false;
   for (const auto& cell : cells) {
-    // A cell not predicted ("skipped", nothing observed) is not a finding.
-    if (cell.mode == ScanMode::version_default && cell.verdict() != Outcome::pass &&
-        cell.verdict() != Outcome::skipped) {
+    if (cell.mode != ScanMode::version_default || cell.verdict() == Outcome::skipped) {
+      continue;
+    }
+    if (cell.verdict() != Outcome::pass) {
       return FileVerdict::breaks;
     }
+    answered = true;
   }
-  return FileVerdict::loads;
+  return answered || cells.empty() ? FileVerdict::loads : FileVerdict::not_predicted;
 }
 
 namespace {

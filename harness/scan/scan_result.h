@@ -54,6 +54,7 @@ struct ScanCell {
 enum class FileVerdict {
   loads,            // every env's bare torch.load passes
   breaks,           // some env's bare torch.load fails
+  not_predicted,    // no env here loaded or could predict it (scan_result's skipped cells)
   dangerous,        // it names a global that runs code or reaches the system
   error,            // it could not be read or parsed
   skipped,          // not opened (a FIFO, a directory symlink)

@@ -110,3 +110,28 @@ TEST(ScanResultTest, EveryFieldOfAVerifiedScanPrintsAsDumpPrintsIt) {
   EXPECT_TRUE(document["files"][0]["results"][1]["prediction"].is_null());
   EXPECT_EQ(document["files"][1]["globals"], Json::array());
 }
+
+// A cell no env could answer ("not predicted", nothing observed) is neither a pass nor a
+// finding: a file whose every bare load is such a cell says so, and one with a failing cell
+// beside it still breaks.
+TEST(ScanResultTest, AFileNoEnvCouldAnswerForIsNotPredictedNotLoadsNorBreaks) {
+  ScannedFile file = scanned("old.pt", FileStatus::checkpoint);
+  file.cells.clear();
+  auto bare = [](const std::string& env, Outcome outcome) {
+    ScanCell cell;
+    cell.env = env;
+    cell.mode = ScanMode::version_default;
+    cell.predicted = LoadPrediction{};
+    cell.predicted->outcome = outcome;
+    return cell;
+  };
+  file.cells.push_back(bare("torch-2.5", Outcome::skipped));
+  file.cells.push_back(bare("torch-2.6", Outcome::skipped));
+  EXPECT_EQ(file.verdict(), FileVerdict::not_predicted);
+  EXPECT_FALSE(is_finding(file.verdict()));
+  EXPECT_STREQ(file_verdict_id(file.verdict()), "not_predicted");
+  file.cells.push_back(bare("bullseye", Outcome::pass));
+  EXPECT_EQ(file.verdict(), FileVerdict::loads);
+  file.cells.push_back(bare("sid", Outcome::error));
+  EXPECT_EQ(file.verdict(), FileVerdict::breaks);
+}

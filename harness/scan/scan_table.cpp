@@ -14,6 +14,9 @@ namespace {
 
 std::string cell_text(const ScanCell& cell) {
   Outcome verdict = cell.verdict();
+  if (verdict == Outcome::skipped && cell.predicted && !cell.loaded()) {
+    return "not predicted"; // scan.json's detail says why
+  }
   std::string text = outcome_id(verdict);
   const auto& globals = cell.blocked_globals();
   if (verdict == Outcome::blocked && !globals.empty()) {
