@@ -256,6 +256,16 @@ TEST_F(RealCheckpointsTest, APathAnOlderTorchPickledIsPredictedFromEachEnvsAnswe
     const Json& bare = cell(file, env, "default");
     EXPECT_EQ(bare.at("agrees"), true) << env << ": " << bare.dump();
   }
+  // Under weights_only it is not the path that stops the load but the legacy format's record of
+  // each module class's source, a ("module", ...) persistent id: no allowlist, and the note
+  // says why rather than "refused without naming a global".
+  for (const auto& env : {"trixie", "sid"}) {
+    const Json& bare = cell(file, env, "default");
+    EXPECT_EQ(bare.at("blocked_globals"), Json::array({"torch.nn.modules.container.Sequential"}));
+    EXPECT_NE(bare.at("fix").at("note").get<std::string>().find("persistent id of kind module"),
+              std::string::npos)
+        << bare.dump();
+  }
 }
 
 // An int8 TorchScript model's skeleton does not import (its packed parameters are rebuilt from

@@ -157,8 +157,14 @@ private:
       return fix;
     }
     if (!found.stop.empty()) {
-      fix.note =
-          "no safe allowlist: " + found.stop + "; weights_only=False only for files you trust";
+      // The search stops where torch names nothing; the static pass may know what that was
+      // (a legacy whole module's "module" persistent id): the load just confirmed it.
+      bool unnamed = found.stop.starts_with("refused without naming a global");
+      const std::string& why =
+          unnamed && predicted && !predicted->fixable && !predicted->no_fix.empty()
+              ? predicted->no_fix
+              : found.stop;
+      fix.note = "no safe allowlist: " + why + "; weights_only=False only for files you trust";
       return fix;
     }
     // The search ended on something other than a refusal: say what, since the usual cause is
