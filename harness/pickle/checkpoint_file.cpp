@@ -53,6 +53,11 @@ bool marks_torchscript(std::string_view name) {
   return name.ends_with("/constants.pkl");
 }
 
+void note_writer_record(std::string_view name, CheckpointFile& file) {
+  file.byteorder_record = file.byteorder_record || name.ends_with("/byteorder");
+  file.format_version_record = file.format_version_record || name.ends_with("/.format_version");
+}
+
 // The fast path: stored members found through the central directory of the mapped file
 // (what torch.save writes). Anything else returns nullopt and goes to libzip.
 std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t max_member_bytes) {
@@ -60,6 +65,7 @@ std::optional<CheckpointFile> read_stored_zip(std::string_view archive, size_t m
   result.format = CheckpointFormat::torch_zip;
   bool readable = true; // every pickle member stored, in bounds and under the limit
   bool handled = for_each_zip_entry(archive, [&](const ZipEntry& entry) {
+    note_writer_record(entry.name, result);
     if (!entry.name.ends_with(".pkl")) {
       return; // a tensor's record: all but a few of a checkpoint's entries
     }
@@ -110,6 +116,7 @@ Expected<CheckpointFile> read_zip_with_libzip(const std::filesystem::path& file,
       members.push_back(static_cast<zip_uint64_t>(i));
     }
     model_json = model_json || name == "model.json" || name.ends_with("/model.json");
+    note_writer_record(name, result);
     // torch finds records through miniz, which compares raw names without case: a member any
     // spelling of which torch.load could read as a pickle keeps the archive from being one
     // torch.load cannot unpickle.

@@ -1,9 +1,9 @@
 // The central directory of a zip, read straight from the file's bytes (mapped when large).
 // torch.save writes one member per tensor storage, and libzip's zip_open builds its own index of
 // every member: for a training checkpoint that cost more than the walk, before a byte of pickle
-// was read (bench/README.md). This reads only what the static pass needs, stored members only; any archive it
-// does not handle (deflated members, encryption, anything malformed) is left to libzip, which is
-// the authority on errors.
+// was read (bench/README.md). This reads only what the static pass needs, stored members only; any
+// archive it does not handle (deflated members, encryption, anything malformed) is left to libzip,
+// which is the authority on errors.
 #pragma once
 
 #include <cstdint>

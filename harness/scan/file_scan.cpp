@@ -68,6 +68,42 @@ void add_globals(FileScan& scan, std::vector<GlobalUse> globals, bool read, Stre
 }
 
 // Fills `scan`, whose input is set, with what the file holds.
+std::string written_by(const FileScan& scan, const CheckpointFile& file) {
+  auto names = [&](std::string_view global) {
+    return std::any_of(scan.globals.begin(), scan.globals.end(),
+                       [&](const ScannedGlobal& g) { return g.name == global; });
+  };
+  switch (file.format) {
+  case CheckpointFormat::legacy:
+    if (names("torch._utils._rebuild_tensor") && !names("torch._utils._rebuild_tensor_v2")) {
+      return "torch before 0.4 (the legacy format with _rebuild_tensor, not _rebuild_tensor_v2)";
+    }
+    return "torch 0.4-1.5 (the legacy format), or a later one told "
+           "_use_new_zipfile_serialization=False";
+  case CheckpointFormat::torchscript_legacy:
+    return "torch 1.0-1.2 (torch.jit.save's model.json layout)";
+  case CheckpointFormat::torchscript:
+    // torch.jit.save writes no .format_version (2.14's archives have none, measured).
+    return file.byteorder_record
+               ? "torch after 1.13 (a TorchScript archive with a byteorder record: 2.6 and 2.14 "
+                 "write one)"
+               : "torch 1.x up to 1.13 (a TorchScript archive with no byteorder record: 1.7 and "
+                 "1.13 "
+                 "write none)";
+  case CheckpointFormat::torch_zip:
+    if (file.format_version_record) {
+      return "torch after 2.6 (a .format_version record: 2.14 writes one, 2.6 does not)";
+    }
+    if (file.byteorder_record) {
+      return "torch after 1.13, up to 2.6 (a byteorder record and no .format_version: 2.5 and "
+             "2.6 write these)";
+    }
+    return "torch 1.6-1.13 (no byteorder record: 1.7 and 1.13 write none, 2.5 does)";
+  default:
+    return "";
+  }
+}
+
 void examine(FileScan& scan) {
   if (!scan.input.skipped.empty()) {
     scan.status = FileStatus::skipped;
@@ -135,6 +171,7 @@ void examine(FileScan& scan) {
     add_globals(scan, std::move(analysis->globals), read, base, dangerous);
   }
   scan.dangerous.assign(dangerous.begin(), dangerous.end());
+  scan.written_by = written_by(scan, *file);
   scan.status = FileStatus::checkpoint;
 }
 

@@ -357,3 +357,35 @@ TEST_F(RealCheckpointsTest, FieldsALoadersClassAddedAreNotAMismatch) {
   }
   EXPECT_EQ(seen, 2u);
 }
+
+// Which torch wrote each real file, as scan.json says it: the manifest states the same, file by
+// file, so the claim is checked against the files, and torch 1.1's own files against 1.1.
+TEST_F(RealCheckpointsTest, ScanSaysWhichTorchWroteEachRealFile) {
+  Json manifest =
+      read_json_file(resources().cases_dir / "real" / "pypi_checkpoints.json").value_or_throw();
+  size_t checked = 0;
+  for (const auto& wheel : manifest.at("wheels")) {
+    std::string package = fmt::format("pypi/{}-{}/", wheel.at("package").get<std::string>(),
+                                      wheel.at("version").get<std::string>());
+    for (const auto& file : wheel.at("files")) {
+      const Json& scanned = entry(package + file.at("member").get<std::string>());
+      EXPECT_EQ(scanned.at("written_by"), file.at("written_by")) << scanned.at("path");
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 21u);
+  EXPECT_EQ(entry("torch-1.1/traced_1_1.pt").at("written_by"),
+            "torch 1.0-1.2 (torch.jit.save's model.json layout)");
+  EXPECT_EQ(entry("torch-1.1/main_class_1_1.pt").at("written_by"),
+            "torch 0.4-1.5 (the legacy format), or a later one told "
+            "_use_new_zipfile_serialization=False");
+  // Each env's own int8 archive: torch.jit.save of 1.13 writes no byteorder record, of 2.6 and
+  // 2.14 one (and never a .format_version).
+  EXPECT_NE(
+      entry("quantized/bookworm.pt").at("written_by").get<std::string>().find("1.x up to 1.13"),
+      std::string::npos);
+  for (const char* producer : {"quantized/trixie.pt", "quantized/sid.pt"}) {
+    EXPECT_NE(entry(producer).at("written_by").get<std::string>().find("after 1.13"),
+              std::string::npos);
+  }
+}

@@ -262,6 +262,12 @@ void write_file(JsonWriter& out, const ScannedFile& file) {
   out.end_array();
   out.field("status", file_status_id(scan.status));
   out.field("verdict", file_verdict_id(file.verdict()));
+  out.key("written_by");
+  if (scan.written_by.empty()) {
+    out.null();
+  } else {
+    out.value(scan.written_by);
+  }
   out.end_object();
 }
 
