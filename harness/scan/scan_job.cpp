@@ -257,8 +257,17 @@ Expected<uintmax_t> copy_whole_archive(const std::filesystem::path& source,
     if (got == 0) {
       break;
     }
-    if (got < 0 || ::write(out, buffer.data(), static_cast<size_t>(got)) != got) {
+    for (ssize_t at = 0; got > 0 && at < got && refused.empty();) {
+      ssize_t put = ::write(out, buffer.data() + at, static_cast<size_t>(got - at));
+      if (put <= 0) {
+        refused = put < 0 ? std::strerror(errno) : "the copy could not be written";
+      }
+      at += put > 0 ? put : 0;
+    }
+    if (got < 0) {
       refused = std::strerror(errno);
+    }
+    if (!refused.empty()) {
       break;
     }
     copied += static_cast<uintmax_t>(got);
