@@ -42,8 +42,9 @@ struct CheckpointFile {
   CheckpointFormat format = CheckpointFormat::not_a_checkpoint;
   uint64_t size = 0; // the file's, in bytes
   std::vector<PickleMember> pickles;
-  // Records of a zip that tell which torch wrote it (measured: 1.7 and 1.13 write neither, 2.5
-  // and 2.6 write byteorder, 2.14 also .format_version); see file_scan.h, written_by.
+  // Records of a zip that tell which torch wrote it (measured: 1.7, 1.13 and 2.0 write
+  // neither, 2.1, 2.5 and 2.6 write byteorder, 2.14's torch.save also .format_version); see
+  // file_scan.h, written_by.
   bool byteorder_record = false;
   bool format_version_record = false;
   // What the members' bytes are views of: nothing is copied out of the file.

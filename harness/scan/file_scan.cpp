@@ -67,7 +67,7 @@ void add_globals(FileScan& scan, std::vector<GlobalUse> globals, bool read, Stre
   }
 }
 
-// Fills `scan`, whose input is set, with what the file holds.
+// FileScan::written_by, measured on what 1.1, 1.7, 1.13, 2.0, 2.1, 2.5, 2.6 and 2.14 write.
 std::string written_by(const FileScan& scan, const CheckpointFile& file) {
   auto names = [&](std::string_view global) {
     return std::any_of(scan.globals.begin(), scan.globals.end(),
@@ -83,27 +83,26 @@ std::string written_by(const FileScan& scan, const CheckpointFile& file) {
   case CheckpointFormat::torchscript_legacy:
     return "torch 1.0-1.2 (torch.jit.save's model.json layout)";
   case CheckpointFormat::torchscript:
-    // torch.jit.save writes no .format_version (2.14's archives have none, measured).
-    return file.byteorder_record
-               ? "torch after 1.13 (a TorchScript archive with a byteorder record: 2.6 and 2.14 "
-                 "write one)"
-               : "torch 1.x up to 1.13 (a TorchScript archive with no byteorder record: 1.7 and "
-                 "1.13 "
-                 "write none)";
+    // torch.jit.save writes no .format_version (2.14's archives have none).
+    return file.byteorder_record ? "torch 2.1 or later (a TorchScript archive with a byteorder "
+                                   "record: 2.1, 2.6 and 2.14 write one)"
+                                 : "torch 1.x up to 2.0 (a TorchScript archive with no byteorder "
+                                   "record: 1.7, 1.13 and 2.0 write none)";
   case CheckpointFormat::torch_zip:
     if (file.format_version_record) {
       return "torch after 2.6 (a .format_version record: 2.14 writes one, 2.6 does not)";
     }
     if (file.byteorder_record) {
-      return "torch after 1.13, up to 2.6 (a byteorder record and no .format_version: 2.5 and "
-             "2.6 write these)";
+      return "torch 2.1 or later, before .format_version came (a byteorder record and no "
+             ".format_version: 2.1, 2.5 and 2.6 write these; 2.14 adds .format_version)";
     }
-    return "torch 1.6-1.13 (no byteorder record: 1.7 and 1.13 write none, 2.5 does)";
+    return "torch 1.6-2.0 (no byteorder record: 1.7, 1.13 and 2.0 write none, 2.1 writes one)";
   default:
     return "";
   }
 }
 
+// Fills `scan`, whose input is set, with what the file holds.
 void examine(FileScan& scan) {
   if (!scan.input.skipped.empty()) {
     scan.status = FileStatus::skipped;

@@ -54,8 +54,8 @@ struct FileScan {
   std::vector<std::string> dangerous;         // every dangerous global, in any pickle of the file
   // Which torch wrote it, where its format tells ("" where it does not): the format, the records
   // a zip carries and, for the legacy format, which tensor rebuild it names. Measured on what
-  // 1.1, 1.7, 1.13, 2.5, 2.6 and 2.14 write; "torch 0.4-1.5" is torch's own history (0.4 added
-  // _rebuild_tensor_v2, 1.6 made the zip format the default).
+  // 1.1, 1.7, 1.13, 2.0, 2.1, 2.5, 2.6 and 2.14 write; "torch 0.4-1.5" is torch's own history (0.4
+  // added _rebuild_tensor_v2, 1.6 made the zip format the default).
   std::string written_by;
   // A persistent id torch.load reads that is not a storage's (pickle_analysis.h): its kind
   // ("module") and where; empty when none.

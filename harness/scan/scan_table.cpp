@@ -5,6 +5,7 @@
 #include "util/text_table.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fmt/core.h>
 #include <sstream>
 
@@ -89,8 +90,7 @@ std::string blocked_lines(const ScannedFile& file, const std::vector<Environment
       }
       std::string what = join(globals, ", ");
       if (cell.fix && !cell.fix->allowlist.empty()) {
-        what += fmt::format("; allowlist: torch.serialization.add_safe_globals([{}])",
-                            join(cell.fix->allowlist, ", "));
+        what += "; allowlist: " + allowlist_call(cell.fix->allowlist, env.fingerprint().numpy);
       } else if (cell.fix) {
         what += "; " + cell.fix->note;
       }
@@ -115,6 +115,20 @@ std::string blocked_lines(const ScannedFile& file, const std::vector<Environment
 }
 
 } // namespace
+
+std::string allowlist_call(const std::vector<std::string>& globals,
+                           const std::optional<std::string>& numpy) {
+  bool numpy2 = numpy && std::atoi(numpy->c_str()) >= 2;
+  std::vector<std::string> entries;
+  for (const auto& global : globals) {
+    entries.push_back(numpy2 && global.starts_with("numpy.core.")
+                          ? fmt::format("(numpy._core.{}, \"{}\")",
+                                        global.substr(std::string_view("numpy.core.").size()),
+                                        global)
+                          : global);
+  }
+  return fmt::format("torch.serialization.add_safe_globals([{}])", join(entries, ", "));
+}
 
 std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs,
                               size_t width, const Palette& palette) {

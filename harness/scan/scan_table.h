@@ -8,10 +8,19 @@
 #include "scan/scan_result.h"
 #include "util/terminal.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace loadmatrix {
+
+// The allowlist call a user types for an env with numpy `numpy` (its version, or none):
+// "torch.serialization.add_safe_globals([argparse.Namespace, ...])". Under numpy 2 a pickle's
+// `numpy.core.X` is served from numpy._core, whose object registers under numpy._core's name
+// only, so it is given as the pair (numpy._core.X, "numpy.core.X"), which torch 2.6+ accepts
+// (measured: the plain name still refuses the file).
+std::string allowlist_call(const std::vector<std::string>& globals,
+                           const std::optional<std::string>& numpy);
 
 // `width`: the columns the table may use (util/text_table.h); `palette`: its colours.
 std::string render_scan_table(const ScanResult& result, const std::vector<Environment>& envs,
