@@ -5,12 +5,13 @@
 #include "util/version_key.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fmt/core.h>
 #include <set>
 
 namespace loadmatrix {
 
-std::string allowlist_snippet(const std::vector<std::string>& globals) {
+std::string allowlist_snippet(const std::vector<std::string>& globals, bool numpy2) {
   std::string imports;
   std::vector<std::string> names;
   for (const auto& global : globals) {
@@ -19,6 +20,11 @@ std::string allowlist_snippet(const std::vector<std::string>& globals) {
     std::string name = global.substr(dot + 1);
     if (module == "builtins") {
       names.push_back(name);
+      continue;
+    }
+    if (numpy2 && (module == "numpy.core" || module.starts_with("numpy.core."))) {
+      imports += fmt::format("from numpy._core{} import {}\n", module.substr(10), name);
+      names.push_back(fmt::format("({}, \"{}\")", name, global));
       continue;
     }
     imports += fmt::format("from {} import {}\n", module, name);
@@ -132,6 +138,9 @@ PortableFix portable_fix_for(const ResultsModel& model, const CauseGroup& group)
 
 SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const std::string& to) {
   SuggestedFix fix;
+  auto env = std::find_if(model.envs.begin(), model.envs.end(),
+                          [&](const EnvInfo& info) { return info.name == to; });
+  bool numpy2 = env != model.envs.end() && std::atoi(env->numpy.c_str()) >= 2;
   if (group.cells.front().after->mode == LoaderMode::scenario) {
     fix.note = "This is loading code, not a file: change its torch.load call to allowlist the "
                "globals (torch.serialization.safe_globals), or to weights_only=False if it only "
@@ -149,11 +158,25 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
   for (const auto& cell : group.cells) {
     files.insert({cell.case_name, cell.producer});
   }
+  // A scan's env answered from measured facts loads nothing: its allowlist records are
+  // predictions (skipped), and a group whose every file has one gets that allowlist, unverified.
+  std::vector<std::string> predicted;
+  bool all_predicted = blocked && !files.empty();
   if (blocked) {
     bool all_allowlisted = true;
     std::vector<std::string> globals;
     for (const auto& [case_name, producer] : files) {
       const Record* allow = model.find(case_name, producer, to, LoaderMode::allowlist);
+      bool prediction =
+          allow != nullptr && allow->outcome == Outcome::skipped && !allow->allowlist.empty();
+      all_predicted = all_predicted && prediction;
+      if (prediction) {
+        for (const auto& global : allow->allowlist) {
+          if (std::find(predicted.begin(), predicted.end(), global) == predicted.end()) {
+            predicted.push_back(global);
+          }
+        }
+      }
       if (allow == nullptr || allow->outcome != Outcome::pass) {
         all_allowlisted = false;
         if (allow != nullptr && !allow->detail.empty()) {
@@ -171,15 +194,32 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
       fix.kind = SuggestedFix::Kind::allowlist;
       fix.globals = globals;
       fix.verified = true;
-      fix.snippet = allowlist_snippet(globals);
+      fix.snippet = allowlist_snippet(globals, numpy2);
       fix.note = "Verified: with exactly these globals allowlisted, every file of this group "
                  "loaded with weights_only=True on this version.";
       return fix;
     }
   }
+  if (all_predicted) {
+    fix.kind = SuggestedFix::Kind::allowlist;
+    fix.globals = predicted;
+    fix.verified = false;
+    fix.snippet = allowlist_snippet(predicted, numpy2);
+    fix.note = "Predicted from measured facts, not verified: nothing was loaded on this version.";
+    return fix;
+  }
   bool unsafe_loads = true;
+  bool unsafe_tried = true; // a scan loads bare and weights_only only, never weights_only=False
   for (const auto& [case_name, producer] : files) {
-    unsafe_loads = unsafe_loads && passed(model.find(case_name, producer, to, LoaderMode::unsafe));
+    const Record* unsafe = model.find(case_name, producer, to, LoaderMode::unsafe);
+    unsafe_tried = unsafe_tried && unsafe != nullptr && unsafe->outcome != Outcome::skipped;
+    unsafe_loads = unsafe_loads && passed(unsafe);
+  }
+  if (!unsafe_tried) {
+    fix.note = (fix.note.empty() ? std::string() : "No safe allowlist: " + fix.note + ". ") +
+               "weights_only=False was not tried here; it runs whatever the pickle holds (trusted "
+               "files only).";
+    return fix;
   }
   if (unsafe_loads) {
     fix.kind = SuggestedFix::Kind::weights_only_false;

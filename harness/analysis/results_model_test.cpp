@@ -164,3 +164,45 @@ TEST(ResultsModelTest, WhatDiffersNamesTorchThenTheLibrariesAndCountsCudaWheels)
   EXPECT_EQ(what_differs(debian, old_env),
             (std::vector<std::string>{"torch 1.13.1 → 2.6.0+cu124", "numpy 1.24.2 → 2.3.5"}));
 }
+
+// A scan whose env answered from measured facts loaded nothing: its allowlist record is a
+// prediction (skipped), which the group gets unverified, spelled for the env's numpy (numpy 2
+// serves numpy.core.X from numpy._core: a pair); and weights_only=False, never tried by a scan,
+// is not said to fail.
+TEST(ResultsModelTest, AFixNothingLoadedIsAPredictionAndAnUntriedLoadIsNotAFailure) {
+  Json header = synthetic_header();
+  for (auto& env : header.at("envs")) {
+    env["numpy"] = env.at("name") == "old" ? "1.26.4" : "2.4.6";
+  }
+  std::vector<Record> records = {
+      synthetic_record("rng", "file", "old", "default", Outcome::pass),
+      synthetic_record("rng", "file", "mid", "default", Outcome::blocked,
+                       {"numpy.core.multiarray._reconstruct"}),
+      synthetic_record("rng", "file", "mid", "allowlist", Outcome::skipped),
+      synthetic_record("module", "file", "old", "default", Outcome::pass),
+      synthetic_record("module", "file", "mid", "default", Outcome::blocked, {"pkg.Net"}),
+  };
+  records[2].allowlist = {"numpy.core.multiarray._reconstruct"};
+  ResultsModel model = build_results_model(header, records, {});
+  const auto& causes = model.changes[0].causes;
+  auto group = [&](const std::string& cause) {
+    auto it = std::find_if(causes.begin(), causes.end(),
+                           [&](const CauseGroup& g) { return g.cause == cause; });
+    EXPECT_NE(it, causes.end()) << cause;
+    return *it;
+  };
+  const CauseGroup rng = group("numpy.core.multiarray._reconstruct");
+  EXPECT_EQ(rng.fix.kind, SuggestedFix::Kind::allowlist);
+  EXPECT_FALSE(rng.fix.verified);
+  EXPECT_NE(rng.fix.note.find("not verified"), std::string::npos) << rng.fix.note;
+  EXPECT_NE(rng.fix.snippet.find("from numpy._core.multiarray import _reconstruct"),
+            std::string::npos)
+      << rng.fix.snippet;
+  EXPECT_NE(rng.fix.snippet.find("(_reconstruct, \"numpy.core.multiarray._reconstruct\")"),
+            std::string::npos)
+      << rng.fix.snippet;
+  const CauseGroup module = group("pkg.Net");
+  EXPECT_EQ(module.fix.kind, SuggestedFix::Kind::none);
+  EXPECT_EQ(module.fix.note.find("Neither"), std::string::npos) << module.fix.note;
+  EXPECT_NE(module.fix.note.find("weights_only=False was not tried here"), std::string::npos);
+}

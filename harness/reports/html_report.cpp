@@ -268,7 +268,8 @@ std::string scan_section(const Json& scan) {
                   "prediction</h2>\n",
                   scan.value("agree", 0), disagreements.size());
   if (!scan.value("verified", false)) {
-    out += "<p>Nothing was loaded (--static-only): the cells show the prediction.</p>\n";
+    out += "<p>Nothing was loaded (--static-only, or no env runs here and each was predicted from "
+           "its measured facts): the cells show the prediction.</p>\n";
   } else {
     out += fmt::format("<p>The C++ analyzer's prediction agrees with the observed load in "
                        "<strong>{}</strong> cells and disagrees in <strong>{}</strong>.</p>\n",

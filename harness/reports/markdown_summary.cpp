@@ -97,7 +97,9 @@ std::string scan_summary(const Json& scan) {
   out += scan.value("verified", false)
              ? fmt::format("Prediction and observed load agree in {} cells, disagree in {}.\n\n",
                            scan.value("agree", 0), disagreements.size())
-             : "Nothing was loaded (--static-only): the cells are predictions.\n\n";
+             : "Nothing was loaded (--static-only, or no env runs here and each was predicted from "
+               "its "
+               "measured facts): the cells are predictions.\n\n";
   for (const auto& file : scan.value("dangerous", Json::array())) {
     out += fmt::format("- **dangerous**: {} names `{}`: never allowlist these\n",
                        file.value("file", ""),
@@ -158,10 +160,10 @@ std::string render_markdown_summary(const ResultsModel& model) {
         fix = "no loader-side fix found";
         break;
       }
-      out += fmt::format("- {} {} {} checkpoint{} on {} ({} cells) — {}{}\n",
+      out += fmt::format("- {} {} {} checkpoint{} on {} ({} cell{}) — {}{}\n",
                          inline_code(group.cause.substr(0, 200)), verb, group.checkpoints,
                          group.checkpoints == 1 ? "" : "s", change.to.torch, group.cells.size(),
-                         fix, where_text(group));
+                         group.cells.size() == 1 ? "" : "s", fix, where_text(group));
       out += portable_line(group.portable);
     }
     out += "\n";

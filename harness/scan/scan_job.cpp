@@ -541,7 +541,11 @@ std::pair<Json, std::vector<Record>> scan_as_results(const ScanResult& result) {
       if (cell.fix && cell.mode == ScanMode::weights_only) {
         Record fix = record;
         fix.mode = LoaderMode::allowlist;
-        fix.outcome = cell.fix->verified ? Outcome::pass : record.outcome;
+        // A fix nothing loaded (an env answered from facts, --static-only) is a prediction:
+        // recorded as not run, not as an allowlist that failed.
+        fix.outcome = cell.fix->verified ? Outcome::pass
+                      : cell.loaded()    ? record.outcome
+                                         : Outcome::skipped;
         fix.allowlist = cell.fix->allowlist;
         fix.detail = cell.fix->note;
         records.push_back(fix);
