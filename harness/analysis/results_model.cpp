@@ -1,17 +1,17 @@
 #include "analysis/results_model.h"
 
+#include "records/portable_fix.h"
 #include "util/error.h"
 #include "util/text.h"
 #include "util/version_key.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <fmt/core.h>
 #include <set>
 
 namespace loadmatrix {
 
-std::string allowlist_snippet(const std::vector<std::string>& globals, bool numpy2) {
+std::string allowlist_snippet(const std::vector<std::string>& globals, std::string_view numpy) {
   std::string imports;
   std::vector<std::string> names;
   for (const auto& global : globals) {
@@ -22,8 +22,8 @@ std::string allowlist_snippet(const std::vector<std::string>& globals, bool nump
       names.push_back(name);
       continue;
     }
-    if (numpy2 && (module == "numpy.core" || module.starts_with("numpy.core."))) {
-      imports += fmt::format("from numpy._core{} import {}\n", module.substr(10), name);
+    if (auto home = numpy2_home(global, numpy)) {
+      imports += fmt::format("from {} import {}\n", home->substr(0, home->rfind('.')), name);
       names.push_back(fmt::format("({}, \"{}\")", name, global));
       continue;
     }
@@ -140,7 +140,7 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
   SuggestedFix fix;
   auto env = std::find_if(model.envs.begin(), model.envs.end(),
                           [&](const EnvInfo& info) { return info.name == to; });
-  bool numpy2 = env != model.envs.end() && std::atoi(env->numpy.c_str()) >= 2;
+  std::string_view numpy = env != model.envs.end() ? std::string_view(env->numpy) : "";
   if (group.cells.front().after->mode == LoaderMode::scenario) {
     fix.note = "This is loading code, not a file: change its torch.load call to allowlist the "
                "globals (torch.serialization.safe_globals), or to weights_only=False if it only "
@@ -194,7 +194,7 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
       fix.kind = SuggestedFix::Kind::allowlist;
       fix.globals = globals;
       fix.verified = true;
-      fix.snippet = allowlist_snippet(globals, numpy2);
+      fix.snippet = allowlist_snippet(globals, numpy);
       fix.note = "Verified: with exactly these globals allowlisted, every file of this group "
                  "loaded with weights_only=True on this version.";
       return fix;
@@ -204,7 +204,7 @@ SuggestedFix fix_for(const ResultsModel& model, const CauseGroup& group, const s
     fix.kind = SuggestedFix::Kind::allowlist;
     fix.globals = predicted;
     fix.verified = false;
-    fix.snippet = allowlist_snippet(predicted, numpy2);
+    fix.snippet = allowlist_snippet(predicted, numpy);
     fix.note = "Predicted from measured facts, not verified: nothing was loaded on this version.";
     return fix;
   }

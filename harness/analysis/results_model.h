@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
@@ -141,9 +142,8 @@ void attach_baseline(ResultsModel& model, const std::string& baseline_path,
                      std::vector<Record> baseline_records);
 
 // The Python a user pastes to allowlist `globals` (import lines, then the call).
-// `numpy2`: the env's numpy is 2, which serves a pickle's numpy.core.X from numpy._core; the
-// object registers under numpy._core's name only, so it is allowlisted as the pair (X,
-// "numpy.core.X"), which torch 2.6+ accepts (measured: the plain name still refuses the file).
-std::string allowlist_snippet(const std::vector<std::string>& globals, bool numpy2 = false);
+// `numpy`: the env's numpy version, which decides how a numpy.core global is allowlisted
+// (records/portable_fix.h, numpy2_home); "" for none known.
+std::string allowlist_snippet(const std::vector<std::string>& globals, std::string_view numpy = {});
 
 } // namespace loadmatrix

@@ -61,6 +61,15 @@ void make_sandbox_writable(const std::filesystem::path& dir) {
   }
 }
 
+std::error_code make_sandbox_readable_only(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read, ec);
+  if (!ec && !sandbox_is_rootless() && ::chown(file.c_str(), kSandboxUser, kSandboxUser) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+  }
+  return ec;
+}
+
 Sandbox Sandbox::host(std::filesystem::path init) {
   Sandbox sandbox;
   sandbox.init_ = std::move(init);

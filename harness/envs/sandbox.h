@@ -39,6 +39,10 @@ std::string user_namespace_hint();
 // Creates `dir` (and its parents) and gives it to kSandboxUser (rootless: it is already ours), so a
 // command can write there through a writable mount. Throws FatalError naming the directory.
 void make_sandbox_writable(const std::filesystem::path& dir);
+// Makes `file` readable by kSandboxUser and no one else: 0400, given to that user (rootless: it
+// is already ours). A copy of a user's file must not show other local users what its original
+// kept from them. The error names what failed.
+std::error_code make_sandbox_readable_only(const std::filesystem::path& file);
 
 struct SandboxMount {
   std::filesystem::path host;

@@ -3,6 +3,7 @@
 #include "records/classify.h"
 #include "util/json_file.h"
 
+#include <cstdlib>
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -46,6 +47,14 @@ def load_checkpoint(path):
 )";
 
 } // namespace
+
+std::optional<std::string> numpy2_home(std::string_view global, std::string_view numpy_version) {
+  constexpr std::string_view kNumpyCore = "numpy.core.";
+  if (std::atoi(std::string(numpy_version).c_str()) < 2 || !global.starts_with(kNumpyCore)) {
+    return std::nullopt;
+  }
+  return "numpy._core." + std::string(global.substr(kNumpyCore.size()));
+}
 
 PortableSnippet portable_snippet(const std::vector<std::string>& globals) {
   PortableSnippet snippet;

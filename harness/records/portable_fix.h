@@ -9,9 +9,17 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadmatrix {
+
+// Where numpy `numpy_version` serves a pickle's `numpy.core.X` global from: numpy 2 moved it to
+// numpy._core ("numpy._core.X"), whose object registers under that name only, so an allowlist
+// for that env names it as the pair (numpy._core.X, "numpy.core.X"), which torch 2.6+ accepts
+// (measured in 2.6 with numpy 2.4.6: the plain object still refuses the file). nullopt under
+// numpy 1, without numpy, or for a global outside numpy.core.
+std::optional<std::string> numpy2_home(std::string_view global, std::string_view numpy_version);
 
 struct PortableSnippet {
   // The Python source defining load_checkpoint(path), with `globals` allowlisted; empty when

@@ -55,8 +55,9 @@ struct Refused {
 
 // A class the saving script defined in its own `__main__`: the loader's `__main__` is another
 // program, so a full unpickler raises AttributeError on it (measured on 1.7 and 1.13; 2.6 and
-// 2.14 refuse it under weights_only) and no allowlist can name it there. The env's answer when it was asked (the resolver
-// looks it up in an empty `__main__`); this rule when it was not (measured facts).
+// 2.14 refuse it under weights_only) and no allowlist can name it there. The env's answer when it
+// was asked (the resolver looks it up in an empty `__main__`); this rule when it was not (measured
+// facts).
 bool from_savers_main(const ScannedGlobal& global) {
   return global.module == "__main__" || global.module.starts_with("__main__.");
 }

@@ -58,9 +58,7 @@ protected:
     dir_ = new test_support::TempDir();
     SystemProcessRunner runner;
     ProcessSpec fetch;
-    fetch.argv = {
-        (std::filesystem::path(LOADMATRIX_SOURCE_DIR) / "scripts" / "real-checkpoints").string(),
-        corpus().string()};
+    fetch.argv = {(resources().home / "scripts" / "real-checkpoints").string(), corpus().string()};
     fetch.timeout = std::chrono::minutes(20);
     ProcessResult fetched = runner.run(fetch);
     ASSERT_TRUE(fetched.succeeded()) << fetched.describe() << fetched.stderr_text;
@@ -102,12 +100,9 @@ protected:
   static const Json& scan() {
     static Json* document = nullptr;
     if (!document) {
-      SystemProcessRunner runner;
-      ProcessSpec spec;
-      spec.argv = {LOADMATRIX_CLI, "scan",  corpus().string(),
-                   "--trust",      "--out", (dir_->path() / "scan").string()};
-      spec.timeout = std::chrono::minutes(15);
-      ProcessResult result = runner.run(spec);
+      ProcessResult result = test_support::run_loadmatrix(
+          {"scan", corpus().string(), "--trust", "--out", (dir_->path() / "scan").string()},
+          std::chrono::minutes(15));
       // Exit 1: files that break (2.6+ refuses the numpy and whole-module ones).
       EXPECT_EQ(result.exit_code, 1) << result.stderr_text;
       *log_ = result.stderr_text;
@@ -329,33 +324,19 @@ TEST_F(RealCheckpointsTest, OldLayoutTorchScriptGetsEachEnvsAnswer) {
 // says so instead of calling the file broken. A saved value that changed stays a mismatch
 // (ClassifyTest).
 TEST_F(RealCheckpointsTest, FieldsALoadersClassAddedAreNotAMismatch) {
-  SystemProcessRunner runner;
-  ProcessSpec spec;
-  spec.argv = {LOADMATRIX_CLI,
-               "-q",
-               "run",
-               "--envs",
-               "bullseye,bookworm",
-               "--cases",
-               "scheduler_object",
-               "--out",
-               (dir_->path() / "run").string()};
-  spec.timeout = std::chrono::minutes(10);
-  ProcessResult result = runner.run(spec);
+  ProcessResult result =
+      test_support::run_loadmatrix({"-q", "run", "--envs", "bullseye,bookworm", "--cases",
+                                    "scheduler_object", "--out", (dir_->path() / "run").string()});
   ASSERT_LE(result.exit_code, 1) << result.stderr_text;
-  Json results = read_json_file(dir_->path() / "run" / "results.json").value_or_throw();
-  size_t seen = 0;
-  for (const auto& record : results.at("records")) {
-    if (record.at("producer") == "bullseye" && record.at("consumer") == "bookworm" &&
-        (record.at("mode") == "default" || record.at("mode") == "unsafe")) {
-      ++seen;
-      EXPECT_EQ(record.at("outcome"), "pass") << record.dump();
-      std::string detail = record.value("detail", "");
-      EXPECT_NE(detail.find("every saved value intact"), std::string::npos) << detail;
-      EXPECT_NE(detail.find("['defaults']['differentiable']"), std::string::npos) << detail;
-    }
+  auto records = test_support::records_by_key(dir_->path() / "run" / "results.json");
+  for (const char* mode : {"default", "unsafe"}) {
+    auto record = records.find(fmt::format("scheduler_object|bullseye|bookworm|{}", mode));
+    ASSERT_NE(record, records.end()) << mode;
+    EXPECT_EQ(record->second.at("outcome"), "pass") << record->second.dump();
+    std::string detail = record->second.value("detail", "");
+    EXPECT_NE(detail.find("every saved value intact"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("['defaults']['differentiable']"), std::string::npos) << detail;
   }
-  EXPECT_EQ(seen, 2u);
 }
 
 // Which torch wrote each real file, as scan.json says it: the manifest states the same, file by

@@ -8,6 +8,7 @@
 #include "scan/scan_publish.h"
 #include "scan/scan_verify.h"
 #include "scan/torchscript_skeleton.h"
+#include "util/output_file.h"
 #include "util/parallel.h"
 #include "util/scratch_dir.h"
 #include "util/text.h"
@@ -143,19 +144,6 @@ std::optional<ScratchDir> archive_dir(const std::vector<ScannedFile>& files,
   return std::move(*dir);
 }
 
-// Readable by the sandbox's user and no one else: 0400, given to that user when root runs the
-// scan (as itself otherwise: a rootless sandbox maps the user to its own). A copy of a user's
-// file must not show other local users what its original kept from them.
-std::error_code keep_for_sandbox_user(const std::filesystem::path& file) {
-  std::error_code ec;
-  std::filesystem::permissions(file, std::filesystem::perms::owner_read, ec);
-  if (!ec && geteuid() == 0 && !sandbox_is_rootless() &&
-      ::chown(file.c_str(), kSandboxUser, kSandboxUser) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-  }
-  return ec;
-}
-
 } // namespace
 
 // What the envs are asked about the files: every global their loads would resolve and every
@@ -184,7 +172,7 @@ EnvQuestions questions_of(const std::vector<ScannedFile>& files, const ScratchDi
       }
       auto skeleton = archives->path() / fmt::format("{}.pt", questions.torchscript.size());
       auto written = write_torchscript_skeleton(file.scan.input.file, skeleton);
-      std::error_code ec = written ? keep_for_sandbox_user(skeleton) : std::error_code();
+      std::error_code ec = written ? make_sandbox_readable_only(skeleton) : std::error_code();
       if (!written || ec) {
         log(fmt::format("{}: not asked whether each env's torch.jit.load reads it: {}",
                         file.scan.input.display,
@@ -242,7 +230,7 @@ Expected<uintmax_t> copy_whole_archive(const std::filesystem::path& source,
     refused = "not a regular file";
   } else if (static_cast<uintmax_t>(info.st_size) > max_bytes) {
     refused = fmt::format("{} bytes, over the budget of asking it whole", info.st_size);
-  } else if (geteuid() == 0 && !sandbox_is_rootless() && !(info.st_mode & S_IROTH)) {
+  } else if (!sandbox_is_rootless() && !(info.st_mode & S_IROTH)) {
     refused = "the sandbox user may not read it";
   }
   int out =
@@ -254,20 +242,14 @@ Expected<uintmax_t> copy_whole_archive(const std::filesystem::path& source,
   uintmax_t copied = 0;
   while (refused.empty()) {
     ssize_t got = ::read(in, buffer.data(), buffer.size());
-    if (got == 0) {
+    if (got <= 0) {
+      refused = got < 0 ? std::strerror(errno) : "";
       break;
     }
-    for (ssize_t at = 0; got > 0 && at < got && refused.empty();) {
-      ssize_t put = ::write(out, buffer.data() + at, static_cast<size_t>(got - at));
-      if (put <= 0) {
-        refused = put < 0 ? std::strerror(errno) : "the copy could not be written";
-      }
-      at += put > 0 ? put : 0;
-    }
-    if (got < 0) {
-      refused = std::strerror(errno);
-    }
-    if (!refused.empty()) {
+    if (auto written = write_all(out, std::string_view(buffer.data(), static_cast<size_t>(got)),
+                                 copy.string());
+        !written) {
+      refused = written.error().message;
       break;
     }
     copied += static_cast<uintmax_t>(got);
@@ -277,7 +259,7 @@ Expected<uintmax_t> copy_whole_archive(const std::filesystem::path& source,
     ::close(out);
   }
   if (refused.empty()) {
-    if (std::error_code ec = keep_for_sandbox_user(copy)) {
+    if (std::error_code ec = make_sandbox_readable_only(copy)) {
       refused = ec.message();
     }
   }
@@ -302,7 +284,7 @@ void ask_whole_archives(const EnvQuestions& questions, const ScratchDir& archive
     for (const auto& question : questions.torchscript) {
       const ArchiveImport* answer = resolved[i].find(question.file);
       if (!answer || answer->result == ArchiveImport::Result::pass ||
-          whole.contains(question.file) || !asked_whole.insert(question.file).second) {
+          !asked_whole.insert(question.file).second) {
         continue;
       }
       auto copy = archives.path() / fmt::format("whole-{}.pt", whole.size());

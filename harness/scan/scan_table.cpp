@@ -1,11 +1,11 @@
 #include "scan/scan_table.h"
 
 #include "pickle/object_paths.h"
+#include "records/portable_fix.h"
 #include "util/text.h"
 #include "util/text_table.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <fmt/core.h>
 #include <sstream>
 
@@ -118,14 +118,10 @@ std::string blocked_lines(const ScannedFile& file, const std::vector<Environment
 
 std::string allowlist_call(const std::vector<std::string>& globals,
                            const std::optional<std::string>& numpy) {
-  bool numpy2 = numpy && std::atoi(numpy->c_str()) >= 2;
   std::vector<std::string> entries;
   for (const auto& global : globals) {
-    entries.push_back(numpy2 && global.starts_with("numpy.core.")
-                          ? fmt::format("(numpy._core.{}, \"{}\")",
-                                        global.substr(std::string_view("numpy.core.").size()),
-                                        global)
-                          : global);
+    auto home = numpy ? numpy2_home(global, *numpy) : std::nullopt;
+    entries.push_back(home ? fmt::format("({}, \"{}\")", *home, global) : global);
   }
   return fmt::format("torch.serialization.add_safe_globals([{}])", join(entries, ", "));
 }

@@ -15,10 +15,8 @@
 namespace loadmatrix {
 
 // The allowlist call a user types for an env with numpy `numpy` (its version, or none):
-// "torch.serialization.add_safe_globals([argparse.Namespace, ...])". Under numpy 2 a pickle's
-// `numpy.core.X` is served from numpy._core, whose object registers under numpy._core's name
-// only, so it is given as the pair (numpy._core.X, "numpy.core.X"), which torch 2.6+ accepts
-// (measured: the plain name still refuses the file).
+// "torch.serialization.add_safe_globals([argparse.Namespace, ...])", a numpy.core global under
+// numpy 2 as its (object, name) pair (records/portable_fix.h, numpy2_home).
 std::string allowlist_call(const std::vector<std::string>& globals,
                            const std::optional<std::string>& numpy);
 
