@@ -1,21 +1,26 @@
-"""Finds every call of torch's loaders in Python sources, with Python's own `ast`.
+"""Finds every call of torch's loaders in Python sources, with Python's own `ast`: called
+directly, or through the names and wrappers audit_names.py and audit_wrappers.py follow.
 
 Run by `loadmatrix audit` in an env's sandbox (the newest, whose Python parses the newest
 syntax): `python3 audit_calls.py REQUEST.json OUT_DIR`. The request is {"files": [path, ...],
-"jobs": N}, each path a string or {"hex": ...} (a name that is not UTF-8). Nothing of the audited
-code is imported or run. Share k of the files (k, k + N, ...) is audited by its own process,
-which appends one line per file to OUT_DIR/result-k.jsonl as it finishes it: {"index", "status":
-"ok"|"error", "error", "parsed", "calls": [...]} (files, not stdout: a large codebase's answer is
-more than a captured stdout holds, and a run cut short keeps what it did).
-doc/audit.md documents a call's fields; doc/protocol.md the spans the driver rewrites by.
+"roots": [site-packages, ...], "jobs": N}, each path a string or {"hex": ...} (a name that is not
+UTF-8); `roots` are the installed packages followed (none: only the audited files). Nothing of
+the audited code is imported or run.
 
-A file that never calls `load`, `load_url` or `load_state_dict_from_url` nor imports one under
-another name cannot hold a call this resolver finds, so it is read but not parsed ("parsed":
-false): most of a large codebase, and most of the time an audit would take.
+First the names that can reach a loader are found, to a fixed point: the loaders' own, then
+every function, method, alias or partial of the files that mention one of them and reaches a
+loader through it (`reaching_names`). Then share k of the files (k, k + N, ...) is audited by its
+own forked process, which appends one line per file to OUT_DIR/result-k.jsonl as it finishes it:
+{"index", "status": "ok"|"error", "error", "parsed", "notes", "calls": [...]} (files, not stdout:
+a large codebase's answer is more than a captured stdout holds, and a run cut short keeps what it
+did). doc/audit.md documents a call's fields; doc/protocol.md the spans the driver rewrites by.
+
+A file that calls or binds none of those names and names no unguarded loader's module cannot
+hold a call this resolver finds, so it is read but not parsed ("parsed": false): most of a large
+codebase, and most of the time an audit would take.
 """
 
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -23,309 +28,215 @@ import signal
 import sys
 
 import _loadmatrix_runtime as protocol
+from audit_names import (LOADER_WORDS, TORCH_STARS, Alias, Class, Def, DefBinding, Partial,
+                         PartialBinding, Project, Terminal, final_name, parse_source,
+                         words_pattern)
+from audit_wrappers import FORMS, Wrappers, dotted_name, literal_kind, written
 
-# The loaders and the wrappers torch ships that call torch.load, by canonical name.
-LOADERS = {
-    "torch.load",
-    "torch.serialization.load",
-    "torch.hub.load_state_dict_from_url",
-    "torch.utils.model_zoo.load_url",
-}
-# Parameters that may be passed by position: (name, index), per loader. weights_only is
-# keyword-only in torch.load and positional in the hub wrapper.
-POSITIONAL = {
-    "torch.load": {"pickle_module": 2},
-    "torch.serialization.load": {"pickle_module": 2},
-    "torch.hub.load_state_dict_from_url": {"weights_only": 6},
-    "torch.utils.model_zoo.load_url": {"weights_only": 6},
-}
 SAFE_GLOBALS = "torch.serialization.safe_globals"
-LOADER_NAMES = {"load", "load_url", "load_state_dict_from_url"}
-# What a file must contain for the resolver below to find a call in it: a loader's name called
-# (`torch.load(`, `load (`) or imported under another name (`load as tload`). Nothing else can
-# resolve to a loader (an assignment such as `tl = torch.load` is not followed), so a file
-# without either is not parsed.
-MAY_CALL_A_LOADER = re.compile(
-    rb"\b(?:load|load_url|load_state_dict_from_url)(?:(?:\s|\\\n)*\(|(?:\s|\\\n)+as\b)")
+# Beside the names: torch.distributed.checkpoint's load_state_dict is known by its module
+# (`import torch.distributed.checkpoint as dcp`). A star import needs no pattern of its own: a
+# call of what it binds spells a name the rounds match.
+ALWAYS_PARSED = re.compile(rb"distributed\.checkpoint|distributed import checkpoint")
 
 
 # ---------------------------------------------------------------------------------------------
-# Names: what a name or dotted expression refers to, from the imports in scope.
+# The names that reach a loader.
 
 
-class Scope:
-    """The bindings of one scope, in source order, per name: (line, target, hard). `target` is
-    the dotted name an import binds the name to, or None for any other binding. A def, class or
-    parameter hides an import of the same name ("hard"); an assignment may be a fallback
-    (`except ImportError: torch = None`), so it hides nothing an earlier import bound."""
-
-    def __init__(self, kind, parent):
-        self.kind = kind  # "module", "class" or "function"
-        self.parent = parent
-        self.bindings = {}  # name -> [(line, target, hard)], in source order
-        self.global_names = set()  # declared `global`: bound in the module, not here
-
-    def bind(self, line, name, target=None, hard=False):
-        scope = self
-        if name in self.global_names:
-            while scope.parent is not None:
-                scope = scope.parent
-        scope.bindings.setdefault(name, []).append((line, target, hard))
-
-    def lookup(self, name, line):
-        """(found, target) for `name` used at `line` in this scope. Module and class bodies run
-        in order, so the bindings before the line count; a function's local names are local for
-        its whole body, and a function sees its module's names as they end up. The latest
-        reaching import wins, unless a def, class or parameter comes after it."""
-        if name in self.global_names:
-            return False, None
-        reaching = [(target, hard) for bound_line, target, hard in self.bindings.get(name, ())
-                    if self.kind == "function" or line is None or bound_line <= line]
-        for target, hard in reversed(reaching):
-            if target is not None:
-                return True, target
-            if hard:
-                return True, None
-        return bool(reaching), None
+def reaches(wrappers, obj, seen=None):
+    """Whether calling `obj` can reach a loader; a class, whether one of its methods can (its
+    own or its bases')."""
+    if isinstance(obj, Terminal):
+        return True
+    if isinstance(obj, Def):
+        return bool(wrappers.paths(obj))
+    if isinstance(obj, Partial):
+        return reaches(wrappers, obj.func)
+    if isinstance(obj, Class):
+        seen = seen if seen is not None else set()
+        if id(obj.node) in seen:
+            return False
+        seen.add(id(obj.node))
+        project = wrappers.project
+        scope = obj.module.binder.scopes.get(obj.node)
+        for name, bound in (scope.bindings.items() if scope else ()):
+            target = bound[-1][1]
+            if (isinstance(target, DefBinding) and not _dunder(name) and
+                    isinstance(target.node, (ast.FunctionDef, ast.AsyncFunctionDef)) and
+                    reaches(wrappers, project.target(target, obj.module, 0, "instance"))):
+                return True
+        for base in obj.node.bases:
+            # A base that reaches a loader is itself among the names (found in a round before):
+            # any other is not resolved (nn.Module's module would be parsed for nothing).
+            if not wrappers.may_reach(final_name(base)):
+                continue
+            resolved = project.resolve(base, obj.module.scope, obj.node.lineno, obj.module)
+            if isinstance(resolved, Class) and reaches(wrappers, resolved, seen):
+                return True
+    return False
 
 
-def _target_names(node):
-    if isinstance(node, ast.Name):
-        yield node.id
-    elif isinstance(node, (ast.Tuple, ast.List)):
-        for element in node.elts:
-            yield from _target_names(element)
-    elif isinstance(node, ast.Starred):
-        yield from _target_names(node.value)
-
-
-class Binder(ast.NodeVisitor):
-    """Records each scope's bindings; scopes are keyed by their node (the module, a class or a
-    function)."""
-
-    def __init__(self):
-        self.scopes = {}
-        self.current = None
-        self.functions = []  # the enclosing function's qualified name, in parts
-        self.withs = []  # the enclosing `with` statements, innermost last
-        # Calls that may be a loader's, with what resolving and describing them needs: the
-        # bindings are complete only after the walk (a function sees names bound after it).
-        self.candidates = []  # (call, scope, function name, with statements)
-
-    def _enter(self, node, kind):
-        scope = Scope(kind, self.current)
-        self.scopes[node] = scope
-        return scope
-
-    def visit_Module(self, node):
-        self.current = self._enter(node, "module")
-        self.generic_visit(node)
-
-    def _outer_parts(self, arguments):
-        """Defaults and annotations are evaluated in the enclosing scope."""
-        for default in arguments.defaults + [d for d in arguments.kw_defaults if d is not None]:
-            self.visit(default)
-        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs + [
-                arguments.vararg, arguments.kwarg]:
-            if arg is not None and arg.annotation is not None:
-                self.visit(arg.annotation)
-
-    def _function(self, node):
-        self.current.bind(node.lineno, node.name, hard=True)
-        for decorator in node.decorator_list:
-            self.visit(decorator)
-        self._outer_parts(node.args)
-        if node.returns is not None:
-            self.visit(node.returns)
-        outer, outer_withs = self.current, self.withs
-        self.current, self.withs = self._enter(node, "function"), []
-        self.functions.append(node.name)
-        arguments = node.args
-        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs:
-            self.current.bind(node.lineno, arg.arg, hard=True)
-        for arg in (arguments.vararg, arguments.kwarg):
-            if arg is not None:
-                self.current.bind(node.lineno, arg.arg, hard=True)
-        for statement in node.body:
-            self.visit(statement)
-        self.functions.pop()
-        self.current, self.withs = outer, outer_withs
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-    def visit_Lambda(self, node):
-        self._outer_parts(node.args)
-        outer, outer_withs = self.current, self.withs
-        self.current, self.withs = self._enter(node, "function"), []
-        self.functions.append("<lambda>")
-        for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
-            self.current.bind(node.lineno, arg.arg, hard=True)
-        self.visit(node.body)
-        self.functions.pop()
-        self.current, self.withs = outer, outer_withs
-
-    def visit_ClassDef(self, node):
-        self.current.bind(node.lineno, node.name, hard=True)
-        for expression in node.bases + node.keywords + node.decorator_list:
-            self.visit(expression)
-        outer, outer_withs = self.current, self.withs
-        self.current, self.withs = self._enter(node, "class"), []
-        self.functions.append(node.name)
-        for statement in node.body:
-            self.visit(statement)
-        self.functions.pop()
-        self.current, self.withs = outer, outer_withs
-
-    def visit_Import(self, node):
-        for alias in node.names:
-            if alias.asname:
-                self.current.bind(node.lineno, alias.asname, alias.name)
-            else:  # `import torch.serialization` binds `torch`
-                top = alias.name.split(".")[0]
-                self.current.bind(node.lineno, top, top)
-
-    def visit_ImportFrom(self, node):
-        module = node.module if node.level == 0 else None  # relative: not resolved
-        for alias in node.names:
-            name = alias.asname or alias.name
-            self.current.bind(node.lineno, name, f"{module}.{alias.name}" if module else None)
-
-    def visit_Name(self, node):
-        if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.current.bind(node.lineno, node.id)
-
-    def visit_ExceptHandler(self, node):
-        if node.name:
-            self.current.bind(node.lineno, node.name)
-        self.generic_visit(node)
-
-    def visit_Global(self, node):
-        self.current.global_names.update(node.names)  # bound in the module from here on
-
-    def visit_With(self, node):
-        self.withs.append(node)
-        self.generic_visit(node)
-        self.withs.pop()
-
-    visit_AsyncWith = visit_With
-
-    def visit_Call(self, node):
-        func = node.func
-        if (type(func) is ast.Attribute and func.attr in LOADER_NAMES) or type(func) is ast.Name:
-            self.candidates.append((node, self.current, ".".join(self.functions) or "<module>",
-                                    tuple(self.withs)))
-        self.generic_visit(node)
-
-    def visit_comprehension(self, node):
-        self.generic_visit(node)
-
-
-def resolve(expression, scope, line):
-    """The dotted name `expression` (a Name or Attribute chain) refers to, or None."""
-    if isinstance(expression, ast.Attribute):
-        base = resolve(expression.value, scope, line)
-        return f"{base}.{expression.attr}" if base else None
-    if not isinstance(expression, ast.Name):
-        return None
-    at = line
-    while scope is not None:
-        if scope.kind == "class" and at is None:
-            scope = scope.parent  # a method does not see its class body's names
-            continue
-        found, target = scope.lookup(expression.id, at)
-        if found:
-            return target
+def _binding_names(module):
+    """(scope, name, last target) of a module's and its classes' bindings."""
+    for node, scope in module.binder.scopes.items():
         if scope.kind == "function":
-            at = None  # enclosing scopes are seen as they end up
-        scope = scope.parent
-    return None
+            continue
+        for name, bound in scope.bindings.items():
+            yield scope, name, bound[-1][1]
+
+
+def _dunder(name):
+    return name.startswith("__") and name.endswith("__")
+
+
+def _worth_resolving(target, index):
+    """Whether an import, alias or partial can reach a loader, by the last name it is made of."""
+    if isinstance(target, str):
+        return index.may_reach(target.rsplit(".", 1)[-1])
+    if isinstance(target, Alias):
+        return index.may_reach(final_name(target.expression))
+    if isinstance(target, PartialBinding):
+        return index.may_reach(final_name(target.call.args[0]))
+    return False
+
+
+class Index:
+    """The names a call must spell to reach a loader, found in rounds over `paths` (a share of
+    the audited files and of the installed ones followed) to a fixed point: each round parses
+    the files that mention a name new in that round, and finds the names of their functions,
+    classes, aliases, imports and partials that reach a loader. A method that reaches one is
+    named ".name": it makes a call `x.name(...)` worth resolving, but a file is parsed for its
+    class's name (which `Cls.name(...)`, a subclass or an import of the class spells), since
+    `x.name` on an object of unknown type is not followed. With several shares, each finds its
+    own and the driver of the rounds unites them (`main`)."""
+
+    def __init__(self, project, paths, read):
+        self.project = project
+        self.pending = list(paths)
+        self.domain = set(paths)
+        self.matched = set()  # the paths a round's names matched: at the fixed point, the ones
+        self.read = read      # a call to a loader can be in
+        self.parsed = []
+        self.names = set()
+        self.wrappers = Wrappers(project, self.may_reach)
+
+    def may_reach(self, name):
+        return name in self.names or f".{name}" in self.names
+
+    def round(self, new):
+        """Takes the names new in this round; gives the names this share's files reach a loader
+        by that are not among them yet."""
+        self.names |= set(new)
+        spelled = [name for name in new if not name.startswith(".")]
+        pattern = words_pattern(spelled) if spelled else None
+        words = [word.encode() for word in spelled]
+        still = []
+        for path in self.pending:
+            data = self.read(path) if pattern else None
+            # A substring search first: most files hold none of a round's few new names.
+            if (data is not None and any(word in data for word in words) and
+                    pattern.search(data)):
+                self.matched.add(path)
+                module = self.project.module_at(path)
+                if module is not None:
+                    self.parsed.append(module)
+            else:
+                still.append(path)
+        self.pending = still
+        names = self.names
+        # One Wrappers for every round: a def found to reach a loader still does; one found not
+        # to is asked again when it calls a name new in this round (how a wrapper of a wrapper
+        # found last round is found).
+        wrappers = self.wrappers
+        wrappers.forget_unreached({name.lstrip(".") for name in new})
+        found = set()
+        for module in self.parsed:
+            for scope, name, target in _binding_names(module):
+                # A dunder (`__init__`, `__call__`) is reached by construction, a call or an
+                # operator, none of which the audit follows; as a name it would only make every
+                # file that mentions it parsed.
+                key = f".{name}" if scope.kind == "class" else name
+                if key in names or key in found or _dunder(name):
+                    continue
+                if not isinstance(target, DefBinding) and not _worth_resolving(target, self):
+                    continue
+                obj = self.project.target(target, module, 0, "instance" if scope.kind == "class"
+                                          else "module")
+                if reaches(wrappers, obj):
+                    found.add(key)
+                    if scope.kind == "class" and scope.node.name not in names:
+                        found.add(scope.node.name)  # the class that has the method
+        return found
+
+
+def reaching_names(index):
+    """The fixed point of one share's rounds."""
+    names = set(LOADER_WORDS)
+    new = set(names)
+    while new:
+        new = index.round(new) - names
+        names |= new
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
 # Calls: each loader call described as doc/audit.md lists.
 
 
-def literal_kind(expression):
-    if isinstance(expression, ast.Constant):
-        if expression.value is True:
-            return "true"
-        if expression.value is False:
-            return "false"
-        if expression.value is None:
-            return "none"
-    return "dynamic"
-
-
-def argument(call, callee, name):
-    """("passed", expression) when `name` is passed by keyword or position, ("dynamic", None)
-    when a *args or **kwargs may pass it, else ("omitted", None)."""
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return "passed", keyword.value
-    index = POSITIONAL.get(callee, {}).get(name)
-    plain = [a for a in call.args if not isinstance(a, ast.Starred)]
-    starred = len(plain) != len(call.args)
-    if index is not None and not starred and index < len(plain):
-        return "passed", plain[index]
-    if any(keyword.arg is None for keyword in call.keywords):
-        return "dynamic", None
-    if index is not None and starred:
-        return "dynamic", None
-    return "omitted", None
-
-
-def weights_only_of(call, callee):
-    how, value = argument(call, callee, "weights_only")
-    return literal_kind(value) if how == "passed" else how
-
-
 class CallFinder:
-    """The loader calls among the binder's candidates, each described."""
+    """The calls of a module that reach a loader, each described: one per load it reaches."""
 
-    def __init__(self, binder, source):
-        self.lines = source.split("\n")  # as ast numbers lines (splitlines also splits on \f)
-        self.source = source
+    def __init__(self, module, project, wrappers):
+        self.module = module
+        self.project = project
+        self.wrappers = wrappers
+        self.lines = module.lines
         self.calls = []
-        # Names an import binds to a loader under another name (`from torch import load as tl`).
-        aliases = {name for scope in binder.scopes.values()
-                   for name, bound in scope.bindings.items()
-                   if any(target and target.rsplit(".", 1)[-1] in LOADER_NAMES
-                          for _, target, _ in bound)}
-        for node, scope, function, withs in binder.candidates:
-            func = node.func
-            if type(func) is ast.Name and func.id not in LOADER_NAMES and func.id not in aliases:
-                continue
-            callee = resolve(func, scope, node.lineno)
-            if callee in LOADERS:
-                facts = self.describe(node, callee, scope, function, withs)
-                self.calls.append((node, callee, facts))
+        self.owners = {}  # the functions (or None: the module) the calls are in
+        for node, scope, function, withs, owner in module.binder.candidates:
+            # A call reaching several loads of one form (Lightning's `_load` has two torch.load
+            # branches) is one call site, with the first chain and how many loads it stands for.
+            forms = {}
+            for path in wrappers.call_paths(module, node, scope, None):
+                facts = self.describe(node, path, scope, function, withs)
+                key = (facts["callee"], facts["weights_only"], facts["pickle_module"],
+                       facts["mmap"], facts["weights_only_keyword"], json.dumps(
+                           facts["fallback"], sort_keys=True), json.dumps(facts["safe_globals"]))
+                if key in forms:
+                    forms[key]["loads"] += 1
+                    continue
+                facts["loads"] = 1
+                forms[key] = facts
+                self.calls.append((node, path, facts))
+                self.owners[id(owner)] = owner
 
-    def segment(self, node, max_lines=8):
+    def segment(self, node, max_lines=8, lines=None):
         """The call's source text, from its own lines only (ast.get_source_segment splits the
         whole file on every call: quadratic in a file of many calls)."""
+        lines = self.lines if lines is None else lines
         end, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
-        if end is None or end_col is None or not 0 < node.lineno <= end <= len(self.lines):
+        if end is None or end_col is None or not 0 < node.lineno <= end <= len(lines):
             return None
         first = node.lineno - 1
         if end - 1 == first:
-            return self.lines[first].encode("utf-8")[node.col_offset:end_col].decode(
+            return lines[first].encode("utf-8")[node.col_offset:end_col].decode(
                 "utf-8", "replace")
-        parts = [self.lines[first].encode("utf-8")[node.col_offset:].decode("utf-8", "replace")]
-        parts += self.lines[first + 1:min(end - 1, first + max_lines)]
+        parts = [lines[first].encode("utf-8")[node.col_offset:].decode("utf-8", "replace")]
+        parts += lines[first + 1:min(end - 1, first + max_lines)]
         if end - 1 < first + max_lines:
-            parts.append(self.lines[end - 1].encode("utf-8")[:end_col].decode("utf-8", "replace"))
+            parts.append(lines[end - 1].encode("utf-8")[:end_col].decode("utf-8", "replace"))
         return "\n".join(parts)
 
-    def column(self, node):
+    def column(self, node, lines=None):
         """1-based, in Unicode code points (SARIF's unicodeCodePoints); ast counts UTF-8 bytes."""
-        if not 0 < node.lineno <= len(self.lines):
+        lines = self.lines if lines is None else lines
+        if not 0 < node.lineno <= len(lines):
             return node.col_offset + 1
-        prefix = self.lines[node.lineno - 1].encode("utf-8")[: node.col_offset]
+        prefix = lines[node.lineno - 1].encode("utf-8")[: node.col_offset]
         return len(prefix.decode("utf-8", "replace")) + 1
 
-    @staticmethod
-    def safe_globals(scope, withs):
+    def safe_globals(self, module, scope, withs):
         """The innermost enclosing `with torch.serialization.safe_globals(...)`: its names when
         they are written out, else {"names": None}."""
         for block in reversed(withs):
@@ -333,7 +244,8 @@ class CallFinder:
                 manager = item.context_expr
                 if not isinstance(manager, ast.Call):
                     continue
-                if resolve(manager.func, scope, block.lineno) != SAFE_GLOBALS:
+                resolved = self.project.resolve(manager.func, scope, block.lineno, module)
+                if dotted_name(resolved) != SAFE_GLOBALS:
                     continue
                 listed = manager.args[0] if manager.args else None
                 if not isinstance(listed, (ast.List, ast.Tuple)):
@@ -341,34 +253,85 @@ class CallFinder:
                 names = []
                 for element in listed.elts:
                     if isinstance(element, ast.Tuple) and len(element.elts) == 2:
-                        written = element.elts[1]
-                        if isinstance(written, ast.Constant) and isinstance(written.value, str):
-                            names.append(written.value)
+                        written_name = element.elts[1]
+                        if isinstance(written_name, ast.Constant) and isinstance(
+                                written_name.value, str):
+                            names.append(written_name.value)
                             continue
-                    names.append(resolve(element, scope, block.lineno) or ast.unparse(element))
+                    name = dotted_name(self.project.resolve(element, scope, block.lineno,
+                                                            module))
+                    names.append(name if name != "?" else ast.unparse(element))
                 return {"names": names}
         return None
 
-    def describe(self, node, callee, scope, function, withs):
-        pickle_module, _ = argument(node, callee, "pickle_module")
-        mmap, _ = argument(node, callee, "mmap")
+    def frame(self, frame):
+        lines = frame.module.lines
+        return {"path": frame.module.path, "line": frame.call.lineno,
+                "column": self.column(frame.call, lines), "function": frame.function,
+                "code": _one_line(self.segment(frame.call, lines=lines))}
+
+    def describe(self, node, path, scope, function, withs):
         first = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
         segment = self.segment(node)
         code = _one_line(segment)
-        return {
+        safe_globals = self.safe_globals(self.module, scope, withs)
+        if safe_globals is None and path.chain:
+            inner = path.chain[-1]
+            safe_globals = self.safe_globals(inner.module, inner.scope, inner.withs)
+        facts = {
             "line": node.lineno,
             "column": self.column(node),
             "end_line": getattr(node, "end_lineno", None) or node.lineno,
             "function": function,
-            "callee": callee,
-            "weights_only": weights_only_of(node, callee),
-            "pickle_module": pickle_module,
-            "mmap": mmap,
-            "safe_globals": self.safe_globals(scope, withs),
+            "callee": path.callee,
+            "weights_only": written(path.flows["weights_only"], "weights_only"),
+            "pickle_module": written(path.flows["pickle_module"], "pickle_module"),
+            "mmap": written(path.flows["mmap"], "mmap"),
+            "safe_globals": safe_globals,
             "input": ast.dump(first) if first is not None else None,
             "code": code,
             "spans": CallSpans(self.lines, node, segment, code).spans() if code else None,
+            "via": path.via,
+            "weights_only_keyword": path.keyword,
+            "weights_only_bound": path.bound,
+            "chain": [self.frame(frame) for frame in path.chain],
+            "fallback": None,
         }
+        if path.chain:
+            facts["fallback"] = inner_fallback(path.chain[-1], self.wrappers)
+        return facts
+
+
+def inner_fallback(frame, wrappers):
+    """The fallback of the loader call a chain ends at, found among the loader calls of the
+    function it is in; it names the module's path, since its attempt line is there."""
+    module = frame.module
+    owner = module.owner_of.get(id(frame.call))
+    table = module.fallbacks.get(id(owner))
+    if table is None:
+        module.fallbacks[id(owner)] = {}
+        calls = []
+        for node, scope, _, _, _ in module.calls_by_owner.get(id(owner), ()):
+            for path in wrappers.call_paths(module, node, scope, None):
+                if not path.chain:
+                    first = node.args[0] if node.args and not isinstance(
+                        node.args[0], ast.Starred) else None
+                    calls.append((node, path, {
+                        "line": node.lineno, "fallback": None,
+                        "weights_only": written(path.flows["weights_only"], "weights_only"),
+                        "input": ast.dump(first) if first is not None else None}))
+        if calls:
+            find_fallbacks(calls, parent_map(owner or module.tree))
+        table = module.fallbacks[id(owner)] = {id(node): facts["fallback"]
+                                               for node, _, facts in calls}
+    fallback = table.get(id(frame.call))
+    return dict(fallback, path=module.path) if fallback else None
+
+
+def parent_map(tree):
+    """Each node's parent under `tree`: a fallback is looked for up to its function, so a call's
+    function is walked, not its whole module."""
+    return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
 
 
 _LIMIT = 200
@@ -498,6 +461,8 @@ def find_fallbacks(calls, parents):
     weights_only=False, or in a loop over weights_only values that holds both True and False."""
     loaders = {id(node): facts for node, _, facts in calls}
     for node, _, facts in calls:
+        if facts.get("fallback"):
+            continue  # the helper's own retry, found in its module
         facts["fallback"] = None
         child, parent = node, parents.get(node)
         while parent is not None:
@@ -562,7 +527,79 @@ def _loops_over_both(loop, call):
 # ---------------------------------------------------------------------------------------------
 
 
-def audit_file(path):
+class Session:
+    """What every file's audit shares: the project (the audited files, and the installed
+    packages followed under `roots`), the names that reach a loader, the wrappers. `share`
+    (k, n): this process indexes files k, k + n, ... of the audited ones and of the installed
+    ones; the names are then `index_to_fixed_point`'s, or the driver's of several shares."""
+
+    def __init__(self, paths, roots=(), share=(0, 1)):
+        self.project = Project(paths, roots)
+        self.data = {}
+        self.installed = []
+        for root in roots:
+            for directory, subdirectories, files in os.walk(root):
+                if directory == root:  # torch's own package: what it does is measured
+                    subdirectories[:] = [d for d in subdirectories if d != "torch"]
+                subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+                for name in sorted(files):
+                    if name.endswith(".py"):
+                        path = os.path.join(directory, name)
+                        self.project.add_installed(path, root)
+                        self.installed.append(path)
+        self.paths = list(paths)
+        self.share(*share)
+
+    def share(self, k, n):
+        self.index = Index(self.project, self.paths[k::n] + self.installed[k::n], self.read)
+        self.names = self.pattern = self.wrappers = None
+
+    def index_to_fixed_point(self):
+        self.use(reaching_names(self.index))
+        return self
+
+    def use(self, names):
+        self.names = set(names)
+        self.pattern = words_pattern([name for name in self.names if not name.startswith(".")])
+        self.wrappers = Wrappers(self.project, lambda name: name in self.names or
+                                 f".{name}" in self.names)
+
+    def read(self, path):
+        if path not in self.data:
+            try:
+                with open(path, "rb") as handle:
+                    self.data[path] = handle.read()
+            except OSError:
+                self.data[path] = None
+        return self.data[path]
+
+
+SESSION = None
+
+
+def star_notes(session, module):
+    """What a star import the audit cannot follow leaves unknown, one note each."""
+    notes = []
+    for line, star, resolved in module.scope.stars:
+        if not resolved:
+            notes.append(f"line {line}: `from {star} import *`: the package it is relative to "
+                         "is not known (the file is not inside a package), so the names it binds "
+                         "are not")
+        elif star not in TORCH_STARS and session.project.module(star) is None:
+            project = session.project
+            if star.split(".")[0] == "torch" and "torch" not in project.tree_paths:
+                where = "torch's own modules are not read (what a torch does is its measured facts)"
+            else:
+                where = (f"{star} has no Python source among the audited files" +
+                         ("" if project.roots else " (--follow-installed reads an env's installed "
+                          "packages)") + ", or it cannot be parsed")
+            notes.append(f"line {line}: `from {star} import *`: {where}, so the names it binds "
+                         "are not known")
+    return notes
+
+
+def audit_file(path, session=None):
+    session = session or SESSION or Session([path]).index_to_fixed_point()
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -572,24 +609,34 @@ def audit_file(path):
                          "directories world-readable, or audit a readable copy"}
     except OSError as error:
         return {"status": "error", "error": f"cannot read: {error.strerror}", "parsed": False}
-    if not MAY_CALL_A_LOADER.search(data):
+    # The index's rounds matched every name against every file of its share already.
+    matched = (path in session.index.matched if path in session.index.domain else
+               session.pattern.search(data))
+    if not matched and not ALWAYS_PARSED.search(data):
         return {"status": "ok", "parsed": False, "calls": []}
-    try:
-        tree = ast.parse(data, filename=path)
-        source = importlib.util.decode_source(data)
-    except SyntaxError as error:
-        where = f"line {error.lineno}: " if error.lineno else ""
-        return {"status": "error", "error": f"{where}{error.msg}", "parsed": False}
-    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as error:
-        return {"status": "error", "error": f"{type(error).__name__}: {error}", "parsed": False}
-    binder = Binder()
-    binder.visit(tree)
-    finder = CallFinder(binder, source)
+    module = session.project.by_path.get(path)
+    if module is None:
+        try:
+            tree, source = parse_source(data, path)
+        except SyntaxError as error:
+            where = f"line {error.lineno}: " if error.lineno else ""
+            return {"status": "error", "error": f"{where}{error.msg}", "parsed": False}
+        except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as error:
+            return {"status": "error", "error": f"{type(error).__name__}: {error}",
+                    "parsed": False}
+        name, package = session.project.names.get(path, (None, None))
+        module = session.project.add(path, name, package, tree, source)
+    finder = CallFinder(module, session.project, session.wrappers)
     if finder.calls:
-        parents = {child: parent for parent in ast.walk(tree)
-                   for child in ast.iter_child_nodes(parent)}
+        parents = {}
+        for owner in finder.owners.values():
+            parents.update(parent_map(owner or module.tree))
         find_fallbacks(finder.calls, parents)
-    return {"status": "ok", "parsed": True, "calls": [facts for _, _, facts in finder.calls]}
+    answer = {"status": "ok", "parsed": True, "calls": [facts for _, _, facts in finder.calls]}
+    notes = star_notes(session, module)
+    if notes:
+        answer["notes"] = notes
+    return answer
 
 
 # A file's own budget: the rest of its share goes on without it (a Python-level loop over a
@@ -628,30 +675,89 @@ def audit_share(paths, indices, out_path):
             out.flush()
 
 
+def _share_worker(session, share, jobs, paths, out_path, commands, answers):
+    """A forked share: index rounds on command (a JSON line of new names, answered with a line
+    of the names found), then, on an empty line, its files' audit."""
+    session.share(share, jobs)
+    with os.fdopen(commands, "r", encoding="utf-8") as reader, \
+            os.fdopen(answers, "w", encoding="utf-8") as writer:
+        for line in reader:
+            new = json.loads(line)
+            if new is None:
+                break
+            found = session.index.round(new)
+            writer.write(json.dumps(sorted(found)) + "\n")
+            writer.flush()
+    session.use(session.index.names)
+    audit_share(paths, range(share, len(paths), jobs), out_path)
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
     paths = [protocol.path_argument(value) for value in request["files"]]
+    roots = [protocol.path_argument(value) for value in request.get("roots") or ()]
     jobs = max(1, min(int(request.get("jobs") or os.cpu_count() or 1), len(paths)))
+    global SESSION
+    SESSION = Session(paths, roots)
+    if jobs == 1:
+        SESSION.index_to_fixed_point()
+        audit_share(paths, range(len(paths)), os.path.join(sys.argv[2], "result-0.jsonl"))
+        protocol.send({"audited": len(paths), "jobs": jobs})
+        return 0
     # Share k is files k, k + jobs, k + 2 * jobs, ...: the driver knows each share's order.
-    # Forked children, not multiprocessing, whose locks need a /dev/shm the sandbox may lack.
+    # Forked children, not multiprocessing, whose locks need a /dev/shm the sandbox may lack;
+    # each keeps what it parsed for the rounds from one round to the next and for its audit.
     children = []
     for share in range(jobs):
-        out_path = os.path.join(sys.argv[2], f"result-{share}.jsonl")
-        indices = range(share, len(paths), jobs)
-        if jobs == 1:
-            audit_share(paths, indices, out_path)
-            break
+        command_read, command_write = os.pipe()
+        answer_read, answer_write = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                audit_share(paths, indices, out_path)
+                os.close(command_write)
+                os.close(answer_read)
+                for _, writer, reader in children:
+                    writer.close()
+                    reader.close()
+                _share_worker(SESSION, share, jobs, paths,
+                              os.path.join(sys.argv[2], f"result-{share}.jsonl"),
+                              command_read, answer_write)
             finally:
                 os._exit(0)
-        children.append(pid)
-    for pid in children:
+        os.close(command_read)
+        os.close(answer_write)
+        children.append((pid, os.fdopen(command_write, "w", encoding="utf-8"),
+                         os.fdopen(answer_read, "r", encoding="utf-8")))
+    names = set(LOADER_WORDS)
+    new = set(names)
+    live = list(children)
+    while new:
+        found = set()
+        for child in list(live):
+            try:
+                child[1].write(json.dumps(sorted(new)) + "\n")
+                child[1].flush()
+            except OSError:
+                live.remove(child)  # a share that died: the driver retries its files
+        for child in list(live):
+            line = child[2].readline()
+            if not line:
+                live.remove(child)
+                continue
+            found |= set(json.loads(line))
+        new = found - names
+        names |= new
+    for pid, writer, reader in children:
+        try:
+            writer.write("null\n")
+            writer.close()
+        except OSError:
+            pass
+        reader.close()
+    for pid, _, _ in children:
         os.waitpid(pid, 0)
-    protocol.send({"audited": len(paths), "jobs": jobs})
+    protocol.send({"audited": len(paths), "jobs": jobs, "names": len(names)})
     return 0
 
 

@@ -1,0 +1,3 @@
+from torch.serialization import load
+
+__all__ = ["load"]
