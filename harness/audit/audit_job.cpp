@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <map>
+#include <tuple>
 
 namespace loadmatrix {
 
@@ -70,6 +73,14 @@ void take_answer(const Json& answer, size_t index, AuditedFile& file,
   }
   file.ok = answer.value("status", "") == "ok";
   file.parsed = answer.value("parsed", false);
+  if (auto notes = answer.find("notes"); notes != answer.end() && notes->is_array()) {
+    for (const auto& note : *notes) {
+      if (note.is_string() && std::find(file.notes.begin(), file.notes.end(),
+                                        valid_utf8(note.get<std::string>())) == file.notes.end()) {
+        file.notes.push_back(valid_utf8(note.get<std::string>()));
+      }
+    }
+  }
   if (!file.ok) {
     auto error = answer.find("error");
     file.error = error != answer.end() && error->is_string() ? valid_utf8(error->get<std::string>())
@@ -93,6 +104,43 @@ void take_answer(const Json& answer, size_t index, AuditedFile& file,
   std::move(parsed.begin(), parsed.end(), std::back_inserter(calls));
 }
 
+// The distributions owning files under each site: chain hops into them are named by package.
+using Owners = std::map<std::filesystem::path, std::pair<std::string, std::string>>;
+
+void name_hops(CallSite& site, const std::filesystem::path& root, const Owners& owners) {
+  for (auto& hop : site.chain) {
+    auto relative = hop.path.lexically_relative(root).lexically_normal();
+    if (auto owner = owners.find(relative); owner != owners.end()) {
+      hop.package = printable_name(owner->second.first);
+      hop.package_version = printable_name(owner->second.second);
+    }
+  }
+}
+
+// Two parses' call sites are one when they are the same call reaching the same load the same
+// way: a hop into an installed package by its distribution, version and path within it (the
+// same release in two venvs is one chain).
+std::string merge_key(const CallSite& site, const std::vector<std::filesystem::path>& sites) {
+  std::string key =
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", site.file, site.line, site.column, site.callee,
+                  written_weights_only_name(site.weights_only),
+                  argument_use_name(site.pickle_module), argument_use_name(site.mmap), site.via,
+                  site.weights_only_keyword, site.fallback ? site.fallback->attempt_line : -1);
+  for (const auto& hop : site.chain) {
+    std::string where = hop.path.string();
+    if (!hop.package.empty()) {
+      for (const auto& root : sites) {
+        auto relative = hop.path.lexically_relative(root);
+        if (!relative.empty() && *relative.begin() != "..") {
+          where = hop.package + "==" + hop.package_version + ":" + relative.string();
+        }
+      }
+    }
+    key += fmt::format("|{}:{}", where, hop.line);
+  }
+  return key;
+}
+
 } // namespace
 
 AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs,
@@ -104,7 +152,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
   auto python = [](std::string_view name) { return name.ends_with(".py"); };
   std::vector<size_t> readable;
   for (auto& input : collect_input_files(request.paths, python)) {
-    AuditedFile file{std::move(input), true, {}, false, {}, {}};
+    AuditedFile file{std::move(input), true, {}, false, {}, {}, {}};
     if (!file.input.error.empty() || !file.input.skipped.empty()) {
       file.ok = false;
       file.error = file.input.error.empty() ? file.input.skipped : file.input.error;
@@ -139,7 +187,35 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
     runnable.push_back(host_parser_env(request.host_python, result.envs.front().shipped));
   }
-  std::vector<CallSite> sites;
+  // One parse per followed site (its envs' calls resolved through its packages), and one that
+  // follows none for the envs under no site.
+  struct Parse {
+    std::vector<std::filesystem::path> roots;
+    std::vector<bool> envs; // by AuditResult::envs' index
+  };
+  std::vector<Parse> parses;
+  std::vector<bool> covered(result.envs.size(), false);
+  for (const auto& followed : request.followed) {
+    Parse parse{{followed.site}, std::vector<bool>(result.envs.size(), false)};
+    for (size_t i = 0; i < result.envs.size(); ++i) {
+      if (std::find(followed.envs.begin(), followed.envs.end(), result.envs[i].spec.name) !=
+          followed.envs.end()) {
+        parse.envs[i] = covered[i] = true;
+      }
+    }
+    parses.push_back(std::move(parse));
+  }
+  if (std::find(covered.begin(), covered.end(), false) != covered.end() || parses.empty()) {
+    std::vector<bool> rest(covered.size());
+    std::transform(covered.begin(), covered.end(), rest.begin(), [](bool c) { return !c; });
+    parses.push_back({{}, std::move(rest)});
+  }
+  std::vector<std::filesystem::path> all_sites;
+  for (const auto& followed : request.followed) {
+    all_sites.push_back(followed.site);
+  }
+  std::vector<std::pair<CallSite, std::vector<bool>>> merged;
+  std::map<std::string, size_t> merged_at;
   if (!readable.empty()) {
     const Environment& parser = parser_env(runnable);
     result.parser_env = parser.spec.name;
@@ -147,19 +223,68 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     for (size_t index : readable) {
       inputs.push_back(&result.files[index].input);
     }
-    std::vector<Json> answers = parse_call_sites(parser, inputs, request.jobs, runner);
-    for (size_t position = 0; position < readable.size(); ++position) {
-      take_answer(answers[position], readable[position], result.files[readable[position]], sites);
+    std::map<std::filesystem::path, Owners> owners;
+    if (request.installed_site) {
+      owners[*request.installed_site] = distribution_files(*request.installed_site);
+    }
+    for (size_t p = 0; p < parses.size(); ++p) {
+      const Parse& parse = parses[p];
+      std::vector<Json> answers =
+          parse_call_sites(parser, inputs, request.jobs, runner, parse.roots);
+      std::vector<CallSite> sites;
+      for (size_t position = 0; position < readable.size(); ++position) {
+        // A file's status is its first parse's; every parse's notes and calls count.
+        AuditedFile scratch = result.files[readable[position]];
+        take_answer(answers[position], readable[position],
+                    p == 0 ? result.files[readable[position]] : scratch, sites);
+        if (p > 0) {
+          result.files[readable[position]].notes = scratch.notes;
+        }
+      }
+      for (auto& site : sites) {
+        for (const auto& root : parse.roots) {
+          auto [entry, added] = owners.try_emplace(root);
+          if (added) {
+            entry->second = distribution_files(root);
+          }
+          name_hops(site, root, entry->second);
+        }
+        if (request.installed_site) {
+          name_hops(site, *request.installed_site, owners[*request.installed_site]);
+        }
+        std::string key = merge_key(site, all_sites);
+        if (auto at = merged_at.find(key); at != merged_at.end()) {
+          auto& reached = merged[at->second].second;
+          for (size_t i = 0; i < reached.size(); ++i) {
+            reached[i] = reached[i] || parse.envs[i];
+          }
+          continue;
+        }
+        merged_at.emplace(key, merged.size());
+        merged.emplace_back(std::move(site), parse.envs);
+      }
     }
   }
-  for (auto& site : sites) {
+  // In file order, then source order (each parse gives them so; a merge keeps the first's).
+  std::stable_sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.file, a.first.line, a.first.column) <
+           std::tie(b.first.file, b.first.line, b.first.column);
+  });
+  for (auto& [site, reached] : merged) {
     AuditedCall call{std::move(site), {}, {}, {}};
     std::vector<AuditEnv> views;
-    for (const auto& env : result.envs) {
+    for (size_t i = 0; i < result.envs.size(); ++i) {
+      const Environment& env = result.envs[i];
+      if (!reached[i]) {
+        call.effects.push_back(
+            {CallOutcome::not_reached,
+             "this env's installed packages do not route this call to this load"});
+        continue;
+      }
       const Fingerprint& fingerprint = env.fingerprint();
       const auto& facts = fingerprint.loader_calls;
       CallEffect effect = call_effect(call.site, facts ? &*facts : nullptr, result.variable,
-                                      fingerprint.has_safe_globals);
+                                      fingerprint.has_safe_globals, fingerprint.torch);
       call.effects.push_back(effect);
       views.push_back({env.spec.name, fingerprint.torch, facts ? &*facts : nullptr,
                        fingerprint.has_add_safe_globals, fingerprint.has_safe_globals, effect});
@@ -268,6 +393,29 @@ AuditJobResult audit_job(AuditJobRequest request, ProcessRunner& runner, const A
     request.audit.paths.push_back(site);
     request.audit.installed_site = site;
   }
+  if (request.follow_installed) {
+    for (const auto& env : selection.envs) {
+      auto site = env.runs_here() ? host_site_packages(env)
+                                  : Expected<std::filesystem::path>(Error{"known only by its "
+                                                                          "measured facts"});
+      if (!site) {
+        log(fmt::format("audit: env {}: its installed packages are not followed ({})",
+                        env.spec.name, site.error().message));
+        continue;
+      }
+      auto same = std::find_if(request.audit.followed.begin(), request.audit.followed.end(),
+                               [&](const FollowedSite& f) { return f.site == *site; });
+      if (same == request.audit.followed.end()) {
+        request.audit.followed.push_back({*site, {env.spec.name}});
+      } else {
+        same->envs.push_back(env.spec.name);
+      }
+    }
+    for (const auto& followed : request.audit.followed) {
+      log(fmt::format("audit: following calls into {} for {}", followed.site.string(),
+                      fmt::join(followed.envs, ", ")));
+    }
+  }
   AuditJobResult job;
   job.missing = std::move(selection.missing);
   job.result = run_audit(request.audit, std::move(selection.envs), runner, log);
@@ -346,6 +494,7 @@ Json audit_json(const AuditJobResult& job) {
                   {"status", file.ok ? "ok" : "error"},
                   {"parsed", file.parsed}};
     entry["error"] = file.ok ? Json(nullptr) : Json(file.error);
+    entry["notes"] = file.notes;
     if (!file.package.empty()) {
       entry["package"] = file.package;
       entry["package_version"] = file.package_version;
@@ -375,6 +524,29 @@ Json audit_json(const AuditJobResult& job) {
     entry["fallback"] = site.fallback ? Json{{"kind", site.fallback->kind},
                                              {"attempt_line", site.fallback->attempt_line}}
                                       : Json(nullptr);
+    if (site.fallback && !site.fallback->path.empty()) {
+      entry["fallback"]["path"] = site.fallback->path.string();
+    }
+    entry["via"] = site.via.empty() ? Json(nullptr) : Json(site.via);
+    entry["weights_only_keyword"] =
+        site.chain.empty() || !site.weights_only_keyword.empty()
+            ? Json(site.chain.empty() ? std::string("weights_only") : site.weights_only_keyword)
+            : Json(nullptr);
+    entry["loads"] = site.loads;
+    Json chain = Json::array();
+    for (const auto& hop : site.chain) {
+      Json frame = {{"path", hop.path.string()},
+                    {"line", hop.line},
+                    {"column", hop.column},
+                    {"function", hop.function},
+                    {"code", hop.code}};
+      if (!hop.package.empty()) {
+        frame["package"] = hop.package;
+        frame["package_version"] = hop.package_version;
+      }
+      chain.push_back(std::move(frame));
+    }
+    entry["chain"] = std::move(chain);
     Json findings = Json::array();
     for (const auto& finding : call.findings) {
       findings.push_back({{"rule", finding.rule},

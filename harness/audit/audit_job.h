@@ -37,6 +37,9 @@ struct AuditedFile {
   // A file of an env's installed packages (--installed): the distribution whose RECORD lists it
   std::string package;
   std::string package_version;
+  // What the parser could not follow in it: "line 1: `from x import *`: ..." (a star import of a
+  // module it cannot read), one sentence each.
+  std::vector<std::string> notes;
 
   // How reports name the file: "opacus 1.5.2: /…/site-packages/opacus/utils/module_utils.py".
   std::string label() const {
@@ -55,7 +58,9 @@ struct ScenarioEvidence {
 
 struct AuditedCall {
   CallSite site;
-  std::vector<CallEffect> effects; // per env, in AuditResult::envs' order
+  // per env, in AuditResult::envs' order; not_reached for an env whose installed packages route
+  // this call elsewhere (--follow-installed)
+  std::vector<CallEffect> effects;
   std::vector<Finding> findings;
   std::vector<ScenarioEvidence> scenarios; // with --results: the run's evidence at this line
 };
@@ -69,8 +74,19 @@ struct AuditResult {
   double seconds = 0;
 };
 
+// An env's installed packages, followed for the envs that have them (--follow-installed): the
+// calls into them are resolved through these files, so each env's own library versions decide
+// what its call sites reach.
+struct FollowedSite {
+  std::filesystem::path site;    // a site-packages directory on the host
+  std::vector<std::string> envs; // the envs of the audit whose packages these are
+};
+
 struct AuditRequest {
   std::vector<std::filesystem::path> paths;
+  // One parse per site, each call site of it for its envs (others see it as not_reached); the
+  // envs under no site get a parse that follows no installed package. Empty: one parse for all.
+  std::vector<FollowedSite> followed;
   std::vector<std::string> assume_env; // VAR=VALUE
   size_t jobs = 0;                     // parser processes; 0: one per core
   // A run's results.json whose failing scenarios name their call sites: each is linked to the
@@ -91,6 +107,9 @@ struct AuditJobRequest {
   // --installed: this env's installed packages are audited too (envs/environment.h,
   // host_site_packages); it must be provisioned and among `envs`.
   std::string installed_env;
+  // --follow-installed: every env of the selection whose site-packages is on the host has its
+  // calls followed into its own installed packages (envs/environment.h, host_site_packages).
+  bool follow_installed = false;
   // audit.json (loadmatrix.audit/1), its SARIF; --out: both, report.html and summary.md
   DocumentOutputs outputs;
 };

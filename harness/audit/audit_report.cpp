@@ -21,6 +21,11 @@ std::string place(const AuditResult& result, const AuditedCall& call) {
   return fmt::format("{}:{}", result.files[call.site.file].label(), call.site.line);
 }
 
+// The loader, and the helper a call reaches it through.
+std::string callee_text(const CallSite& site) {
+  return site.chain.empty() ? site.callee : site.callee + " via " + site.via;
+}
+
 size_t finding_count(const AuditResult& result) {
   size_t count = 0;
   for (const auto& call : result.calls) {
@@ -64,10 +69,11 @@ std::string render_audit_html(const AuditJobResult& job, const std::string& css)
   }
   out += "<th>findings</th></tr></thead><tbody>\n";
   for (const auto& call : result.calls) {
-    out += fmt::format("<tr><td><code>{}</code><br><code>{}</code></td><td>{}</td><td>{}</td>"
-                       "<td>{}</td>",
-                       h(place(result, call)), h(call.site.code), h(call.site.function),
-                       h(call.site.callee), written_weights_only_name(call.site.weights_only));
+    out +=
+        fmt::format("<tr><td><code>{}</code><br><code>{}</code></td><td>{}</td><td>{}</td>"
+                    "<td>{}</td>",
+                    h(place(result, call)), h(call.site.code), h(call.site.function),
+                    h(callee_text(call.site)), written_weights_only_name(call.site.weights_only));
     for (const auto& effect : call.effects) {
       out += fmt::format("<td title=\"{}\">{}</td>", h(effect.reason),
                          call_outcome_name(effect.effective));
@@ -81,6 +87,13 @@ std::string render_audit_html(const AuditJobResult& job, const std::string& css)
                          "<p><b>Change:</b> {}</p>",
                          h(place(result, call)), h(finding.rule), h(finding.message),
                          h(finding.suggestion));
+      if (!call.site.chain.empty()) {
+        out += "<ol class=\"chain\">";
+        for (const auto& hop : call.site.chain) {
+          out += "<li><code>" + h(hop.label()) + "</code> <code>" + h(hop.code) + "</code></li>";
+        }
+        out += "</ol>";
+      }
       for (const auto& line : evidence_lines(call)) {
         out += "<p><b>Run:</b> " + h(line) + "</p>";
       }
@@ -108,6 +121,15 @@ std::string render_audit_html(const AuditJobResult& job, const std::string& css)
   if (!failed.empty()) {
     out += "<section id=\"not-audited\"><h2>Not audited</h2><ul>\n" + failed + "</ul></section>\n";
   }
+  std::string notes;
+  for (const auto& file : result.files) {
+    for (const auto& note : file.notes) {
+      notes += "<li><code>" + h(file.label()) + "</code>: " + h(note) + "</li>\n";
+    }
+  }
+  if (!notes.empty()) {
+    out += "<section id=\"not-followed\"><h2>Not followed</h2><ul>\n" + notes + "</ul></section>\n";
+  }
   return out + "</body></html>\n";
 }
 
@@ -122,7 +144,7 @@ std::string render_audit_markdown(const AuditJobResult& job) {
   }
   out += " findings |\n" + rule + "---|\n";
   for (const auto& call : result.calls) {
-    out += fmt::format("| {} | {} | {} |", md_code(place(result, call)), call.site.callee,
+    out += fmt::format("| {} | {} | {} |", md_code(place(result, call)), callee_text(call.site),
                        written_weights_only_name(call.site.weights_only));
     for (const auto& effect : call.effects) {
       out += fmt::format(" {} |", call_outcome_name(effect.effective));

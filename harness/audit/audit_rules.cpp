@@ -31,6 +31,14 @@ const std::vector<AuditRule>& audit_rules() {
        "weights_only is left to a default that is the full unpickler on every env of the "
        "matrix",
        "warning"},
+      {"LMA008", "unguarded-pickle-load",
+       "torch.distributed.checkpoint unpickles the checkpoint's .metadata with plain "
+       "pickle.load: no weights_only applies to it",
+       "error"},
+      {"LMA009", "loader-falls-back-to-full-unpickler",
+       "torch.export.load unpickles the archive's state with the full unpickler, after any "
+       "failure of a weights-only attempt (or, on older torches, at once)",
+       "error"},
   };
   return rules;
 }
@@ -173,35 +181,66 @@ bool literal_weights_only(const std::string& code, const KeywordSpan& keyword) {
 
 // `call.code` with weights_only=`value`, or a generic form (no spans) when the text cannot be
 // rewritten.
+// The keyword of the call that sets the loader's weights_only: its own, or through a helper the
+// helper's parameter that reaches it (Lightning's load_from_checkpoint(weights_only=...)).
+std::string weights_only_keyword(const CallSite& call) {
+  return call.chain.empty() || call.weights_only_keyword.empty() ? std::string("weights_only")
+                                                                 : call.weights_only_keyword;
+}
+
+// `call.code` with weights_only=`value` (through a helper, its keyword), or a generic form (no
+// spans) when the text cannot be rewritten.
 CallText with_weights_only(const CallSite& call, std::string_view value) {
-  CallText generic{fmt::format("{}(..., weights_only={})", written_callee(call), value), {}};
+  std::string name = weights_only_keyword(call);
+  CallText generic{fmt::format("{}(..., {}={})", written_callee(call), name, value), {}};
   auto text = rewritable_code(call);
   if (!text) {
     return generic;
   }
-  std::string keyword = fmt::format("weights_only={}", value);
-  const KeywordSpan* written = text->spans.keyword("weights_only");
-  if (call.weights_only != WrittenWeightsOnly::omitted &&
-      call.weights_only != WrittenWeightsOnly::dynamic && written != nullptr &&
-      literal_weights_only(text->code, *written)) {
+  std::string keyword = fmt::format("{}={}", name, value);
+  size_t value_at = name.size() + 1;
+  const KeywordSpan* written = text->spans.keyword(name);
+  // Directly, the written form says whether the call passes it; through a helper, how the call
+  // binds the helper's parameter (a literal weights_only of the loader may be the helper's).
+  bool passes = call.chain.empty() ? call.weights_only != WrittenWeightsOnly::omitted &&
+                                         call.weights_only != WrittenWeightsOnly::dynamic
+                                   : call.weights_only_bound == "keyword";
+  bool leaves_out = call.chain.empty() ? call.weights_only == WrittenWeightsOnly::omitted
+                                       : call.weights_only_bound == "default";
+  if (passes && written != nullptr && literal_weights_only(text->code, *written)) {
     size_t at = written->span.begin;
     auto index = written - text->spans.keywords.data();
     text->splice(at, written->value.end, keyword);
     text->spans.keywords.insert(
         text->spans.keywords.begin() + index,
-        {"weights_only", {at, at + keyword.size()}, {at + 13, at + keyword.size()}});
+        {name, {at, at + keyword.size()}, {at + value_at, at + keyword.size()}});
     return *text;
   }
-  if (call.weights_only == WrittenWeightsOnly::omitted) {
+  if (leaves_out) {
     size_t at = *text->spans.close_paren;
     std::string separator = text->code.ends_with("()") ? "" : ", ";
     text->splice(at, at, separator + keyword);
     at += separator.size();
     text->spans.keywords.push_back(
-        {"weights_only", {at, at + keyword.size()}, {at + 13, at + keyword.size()}});
+        {name, {at, at + keyword.size()}, {at + value_at, at + keyword.size()}});
     return *text;
   }
   return generic;
+}
+
+// Through a helper whose load no argument of this call reaches: where the helper decides, and
+// what changes it.
+std::string helper_decides(const CallSite& call, std::string_view value) {
+  const ChainFrame& load = call.chain.back();
+  return fmt::format(
+      "no argument of this call reaches the load: {} calls {} with weights_only {} at {}. "
+      "Change it there (`{}(..., weights_only={})`), or use a release of the helper that "
+      "takes weights_only",
+      call.via, call.callee,
+      call.weights_only == WrittenWeightsOnly::omitted
+          ? "left out"
+          : written_weights_only_name(call.weights_only),
+      load.label(), call.callee, value);
 }
 
 bool raises(const AuditEnv& env, const CallSite& call, std::string_view variable,
@@ -250,6 +289,9 @@ std::string keyword_value(const CallSite& call, std::string_view key,
 
 std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& envs,
                            std::string_view value, std::string_view variable) {
+  if (!call.chain.empty() && call.weights_only_keyword.empty()) {
+    return helper_decides(call, value);
+  }
   // Where a torch refuses this weights_only together with the call's pickle_module (measured:
   // RuntimeError for weights_only=True on 1.13, 2.6 and 2.14), an error no signature check can
   // avoid, the form leaves pickle_module out.
@@ -303,12 +345,14 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
   if (!guard_weights_only && !guard_mmap) {
     return fmt::format("`{}` ({})", rewritten.code, checked);
   }
-  std::string callee = written_callee(call);
+  // inspect.signature of the loader itself: through a helper, what the loader at the end of
+  // the chain knows decides, not the helper's own signature.
+  std::string callee = call.chain.empty() ? written_callee(call) : call.callee;
   std::string keywords;
   std::string lacking;
   if (guard_weights_only) {
-    rewritten.remove_keyword("weights_only");
-    keywords += fmt::format("\"weights_only\": {}", value);
+    rewritten.remove_keyword(weights_only_keyword(call));
+    keywords += fmt::format("\"{}\": {}", weights_only_keyword(call), value);
   }
   if (guard_mmap) {
     keywords += fmt::format("{}\"mmap\": {}", keywords.empty() ? "" : ", ",
@@ -329,12 +373,18 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
       still_raising += fmt::format("{}{}", still_raising.empty() ? "" : ", ", env.name);
     }
   }
+  if (!call.chain.empty() && weights_only_keyword(call) != "weights_only") {
+    // The helper's keyword is not the loader's: no signature filter of the loader names it.
+    return fmt::format("`{}` (it raises on {}, whose torch lacks weights_only: no one call works "
+                       "on every env)",
+                       with_weights_only(call, value).code, lacking);
+  }
   const std::string& written = rewritten.code;
   std::string guarded =
       written.ends_with(")") && written.find("(...") == std::string::npos
           ? fmt::format("{}{}**load_kwargs)", written.substr(0, written.size() - 1),
                         written.ends_with("()") ? "" : ", ")
-          : fmt::format("{}(..., **load_kwargs)", callee);
+          : fmt::format("{}(..., **load_kwargs)", written_callee(call));
   std::string code =
       fmt::format("`load_kwargs = {{key: value for key, value in {{{}}}.items() if key in "
                   "inspect.signature({}).parameters}}` then `{}`",
@@ -347,8 +397,74 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
   return fmt::format("{} ({} lacks what it drops; {})", code, lacking, checked);
 }
 
+namespace {
+
+// A load weights_only does not guard (call_effect.h, Unguarded): its own rule, and LMA004 where
+// a torch lacks it; none of the weights_only rules applies.
+std::vector<Finding> unguarded_findings(const CallSite& call, Unguarded kind,
+                                        const std::vector<AuditEnv>& envs) {
+  std::vector<Finding> findings;
+  std::string full = envs_with(envs, CallOutcome::full);
+  std::string where = full.empty() ? "" : " on " + full;
+  if (kind == Unguarded::plain_pickle) {
+    findings.push_back(
+        {"LMA008",
+         fmt::format("{} unpickles the checkpoint's .metadata with plain pickle.load{}: no "
+                     "weights_only applies to it, so a crafted checkpoint directory runs code",
+                     call.callee, where),
+         "Load only checkpoint directories you wrote or trust. No argument makes .metadata "
+         "weights-only: a storage_reader of your own (a FileSystemReader whose read_metadata "
+         "unpickles with a restricted unpickler) is the one way to restrict it."});
+  } else {
+    findings.push_back(
+        {"LMA009",
+         fmt::format("torch.export.load runs the full unpickler on the archive's state{}: with "
+                     "weights_only=False (torch 2.6), or after any failure of its "
+                     "weights_only=True attempt (torch 2.14), which a crafted archive can cause",
+                     where),
+         "Load only .pt2 archives you trust: no argument of torch.export.load makes it "
+         "weights-only."});
+  }
+  std::string raised;
+  for (const auto& env : envs) {
+    if (env.effect.effective == CallOutcome::error) {
+      raised += fmt::format("{}{} ({}): {}", raised.empty() ? "" : "; ", env.name, env.torch,
+                            env.effect.reason);
+    }
+  }
+  if (!raised.empty()) {
+    findings.push_back({"LMA004", fmt::format("the call raises on {}", raised),
+                        fmt::format("Call it only where torch has it (`hasattr` on its module), "
+                                    "or require the torch that added {}.",
+                                    call.callee)});
+  }
+  return findings;
+}
+
+std::vector<Finding> loader_findings(const CallSite& call, const std::vector<AuditEnv>& envs,
+                                     std::string_view variable);
+
+} // namespace
+
 std::vector<Finding> audit_findings(const CallSite& call, const std::vector<AuditEnv>& envs,
                                     std::string_view variable) {
+  Unguarded kind = unguarded_load(call.callee);
+  std::vector<Finding> findings = kind != Unguarded::no ? unguarded_findings(call, kind, envs)
+                                                        : loader_findings(call, envs, variable);
+  if (!call.chain.empty()) {
+    // Said at the user's call, about the load the helper does.
+    for (auto& finding : findings) {
+      finding.message = fmt::format("through {} (its load at {}): {}", call.via,
+                                    call.chain.back().label(), finding.message);
+    }
+  }
+  return findings;
+}
+
+namespace {
+
+std::vector<Finding> loader_findings(const CallSite& call, const std::vector<AuditEnv>& envs,
+                                     std::string_view variable) {
   std::vector<Finding> findings;
   bool left_default = call.weights_only == WrittenWeightsOnly::omitted ||
                       call.weights_only == WrittenWeightsOnly::none;
@@ -370,9 +486,10 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
   if (call.fallback && (!full.empty() || any(envs, CallOutcome::unknown))) {
     findings.push_back(
         {"LMA002",
-         fmt::format("retries after a weights-only attempt on the same input (line {}), with the "
-                     "full unpickler on {}: a file the restricted unpickler refused, a malicious "
-                     "one included, is then loaded with the unpickler that runs it",
+         fmt::format("retries after a weights-only attempt on the same input ({}line {}), with "
+                     "the full unpickler on {}: a file the restricted unpickler refused, a "
+                     "malicious one included, is then loaded with the unpickler that runs it",
+                     call.fallback->path.empty() ? "" : call.fallback->path.string() + " ",
                      call.fallback->attempt_line,
                      full.empty() ? "the envs where its weights_only is False" : full),
          "Remove the retry. Allowlist what your own checkpoints hold with "
@@ -476,5 +593,7 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
   }
   return findings;
 }
+
+} // namespace
 
 } // namespace loadmatrix

@@ -178,7 +178,7 @@ TEST(AuditRulesTest, AWeightsOnlySuggestionLeavesPickleModuleOut) {
 TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRule) {
   Matrix matrix;
   CallSite retry = call("torch.load(path, weights_only=False)", WrittenWeightsOnly::false_);
-  retry.fallback = Fallback{"except", 10};
+  retry.fallback = Fallback{"except", 10, {}};
   EXPECT_EQ(rules(audit_findings(retry, matrix.envs(retry), "")),
             (std::vector<std::string>{"LMA002", "LMA005"}));
 
@@ -199,7 +199,7 @@ TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRul
 
 TEST(AuditRulesTest, EveryRuleHasAStableIdNameAndLevel) {
   const auto& all = audit_rules();
-  ASSERT_EQ(all.size(), 7u);
+  ASSERT_EQ(all.size(), 9u);
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(std::string(all[i].id), "LMA00" + std::to_string(i + 1));
     std::string level = all[i].level;
@@ -271,4 +271,87 @@ TEST(AuditRulesTest, AGuardedMmapKeepsItsWrittenValueAndLeavesTheCall) {
       out.find("`torch.load(f, use_mmap=a, map_location=m, weights_only=True, **load_kwargs)`"),
       std::string::npos)
       << out;
+}
+
+namespace {
+
+// Lightning 2.6's `Model.load_from_checkpoint(path)`: the helper's weights_only=None reaches
+// torch.load through three hops, and the call's own `weights_only=` keyword sets it.
+CallSite through_helper(const std::string& code, WrittenWeightsOnly received,
+                        const std::string& keyword, const std::string& bound) {
+  CallSite site = call(code, received);
+  site.via = "lightning.pytorch.core.module.LightningModule.load_from_checkpoint";
+  site.weights_only_keyword = keyword;
+  site.weights_only_bound = bound;
+  site.chain = {{"/venv/lightning/pytorch/core/module.py", 1781, 19, "load_from_checkpoint",
+                 "_load_from_checkpoint(cls, ...)", "lightning", "2.6.0"},
+                {"/venv/lightning/fabric/utilities/cloud_io.py", 73, 16, "_load",
+                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0"}};
+  return site;
+}
+
+} // namespace
+
+TEST(AuditRulesTest, ThroughAHelperTheFindingIsAtTheUsersCallWithTheHelpersKeyword) {
+  Matrix matrix;
+  CallSite site = through_helper("Model.load_from_checkpoint(path)", WrittenWeightsOnly::none,
+                                 "weights_only", "default");
+  auto findings = audit_findings(site, matrix.envs(site), "");
+  ASSERT_EQ(rules(findings), std::vector<std::string>{"LMA001"});
+  EXPECT_TRUE(findings[0].message.starts_with(
+      "through lightning.pytorch.core.module.LightningModule.load_from_checkpoint (its load at "
+      "lightning 2.6.0: /venv/lightning/fabric/utilities/cloud_io.py:73): weights_only is left "
+      "to the default"))
+      << findings[0].message;
+  EXPECT_NE(findings[0].suggestion.find("`Model.load_from_checkpoint(path, weights_only=False)`"),
+            std::string::npos)
+      << findings[0].suggestion;
+
+  // Passed by keyword already: its value is replaced, not added again.
+  CallSite passed = through_helper("Model.load_from_checkpoint(path, weights_only=None)",
+                                   WrittenWeightsOnly::none, "weights_only", "keyword");
+  EXPECT_NE(suggested_call(passed, matrix.envs(passed), "True", "")
+                .find("`Model.load_from_checkpoint(path, weights_only=True)`"),
+            std::string::npos);
+  // By position: no keyword is added beside it (a TypeError); the generic form says which.
+  CallSite positional = through_helper("load(path, 'cpu', None)", WrittenWeightsOnly::none,
+                                       "weights_only", "position");
+  EXPECT_EQ(suggested_call(positional, matrix.envs(positional), "True", "").substr(0, 28),
+            "`load(..., weights_only=True");
+}
+
+TEST(AuditRulesTest, AHelperThatDecidesIsNamedWhereItDecides) {
+  Matrix matrix;
+  // Lightning 2.5's load_from_checkpoint: _load's weights_only=False, no argument reaches it.
+  CallSite site =
+      through_helper("Model.load_from_checkpoint(path)", WrittenWeightsOnly::false_, "", "");
+  auto findings = audit_findings(site, matrix.envs(site), "");
+  ASSERT_EQ(rules(findings), std::vector<std::string>{"LMA005"});
+  EXPECT_NE(findings[0].suggestion.find(
+                "no argument of this call reaches the load: "
+                "lightning.pytorch.core.module.LightningModule.load_from_checkpoint calls "
+                "torch.load with weights_only false at lightning 2.6.0: "
+                "/venv/lightning/fabric/utilities/cloud_io.py:73"),
+            std::string::npos)
+      << findings[0].suggestion;
+}
+
+TEST(AuditRulesTest, UnguardedLoadsHaveTheirOwnRulesAndNoWeightsOnlyOnes) {
+  Matrix matrix;
+  CallSite dcp = call("dcp.load(state, checkpoint_id=path)", WrittenWeightsOnly::omitted);
+  dcp.callee = "torch.distributed.checkpoint.load";
+  auto findings = audit_findings(dcp, matrix.envs(dcp), "");
+  EXPECT_EQ(rules(findings), std::vector<std::string>{"LMA008"});
+  EXPECT_NE(findings[0].message.find(".metadata with plain pickle.load on bookworm"),
+            std::string::npos)
+      << findings[0].message;
+
+  CallSite program = call("torch.export.load(path)", WrittenWeightsOnly::omitted);
+  program.callee = "torch.export.load";
+  auto envs = matrix.envs(program);
+  // What run_audit gives a torch older than torch.export (2.1).
+  envs[0].effect = call_effect(program, envs[0].facts, "", false, "1.13.1");
+  EXPECT_EQ(envs[0].effect.effective, CallOutcome::error);
+  EXPECT_EQ(rules(audit_findings(program, envs, "")),
+            (std::vector<std::string>{"LMA009", "LMA004"}));
 }

@@ -18,6 +18,8 @@ const char* short_outcome(CallOutcome outcome) {
     return "ERROR";
   case CallOutcome::unknown:
     return "?";
+  case CallOutcome::not_reached:
+    return "-";
   }
   return "?";
 }
@@ -31,9 +33,22 @@ Tone outcome_tone(CallOutcome outcome) {
   case CallOutcome::error:
     return Tone::bad;
   case CallOutcome::unknown:
+  case CallOutcome::not_reached:
     return Tone::dim;
   }
   return Tone::plain;
+}
+
+// The hops from the call down to the loader, one line each, for a call through helpers.
+std::string chain_lines(const AuditedCall& call) {
+  std::string out;
+  for (const auto& hop : call.site.chain) {
+    out += fmt::format("  -> {} {}\n", hop.label(), hop.code);
+  }
+  if (call.site.loads > 1) {
+    out += fmt::format("  ({} loads of this form through {})\n", call.site.loads, call.site.via);
+  }
+  return out;
 }
 
 // A linked run's scenarios at this call site and the fixes it proved there.
@@ -59,7 +74,7 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
     const CallSite& site = call.site;
     std::vector<TableCell> row = {
         {fmt::format("{}:{}:{}", result.files[site.file].label(), site.line, site.column)},
-        {site.callee},
+        {site.chain.empty() ? site.callee : site.callee + " via " + site.via},
         {written_weights_only_name(site.weights_only)}};
     for (const auto& effect : call.effects) {
       row.push_back({short_outcome(effect.effective), outcome_tone(effect.effective)});
@@ -74,6 +89,7 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
       out += fmt::format("\n{}:{}: {} {}\n  {}\n  fix: {}\n", result.files[call.site.file].label(),
                          call.site.line, palette.paint(finding.rule, Tone::bad), call.site.code,
                          finding.message, finding.suggestion);
+      out += chain_lines(call);
       out += evidence(call);
     }
   }
@@ -82,6 +98,12 @@ std::string render_audit_table(const AuditResult& result, size_t width, const Pa
       out += fmt::format("\n{}:{}: no finding, but a run failed here: {}\n{}",
                          result.files[call.site.file].label(), call.site.line, call.site.code,
                          evidence(call));
+    }
+  }
+  size_t noted = 0;
+  for (const auto& file : result.files) {
+    for (const auto& note : file.notes) {
+      out += fmt::format("{}{}: {}\n", noted++ == 0 ? "\nnot followed:\n" : "", file.label(), note);
     }
   }
   size_t errors = 0;

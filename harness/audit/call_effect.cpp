@@ -1,5 +1,7 @@
 #include "audit/call_effect.h"
 
+#include "util/version_key.h"
+
 #include <fmt/core.h>
 #include <set>
 #include <vector>
@@ -16,8 +18,25 @@ const char* call_outcome_name(CallOutcome outcome) {
     return "error";
   case CallOutcome::unknown:
     return "unknown";
+  case CallOutcome::not_reached:
+    return "not_reached";
   }
   return "unknown";
+}
+
+Unguarded unguarded_load(std::string_view callee) {
+  if (callee == "torch.export.load") {
+    return Unguarded::internal_fallback;
+  }
+  for (std::string_view name :
+       {"torch.distributed.checkpoint.load", "torch.distributed.checkpoint.load_state_dict",
+        "torch.distributed.checkpoint.state_dict_loader.load",
+        "torch.distributed.checkpoint.state_dict_loader.load_state_dict"}) {
+    if (callee == name) {
+      return Unguarded::plain_pickle;
+    }
+  }
+  return Unguarded::no;
 }
 
 namespace {
@@ -92,7 +111,25 @@ CallOutcome outcome_of(LoadEffect effect) {
 } // namespace
 
 CallEffect call_effect(const CallSite& call, const LoaderFacts* facts, std::string_view variable,
-                       bool has_safe_globals) {
+                       bool has_safe_globals, std::string_view torch) {
+  if (Unguarded kind = unguarded_load(call.callee); kind != Unguarded::no) {
+    // Where each first appeared: torch.export in 2.1, torch.distributed.checkpoint's
+    // load_state_dict in 2.0 and its load in 2.2.
+    std::string_view since = kind == Unguarded::internal_fallback       ? "2.1"
+                             : call.callee.ends_with("load_state_dict") ? "2.0"
+                                                                        : "2.2";
+    if (!torch.empty() && version_key(std::string(torch)) < version_key(std::string(since))) {
+      return {CallOutcome::error,
+              fmt::format("this torch has no {} (added in {})", call.callee, since)};
+    }
+    return {CallOutcome::full,
+            kind == Unguarded::plain_pickle
+                ? "torch.distributed.checkpoint unpickles the checkpoint's .metadata with "
+                  "pickle.load (FileSystemReader.read_metadata), whatever weights_only says"
+                : "torch.export.load unpickles the archive's state with the full unpickler: "
+                  "with weights_only=False (torch 2.6) or after any failure of a "
+                  "weights_only=True attempt (torch 2.14)"};
+  }
   if (call.in_safe_globals && !has_safe_globals) {
     return {CallOutcome::error, "this torch has no torch.serialization.safe_globals: the `with` "
                                 "around the call raises AttributeError"};

@@ -17,8 +17,20 @@ enum class CallOutcome : uint8_t {
   full,         // the full unpickler: runs code
   error,        // raises before loading (TypeError: an argument this torch does not know)
   unknown,      // depends on a value the source does not fix, or the env measured nothing
+  // this env's installed packages do not route the call to this load (audit
+  // --follow-installed: the env's own library version goes elsewhere, or nowhere)
+  not_reached,
 };
-const char* call_outcome_name(CallOutcome outcome); // "weights_only", "full", "error", "unknown"
+// "weights_only", "full", "error", "unknown", "not_reached"
+const char* call_outcome_name(CallOutcome outcome);
+
+// Loads weights_only does not guard (runtime/audit_names.py UNGUARDED), read in torch's
+// sources: torch.distributed.checkpoint unpickles the checkpoint's .metadata with pickle.load
+// (FileSystemReader.read_metadata; 2.6 and 2.14 alike), and torch.export.load unpickles the
+// archive's state with the full unpickler, with weights_only=False (2.6's
+// deserialize_torch_artifact) or after any failure of a weights_only=True attempt (2.14).
+enum class Unguarded : uint8_t { no, plain_pickle, internal_fallback };
+Unguarded unguarded_load(std::string_view callee);
 
 struct CallEffect {
   CallOutcome effective = CallOutcome::unknown;
@@ -29,7 +41,9 @@ struct CallEffect {
 // nullptr: the env has no loader facts (measured by an older fingerprint). `has_safe_globals`:
 // the env's torch.serialization has safe_globals (2.5+), which a call inside
 // `with safe_globals(...)` needs before it is even reached.
+// An unguarded load (above) is the full unpickler wherever its torch has it: `torch`, the env's
+// version, says where it does not ("" when unknown: assumed present).
 CallEffect call_effect(const CallSite& call, const LoaderFacts* facts, std::string_view variable,
-                       bool has_safe_globals = true);
+                       bool has_safe_globals = true, std::string_view torch = "");
 
 } // namespace loadmatrix

@@ -100,3 +100,22 @@ TEST(CallEffectTest, MissingFactsAndMissingLoadersAndSafeGlobalsAreSaidSo) {
   EXPECT_EQ(effect.effective, CallOutcome::error);
   EXPECT_NE(effect.reason.find("safe_globals"), std::string::npos);
 }
+
+TEST(CallEffectTest, UnguardedLoadsAreTheFullUnpicklerWhereTheirTorchHasThem) {
+  CallSite call;
+  call.callee = "torch.distributed.checkpoint.load";
+  EXPECT_EQ(unguarded_load(call.callee), Unguarded::plain_pickle);
+  EXPECT_EQ(unguarded_load("torch.export.load"), Unguarded::internal_fallback);
+  EXPECT_EQ(unguarded_load("torch.load"), Unguarded::no);
+  // No loader facts are needed: the source decides, whatever weights_only the call writes.
+  call.weights_only = WrittenWeightsOnly::true_;
+  CallEffect effect = call_effect(call, nullptr, "", true, "2.6.0+debian");
+  EXPECT_EQ(effect.effective, CallOutcome::full);
+  EXPECT_NE(effect.reason.find("pickle.load (FileSystemReader.read_metadata)"), std::string::npos);
+  EXPECT_EQ(call_effect(call, nullptr, "", true, "2.1.2").effective, CallOutcome::error);
+  call.callee = "torch.distributed.checkpoint.load_state_dict";
+  EXPECT_EQ(call_effect(call, nullptr, "", true, "2.1.2").effective, CallOutcome::full);
+  call.callee = "torch.export.load";
+  EXPECT_EQ(call_effect(call, nullptr, "", true, "1.13.0a0").reason,
+            "this torch has no torch.export.load (added in 2.1)");
+}

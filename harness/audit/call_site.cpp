@@ -2,6 +2,7 @@
 
 #include "util/utf8.h"
 
+#include <algorithm>
 #include <fmt/core.h>
 
 namespace loadmatrix {
@@ -234,7 +235,43 @@ Expected<CallSite> CallSite::from_json(const Json& call, size_t file) {
   if (auto it = call.find("fallback"); it != call.end() && it->is_object()) {
     auto kind = text(*it, "kind");
     auto attempt_line = number(*it, "attempt_line");
-    site.fallback = Fallback{kind ? *kind : "except", attempt_line ? *attempt_line : 0};
+    auto path = text(*it, "path");
+    site.fallback = Fallback{kind ? *kind : "except", attempt_line ? *attempt_line : 0,
+                             path ? std::filesystem::path(*path) : std::filesystem::path()};
+  }
+  if (auto it = call.find("via"); it != call.end() && it->is_string()) {
+    site.via = valid_utf8(it->get<std::string>());
+  }
+  if (auto it = call.find("weights_only_keyword"); it != call.end()) {
+    site.weights_only_keyword = it->is_string() ? valid_utf8(it->get<std::string>()) : "";
+  }
+  if (auto it = call.find("weights_only_bound"); it != call.end() && it->is_string()) {
+    site.weights_only_bound = valid_utf8(it->get<std::string>());
+  }
+  if (auto it = call.find("loads"); it != call.end() && it->is_number_integer()) {
+    site.loads = std::max<int64_t>(1, it->get<int64_t>());
+  }
+  if (auto it = call.find("chain"); it != call.end() && !it->is_null()) {
+    if (!it->is_array()) {
+      return Error{"chain: expected an array"};
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      const Json& hop = (*it)[i];
+      if (!hop.is_object()) {
+        return Error{fmt::format("chain[{}]: expected an object", i)};
+      }
+      auto path = text(hop, "path");
+      auto hop_line = number(hop, "line");
+      if (!path || !hop_line) {
+        return Error{
+            fmt::format("chain[{}]: {}", i, (!path ? path.error() : hop_line.error()).message)};
+      }
+      auto hop_column = number(hop, "column");
+      auto hop_function = text(hop, "function");
+      auto hop_code = text(hop, "code");
+      site.chain.push_back({*path, *hop_line, hop_column ? *hop_column : 1,
+                            hop_function ? *hop_function : "", hop_code ? *hop_code : "", "", ""});
+    }
   }
   if (auto it = call.find("code"); it != call.end() && it->is_string()) {
     site.code = valid_utf8(it->get<std::string>());

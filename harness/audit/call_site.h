@@ -6,6 +6,7 @@
 #include "util/json_file.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,28 @@ const char* argument_use_name(ArgumentUse use); // "omitted", "passed", "dynamic
 struct Fallback {
   std::string kind;
   int64_t attempt_line = 0;
+  // The attempt's file when it is not the call's own: a helper the call reaches retries inside
+  // (its loader call is the chain's last frame).
+  std::filesystem::path path;
+};
+
+// One hop of a chain between a call site and the loader it reaches: a call inside a helper
+// (runtime/audit_wrappers.py), the loader's own call last. `path` is the host's: the parser's
+// sandbox path mapped back by the driver (audit/call_site_parser.h).
+struct ChainFrame {
+  std::filesystem::path path;
+  int64_t line = 0;
+  int64_t column = 0;   // 1-based, in Unicode code points
+  std::string function; // "LightningModule.load_from_checkpoint", "<module>"
+  std::string code;     // the call as written, on one line, at most 200 characters
+  std::string package;  // the distribution whose RECORD lists the file ("lightning"), or ""
+  std::string package_version;
+
+  // "lightning 2.6.0: /…/lightning/fabric/utilities/cloud_io.py:53", or the path and line.
+  std::string label() const {
+    return (package.empty() ? "" : package + " " + package_version + ": ") + path.string() + ":" +
+           std::to_string(line);
+  }
 };
 
 // Bytes [begin, end) of CallSite::code.
@@ -74,6 +97,19 @@ struct CallSite {
   std::optional<Fallback> fallback;
   std::string code; // the call as written, on one line, at most 200 characters
   CallSpans spans;
+  // A call reaching the loader through helpers: the helper called ("utils.io.load",
+  // "lightning.pytorch.core.module.LightningModule.load_from_checkpoint",
+  // "functools.partial(torch.load)"), the hops down to the loader's call, and the keyword of
+  // this call that sets the loader's weights_only ("" when none does: the helper decides).
+  // weights_only, pickle_module and mmap above are then what the loader receives, this call's
+  // arguments bound through every hop. Empty `chain`: the loader is called here.
+  std::string via;
+  std::vector<ChainFrame> chain;
+  std::string weights_only_keyword = "weights_only";
+  // How this call sets that keyword: "keyword", "position", "mappings" (a **mapping may),
+  // "default" (it does not pass it), or "" (unknown: rewritten in the generic form).
+  std::string weights_only_bound;
+  int64_t loads = 1; // the loads of this same form the call reaches (a helper's branches)
 
   // One element of audit_calls.py's "calls"; an error names the field.
   static Expected<CallSite> from_json(const Json& call, size_t file);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fmt/core.h>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -23,7 +24,8 @@ Json error_answer(const std::string& why) {
 class ParserRuns {
 public:
   ParserRuns(const Environment& env, const std::vector<const InputFile*>& files,
-             ProcessRunner& runner, const std::filesystem::path& scratch)
+             const std::vector<std::filesystem::path>& followed, ProcessRunner& runner,
+             const std::filesystem::path& scratch)
       : env_(env), files_(files), runner_(runner), scratch_(scratch) {
     runtime_ = env.sandbox.place(env.shipped.runtime_dir, "runtime", false);
     for (const InputFile* input : files) {
@@ -33,6 +35,33 @@ public:
             env.sandbox.place(input->root, fmt::format("src{}", roots_.size() - 1), false);
       }
     }
+    for (const auto& site : followed) {
+      followed_.push_back(env.sandbox.place(site, fmt::format("site{}", followed_.size()), false));
+    }
+  }
+
+  // A path the parser names (a chain's hop, a helper's retry) as the host's: each mount's
+  // inside path mapped back to where it comes from; a path under none is kept as given.
+  std::string host_path(const std::string& inside) const {
+    auto under = [&](const SandboxMount& mount) -> std::optional<std::string> {
+      std::string prefix = mount.inside.string();
+      if (inside.size() > prefix.size() && inside.compare(0, prefix.size(), prefix) == 0 &&
+          inside[prefix.size()] == '/') {
+        return (mount.host / inside.substr(prefix.size() + 1)).string();
+      }
+      return std::nullopt;
+    };
+    for (const auto& [root, mount] : roots_) {
+      if (auto host = under(mount)) {
+        return *host;
+      }
+    }
+    for (const auto& mount : followed_) {
+      if (auto host = under(mount)) {
+        return *host;
+      }
+    }
+    return inside;
   }
 
   // One run over files[i] for i in `pending`: the answers it wrote, by position in `pending`
@@ -52,7 +81,11 @@ public:
       const InputFile& input = *files_[index];
       paths.push_back(protocol_path(roots_.at(input.root).inside / input.relative));
     }
-    Json request = {{"files", std::move(paths)}, {"jobs", jobs}};
+    Json roots = Json::array();
+    for (const auto& mount : followed_) {
+      roots.push_back(protocol_path(mount.inside));
+    }
+    Json request = {{"files", std::move(paths)}, {"roots", std::move(roots)}, {"jobs", jobs}};
     if (auto written = write_output_file(dir / "request.json", request.dump()); !written) {
       ended = written.error().message;
       return answers;
@@ -66,6 +99,7 @@ public:
     for (const auto& [root, mount] : roots_) {
       command.mounts.push_back(mount);
     }
+    command.mounts.insert(command.mounts.end(), followed_.begin(), followed_.end());
     command.argv = {env_.python, (runtime_.inside / "audit_calls.py").string(),
                     (work.inside / "request.json").string(), work.inside.string()};
     command.timeout = std::chrono::seconds(60) + std::chrono::milliseconds(50) * pending.size();
@@ -113,6 +147,7 @@ private:
   std::filesystem::path scratch_;
   SandboxMount runtime_;
   std::map<std::filesystem::path, SandboxMount> roots_;
+  std::vector<SandboxMount> followed_;
   int runs_ = 0;
 };
 
@@ -120,14 +155,15 @@ private:
 
 std::vector<Json> parse_call_sites(const Environment& env,
                                    const std::vector<const InputFile*>& files, size_t jobs,
-                                   ProcessRunner& runner) {
+                                   ProcessRunner& runner,
+                                   const std::vector<std::filesystem::path>& followed) {
   std::vector<Json> answers(files.size());
   auto scratch = ScratchDir::create("loadmatrix-audit");
   if (!scratch) {
     std::fill(answers.begin(), answers.end(), error_answer(scratch.error().message));
     return answers;
   }
-  ParserRuns runs(env, files, runner, scratch->path());
+  ParserRuns runs(env, files, followed, runner, scratch->path());
   size_t cores = std::max(1u, std::thread::hardware_concurrency());
   std::vector<size_t> pending(files.size());
   for (size_t i = 0; i < pending.size(); ++i) {
@@ -176,6 +212,28 @@ std::vector<Json> parse_call_sites(const Environment& env,
         retried[0].is_null()
             ? error_answer(fmt::format("the parser did not finish this file ({})", alone))
             : std::move(retried[0]);
+  }
+  for (auto& answer : answers) {
+    auto calls = answer.is_object() ? answer.find("calls") : answer.end();
+    if (!answer.is_object() || calls == answer.end() || !calls->is_array()) {
+      continue;
+    }
+    for (auto& call : *calls) {
+      if (!call.is_object()) {
+        continue;
+      }
+      if (auto chain = call.find("chain"); chain != call.end() && chain->is_array()) {
+        for (auto& hop : *chain) {
+          if (hop.is_object() && hop["path"].is_string()) {
+            hop["path"] = runs.host_path(hop["path"].get<std::string>());
+          }
+        }
+      }
+      if (auto fallback = call.find("fallback");
+          fallback != call.end() && fallback->is_object() && (*fallback)["path"].is_string()) {
+        (*fallback)["path"] = runs.host_path((*fallback)["path"].get<std::string>());
+      }
+    }
   }
   return answers;
 }

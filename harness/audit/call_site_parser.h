@@ -10,15 +10,19 @@
 #include "util/json_file.h"
 #include "util/process.h"
 
+#include <filesystem>
 #include <vector>
 
 namespace loadmatrix {
 
-// One answer per file, in order: audit_calls.py's {"status", "error", "parsed", "calls"}, or
-// {"status": "error", "error": why, "parsed": false} where it gave none. `jobs`: parser
-// processes, 0 for one per core.
+// One answer per file, in order: audit_calls.py's {"status", "error", "parsed", "notes",
+// "calls"}, or {"status": "error", "error": why, "parsed": false} where it gave none, each path
+// it names (a chain's hops, a helper's retry) the host's. `jobs`: parser processes, 0 for one
+// per core. `followed`: site-packages directories whose packages the calls are followed into
+// (each mounted read-only; torch's own package is never followed).
 std::vector<Json> parse_call_sites(const Environment& env,
                                    const std::vector<const InputFile*>& files, size_t jobs,
-                                   ProcessRunner& runner);
+                                   ProcessRunner& runner,
+                                   const std::vector<std::filesystem::path>& followed = {});
 
 } // namespace loadmatrix

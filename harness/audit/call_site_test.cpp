@@ -99,3 +99,42 @@ TEST(CallSiteTest, ReadsTheSpansAndNamesABadOne) {
   bad["spans"] = nullptr; // a call the finder gave no spans
   EXPECT_TRUE(CallSite::from_json(bad, 0));
 }
+
+TEST(CallSiteTest, ReadsAChainAndTheHelpersKeyword) {
+  Json call = {
+      {"line", 40},
+      {"column", 5},
+      {"function", "restore"},
+      {"callee", "torch.load"},
+      {"weights_only", "none"},
+      {"pickle_module", "omitted"},
+      {"mmap", "omitted"},
+      {"code", "Model.load_from_checkpoint(path)"},
+      {"via", "lightning.pytorch.core.module.LightningModule.load_from_checkpoint"},
+      {"weights_only_keyword", "weights_only"},
+      {"weights_only_bound", "default"},
+      {"loads", 2},
+      {"chain",
+       {{{"path", "/site/lightning/fabric/utilities/cloud_io.py"},
+         {"line", 53},
+         {"column", 16},
+         {"function", "_load"},
+         {"code", "torch.load(path_or_url, weights_only=weights_only)"}}}},
+      {"fallback", {{"kind", "except"}, {"attempt_line", 26}, {"path", "/site/utils/io.py"}}}};
+  auto site = CallSite::from_json(call, 0);
+  ASSERT_TRUE(site) << site.error().message;
+  ASSERT_EQ(site->chain.size(), 1u);
+  EXPECT_EQ(site->chain[0].path, "/site/lightning/fabric/utilities/cloud_io.py");
+  EXPECT_EQ(site->chain[0].line, 53);
+  EXPECT_EQ(site->weights_only_keyword, "weights_only");
+  EXPECT_EQ(site->weights_only_bound, "default");
+  EXPECT_EQ(site->loads, 2);
+  EXPECT_EQ(site->fallback->path, "/site/utils/io.py");
+
+  call["weights_only_keyword"] = nullptr; // the helper decides
+  EXPECT_EQ(CallSite::from_json(call, 0)->weights_only_keyword, "");
+  call["chain"][0].erase("line");
+  EXPECT_EQ(CallSite::from_json(call, 0).error().message, "chain[0]: line: expected an integer");
+  call["chain"] = "cloud_io.py";
+  EXPECT_EQ(CallSite::from_json(call, 0).error().message, "chain: expected an array");
+}

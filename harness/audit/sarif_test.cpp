@@ -18,13 +18,15 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
                  "",
                  true,
                  "",
-                 ""};
+                 "",
+                 {}};
   AuditedFile broken{{"/repo/py2.py", "py2.py", "/repo", "py2.py", "", ""},
                      false,
                      "line 1: Missing parentheses in call to 'print'",
                      false,
                      "",
-                     ""};
+                     "",
+                     {}};
   job.result.files = {ok, broken};
   CallSite site;
   site.line = 10;
@@ -41,7 +43,7 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
   Json sarif = audit_sarif(job, "/repo", sarif_information_uri(resources().home));
   EXPECT_EQ(sarif["version"], "2.1.0");
   const Json& run = sarif["runs"][0];
-  EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 7u);
+  EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 9u);
   ASSERT_EQ(run["results"].size(), 1u);
   const Json& result = run["results"][0];
   EXPECT_EQ(result["ruleId"], "LMA001");
@@ -60,4 +62,43 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
                             resources().home))["runs"][0]["results"][0]["locations"][0]
                                               ["physicalLocation"]["artifactLocation"]["uri"],
             "file:///repo/pkg/utils.py");
+}
+
+TEST(SarifTest, ACallThroughHelpersCarriesItsChainAsACodeFlowAndNotesAreNotifications) {
+  AuditJobResult job;
+  AuditedFile train{{"/repo/train.py", "train.py", "/repo", "train.py", "", ""},
+                    true,
+                    "",
+                    true,
+                    "",
+                    "",
+                    {"line 1: `from helpers import *`: not read"}};
+  job.result.files = {train};
+  CallSite site;
+  site.line = 40;
+  site.column = 13;
+  site.end_line = 40;
+  site.function = "restore";
+  site.callee = "torch.load";
+  site.code = "Model.load_from_checkpoint(path)";
+  site.via = "lightning.pytorch.core.module.LightningModule.load_from_checkpoint";
+  site.chain = {{"/repo/.venv/lib/lightning/pytorch/core/module.py", 1781, 19,
+                 "LightningModule.load_from_checkpoint", "_load_from_checkpoint(cls, ...)",
+                 "lightning", "2.6.0"},
+                {"/repo/.venv/lib/lightning/fabric/utilities/cloud_io.py", 73, 16, "_load",
+                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0"}};
+  job.result.calls.push_back({site, {}, {{"LMA001", "the default flips", "pass it"}}, {}});
+  Json sarif = audit_sarif(job, "/repo", sarif_information_uri(resources().home));
+  const Json& result = sarif["runs"][0]["results"][0];
+  ASSERT_EQ(result["codeFlows"].size(), 1u);
+  const Json& steps = result["codeFlows"][0]["threadFlows"][0]["locations"];
+  ASSERT_EQ(steps.size(), 3u); // the user's call, then each hop
+  EXPECT_EQ(steps[0]["location"]["physicalLocation"]["artifactLocation"]["uri"], "train.py");
+  EXPECT_EQ(steps[2]["location"]["physicalLocation"]["artifactLocation"]["uri"],
+            ".venv/lib/lightning/fabric/utilities/cloud_io.py");
+  EXPECT_EQ(steps[2]["location"]["physicalLocation"]["region"]["startLine"], 73);
+  EXPECT_EQ(steps[2]["location"]["message"]["text"], "in _load (lightning 2.6.0)");
+  const Json& notes = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0]["level"], "note");
 }

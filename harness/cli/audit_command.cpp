@@ -23,6 +23,7 @@ struct AuditArgs {
   std::string out;
   std::string results;
   std::string installed;
+  bool follow_installed = false;
   FactsOptions facts;
   size_t jobs = 0;
 };
@@ -42,6 +43,7 @@ AuditJobRequest audit_request(const GlobalOptions& options, const AuditArgs& arg
   }
   job.audit.assume_env = args.assume_env;
   job.installed_env = args.installed;
+  job.follow_installed = args.follow_installed;
   job.audit.jobs = args.jobs;
   if (!args.results.empty()) {
     job.audit.results = args.results;
@@ -77,6 +79,9 @@ void add_audit_command(CLI::App& app, GlobalOptions& options) {
   audit->add_option("--installed", args->installed,
                     "Also audit this env's installed packages (its site-packages), each call "
                     "site named by its distribution and version");
+  audit->add_flag("--follow-installed", args->follow_installed,
+                  "Follow calls into each env's installed packages (helpers such as Lightning's "
+                  "load_from_checkpoint), each env through its own library versions");
   // One value per occurrence (repeat the option, or separate envs by commas), so that the paths
   // after it are not taken as more values.
   audit->add_option("--envs", args->envs, "Only these envs of the matrix")
