@@ -113,6 +113,7 @@ void name_hops(CallSite& site, const std::filesystem::path& root, const Owners& 
     if (auto owner = owners.find(relative); owner != owners.end()) {
       hop.package = printable_name(owner->second.first);
       hop.package_version = printable_name(owner->second.second);
+      hop.display = printable_name(relative.string());
     }
   }
 }
@@ -291,6 +292,41 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
     call.findings = audit_findings(call.site, views, result.variable);
     result.calls.push_back(std::move(call));
+  }
+  // The rows of one call through helpers that different envs' packages route differently
+  // (--follow-installed): LMA010 where the releases load differently.
+  std::map<std::tuple<size_t, int64_t, int64_t, std::string>, std::vector<size_t>> routes;
+  for (size_t i = 0; i < result.calls.size(); ++i) {
+    const CallSite& site = result.calls[i].site;
+    if (!site.chain.empty() && !request.followed.empty()) {
+      routes[{site.file, site.line, site.column, site.callee}].push_back(i);
+    }
+  }
+  for (const auto& [where, indices] : routes) {
+    if (indices.size() < 2) {
+      continue;
+    }
+    std::vector<RouteRow> rows;
+    for (size_t i : indices) {
+      RouteRow row{&result.calls[i].site, {}};
+      for (size_t e = 0; e < result.envs.size(); ++e) {
+        const CallEffect& effect = result.calls[i].effects[e];
+        if (effect.effective == CallOutcome::not_reached) {
+          continue;
+        }
+        const Fingerprint& fingerprint = result.envs[e].fingerprint();
+        const auto& facts = fingerprint.loader_calls;
+        row.envs.push_back({result.envs[e].spec.name, fingerprint.torch, facts ? &*facts : nullptr,
+                            fingerprint.has_add_safe_globals, fingerprint.has_safe_globals,
+                            effect});
+      }
+      rows.push_back(std::move(row));
+    }
+    if (auto finding = route_changed(rows, result.variable)) {
+      for (size_t i : indices) {
+        result.calls[i].findings.push_back(*finding);
+      }
+    }
   }
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

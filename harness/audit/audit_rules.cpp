@@ -39,6 +39,10 @@ const std::vector<AuditRule>& audit_rules() {
        "torch.export.load unpickles the archive's state with the full unpickler, after any "
        "failure of a weights-only attempt (or, on older torches, at once)",
        "error"},
+      {"LMA010", "helper-load-changed-between-releases",
+       "the same call reaches the full unpickler through one release of a helper's package and "
+       "the weights-only unpickler through another: upgrading the library changes what loads",
+       "error"},
   };
   return rules;
 }
@@ -459,6 +463,52 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
     }
   }
   return findings;
+}
+
+std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::string_view variable) {
+  // "lightning-2.5-torch-2.6 (lightning 2.5.6)": an env and the release its row goes through.
+  auto named = [](const RouteRow& row, CallOutcome outcome) {
+    std::string release;
+    for (const auto& hop : row.site->chain) {
+      if (!hop.package.empty()) {
+        release = " (" + hop.package + " " + hop.package_version + ")";
+        break;
+      }
+    }
+    std::string out;
+    for (const auto& env : row.envs) {
+      if (env.effect.effective == outcome) {
+        out += (out.empty() ? "" : ", ") + env.name + release;
+      }
+    }
+    return out;
+  };
+  std::string full;
+  std::string restricted;
+  std::string fixes;
+  for (const auto& row : rows) {
+    std::string f = named(row, CallOutcome::full);
+    std::string r = named(row, CallOutcome::weights_only);
+    full += (full.empty() || f.empty() ? "" : ", ") + f;
+    restricted += (restricted.empty() || r.empty() ? "" : ", ") + r;
+    std::string envs;
+    for (const auto& env : row.envs) {
+      envs += (envs.empty() ? "" : ", ") + env.name;
+    }
+    fixes += fmt::format("{}on {}: {}", fixes.empty() ? "" : "; ", envs,
+                         suggested_call(*row.site, row.envs, "False", variable));
+  }
+  if (full.empty() || restricted.empty()) {
+    return std::nullopt;
+  }
+  return Finding{
+      "LMA010",
+      fmt::format("{} loads differently with each env's installed release: the full unpickler on "
+                  "{}, the weights-only unpickler on {}, where a checkpoint holding anything but "
+                  "tensors and plain containers raises UnpicklingError",
+                  rows.front().site->via, full, restricted),
+      fmt::format("Say which unpickler you want where the helper lets you, for your own files: {}",
+                  fixes)};
 }
 
 namespace {

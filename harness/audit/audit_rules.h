@@ -8,6 +8,7 @@
 #include "audit/call_site.h"
 #include "util/sarif_log.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,20 @@ struct Finding {
 
 std::vector<Finding> audit_findings(const CallSite& call, const std::vector<AuditEnv>& envs,
                                     std::string_view variable);
+
+// One row of a call that reaches its loader through helpers, as some envs' installed packages
+// route it (audit --follow-installed gives a row per distinct route): the call site and the
+// envs it is theirs, each with its effect.
+struct RouteRow {
+  const CallSite* site = nullptr;
+  std::vector<AuditEnv> envs;
+};
+
+// LMA010: the rows of one call (same place, same loader) whose envs' library releases load
+// differently: the full unpickler through one release, the weights-only one through another
+// (Lightning 2.5.6 forced weights_only=False in load_from_checkpoint, 2.6.0 passes None on).
+// One finding for every row, or none when the releases agree.
+std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::string_view variable);
 
 // The call rewritten to pass weights_only=`value` ("True" or "False"): the plain keyword where
 // every env's loader knows it and every keyword the call passes; else the keywords some env's

@@ -1,5 +1,6 @@
 #include "audit/audit_rules.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 using namespace loadmatrix;
@@ -199,9 +200,9 @@ TEST(AuditRulesTest, FallbackPickleModuleExplicitFalseAndDynamicEachHaveTheirRul
 
 TEST(AuditRulesTest, EveryRuleHasAStableIdNameAndLevel) {
   const auto& all = audit_rules();
-  ASSERT_EQ(all.size(), 9u);
+  ASSERT_EQ(all.size(), 10u);
   for (size_t i = 0; i < all.size(); ++i) {
-    EXPECT_EQ(std::string(all[i].id), "LMA00" + std::to_string(i + 1));
+    EXPECT_EQ(std::string(all[i].id), fmt::format("LMA{:03}", i + 1));
     std::string level = all[i].level;
     EXPECT_TRUE(level == "error" || level == "warning" || level == "note") << level;
   }
@@ -284,9 +285,9 @@ CallSite through_helper(const std::string& code, WrittenWeightsOnly received,
   site.weights_only_keyword = keyword;
   site.weights_only_bound = bound;
   site.chain = {{"/venv/lightning/pytorch/core/module.py", 1781, 19, "load_from_checkpoint",
-                 "_load_from_checkpoint(cls, ...)", "lightning", "2.6.0"},
+                 "_load_from_checkpoint(cls, ...)", "lightning", "2.6.0", ""},
                 {"/venv/lightning/fabric/utilities/cloud_io.py", 73, 16, "_load",
-                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0"}};
+                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0", ""}};
   return site;
 }
 
@@ -354,4 +355,35 @@ TEST(AuditRulesTest, UnguardedLoadsHaveTheirOwnRulesAndNoWeightsOnlyOnes) {
   EXPECT_EQ(envs[0].effect.effective, CallOutcome::error);
   EXPECT_EQ(rules(audit_findings(program, envs, "")),
             (std::vector<std::string>{"LMA009", "LMA004"}));
+}
+
+TEST(AuditRulesTest, TwoReleasesOfAHelperThatLoadDifferentlyAreOneFindingOnEachRow) {
+  Matrix matrix;
+  // Lightning 2.5.6 forces weights_only=False; 2.6.0 passes its None on to torch's default.
+  CallSite old_release =
+      through_helper("Model.load_from_checkpoint(path)", WrittenWeightsOnly::false_, "", "");
+  for (auto& hop : old_release.chain) {
+    hop.package_version = "2.5.6";
+  }
+  CallSite new_release = through_helper("Model.load_from_checkpoint(path)",
+                                        WrittenWeightsOnly::none, "weights_only", "default");
+  std::vector<AuditEnv> old_envs = {matrix.envs(old_release)[1]};
+  old_envs[0].name = "lightning-2.5";
+  std::vector<AuditEnv> new_envs = {matrix.envs(new_release)[1]};
+  new_envs[0].name = "lightning-2.6";
+  auto finding = route_changed({{&old_release, old_envs}, {&new_release, new_envs}}, "");
+  ASSERT_TRUE(finding);
+  EXPECT_EQ(finding->rule, "LMA010");
+  EXPECT_NE(finding->message.find("the full unpickler on lightning-2.5 (lightning 2.5.6), the "
+                                  "weights-only unpickler on lightning-2.6 (lightning 2.6.0)"),
+            std::string::npos)
+      << finding->message;
+  EXPECT_NE(finding->suggestion.find(
+                "on lightning-2.6: `Model.load_from_checkpoint(path, weights_only=False)`"),
+            std::string::npos)
+      << finding->suggestion;
+  EXPECT_NE(finding->suggestion.find("on lightning-2.5: no argument of this call reaches the load"),
+            std::string::npos);
+  // Two releases that agree: no finding.
+  EXPECT_FALSE(route_changed({{&old_release, old_envs}, {&old_release, old_envs}}, ""));
 }

@@ -270,7 +270,8 @@ Expected<CallSite> CallSite::from_json(const Json& call, size_t file) {
       auto hop_function = text(hop, "function");
       auto hop_code = text(hop, "code");
       site.chain.push_back({*path, *hop_line, hop_column ? *hop_column : 1,
-                            hop_function ? *hop_function : "", hop_code ? *hop_code : "", "", ""});
+                            hop_function ? *hop_function : "", hop_code ? *hop_code : "", "", "",
+                            ""});
     }
   }
   if (auto it = call.find("code"); it != call.end() && it->is_string()) {

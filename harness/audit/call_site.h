@@ -46,11 +46,12 @@ struct ChainFrame {
   std::string code;     // the call as written, on one line, at most 200 characters
   std::string package;  // the distribution whose RECORD lists the file ("lightning"), or ""
   std::string package_version;
+  std::string display; // the path as reports show it: within its site-packages when packaged
 
-  // "lightning 2.6.0: /…/lightning/fabric/utilities/cloud_io.py:53", or the path and line.
+  // "lightning 2.6.0: lightning/fabric/utilities/cloud_io.py:53", or the path and line.
   std::string label() const {
-    return (package.empty() ? "" : package + " " + package_version + ": ") + path.string() + ":" +
-           std::to_string(line);
+    return (package.empty() ? "" : package + " " + package_version + ": ") +
+           (display.empty() ? path.string() : display) + ":" + std::to_string(line);
   }
 };
 

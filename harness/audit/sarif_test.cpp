@@ -43,7 +43,7 @@ TEST(SarifTest, OneResultPerFindingAtItsCallSiteAndAFileErrorAsANotification) {
   Json sarif = audit_sarif(job, "/repo", sarif_information_uri(resources().home));
   EXPECT_EQ(sarif["version"], "2.1.0");
   const Json& run = sarif["runs"][0];
-  EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 9u);
+  EXPECT_EQ(run["tool"]["driver"]["rules"].size(), 10u);
   ASSERT_EQ(run["results"].size(), 1u);
   const Json& result = run["results"][0];
   EXPECT_EQ(result["ruleId"], "LMA001");
@@ -84,9 +84,9 @@ TEST(SarifTest, ACallThroughHelpersCarriesItsChainAsACodeFlowAndNotesAreNotifica
   site.via = "lightning.pytorch.core.module.LightningModule.load_from_checkpoint";
   site.chain = {{"/repo/.venv/lib/lightning/pytorch/core/module.py", 1781, 19,
                  "LightningModule.load_from_checkpoint", "_load_from_checkpoint(cls, ...)",
-                 "lightning", "2.6.0"},
+                 "lightning", "2.6.0", ""},
                 {"/repo/.venv/lib/lightning/fabric/utilities/cloud_io.py", 73, 16, "_load",
-                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0"}};
+                 "torch.load(f, weights_only=weights_only)", "lightning", "2.6.0", ""}};
   job.result.calls.push_back({site, {}, {{"LMA001", "the default flips", "pass it"}}, {}});
   Json sarif = audit_sarif(job, "/repo", sarif_information_uri(resources().home));
   const Json& result = sarif["runs"][0]["results"][0];

@@ -204,3 +204,91 @@ TEST_F(PipEnvRunTest, AuditOfAnEnvsInstalledPackagesNamesOpacussLineWithItsVersi
   ProcessResult checked = test_support::validate_against_schema("audit", {json});
   EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
 }
+
+// The audit follows the scenario's `Segmenter.load_from_checkpoint(path)` into each env's own
+// Lightning (--follow-installed): through 2.5.6 the chain ends at torch.load with a forced
+// weights_only=False, through 2.6.0 at one passing None on to torch 2.6's weights-only default.
+// The same line, two outcomes, as the run observed them: it loads on 2.5.6 and is blocked on
+// 2.6.0. The SARIF carries each chain as a code flow and passes Microsoft's multitool.
+TEST_F(PipEnvRunTest, TheAuditFollowsLoadFromCheckpointIntoEachLightningReleaseAsTheRunSawIt) {
+  test_support::TempDir dir;
+  auto json = dir.path() / "audit.json";
+  auto sarif = dir.path() / "audit.sarif";
+  auto scenario = resources().home / "cases" / "scenarios" / "lightning_listconfig_hparams.py";
+  ProcessResult audit = test_support::run_loadmatrix(
+      {"-q", "--matrix", libraries_matrix(), "audit", scenario.string(), "--envs",
+       "lightning-2.5-torch-2.6,lightning-2.6-torch-2.6", "--follow-installed", "--json",
+       json.string(), "--sarif", sarif.string()});
+  ASSERT_EQ(audit.exit_code, 1) << audit.describe() << audit.stderr_text;
+  Json document = read_json_file(json).value_or_throw();
+  std::map<std::string, const Json*> rows; // by the Lightning release the chain goes through
+  for (const auto& call : document.at("call_sites")) {
+    if (call.at("code").get<std::string>().starts_with("Segmenter.load_from_checkpoint(path)") &&
+        call.at("callee") == "torch.load" && !call.at("chain").empty() &&
+        call.at("chain").back().at("path").get<std::string>().ends_with(
+            "lightning/fabric/utilities/cloud_io.py")) {
+      rows[call.at("chain").back().value("package_version", "")] = &call;
+    }
+  }
+  ASSERT_EQ(rows.size(), 2u) << audit.stdout_text;
+  auto effective = [](const Json& call, const std::string& env) {
+    for (const auto& result : call.at("results")) {
+      if (result.at("env") == env) {
+        return result.at("effective").get<std::string>();
+      }
+    }
+    return std::string("(no result)");
+  };
+  auto rules = [](const Json& call) {
+    std::set<std::string> out;
+    for (const auto& finding : call.at("findings")) {
+      out.insert(finding.at("rule").get<std::string>());
+    }
+    return out;
+  };
+  const Json& forced = *rows.at("2.5.6");
+  EXPECT_EQ(forced.at("via"), "lightning.pytorch.core.module.LightningModule.load_from_checkpoint");
+  EXPECT_EQ(forced.at("weights_only"), "false");
+  EXPECT_TRUE(forced.at("weights_only_keyword").is_null()); // 2.5.6 has no argument for it
+  EXPECT_EQ(effective(forced, "lightning-2.5-torch-2.6"), "full");
+  EXPECT_EQ(effective(forced, "lightning-2.6-torch-2.6"), "not_reached");
+  EXPECT_EQ(forced.at("chain").size(),
+            3u); // load_from_checkpoint -> _load_from_checkpoint -> _load
+  const Json& left = *rows.at("2.6.0");
+  EXPECT_EQ(left.at("weights_only"), "none");
+  EXPECT_EQ(left.at("weights_only_keyword"), "weights_only");
+  EXPECT_EQ(effective(left, "lightning-2.6-torch-2.6"), "weights_only");
+  EXPECT_EQ(effective(left, "lightning-2.5-torch-2.6"), "not_reached");
+  EXPECT_TRUE(rules(left).count("LMA010")) << dump_json(left);
+  std::string fix;
+  for (const auto& finding : left.at("findings")) {
+    if (finding.at("rule") == "LMA010") {
+      fix = finding.at("suggestion").get<std::string>();
+    }
+  }
+  EXPECT_NE(fix.find("`Segmenter.load_from_checkpoint(path, weights_only=False)`"),
+            std::string::npos)
+      << fix;
+  // What the run observed at this line: the full unpickler loads the ListConfig, the
+  // weights-only one refuses it.
+  const std::string key = "lightning_listconfig_hparams|";
+  EXPECT_EQ(outcome(key + "lightning-2.5-torch-2.6|lightning-2.5-torch-2.6|scenario"), "pass");
+  EXPECT_EQ(outcome(key + "lightning-2.6-torch-2.6|lightning-2.6-torch-2.6|scenario"), "blocked");
+
+  ProcessResult checked = test_support::validate_against_schema("audit", {json});
+  EXPECT_EQ(checked.exit_code, 0) << checked.stdout_text << checked.stderr_text;
+  Json log = read_json_file(sarif).value_or_throw();
+  size_t flows = 0;
+  for (const auto& result : log["runs"][0]["results"]) {
+    if (result.contains("codeFlows")) {
+      ++flows;
+      EXPECT_GE(result["codeFlows"][0]["threadFlows"][0]["locations"].size(), 2u);
+    }
+  }
+  EXPECT_GT(flows, 0u);
+  auto validation = dir.path() / "validation.sarif";
+  std::string command = std::string(LOADMATRIX_SOURCE_DIR) + "/scripts/sarif-multitool validate " +
+                        sarif.string() + " -o " + validation.string() + " > /dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  EXPECT_TRUE(read_json_file(validation).value_or_throw()["runs"][0]["results"].empty());
+}

@@ -71,7 +71,8 @@ def reaches(wrappers, obj, seen=None):
             # any other is not resolved (nn.Module's module would be parsed for nothing).
             if not wrappers.may_reach(final_name(base)):
                 continue
-            resolved = project.resolve(base, obj.module.scope, obj.node.lineno, obj.module)
+            enclosing = scope.parent if scope is not None and scope.parent else obj.module.scope
+            resolved = project.resolve(base, enclosing, obj.node.lineno, obj.module)
             if isinstance(resolved, Class) and reaches(wrappers, resolved, seen):
                 return True
     return False

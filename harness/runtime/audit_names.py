@@ -195,10 +195,8 @@ class Binder(ast.NodeVisitor):
                 self.visit(arg.annotation)
 
     def _definition(self, node):
-        """A DefBinding for a def or class of a module or class body, else None (a function's
-        local def is not reachable by name from outside it)."""
-        if self.current.kind == "function":
-            return None
+        """The DefBinding of a def or class: a method's owner is its class; a function's local
+        def is reached by its name inside the function only, as any local."""
         owner = self.classes[-1].node if self.current.kind == "class" else None
         return DefBinding(node, ".".join(self.functions + [node.name]), owner)
 
@@ -255,7 +253,7 @@ class Binder(ast.NodeVisitor):
         outer, outer_withs = self.current, self.withs
         self.current, self.withs = self._enter(node, "class"), []
         self.functions.append(node.name)
-        self.classes.append(binding or DefBinding(node, node.name, None))
+        self.classes.append(binding)
         for statement in node.body:
             self.visit(statement)
         self.classes.pop()
@@ -583,9 +581,10 @@ class Project:
             found, target = scope.lookup(attr, None)
             if found:
                 return self.target(target, cls.module, depth + 1, access)
-        module_scope = cls.module.scope
+        # Bases are written where the class is: a class made in a function sees its names.
+        enclosing = scope.parent if scope is not None and scope.parent else cls.module.scope
         for base in cls.node.bases:
-            resolved = self.resolve(base, module_scope, cls.node.lineno, cls.module, depth + 1)
+            resolved = self.resolve(base, enclosing, cls.node.lineno, cls.module, depth + 1)
             if isinstance(resolved, Class):
                 found = self.class_attribute(resolved, attr, depth + 1, seen, access)
                 if not isinstance(found, External):

@@ -19,3 +19,12 @@ def main(path, url):
     h = read_config(path)
     i = load_source(path)
     return a, b, c, d, e, f, g, h, i
+
+
+def scenario(path):
+    import utils.checkpoint
+
+    class Local(utils.checkpoint.Checkpointer):
+        pass
+
+    return Local.from_file(path)
