@@ -422,9 +422,10 @@ std::vector<Finding> unguarded_findings(const CallSite& call, Unguarded kind,
   } else {
     findings.push_back(
         {"LMA009",
-         fmt::format("torch.export.load runs the full unpickler on the archive's state{}: with "
-                     "weights_only=False (torch 2.6), or after any failure of its "
-                     "weights_only=True attempt (torch 2.14), which a crafted archive can cause",
+         fmt::format("torch.export.load runs the full unpickler on the archive's pickled "
+                     "state{}: weights_only=False (torch 2.6; 2.14's pickled weights), or after "
+                     "any failure of a weights_only=True attempt (2.14), which a crafted archive "
+                     "can cause",
                      where),
          "Load only .pt2 archives you trust: no argument of torch.export.load makes it "
          "weights-only."});

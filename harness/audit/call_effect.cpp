@@ -126,9 +126,9 @@ CallEffect call_effect(const CallSite& call, const LoaderFacts* facts, std::stri
             kind == Unguarded::plain_pickle
                 ? "torch.distributed.checkpoint unpickles the checkpoint's .metadata with "
                   "pickle.load (FileSystemReader.read_metadata), whatever weights_only says"
-                : "torch.export.load unpickles the archive's state with the full unpickler: "
-                  "with weights_only=False (torch 2.6) or after any failure of a "
-                  "weights_only=True attempt (torch 2.14)"};
+                : "torch.export.load unpickles the archive's pickled state with the full "
+                  "unpickler: weights_only=False (torch 2.6; 2.14's pickled weights), or after "
+                  "any failure of a weights_only=True attempt (2.14's other pickled state)"};
   }
   if (call.in_safe_globals && !has_safe_globals) {
     return {CallOutcome::error, "this torch has no torch.serialization.safe_globals: the `with` "

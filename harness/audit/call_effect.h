@@ -27,8 +27,9 @@ const char* call_outcome_name(CallOutcome outcome);
 // Loads weights_only does not guard (runtime/audit_names.py UNGUARDED), read in torch's
 // sources: torch.distributed.checkpoint unpickles the checkpoint's .metadata with pickle.load
 // (FileSystemReader.read_metadata; 2.6 and 2.14 alike), and torch.export.load unpickles the
-// archive's state with the full unpickler, with weights_only=False (2.6's
-// deserialize_torch_artifact) or after any failure of a weights_only=True attempt (2.14).
+// archive's pickled state with the full unpickler: weights_only=False in 2.6's
+// _export/serde/serialize.py and 2.14's export/pt2_archive/_package.py (pickled weights), and
+// after any failure of a weights_only=True attempt in 2.14's serialize.py.
 enum class Unguarded : uint8_t { no, plain_pickle, internal_fallback };
 Unguarded unguarded_load(std::string_view callee);
 
