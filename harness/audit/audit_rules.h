@@ -17,7 +17,7 @@ namespace loadmatrix {
 
 // A rule as SARIF's reportingDescriptor describes it.
 using AuditRule = SarifRule;
-// LMA001-LMA007, in id order.
+// LMA001-LMA010, in id order.
 const std::vector<AuditRule>& audit_rules();
 
 // One env as the rules see it.
