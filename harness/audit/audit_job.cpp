@@ -277,9 +277,18 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     for (size_t i = 0; i < result.envs.size(); ++i) {
       const Environment& env = result.envs[i];
       if (!reached[i]) {
+        // An env under no followed site had its packages read by no parse.
+        bool followed = std::any_of(request.followed.begin(), request.followed.end(),
+                                    [&](const FollowedSite& followed_site) {
+                                      const auto& names = followed_site.envs;
+                                      return std::find(names.begin(), names.end(), env.spec.name) !=
+                                             names.end();
+                                    });
         call.effects.push_back(
             {CallOutcome::not_reached,
-             "this env's installed packages do not route this call to this load"});
+             followed ? "this env's installed packages do not route this call to this load"
+                      : "this row goes through another env's installed packages; this env's "
+                        "were not read (its site-packages is not on the host)"});
         continue;
       }
       const Fingerprint& fingerprint = env.fingerprint();

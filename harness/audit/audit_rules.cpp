@@ -484,6 +484,32 @@ std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::str
     }
     return out;
   };
+  // The release a row goes through: its first hop into an installed distribution.
+  auto release = [](const RouteRow& row) {
+    for (const auto& hop : row.site->chain) {
+      if (!hop.package.empty()) {
+        return hop.package + " " + hop.package_version;
+      }
+    }
+    return std::string();
+  };
+  auto outcome = [](const RouteRow& row, CallOutcome wanted) {
+    return std::any_of(row.envs.begin(), row.envs.end(),
+                       [&](const AuditEnv& env) { return env.effect.effective == wanted; });
+  };
+  // Only rows of different releases count: one release's two branches (a helper's
+  // weights_only=True and False paths) are two rows of the same envs, not a change.
+  bool changed = false;
+  for (const auto& a : rows) {
+    for (const auto& b : rows) {
+      changed =
+          changed || (outcome(a, CallOutcome::full) && outcome(b, CallOutcome::weights_only) &&
+                      !release(a).empty() && !release(b).empty() && release(a) != release(b));
+    }
+  }
+  if (!changed) {
+    return std::nullopt;
+  }
   std::string full;
   std::string restricted;
   std::string fixes;

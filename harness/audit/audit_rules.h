@@ -50,7 +50,8 @@ struct RouteRow {
 // LMA010: the rows of one call (same place, same loader) whose envs' library releases load
 // differently: the full unpickler through one release, the weights-only one through another
 // (Lightning 2.5.6 forced weights_only=False in load_from_checkpoint, 2.6.0 passes None on).
-// One finding for every row, or none when the releases agree.
+// A row's release is its first hop's distribution and version; rows of one release (a helper's
+// two branches) never count. One finding for every row, or none when the releases agree.
 std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::string_view variable);
 
 // The call rewritten to pass weights_only=`value` ("True" or "False"): the plain keyword where

@@ -387,3 +387,11 @@ TEST(AuditRulesTest, TwoReleasesOfAHelperThatLoadDifferentlyAreOneFindingOnEachR
   // Two releases that agree: no finding.
   EXPECT_FALSE(route_changed({{&old_release, old_envs}, {&old_release, old_envs}}, ""));
 }
+
+TEST(AuditRulesTest, OneReleasesTwoBranchesAreNotAChangeBetweenReleases) {
+  Matrix matrix;
+  CallSite trusted = through_helper("fetch(path)", WrittenWeightsOnly::false_, "", "");
+  CallSite checked = through_helper("fetch(path)", WrittenWeightsOnly::true_, "", "");
+  auto envs = [&](const CallSite& site) { return std::vector<AuditEnv>{matrix.envs(site)[1]}; };
+  EXPECT_FALSE(route_changed({{&trusted, envs(trusted)}, {&checked, envs(checked)}}, ""));
+}

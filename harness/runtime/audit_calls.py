@@ -139,7 +139,7 @@ class Index:
             if (data is not None and any(word in data for word in words) and
                     pattern.search(data)):
                 self.matched.add(path)
-                module = self.project.module_at(path)
+                module = within_budget(self.project.module_at, path)
                 if module is not None:
                     self.parsed.append(module)
             else:
@@ -153,22 +153,28 @@ class Index:
         wrappers.forget_unreached({name.lstrip(".") for name in new})
         found = set()
         for module in self.parsed:
-            for scope, name, target in _binding_names(module):
-                # A dunder (`__init__`, `__call__`) is reached by construction, a call or an
-                # operator, none of which the audit follows; as a name it would only make every
-                # file that mentions it parsed.
-                key = f".{name}" if scope.kind == "class" else name
-                if key in names or key in found or _dunder(name):
-                    continue
-                if not isinstance(target, DefBinding) and not _worth_resolving(target, self):
-                    continue
-                obj = self.project.target(target, module, 0, "instance" if scope.kind == "class"
-                                          else "module")
-                if reaches(wrappers, obj):
-                    found.add(key)
-                    if scope.kind == "class" and scope.node.name not in names:
-                        found.add(scope.node.name)  # the class that has the method
+            # One file's names, within its budget: a hostile file loses its own names only.
+            within_budget(self.names_of, module, wrappers, found)
         return found
+
+    def names_of(self, module, wrappers, found):
+        """Adds to `found` the names `module` binds that reach a loader."""
+        names = self.names
+        for scope, name, target in _binding_names(module):
+            # A dunder (`__init__`, `__call__`) is reached by construction, a call or an
+            # operator, none of which the audit follows; as a name it would only make every
+            # file that mentions it parsed.
+            key = f".{name}" if scope.kind == "class" else name
+            if key in names or key in found or _dunder(name):
+                continue
+            if not isinstance(target, DefBinding) and not _worth_resolving(target, self):
+                continue
+            obj = self.project.target(target, module, 0, "instance" if scope.kind == "class"
+                                      else "module")
+            if reaches(wrappers, obj):
+                found.add(key)
+                if scope.kind == "class" and scope.node.name not in names:
+                    found.add(scope.node.name)  # the class that has the method
 
 
 def reaching_names(index):
@@ -651,6 +657,20 @@ class FileTookTooLong(BaseException):
 
 def _on_alarm(signum, frame):
     raise FileTookTooLong()
+
+
+def within_budget(work, *args):
+    """work(*args) within one file's budget; None when it runs out or fails (the rounds go on
+    without what that file would have added)."""
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, FILE_BUDGET_SECONDS)
+    try:
+        return work(*args)
+    except (FileTookTooLong, Exception):  # noqa: BLE001 - one file's fault is that file's
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def audit_share(paths, indices, out_path):

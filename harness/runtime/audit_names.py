@@ -443,7 +443,7 @@ class Project:
         self.modules = {}  # module name -> Module or None
         self.by_path = {}  # path -> Module or None
         self.lookups = {}
-        self.unresolved_stars = {}  # path -> [(line, module)]
+        self.module_attributes = {}  # (id(module), name) -> what it is
 
     # Modules ------------------------------------------------------------------------------
 
@@ -477,15 +477,16 @@ class Project:
         if name is None:
             name = self.names.get(path, (None, None))[0]
         package = self.names[path][1] if path in self.names else (
-            name if path.endswith("__init__.py") else name.rpartition(".")[0])
+            None if name is None else name if path.endswith("__init__.py") else
+            name.rpartition(".")[0])
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
             tree, source = parse_source(data, path)
+            return self.add(path, name, package, tree, source)
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError,
                 MemoryError):
-            return None
-        return self.add(path, name, package, tree, source)
+            return None  # the Binder's walk too: nesting Python parses but cannot walk
 
     def add_installed(self, path, root):
         """Names an installed file by its path under `root` (namespace packages included)."""
@@ -537,24 +538,36 @@ class Project:
         if isinstance(obj, External):
             return self.lookup(f"{obj.name}.{attr}", depth + 1)
         if isinstance(obj, Module):
-            dotted = f"{obj.name}.{attr}" if obj.name else attr
-            if dotted in TERMINALS:
-                return Terminal(dotted)
-            found, target = obj.scope.lookup(attr, None)
-            if found:
-                return self.target(target, obj, depth + 1)
-            for _, star, resolved in reversed(obj.scope.stars):
-                through = self.star_name(star, attr, depth) if resolved else None
-                if through is not None:
-                    return through
-            if obj.name:
-                submodule = self.module(dotted)
-                if submodule is not None:
-                    return submodule
-            return External(dotted)
+            # Memoized per module and name: star imports of star imports (a module importing
+            # itself three times) would otherwise be followed k^depth times.
+            key = (id(obj), attr)
+            if key in self.module_attributes:
+                return self.module_attributes[key]
+            self.module_attributes[key] = External("?")  # a cycle ends as unknown
+            found_object = self._module_attribute(obj, attr, depth)
+            self.module_attributes[key] = found_object
+            return found_object
         if isinstance(obj, Class):
             return self.class_attribute(obj, attr, depth + 1, set(), "class")
         return External("?")
+
+    def _module_attribute(self, obj, attr, depth):
+        """A module's name: its own binding, else what a star import binds, else a submodule."""
+        dotted = f"{obj.name}.{attr}" if obj.name else attr
+        if dotted in TERMINALS:
+            return Terminal(dotted)
+        found, target = obj.scope.lookup(attr, None)
+        if found:
+            return self.target(target, obj, depth + 1)
+        for _, star, resolved in reversed(obj.scope.stars):
+            through = self.star_name(star, attr, depth) if resolved else None
+            if through is not None:
+                return through
+        if obj.name:
+            submodule = self.module(dotted)
+            if submodule is not None:
+                return submodule
+        return External(dotted)
 
     def star_name(self, star, attr, depth):
         """What `from star import *` binds `attr` to, or None when it binds no such name."""
@@ -580,7 +593,13 @@ class Project:
         if scope is not None:
             found, target = scope.lookup(attr, None)
             if found:
-                return self.target(target, cls.module, depth + 1, access)
+                got = self.target(target, cls.module, depth + 1, access)
+                if (access == "instance" and isinstance(got, Def) and not got.bound and
+                        not isinstance(target, DefBinding) and
+                        not _decorated(got.node, "staticmethod")):
+                    # `fetch = helper` in a class body: Python passes the instance first.
+                    got = Def(got.module, got.node, got.qualname, True)
+                return got
         # Bases are written where the class is: a class made in a function sees its names.
         enclosing = scope.parent if scope is not None and scope.parent else cls.module.scope
         for base in cls.node.bases:

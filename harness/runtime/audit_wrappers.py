@@ -22,8 +22,8 @@ helper's `weights_only=None` or a forced `False` reaches the user's call.
 
 import ast
 
-from audit_names import (FUNCTION, MAX_DEPTH, Alias, Class, Def, External, Instance, Module,
-                         Partial, PartialBinding, Terminal, UNGUARDED, final_name)
+from audit_names import (FUNCTION, MAX_DEPTH, Alias, Class, Def, DefBinding, External, Instance,
+                         Module, Partial, PartialBinding, Terminal, UNGUARDED, final_name)
 
 # Parameters that may be passed by position: (name, index), per loader. weights_only is
 # keyword-only in torch.load and positional in the hub wrapper.
@@ -140,13 +140,14 @@ class Signature:
 
 def body_nodes(node):
     """The nodes of a function's body, not of the functions, lambdas and classes inside it."""
-    stack = list(node.body) if isinstance(node.body, list) else [node.body]
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    stack = [statement for statement in (node.body if isinstance(node.body, list) else
+                                         [node.body]) if not isinstance(statement, nested)]
     while stack:
         current = stack.pop()
         yield current
         for child in ast.iter_child_nodes(current):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                      ast.Lambda)):
+            if not isinstance(child, nested):
                 stack.append(child)
 
 
@@ -270,6 +271,8 @@ def through(flow, args, signature, caller, line):
     name = flow[1]
     if kind == PARAM:
         bound, if_none = signature.bind(args, name), flow[2]
+    elif name in signature.positional or name in signature.kwonly:
+        return (OMITTED,)  # a keyword naming one of the def's parameters binds it, not **kwargs
     else:  # a **kwargs key: only a keyword or a mapping passes it
         if_none = None
         bound = (("value", args.keywords[name]) if name in args.keywords else
@@ -351,6 +354,8 @@ class Wrappers:
         self.project = project
         self.may_reach = may_reach
         self.memo = {}
+        self.active = set()  # the defs being worked out, innermost last
+        self.cut = False  # whether the def being worked out was cut short below
         self.called = {}  # memo key -> the last names of the calls its def makes
         self.callers = {}
 
@@ -379,7 +384,9 @@ class Wrappers:
                     return self.worth_resolving(target.expression, target.scope, depth + 1)
                 if isinstance(target, PartialBinding):
                     return self.worth_resolving(target.call.args[0], target.scope, depth + 1)
-                return False
+                # A def or class made in a function: no other file can call it, so no round
+                # names it; it is resolved where it is called.
+                return isinstance(target, DefBinding) and scope.kind == "function"
             scope = scope.parent
         return False
 
@@ -392,11 +399,16 @@ class Wrappers:
             del self.memo[key]
 
     def paths(self, func, depth=0):
-        """The loads a def reaches, in its parameters' terms."""
+        """The loads a def reaches, in its parameters' terms. A result cut short (by the depth
+        limit, or by a recursive call back into a def being worked out) is not kept: asked
+        again from elsewhere, it may reach more."""
         key = (id(func.node), func.bound)
         if key in self.memo:
             return self.memo[key]
-        if depth > MAX_DEPTH or not isinstance(func.node, FUNCTION):
+        if not isinstance(func.node, FUNCTION):
+            return []
+        if depth > MAX_DEPTH or key in self.active:
+            self.cut = True
             return []
         module = func.module
         owned = module.calls_by_owner.get(id(func.node), ())
@@ -407,15 +419,21 @@ class Wrappers:
         if not calls:
             self.memo[key] = []
             return []
-        self.memo[key] = []  # a recursive call reaches nothing more
         caller = self.caller(func.node)
         found = []
-        for call, scope, function, withs, _ in calls:
-            frame = Frame(module, call, function, scope, withs)
-            for path in self.call_paths(module, call, scope, caller, depth + 1):
-                found.append(LoaderPath([frame] + path.chain, path.callee, path.flows,
-                                        path.keyword, path.via))
-        self.memo[key] = found
+        self.active.add(key)
+        outer_cut, self.cut = self.cut, False
+        try:
+            for call, scope, function, withs, _ in calls:
+                frame = Frame(module, call, function, scope, withs)
+                for path in self.call_paths(module, call, scope, caller, depth + 1):
+                    found.append(LoaderPath([frame] + path.chain, path.callee, path.flows,
+                                            path.keyword, path.via))
+        finally:
+            self.active.discard(key)
+        if not self.cut:
+            self.memo[key] = found
+        self.cut = self.cut or outer_cut
         return found
 
     def call_paths(self, module, call, scope, caller, depth=0):
@@ -426,14 +444,13 @@ class Wrappers:
         target = self.project.resolve(call.func, scope, call.lineno, module)
         args = CallArgs.of(call)
         prefix = []
-        if isinstance(target, Partial):
+        for _ in range(MAX_DEPTH):  # a partial of a partial binds both's arguments
+            if not isinstance(target, Partial):
+                break
             partial = target
-            owner = partial.module
-            prefix = [Frame(owner, partial.call, "<partial>", partial.scope, ())]
+            prefix = [Frame(partial.module, partial.call, "<partial>", partial.scope, ())] + prefix
             args = args.after(CallArgs.of(partial.call, skip=1))
             target = partial.func
-            if isinstance(target, Partial):  # a partial of a partial: not followed
-                return []
         if isinstance(target, Terminal):
             flows = {form: loader_flow(args, target.name, form, caller, call.lineno)
                      for form in FORMS}
