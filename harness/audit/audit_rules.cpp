@@ -326,6 +326,7 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
            suggested_call(without, envs, value, variable);
   }
   std::string wanted = value == "True" ? "true" : "false";
+  std::string left_out = written_weights_only_name(call.weights_only_left_out);
   bool mmap = call.mmap == ArgumentUse::passed;
   // Which keywords some env's loader does not know: the call raises with it and not without.
   bool guard_weights_only = false;
@@ -336,7 +337,7 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
     }
     if (mmap && !raises(env, call, variable, wanted, false)) {
       guard_mmap = true;
-    } else if (!raises(env, call, variable, "omitted", mmap)) {
+    } else if (!raises(env, call, variable, left_out, mmap)) {
       guard_weights_only = true;
     } else {
       guard_weights_only = true;
@@ -373,9 +374,18 @@ std::string suggested_call(const CallSite& call, const std::vector<AuditEnv>& en
     if (drops_weights_only || drops_mmap) {
       lacking += fmt::format("{}{} ({})", lacking.empty() ? "" : ", ", env.name, env.torch);
     }
-    if (raises(env, call, variable, drops_weights_only ? "omitted" : wanted, mmap && !drops_mmap)) {
+    if (raises(env, call, variable, drops_weights_only ? left_out : wanted, mmap && !drops_mmap)) {
       still_raising += fmt::format("{}{}", still_raising.empty() ? "" : ", ", env.name);
     }
+  }
+  if (!call.chain.empty() && !still_raising.empty() &&
+      call.weights_only_left_out != WrittenWeightsOnly::omitted) {
+    // Leaving the keyword out here still has the helper pass its own default on.
+    return fmt::format(
+        "no form of this call works on {}: {} passes weights_only to {} whatever this call "
+        "leaves out (at {}), and that torch lacks it. Change it there: pass weights_only only "
+        "where `inspect.signature({}).parameters` has it",
+        still_raising, call.via, call.callee, call.chain.back().label(), call.callee);
   }
   if (!call.chain.empty() && weights_only_keyword(call) != "weights_only") {
     // The helper's keyword is not the loader's: no signature filter of the loader names it.

@@ -395,3 +395,22 @@ TEST(AuditRulesTest, OneReleasesTwoBranchesAreNotAChangeBetweenReleases) {
   auto envs = [&](const CallSite& site) { return std::vector<AuditEnv>{matrix.envs(site)[1]}; };
   EXPECT_FALSE(route_changed({{&trusted, envs(trusted)}, {&checked, envs(checked)}}, ""));
 }
+
+TEST(AuditRulesTest, AHelperThatAlwaysPassesWeightsOnlyIsToBeChangedWhereItPassesIt) {
+  Matrix matrix;
+  // `def fetch(url, weights_only=None): ... torch.load(url, weights_only=weights_only)`:
+  // leaving the keyword out of `fetch(url)` still passes None, which 1.7 refuses.
+  CallSite site = through_helper("fetch(url)", WrittenWeightsOnly::none, "weights_only", "default");
+  site.weights_only_left_out = WrittenWeightsOnly::none;
+  std::string fix = suggested_call(site, matrix.envs(site, true), "False", "");
+  EXPECT_TRUE(fix.starts_with("no form of this call works on bullseye: "
+                              "lightning.pytorch.core.module.LightningModule.load_from_checkpoint "
+                              "passes weights_only to torch.load whatever this call leaves out"))
+      << fix;
+  // A helper handing **kwargs on leaves it out at the loader too: the guarded form works.
+  site.weights_only_left_out = WrittenWeightsOnly::omitted;
+  EXPECT_NE(suggested_call(site, matrix.envs(site, true), "False", "")
+                .find("inspect.signature(torch.load).parameters}` then `fetch(url, "
+                      "**load_kwargs)`"),
+            std::string::npos);
+}

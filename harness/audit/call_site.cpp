@@ -248,6 +248,13 @@ Expected<CallSite> CallSite::from_json(const Json& call, size_t file) {
   if (auto it = call.find("weights_only_bound"); it != call.end() && it->is_string()) {
     site.weights_only_bound = valid_utf8(it->get<std::string>());
   }
+  if (call.contains("weights_only_left_out")) {
+    auto left_out = one_of(call, "weights_only_left_out", written_weights_only_name, kWritten);
+    if (!left_out) {
+      return left_out.error();
+    }
+    site.weights_only_left_out = *left_out;
+  }
   if (auto it = call.find("loads"); it != call.end() && it->is_number_integer()) {
     site.loads = std::max<int64_t>(1, it->get<int64_t>());
   }

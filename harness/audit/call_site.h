@@ -110,6 +110,10 @@ struct CallSite {
   // How this call sets that keyword: "keyword", "position", "mappings" (a **mapping may),
   // "default" (it does not pass it), or "" (unknown: rewritten in the generic form).
   std::string weights_only_bound;
+  // What the loader receives when this call leaves that keyword out: omitted for a direct call
+  // or a helper handing on **kwargs; a helper's own default (none, ...) otherwise, which a torch
+  // without the argument refuses whatever this call says.
+  WrittenWeightsOnly weights_only_left_out = WrittenWeightsOnly::omitted;
   int64_t loads = 1; // the loads of this same form the call reaches (a helper's branches)
 
   // One element of audit_calls.py's "calls"; an error names the field.

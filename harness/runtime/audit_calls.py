@@ -301,6 +301,7 @@ class CallFinder:
             "via": path.via,
             "weights_only_keyword": path.keyword,
             "weights_only_bound": path.bound,
+            "weights_only_left_out": written(path.left_out, "weights_only"),
             "chain": [self.frame(frame) for frame in path.chain],
             "fallback": None,
         }

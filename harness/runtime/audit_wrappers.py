@@ -323,7 +323,7 @@ class LoaderPath:
     sets the loader's weights_only (None when no argument of the call reaches it), and the
     helper itself (its dotted name, None for a direct call)."""
 
-    __slots__ = ("chain", "callee", "flows", "keyword", "via", "bound")
+    __slots__ = ("chain", "callee", "flows", "keyword", "via", "bound", "left_out")
 
     def __init__(self, chain, callee, flows, keyword, via, bound=None):
         self.chain, self.callee, self.flows = chain, callee, flows
@@ -331,6 +331,7 @@ class LoaderPath:
         # How the call sets `keyword`: "keyword", "position", "mappings" (a **mapping may),
         # "default" (it does not), or None.
         self.bound = bound
+        self.left_out = (OMITTED,)  # the loader's weights_only when the call leaves it out
 
 
 def dotted_name(obj):
@@ -468,7 +469,17 @@ class Wrappers:
                      for form in FORMS}
             keyword = signature.user_keyword(inner.flows["weights_only"])
             via = dotted_name(target)
-            found.append(LoaderPath(prefix + inner.chain, inner.callee, flows, keyword,
-                                    f"functools.partial({via})" if prefix else via,
-                                    bound_how(args, signature, keyword)))
+            path = LoaderPath(prefix + inner.chain, inner.callee, flows, keyword,
+                              f"functools.partial({via})" if prefix else via,
+                              bound_how(args, signature, keyword))
+            # What the loader receives when this call leaves the keyword out: a helper that
+            # passes its own default on still passes it (a torch without the argument raises
+            # whatever the call says); one that hands on **kwargs leaves it out too.
+            if keyword is not None:
+                without = CallArgs(args.positional, args.starred,
+                                   {k: v for k, v in args.keywords.items() if k != keyword},
+                                   args.mappings)
+                path.left_out = through(inner.flows["weights_only"], without, signature, caller,
+                                        call.lineno)
+            found.append(path)
         return found

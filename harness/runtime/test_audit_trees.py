@@ -206,3 +206,20 @@ class ProjectTest(unittest.TestCase):
                     return self.fetch(p, False)
             """})
         self.assertIn((8, "false", "h.helper"), self.calls(paths)["h.py"])
+
+    def test_what_the_loader_receives_when_the_call_leaves_the_keyword_out(self):
+        paths = self.project({"h.py": """
+            import torch
+            def fetch(url, weights_only=None):
+                if weights_only is None:
+                    weights_only = True
+                return torch.hub.load_state_dict_from_url(url, weights_only=weights_only)
+            def torch_load(path, **kwargs):
+                return torch.load(path, **kwargs)
+            fetch("u", weights_only=False)
+            torch_load("p", weights_only=False)
+            """})
+        session = audit_calls.Session(paths).index_to_fixed_point()
+        calls = audit_calls.audit_file(paths[0], session)["calls"]
+        left_out = {call["line"]: call["weights_only_left_out"] for call in calls if call["via"]}
+        self.assertEqual(left_out, {9: "true", 10: "omitted"})
