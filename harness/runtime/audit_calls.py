@@ -31,7 +31,7 @@ import _loadmatrix_runtime as protocol
 from audit_names import (LOADER_WORDS, TORCH_STARS, Alias, Class, Def, DefBinding, Partial,
                          PartialBinding, Project, Terminal, final_name, parse_source,
                          words_pattern)
-from audit_wrappers import FORMS, Wrappers, dotted_name, literal_kind, written
+from audit_wrappers import Wrappers, dotted_name, literal_kind, written
 
 SAFE_GLOBALS = "torch.serialization.safe_globals"
 # Beside the names: torch.distributed.checkpoint's load_state_dict is known by its module
