@@ -102,7 +102,10 @@ public:
     command.mounts.insert(command.mounts.end(), followed_.begin(), followed_.end());
     command.argv = {env_.python, (runtime_.inside / "audit_calls.py").string(),
                     (work.inside / "request.json").string(), work.inside.string()};
-    command.timeout = std::chrono::seconds(60) + std::chrono::milliseconds(50) * pending.size();
+    // Followed site-packages are read whole while the names are found (15 s for a venv
+    // holding Lightning and torch's dependencies, measured): they get their own allowance.
+    command.timeout = std::chrono::seconds(60) + std::chrono::milliseconds(50) * pending.size() +
+                      std::chrono::seconds(600) * static_cast<int64_t>(followed_.size());
     ProcessResult result = env_.sandbox.run(runner_, command);
     how = result.termination;
     ended = fmt::format("{}{}", result.describe(),
