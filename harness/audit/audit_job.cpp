@@ -253,6 +253,15 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
         if (request.installed_site) {
           name_hops(site, *request.installed_site, owners[*request.installed_site]);
         }
+        // Shown in reports and in JSON: a host path's bytes may be anything.
+        for (auto& hop : site.chain) {
+          if (hop.display.empty()) {
+            hop.display = printable_name(hop.path.string());
+          }
+        }
+        if (site.fallback && !site.fallback->path.empty()) {
+          site.fallback->path = printable_name(site.fallback->path.string());
+        }
         std::string key = merge_key(site, all_sites);
         if (auto at = merged_at.find(key); at != merged_at.end()) {
           auto& reached = merged[at->second].second;
@@ -580,7 +589,7 @@ Json audit_json(const AuditJobResult& job) {
     entry["loads"] = site.loads;
     Json chain = Json::array();
     for (const auto& hop : site.chain) {
-      Json frame = {{"path", hop.path.string()},
+      Json frame = {{"path", printable_name(hop.path.string())},
                     {"line", hop.line},
                     {"column", hop.column},
                     {"function", hop.function},

@@ -46,7 +46,8 @@ struct ChainFrame {
   std::string code;     // the call as written, on one line, at most 200 characters
   std::string package;  // the distribution whose RECORD lists the file ("lightning"), or ""
   std::string package_version;
-  std::string display; // the path as reports show it: within its site-packages when packaged
+  // The path as reports show it (printable): within its site-packages when packaged.
+  std::string display;
 
   // "lightning 2.6.0: lightning/fabric/utilities/cloud_io.py:53", or the path and line.
   std::string label() const {
