@@ -280,24 +280,20 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     return std::tie(a.first.file, a.first.line, a.first.column) <
            std::tie(b.first.file, b.first.line, b.first.column);
   });
+  // Each call's reached envs as the rules see them, kept for LMA010 below.
+  std::vector<std::vector<AuditEnv>> call_views;
   for (auto& [site, reached] : merged) {
     AuditedCall call{std::move(site), {}, {}, {}};
     std::vector<AuditEnv> views;
     for (size_t i = 0; i < result.envs.size(); ++i) {
       const Environment& env = result.envs[i];
       if (!reached[i]) {
-        // An env under no followed site had its packages read by no parse.
-        bool followed = std::any_of(request.followed.begin(), request.followed.end(),
-                                    [&](const FollowedSite& followed_site) {
-                                      const auto& names = followed_site.envs;
-                                      return std::find(names.begin(), names.end(), env.spec.name) !=
-                                             names.end();
-                                    });
+        // An env under no followed site (`covered`) had its packages read by no parse.
         call.effects.push_back(
             {CallOutcome::not_reached,
-             followed ? "this env's installed packages do not route this call to this load"
-                      : "this row goes through another env's installed packages; this env's "
-                        "were not read (its site-packages is not on the host)"});
+             covered[i] ? "this env's installed packages do not route this call to this load"
+                        : "this row goes through another env's installed packages; this env's "
+                          "were not read (its site-packages is not on the host)"});
         continue;
       }
       const Fingerprint& fingerprint = env.fingerprint();
@@ -310,6 +306,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
     call.findings = audit_findings(call.site, views, result.variable);
     result.calls.push_back(std::move(call));
+    call_views.push_back(std::move(views));
   }
   // The rows of one call through helpers that different envs' packages route differently
   // (--follow-installed): LMA010 where the releases load differently.
@@ -326,19 +323,7 @@ AuditResult run_audit(const AuditRequest& request, std::vector<Environment> envs
     }
     std::vector<RouteRow> rows;
     for (size_t i : indices) {
-      RouteRow row{&result.calls[i].site, {}};
-      for (size_t e = 0; e < result.envs.size(); ++e) {
-        const CallEffect& effect = result.calls[i].effects[e];
-        if (effect.effective == CallOutcome::not_reached) {
-          continue;
-        }
-        const Fingerprint& fingerprint = result.envs[e].fingerprint();
-        const auto& facts = fingerprint.loader_calls;
-        row.envs.push_back({result.envs[e].spec.name, fingerprint.torch, facts ? &*facts : nullptr,
-                            fingerprint.has_add_safe_globals, fingerprint.has_safe_globals,
-                            effect});
-      }
-      rows.push_back(std::move(row));
+      rows.push_back({&result.calls[i].site, call_views[i]});
     }
     if (auto finding = route_changed(rows, result.variable)) {
       for (size_t i : indices) {

@@ -477,23 +477,6 @@ std::vector<Finding> audit_findings(const CallSite& call, const std::vector<Audi
 }
 
 std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::string_view variable) {
-  // "lightning-2.5-torch-2.6 (lightning 2.5.6)": an env and the release its row goes through.
-  auto named = [](const RouteRow& row, CallOutcome outcome) {
-    std::string release;
-    for (const auto& hop : row.site->chain) {
-      if (!hop.package.empty()) {
-        release = " (" + hop.package + " " + hop.package_version + ")";
-        break;
-      }
-    }
-    std::string out;
-    for (const auto& env : row.envs) {
-      if (env.effect.effective == outcome) {
-        out += (out.empty() ? "" : ", ") + env.name + release;
-      }
-    }
-    return out;
-  };
   // The release a row goes through: its first hop into an installed distribution.
   auto release = [](const RouteRow& row) {
     for (const auto& hop : row.site->chain) {
@@ -503,9 +486,15 @@ std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::str
     }
     return std::string();
   };
-  auto outcome = [](const RouteRow& row, CallOutcome wanted) {
-    return std::any_of(row.envs.begin(), row.envs.end(),
-                       [&](const AuditEnv& env) { return env.effect.effective == wanted; });
+  // "lightning-2.5-torch-2.6 (lightning 2.5.6)": the row's envs of this outcome, each with it.
+  auto named = [&](const RouteRow& row, CallOutcome outcome) {
+    std::string out;
+    for (const auto& env : row.envs) {
+      if (env.effect.effective == outcome) {
+        out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", env.name, release(row));
+      }
+    }
+    return out;
   };
   // Only rows of different releases count: one release's two branches (a helper's
   // weights_only=True and False paths) are two rows of the same envs, not a change.
@@ -513,7 +502,7 @@ std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::str
   for (const auto& a : rows) {
     for (const auto& b : rows) {
       changed =
-          changed || (outcome(a, CallOutcome::full) && outcome(b, CallOutcome::weights_only) &&
+          changed || (any(a.envs, CallOutcome::full) && any(b.envs, CallOutcome::weights_only) &&
                       !release(a).empty() && !release(b).empty() && release(a) != release(b));
     }
   }
@@ -534,9 +523,6 @@ std::optional<Finding> route_changed(const std::vector<RouteRow>& rows, std::str
     }
     fixes += fmt::format("{}on {}: {}", fixes.empty() ? "" : "; ", envs,
                          suggested_call(*row.site, row.envs, "False", variable));
-  }
-  if (full.empty() || restricted.empty()) {
-    return std::nullopt;
   }
   return Finding{
       "LMA010",

@@ -28,9 +28,8 @@ import signal
 import sys
 
 import _loadmatrix_runtime as protocol
-from audit_names import (LOADER_WORDS, TORCH_STARS, Alias, Class, Def, DefBinding, Partial,
-                         PartialBinding, Project, Terminal, final_name, parse_source,
-                         words_pattern)
+from audit_names import (FUNCTION, LOADER_WORDS, TORCH_STARS, Class, Def, DefBinding, Partial,
+                         Project, Terminal, parse_source, words_pattern)
 from audit_wrappers import Wrappers, dotted_name, literal_kind, written
 
 SAFE_GLOBALS = "torch.serialization.safe_globals"
@@ -63,18 +62,13 @@ def reaches(wrappers, obj, seen=None):
         for name, bound in (scope.bindings.items() if scope else ()):
             target = bound[-1][1]
             if (isinstance(target, DefBinding) and not _dunder(name) and
-                    isinstance(target.node, (ast.FunctionDef, ast.AsyncFunctionDef)) and
+                    isinstance(target.node, FUNCTION) and
                     reaches(wrappers, project.target(target, obj.module, 0, "instance"))):
                 return True
-        for base in obj.node.bases:
-            # A base that reaches a loader is itself among the names (found in a round before):
-            # any other is not resolved (nn.Module's module would be parsed for nothing).
-            if not wrappers.may_reach(final_name(base)):
-                continue
-            enclosing = scope.parent if scope is not None and scope.parent else obj.module.scope
-            resolved = project.resolve(base, enclosing, obj.node.lineno, obj.module)
-            if isinstance(resolved, Class) and reaches(wrappers, resolved, seen):
-                return True
+        # A base that reaches a loader is itself among the names (found in a round before): any
+        # other is not resolved (nn.Module's module would be parsed for nothing).
+        return any(reaches(wrappers, base, seen)
+                   for base in project.bases(obj, worth=wrappers.may_reach))
     return False
 
 
@@ -89,17 +83,6 @@ def _binding_names(module):
 
 def _dunder(name):
     return name.startswith("__") and name.endswith("__")
-
-
-def _worth_resolving(target, index):
-    """Whether an import, alias or partial can reach a loader, by the last name it is made of."""
-    if isinstance(target, str):
-        return index.may_reach(target.rsplit(".", 1)[-1])
-    if isinstance(target, Alias):
-        return index.may_reach(final_name(target.expression))
-    if isinstance(target, PartialBinding):
-        return index.may_reach(final_name(target.call.args[0]))
-    return False
 
 
 class Index:
@@ -167,7 +150,8 @@ class Index:
             key = f".{name}" if scope.kind == "class" else name
             if key in names or key in found or _dunder(name):
                 continue
-            if not isinstance(target, DefBinding) and not _worth_resolving(target, self):
+            if (not isinstance(target, DefBinding) and
+                    not wrappers.binding_worth_resolving(target)):
                 continue
             obj = self.project.target(target, module, 0, "instance" if scope.kind == "class"
                                       else "module")
@@ -278,7 +262,6 @@ class CallFinder:
                 "code": _one_line(self.segment(frame.call, lines=lines))}
 
     def describe(self, node, path, scope, function, withs):
-        first = node.args[0] if node.args and not isinstance(node.args[0], ast.Starred) else None
         segment = self.segment(node)
         code = _one_line(segment)
         safe_globals = self.safe_globals(self.module, scope, withs)
@@ -295,7 +278,7 @@ class CallFinder:
             "pickle_module": written(path.flows["pickle_module"], "pickle_module"),
             "mmap": written(path.flows["mmap"], "mmap"),
             "safe_globals": safe_globals,
-            "input": ast.dump(first) if first is not None else None,
+            "input": loaded_input(node),
             "code": code,
             "spans": CallSpans(self.lines, node, segment, code).spans() if code else None,
             "via": path.via,
@@ -322,18 +305,22 @@ def inner_fallback(frame, wrappers):
         for node, scope, _, _, _ in module.calls_by_owner.get(id(owner), ()):
             for path in wrappers.call_paths(module, node, scope, None):
                 if not path.chain:
-                    first = node.args[0] if node.args and not isinstance(
-                        node.args[0], ast.Starred) else None
                     calls.append((node, path, {
                         "line": node.lineno, "fallback": None,
                         "weights_only": written(path.flows["weights_only"], "weights_only"),
-                        "input": ast.dump(first) if first is not None else None}))
+                        "input": loaded_input(node)}))
         if calls:
             find_fallbacks(calls, parent_map(owner or module.tree))
         table = module.fallbacks[id(owner)] = {id(node): facts["fallback"]
                                                for node, _, facts in calls}
     fallback = table.get(id(frame.call))
     return dict(fallback, path=module.path) if fallback else None
+
+
+def loaded_input(call):
+    """The call's first argument, as a fallback compares it with its attempt's."""
+    first = call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else None
+    return ast.dump(first) if first is not None else None
 
 
 def parent_map(tree):
@@ -544,6 +531,7 @@ class Session:
     def __init__(self, paths, roots=(), share=(0, 1)):
         self.project = Project(paths, roots)
         self.data = {}
+        self.errors = {}
         self.installed = []
         for root in roots:
             for directory, subdirectories, files in os.walk(root):
@@ -563,22 +551,27 @@ class Session:
         self.names = self.pattern = self.wrappers = None
 
     def index_to_fixed_point(self):
-        self.use(reaching_names(self.index))
+        reaching_names(self.index)
+        self.use()
         return self
 
-    def use(self, names):
-        self.names = set(names)
+    def use(self):
+        """Audits with the names the index found (its own rounds', or the driver's it was
+        told): Wrappers afresh, since the rounds' memo was of fewer names."""
+        self.names = self.index.names
         self.pattern = words_pattern([name for name in self.names if not name.startswith(".")])
-        self.wrappers = Wrappers(self.project, lambda name: name in self.names or
-                                 f".{name}" in self.names)
+        self.wrappers = Wrappers(self.project, self.index.may_reach)
 
     def read(self, path):
+        """A file's bytes, read once for the rounds and the audit; None when it cannot be read
+        (`errors` says why)."""
         if path not in self.data:
             try:
                 with open(path, "rb") as handle:
                     self.data[path] = handle.read()
-            except OSError:
+            except OSError as error:
                 self.data[path] = None
+                self.errors[path] = error
         return self.data[path]
 
 
@@ -608,14 +601,13 @@ def star_notes(session, module):
 
 def audit_file(path, session=None):
     session = session or SESSION or Session([path]).index_to_fixed_point()
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except PermissionError:
-        return {"status": "error", "parsed": False,
-                "error": "cannot read: the sandbox user (nobody) may not read it; make it and its "
-                         "directories world-readable, or audit a readable copy"}
-    except OSError as error:
+    data = session.read(path)  # the rounds' read, when the file was in them
+    if data is None:
+        error = session.errors[path]
+        if isinstance(error, PermissionError):
+            return {"status": "error", "parsed": False,
+                    "error": "cannot read: the sandbox user (nobody) may not read it; make it and "
+                             "its directories world-readable, or audit a readable copy"}
         return {"status": "error", "error": f"cannot read: {error.strerror}", "parsed": False}
     # The index's rounds matched every name against every file of its share already.
     matched = (path in session.index.matched if path in session.index.domain else
@@ -710,7 +702,7 @@ def _share_worker(session, share, jobs, paths, out_path, commands, answers):
             found = session.index.round(new)
             writer.write(json.dumps(sorted(found)) + "\n")
             writer.flush()
-    session.use(session.index.names)
+    session.use()
     audit_share(paths, range(share, len(paths), jobs), out_path)
 
 

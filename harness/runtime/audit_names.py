@@ -600,15 +600,24 @@ class Project:
                     # `fetch = helper` in a class body: Python passes the instance first.
                     got = Def(got.module, got.node, got.qualname, True)
                 return got
-        # Bases are written where the class is: a class made in a function sees its names.
+        for base in self.bases(cls, depth + 1):
+            found = self.class_attribute(base, attr, depth + 1, seen, access)
+            if not isinstance(found, External):
+                return found
+        return External("?")
+
+    def bases(self, cls, depth=0, worth=None):
+        """The classes `cls` derives from that the project can read, in order; `worth(name)`
+        (a base's last name) skips the others unresolved. Bases are written where the class is:
+        a class made in a function sees that function's names."""
+        scope = cls.module.binder.scopes.get(cls.node)
         enclosing = scope.parent if scope is not None and scope.parent else cls.module.scope
         for base in cls.node.bases:
+            if worth is not None and not worth(final_name(base)):
+                continue
             resolved = self.resolve(base, enclosing, cls.node.lineno, cls.module, depth + 1)
             if isinstance(resolved, Class):
-                found = self.class_attribute(resolved, attr, depth + 1, seen, access)
-                if not isinstance(found, External):
-                    return found
-        return External("?")
+                yield resolved
 
     def target(self, target, module, depth, access="module"):
         """A binding's target as an object: an import's dotted name looked up, an alias or a

@@ -381,14 +381,23 @@ class Wrappers:
             bound = scope.bindings.get(func.id)
             if bound:
                 target = bound[-1][1]
-                if isinstance(target, Alias):
-                    return self.worth_resolving(target.expression, target.scope, depth + 1)
-                if isinstance(target, PartialBinding):
-                    return self.worth_resolving(target.call.args[0], target.scope, depth + 1)
-                # A def or class made in a function: no other file can call it, so no round
-                # names it; it is resolved where it is called.
-                return isinstance(target, DefBinding) and scope.kind == "function"
+                if isinstance(target, DefBinding):
+                    # A def or class made in a function: no other file can call it, so no
+                    # round names it; it is resolved where it is called.
+                    return scope.kind == "function"
+                return self.binding_worth_resolving(target, depth + 1)
             scope = scope.parent
+        return False
+
+    def binding_worth_resolving(self, target, depth=0):
+        """Whether what an import, alias or partial binds can reach a loader, by the names it
+        is made of (`from torch import load as tl` in a function, which no round names)."""
+        if isinstance(target, str):
+            return self.may_reach(target.rsplit(".", 1)[-1])
+        if isinstance(target, Alias):
+            return self.worth_resolving(target.expression, target.scope, depth)
+        if isinstance(target, PartialBinding):
+            return self.worth_resolving(target.call.args[0], target.scope, depth)
         return False
 
     def forget_unreached(self, names):

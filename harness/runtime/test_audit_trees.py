@@ -223,3 +223,11 @@ class ProjectTest(unittest.TestCase):
         calls = audit_calls.audit_file(paths[0], session)["calls"]
         left_out = {call["line"]: call["weights_only_left_out"] for call in calls if call["via"]}
         self.assertEqual(left_out, {9: "true", 10: "omitted"})
+
+    def test_an_import_under_another_name_inside_a_function(self):
+        paths = self.project({"h.py": """
+            def restore(path):
+                from torch import load as tl
+                return tl(path, weights_only=True)
+            """})
+        self.assertEqual(self.calls(paths)["h.py"], [(4, "true", None)])
